@@ -1,0 +1,122 @@
+"""The ``replearn`` command line.
+
+    replearn list [TOPIC] [--markdown]
+    replearn run NAME [--out DIR] [--seed N] [--device cpu|cuda|auto] [--resume]
+                      [--preset P] [--set key=value ...]
+    replearn claims [TOPIC] [--quick] [--out DIR]
+    replearn report RUN_DIR
+    replearn arch MODEL [--input-shape 1,64]
+    replearn data list | verify [NAME] | path NAME
+
+Exit codes: 0 success, 2 bad input (one line on stderr, no traceback),
+3 the NaN guard aborted training, 130 interrupted.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+from typing import NoReturn
+
+EXIT_USAGE = 2
+EXIT_NONFINITE = 3
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse that reports a usage error as one line and exit code 2."""
+
+    def error(self, message: str) -> NoReturn:
+        self.exit(EXIT_USAGE, f"replearn: error: {message} (see '{self.prog} --help')\n")
+
+
+def _build_parser() -> argparse.ArgumentParser:
+    p = _Parser(prog="replearn", description="The representation-learning curriculum, runnable.")
+    sub = p.add_subparsers(dest="command", required=True, parser_class=_Parser)
+
+    ls = sub.add_parser("list", help="registered methods and experiments")
+    ls.add_argument("topic", nargs="?", help="only this topic (e.g. fundamentals)")
+    ls.add_argument("--markdown", action="store_true", help="print the docs/coverage.md table")
+
+    run = sub.add_parser("run", help="run an experiment into a run folder")
+    run.add_argument("name", help="experiment name (see 'replearn list')")
+    run.add_argument("--out", type=Path, help="run folder (default runs/NAME-TIMESTAMP)")
+    run.add_argument("--seed", type=int, default=0)
+    run.add_argument("--device", default="cpu", choices=["cpu", "cuda", "auto"])
+    run.add_argument("--resume", action="store_true", help="continue from the newest checkpoint")
+    run.add_argument("--preset", help="a named preset of the experiment (e.g. tiny, quick)")
+    run.add_argument(
+        "--set", dest="overrides", nargs="+", action="extend", default=[], metavar="KEY=VALUE"
+    )
+    run.add_argument("--no-progress", action="store_true", help="hide the progress bar")
+    run.add_argument("--no-report", action="store_true", help="skip plots and report.html")
+
+    cl = sub.add_parser("claims", help="measure the course's claims")
+    cl.add_argument("topic", nargs="?")
+    cl.add_argument("--quick", action="store_true", help="use each experiment's quick preset")
+    cl.add_argument("--out", type=Path, default=Path("runs/claims"))
+    cl.add_argument("--seed", type=int, default=0)
+
+    rp = sub.add_parser("report", help="rebuild a run's report.html")
+    rp.add_argument("run_dir", type=Path)
+
+    ar = sub.add_parser("arch", help="per-layer table of a registered model")
+    ar.add_argument("model")
+    ar.add_argument("--input-shape", help="comma-separated, batch included (e.g. 1,64)")
+
+    da = sub.add_parser("data", help="data sets: list, verify, path")
+    da_sub = da.add_subparsers(dest="data_command", required=True, parser_class=_Parser)
+    da_sub.add_parser("list")
+    ver = da_sub.add_parser("verify")
+    ver.add_argument("name", nargs="?")
+    pa = da_sub.add_parser("path")
+    pa.add_argument("name")
+    return p
+
+
+def _usage_errors() -> tuple[type[BaseException], ...]:
+    from replearn.config import ConfigError
+    from replearn.data.sources import DataError
+    from replearn.engine.checkpoint import CheckpointError
+    from replearn.registry import UnknownNameError
+
+    return (UnknownNameError, ConfigError, DataError, CheckpointError)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of the console script; returns the exit code."""
+    args = _build_parser().parse_args(argv)
+    from replearn.engine.callbacks import NonFiniteLossError
+
+    try:
+        return _dispatch(args)
+    except _usage_errors() as err:
+        print(f"replearn: error: {err}", file=sys.stderr)
+        return EXIT_USAGE
+    except NonFiniteLossError as err:
+        print(f"replearn: training aborted: {err}", file=sys.stderr)
+        return EXIT_NONFINITE
+    except KeyboardInterrupt:
+        print("replearn: interrupted", file=sys.stderr)
+        return 130
+
+
+def _dispatch(args: argparse.Namespace) -> int:
+    from replearn import commands
+
+    if args.command == "list":
+        return commands.cmd_list(args.topic, markdown=args.markdown)
+    if args.command == "run":
+        return commands.cmd_run(args)
+    if args.command == "claims":
+        return commands.cmd_claims(args.topic, quick=args.quick, out=args.out, seed=args.seed)
+    if args.command == "report":
+        return commands.cmd_report(args.run_dir)
+    if args.command == "arch":
+        return commands.cmd_arch(args.model, args.input_shape)
+    return commands.cmd_data(args.data_command, getattr(args, "name", None))
+
+
+if __name__ == "__main__":  # pragma: no cover
+    raise SystemExit(main())

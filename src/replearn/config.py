@@ -1,0 +1,144 @@
+"""Typed ``--set key=value`` overrides for dataclass configs, and config <-> JSON.
+
+Values are parsed by the annotated type of the field (never evaluated):
+``int``, ``float``, ``bool`` (true/false/1/0/yes/no), ``str``, ``Literal[...]``,
+``X | None`` (``none``/``null``), ``tuple[T, ...]`` and ``list[T]`` (comma
+separated, ``()`` or empty for none). Nested dataclasses are addressed with dots:
+``engine.max_steps=200``.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import difflib
+import types
+import typing
+from typing import Any, Literal, Union, get_args, get_origin, get_type_hints
+
+
+class ConfigError(ValueError):
+    """A bad override: unknown key or a value that does not parse as the field's type."""
+
+
+_TRUE = {"true", "1", "yes", "on"}
+_FALSE = {"false", "0", "no", "off"}
+
+
+def _type_name(tp: Any) -> str:
+    origin = get_origin(tp)
+    if origin is Literal:
+        return "one of " + ", ".join(repr(a) for a in get_args(tp))
+    if origin in (Union, types.UnionType):
+        return " or ".join(_type_name(a) for a in get_args(tp))
+    if origin in (tuple, list):
+        args = [a for a in get_args(tp) if a is not Ellipsis]
+        inner = _type_name(args[0]) if args else "value"
+        return f"comma-separated list of {inner}"
+    if tp is type(None):
+        return "none"
+    return getattr(tp, "__name__", str(tp))
+
+
+def parse_value(text: str, tp: Any) -> Any:
+    """Parse ``text`` as a value of type ``tp``; raise ``ValueError`` if it does not fit."""
+    origin = get_origin(tp)
+    if origin is Literal:
+        for choice in get_args(tp):
+            if str(choice) == text:
+                return choice
+        raise ValueError(text)
+    if origin in (Union, types.UnionType):
+        args = get_args(tp)
+        if type(None) in args and text.lower() in {"none", "null"}:
+            return None
+        for arg in args:
+            if arg is type(None):
+                continue
+            try:
+                return parse_value(text, arg)
+            except ValueError:
+                continue
+        raise ValueError(text)
+    if origin in (tuple, list):
+        args = [a for a in get_args(tp) if a is not Ellipsis]
+        inner = args[0] if args else str
+        body = text.strip().strip("()[]")
+        items = [parse_value(p.strip(), inner) for p in body.split(",") if p.strip()]
+        return tuple(items) if origin is tuple else items
+    if tp is bool:
+        low = text.lower()
+        if low in _TRUE:
+            return True
+        if low in _FALSE:
+            return False
+        raise ValueError(text)
+    if tp is int:
+        return int(text)
+    if tp is float:
+        return float(text)
+    if tp is str:
+        return text
+    raise ValueError(f"cannot parse fields of type {tp!r}")
+
+
+def _fields(obj: Any) -> dict[str, Any]:
+    hints = get_type_hints(type(obj))
+    return {f.name: hints[f.name] for f in dataclasses.fields(obj)}
+
+
+def set_override(cfg: Any, key: str, text: str) -> Any:
+    """Return a copy of ``cfg`` with the dotted ``key`` set from ``text``."""
+    head, _, rest = key.partition(".")
+    fields = _fields(cfg)
+    if head not in fields:
+        close = difflib.get_close_matches(head, list(fields), n=3, cutoff=0.5)
+        hint = f"; did you mean {', '.join(close)}?" if close else ""
+        raise ConfigError(
+            f"unknown config key {key!r} for {type(cfg).__qualname__}{hint} "
+            f"(keys: {', '.join(fields)})"
+        )
+    current = getattr(cfg, head)
+    if rest:
+        if not dataclasses.is_dataclass(current):
+            raise ConfigError(f"config key {head!r} has no sub-keys (cannot set {key!r})")
+        return dataclasses.replace(cfg, **{head: set_override(current, rest, text)})
+    if dataclasses.is_dataclass(current):
+        raise ConfigError(f"config key {key!r} is a section; set one of its keys, e.g. {key}.X=...")
+    tp = fields[head]
+    try:
+        value = parse_value(text, tp)
+    except ValueError:
+        raise ConfigError(
+            f"--set {key}={text!r}: expected {_type_name(tp)}"
+        ) from None
+    try:
+        return dataclasses.replace(cfg, **{head: value})
+    except (ValueError, TypeError) as err:  # __post_init__ validation
+        raise ConfigError(f"--set {key}={text!r}: {err}") from None
+
+
+def apply_overrides(cfg: Any, overrides: typing.Sequence[str]) -> Any:
+    """Apply ``["a=1", "engine.max_steps=10", ...]`` in order."""
+    for item in overrides:
+        key, sep, text = item.partition("=")
+        if not sep or not key:
+            raise ConfigError(f"--set expects key=value, got {item!r}")
+        cfg = set_override(cfg, key.strip(), text.strip())
+    return cfg
+
+
+def to_dict(cfg: Any) -> dict[str, Any]:
+    """Dataclass -> JSON-ready dict (tuples become lists)."""
+    return dataclasses.asdict(cfg)
+
+
+def diff(a: dict[str, Any], b: dict[str, Any], prefix: str = "") -> list[str]:
+    """Human-readable differences between two config dicts."""
+    out: list[str] = []
+    for key in sorted(set(a) | set(b)):
+        va, vb = a.get(key, "<absent>"), b.get(key, "<absent>")
+        if isinstance(va, dict) and isinstance(vb, dict):
+            out += diff(va, vb, f"{prefix}{key}.")
+        elif va != vb:
+            out.append(f"{prefix}{key}: {va!r} vs {vb!r}")
+    return out

@@ -1,0 +1,443 @@
+"""Locate, download and verify the data files replearn uses.
+
+Every file a data set needs is listed in :data:`DATASETS` with its SHA-256 and the
+canonical URL it comes from. A file is looked up, in this order, at
+
+1. ``$REPLEARN_DATA/<dataset>/<file>`` (a read-only copy, e.g. the CI data folder),
+2. ``<cache>/<dataset>/<file>`` where ``<cache>`` is ``$XDG_CACHE_HOME/replearn``
+   (``~/.cache/replearn`` when ``XDG_CACHE_HOME`` is unset),
+3. otherwise it is downloaded into the cache: written to a temporary file in the
+   same folder, checked against its SHA-256 and only then renamed into place, so a
+   partial or tampered download never lands in the cache. ``REPLEARN_OFFLINE=1``
+   turns downloads off; a missing file is then an error.
+
+The SHA-256 of a file is verified every time it is resolved (the digest is cached
+in-process per ``(path, size, mtime)`` so repeated loads cost a ``stat``). A
+mismatch raises :class:`DataError` and the file is never used.
+
+Example:
+    >>> from replearn.data import file_path
+    >>> file_path("tinyshakespeare", "input.txt")  # doctest: +SKIP
+    PosixPath('/home/me/.cache/replearn/tinyshakespeare/input.txt')
+"""
+
+from __future__ import annotations
+
+import difflib
+import hashlib
+import os
+import shutil
+import tempfile
+import urllib.request
+import zipfile
+from collections.abc import Iterable
+from dataclasses import dataclass
+from pathlib import Path
+
+__all__ = [
+    "DATASETS",
+    "DataError",
+    "DatasetInfo",
+    "DatasetSpec",
+    "FileSpec",
+    "cache_dir",
+    "dataset_path",
+    "file_path",
+    "list_datasets",
+    "offline",
+    "sha256sum",
+    "verify",
+]
+
+
+class DataError(Exception):
+    """A data file is missing, unknown, malformed or fails its SHA-256 check."""
+
+
+@dataclass(frozen=True)
+class FileSpec:
+    """One file of a data set.
+
+    Attributes:
+        name: File name inside the data set's folder, e.g. ``"train.tsv"``.
+        sha256: Expected SHA-256 of the file, lowercase hex.
+        url: Canonical URL the file (or the archive holding it) is downloaded from.
+        member: Path of the file inside the zip archive at ``url``; ``None`` when
+            ``url`` is the file itself.
+    """
+
+    name: str
+    sha256: str
+    url: str
+    member: str | None = None
+
+
+@dataclass(frozen=True)
+class DatasetSpec:
+    """A file data set: its description, licence and files."""
+
+    name: str
+    description: str
+    licence: str
+    homepage: str
+    files: tuple[FileSpec, ...]
+
+    def file(self, filename: str) -> FileSpec:
+        """Return the :class:`FileSpec` called ``filename``.
+
+        Raises:
+            DataError: If the data set has no such file (close names are suggested).
+        """
+        for spec in self.files:
+            if spec.name == filename:
+                return spec
+        names = [spec.name for spec in self.files]
+        raise DataError(
+            f"data set {self.name!r} has no file {filename!r}{_suggest(filename, names)}; "
+            f"its files are {', '.join(names)}"
+        )
+
+
+@dataclass(frozen=True)
+class DatasetInfo:
+    """What :func:`list_datasets` reports about a data set.
+
+    Attributes:
+        name: Data set name, a key of :data:`DATASETS`.
+        description: One-line description.
+        licence: Licence of the data.
+        files: File name -> where it currently resolves (a path) or ``"missing"``.
+            Presence only; use :func:`verify` to check the digests.
+    """
+
+    name: str
+    description: str
+    licence: str
+    files: dict[str, str]
+
+
+_FASHION_URL = "http://fashion-mnist.s3-website.eu-central-1.amazonaws.com/"
+_SHAKESPEARE_URL = (
+    "https://raw.githubusercontent.com/karpathy/char-rnn/master/data/tinyshakespeare/input.txt"
+)
+_SST2_URL = "https://dl.fbaipublicfiles.com/glue/data/SST-2.zip"
+
+# Digests are those of the reference copies in the project's shared data folder
+# (its SHA256SUMS file).
+DATASETS: dict[str, DatasetSpec] = {
+    spec.name: spec
+    for spec in (
+        DatasetSpec(
+            name="fashion-mnist",
+            description="Fashion-MNIST: 28x28 grey images of clothing, 10 classes, "
+            "60,000 train / 10,000 test (Xiao et al. 2017), IDX gz files",
+            licence="MIT",
+            homepage="https://github.com/zalandoresearch/fashion-mnist",
+            files=tuple(
+                FileSpec(name, sha, _FASHION_URL + name)
+                for name, sha in (
+                    (
+                        "train-images-idx3-ubyte.gz",
+                        "b0564c3eedabfbf835052cff8503ea422014ce006caf5b757f851416ee8300c7",
+                    ),
+                    (
+                        "train-labels-idx1-ubyte.gz",
+                        "0ae29f65d86684f32d1b9c85147786c547b9c6aebcaf235f0400a0cce308b056",
+                    ),
+                    (
+                        "t10k-images-idx3-ubyte.gz",
+                        "cc1d090a38ace84dfa1aa66e3ada7c336ef481a96936906477e6dd344da56eaa",
+                    ),
+                    (
+                        "t10k-labels-idx1-ubyte.gz",
+                        "8d3605d196f4be44669e46906da9733c8131fef761fdbfec72c424d5222f1a05",
+                    ),
+                )
+            ),
+        ),
+        DatasetSpec(
+            name="tinyshakespeare",
+            description="Tiny Shakespeare: 1,115,394 characters of Shakespeare's plays "
+            "(Karpathy's char-rnn), one text file",
+            licence="public domain text",
+            homepage="https://github.com/karpathy/char-rnn",
+            files=(
+                FileSpec(
+                    "input.txt",
+                    "86c4e6aa9db7c042ec79f339dcb96d42b0075e16b8fc2e86bf0ca57e2dc565ed",
+                    _SHAKESPEARE_URL,
+                ),
+            ),
+        ),
+        DatasetSpec(
+            name="sst2",
+            description="SST-2: binary sentiment of movie-review phrases (Socher et al. 2013, "
+            "GLUE): 67,349 train, 872 dev, 1,821 test, tab-separated",
+            licence="see the SST / GLUE terms",
+            homepage="https://gluebenchmark.com/tasks",
+            files=tuple(
+                FileSpec(name, sha, _SST2_URL, member=f"SST-2/{name}")
+                for name, sha in (
+                    (
+                        "train.tsv",
+                        "dc4a10637729af71aeb11f573482b10031ba7ffe53159403599d06759e484e30",
+                    ),
+                    (
+                        "dev.tsv",
+                        "84207e6be5873fb18db798cc6faec86871f5a426554650ff64a1c34e87665f6f",
+                    ),
+                    (
+                        "test.tsv",
+                        "fcd46f967b7b8efd8b5398481dadf873886298d092195167af907fd532e81e1c",
+                    ),
+                )
+            ),
+        ),
+    )
+}
+
+# (resolved path, inode, size, mtime_ns) -> SHA-256 hex digest.
+_DIGESTS: dict[tuple[str, int, int, int], str] = {}
+
+
+def _suggest(name: str, choices: Iterable[str]) -> str:
+    close = difflib.get_close_matches(name, list(choices), n=3, cutoff=0.5)
+    return f" (did you mean {' or '.join(repr(c) for c in close)}?)" if close else ""
+
+
+def _spec(name: str) -> DatasetSpec:
+    try:
+        return DATASETS[name]
+    except KeyError:
+        raise DataError(
+            f"unknown data set {name!r}{_suggest(name, DATASETS)}; "
+            f"known: {', '.join(sorted(DATASETS))}"
+        ) from None
+
+
+def offline() -> bool:
+    """Return whether downloads are disabled (``REPLEARN_OFFLINE`` set to 1/true/yes/on)."""
+    return os.environ.get("REPLEARN_OFFLINE", "").strip().lower() in {"1", "true", "yes", "on"}
+
+
+def cache_dir() -> Path:
+    """Return the user cache root: ``$XDG_CACHE_HOME/replearn`` or ``~/.cache/replearn``."""
+    xdg = os.environ.get("XDG_CACHE_HOME", "")
+    # The XDG spec says a relative value is invalid and must be ignored.
+    base = Path(xdg) if xdg and Path(xdg).is_absolute() else Path.home() / ".cache"
+    return base / "replearn"
+
+
+def _data_root() -> Path | None:
+    root = os.environ.get("REPLEARN_DATA", "")
+    return Path(root).expanduser() if root else None
+
+
+def _candidates(dataset: str, filename: str) -> list[Path]:
+    """Locations searched for a file, in order."""
+    root = _data_root()
+    paths = [root / dataset / filename] if root is not None else []
+    return [*paths, cache_dir() / dataset / filename]
+
+
+def sha256sum(path: str | os.PathLike[str]) -> str:
+    """Return the SHA-256 of a file, cached in-process per ``(path, inode, size, mtime)``."""
+    path = Path(path).resolve()
+    stat = path.stat()
+    key = (str(path), stat.st_ino, stat.st_size, stat.st_mtime_ns)
+    digest = _DIGESTS.get(key)
+    if digest is None:
+        hasher = hashlib.sha256()
+        with path.open("rb") as f:
+            for chunk in iter(lambda: f.read(1 << 20), b""):
+                hasher.update(chunk)
+        digest = _DIGESTS[key] = hasher.hexdigest()
+    return digest
+
+
+def _check(dataset: str, spec: FileSpec, path: Path) -> None:
+    """Raise :class:`DataError` unless ``path`` has the expected SHA-256."""
+    actual = sha256sum(path)
+    if actual != spec.sha256:
+        raise DataError(
+            f"SHA-256 mismatch for {dataset}/{spec.name} at {path}: "
+            f"expected {spec.sha256}, got {actual}; refusing to use it"
+        )
+
+
+def _fetch(url: str, dest: Path) -> None:
+    """Download ``url`` to ``dest`` (the only function that touches the network)."""
+    request = urllib.request.Request(url, headers={"User-Agent": "replearn"})
+    with urllib.request.urlopen(request, timeout=60) as response, dest.open("wb") as out:
+        shutil.copyfileobj(response, out, length=1 << 20)
+
+
+def _temp_in(folder: Path, name: str) -> Path:
+    fd, tmp = tempfile.mkstemp(dir=folder, prefix=f".{name}.", suffix=".part")
+    os.close(fd)
+    return Path(tmp)
+
+
+def _install(dataset: str, spec: FileSpec, tmp: Path, final: Path) -> None:
+    """Verify ``tmp`` and atomically rename it to ``final``; delete it on a mismatch."""
+    try:
+        actual = sha256sum(tmp)
+        if actual != spec.sha256:
+            raise DataError(
+                f"SHA-256 mismatch for {dataset}/{spec.name} downloaded from {spec.url}: "
+                f"expected {spec.sha256}, got {actual}; not saved"
+            )
+        with tmp.open("rb") as f:
+            os.fsync(f.fileno())
+        os.replace(tmp, final)
+        stat = final.stat()
+        _DIGESTS[(str(final.resolve()), stat.st_ino, stat.st_size, stat.st_mtime_ns)] = actual
+    finally:
+        tmp.unlink(missing_ok=True)
+
+
+def _download(dataset: str, spec: FileSpec) -> Path:
+    """Download ``spec`` into the cache, verified; return its cached path."""
+    folder = cache_dir() / dataset
+    final = folder / spec.name
+    if offline():
+        searched = ", ".join(str(p) for p in _candidates(dataset, spec.name))
+        raise DataError(
+            f"{dataset}/{spec.name} not found (searched {searched}) and REPLEARN_OFFLINE "
+            f"forbids downloading it from {spec.url}; set REPLEARN_DATA to a folder holding it"
+        )
+    folder.mkdir(parents=True, exist_ok=True)
+    download = _temp_in(folder, Path(spec.url).name)
+    try:
+        try:
+            _fetch(spec.url, download)
+        except OSError as err:
+            raise DataError(f"could not download {spec.url}: {err}") from err
+        if spec.member is None:
+            _install(dataset, spec, download, final)
+            return final
+        # An archive: extract every missing file of the data set that it holds, so the
+        # archive is fetched once; the requested file's check raises, the others' wait.
+        siblings = [s for s in _spec(dataset).files if s.url == spec.url]
+        with zipfile.ZipFile(download) as archive:
+            for sibling in siblings:
+                target = folder / sibling.name
+                if target.exists() and sibling is not spec:
+                    continue
+                try:
+                    source = archive.open(sibling.member)
+                except KeyError:
+                    raise DataError(f"{spec.url} holds no {sibling.member}") from None
+                tmp = _temp_in(folder, sibling.name)
+                with source, tmp.open("wb") as out:
+                    shutil.copyfileobj(source, out, length=1 << 20)
+                try:
+                    _install(dataset, sibling, tmp, target)
+                except DataError:
+                    if sibling is spec:
+                        raise
+        return final
+    except zipfile.BadZipFile as err:
+        raise DataError(f"{spec.url} is not a valid zip archive: {err}") from err
+    finally:
+        download.unlink(missing_ok=True)
+
+
+def _resolve(dataset: str, spec: FileSpec, *, download: bool) -> Path | None:
+    """First existing candidate, verified; else a download (or ``None``)."""
+    for path in _candidates(dataset, spec.name):
+        if path.is_file():
+            _check(dataset, spec, path)
+            return path
+    return _download(dataset, spec) if download else None
+
+
+def file_path(name: str, filename: str) -> Path:
+    """Return the verified path of one file of a data set, downloading it if needed.
+
+    Args:
+        name: Data set name, e.g. ``"fashion-mnist"``.
+        filename: File name inside the data set, e.g. ``"train-images-idx3-ubyte.gz"``.
+
+    Returns:
+        Path of a file whose SHA-256 matches the pinned digest.
+
+    Raises:
+        DataError: Unknown data set or file, digest mismatch, or the file is missing
+            and cannot be downloaded (``REPLEARN_OFFLINE=1`` or a network error).
+    """
+    dataset = _spec(name)
+    path = _resolve(name, dataset.file(filename), download=True)
+    assert path is not None
+    return path
+
+
+def dataset_path(name: str) -> Path:
+    """Return a folder holding every file of a data set, verified, downloading if needed.
+
+    The ``$REPLEARN_DATA`` folder of the data set is used if it holds every file, then
+    the cache folder; otherwise the missing files are put into the cache folder
+    (copied from ``$REPLEARN_DATA`` when there, else downloaded).
+
+    Raises:
+        DataError: As :func:`file_path`.
+    """
+    dataset = _spec(name)
+    cache = cache_dir() / name
+    root = _data_root()
+    folders = [root / name] if root is not None else []
+    for folder in [*folders, cache]:
+        if all((folder / spec.name).is_file() for spec in dataset.files):
+            for spec in dataset.files:
+                _check(name, spec, folder / spec.name)
+            return folder
+    for spec in dataset.files:
+        target = cache / spec.name
+        if target.is_file():
+            _check(name, spec, target)
+            continue
+        local = _resolve(name, spec, download=False)
+        if local is None:
+            _download(name, spec)
+        else:  # verified copy in $REPLEARN_DATA: copy it instead of downloading
+            cache.mkdir(parents=True, exist_ok=True)
+            tmp = _temp_in(cache, spec.name)
+            shutil.copyfile(local, tmp)
+            _install(name, spec, tmp, target)
+    return cache
+
+
+def verify(name: str) -> list[tuple[str, bool, str]]:
+    """Check every file of a data set where it currently resolves, without downloading.
+
+    Returns:
+        One ``(filename, ok, message)`` per file; ``message`` is the path on success,
+        else why it failed (missing, or the digest mismatch).
+
+    Raises:
+        DataError: If ``name`` is not a known data set.
+    """
+    results = []
+    for spec in _spec(name).files:
+        try:
+            path = _resolve(name, spec, download=False)
+        except DataError as err:
+            results.append((spec.name, False, str(err)))
+            continue
+        if path is None:
+            results.append((spec.name, False, f"missing (would download {spec.url})"))
+        else:
+            results.append((spec.name, True, str(path)))
+    return results
+
+
+def list_datasets() -> list[DatasetInfo]:
+    """Describe every file data set and where each of its files currently resolves."""
+    infos = []
+    for name, spec in DATASETS.items():
+        files = {}
+        for file in spec.files:
+            found = next((p for p in _candidates(name, file.name) if p.is_file()), None)
+            files[file.name] = str(found) if found is not None else "missing"
+        infos.append(DatasetInfo(name, spec.description, spec.licence, files))
+    return infos

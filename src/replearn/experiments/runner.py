@@ -1,0 +1,215 @@
+"""Runs one experiment into a run folder: what ``replearn run`` does.
+
+Run folder::
+
+    config.json        experiment name, seed, preset and the full config
+    env.json           versions, device, world size, threads
+    metrics.jsonl      one JSON object per logged row (deterministic values only)
+    result.json        final metrics (+ wall_time_s) and the claims' verdicts
+    model.safetensors  final weights, when the experiment trains a model
+    checkpoints/       step-N.ckpt and the ``latest`` pointer
+    *.png, report.html plots and the HTML report
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import platform
+import subprocess
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from replearn.config import ConfigError, apply_overrides, diff, to_dict
+from replearn.engine import checkpoint as ckpt
+from replearn.engine import distributed
+from replearn.engine.context import RunContext
+from replearn.engine.seed import seed_everything
+from replearn.experiments.base import Experiment, Result, get_experiment, judge
+
+
+@dataclass(frozen=True)
+class RunSummary:
+    """Where a run wrote its files and what it measured."""
+
+    out: Path
+    metrics: dict[str, Any]
+    claims: list[dict[str, Any]]
+
+
+def _say(message: str) -> None:
+    print(f"replearn: {message}", file=sys.stderr)
+
+
+def _git_commit() -> str | None:
+    root = Path(__file__).resolve().parents[3]
+    if not (root / ".git").exists():
+        return None
+    try:
+        out = subprocess.run(
+            ["git", "-C", str(root), "rev-parse", "--short", "HEAD"],
+            capture_output=True,
+            text=True,
+            timeout=5,
+            check=False,
+        )
+    except (OSError, subprocess.SubprocessError):
+        return None
+    return out.stdout.strip() or None
+
+
+def environment(device: torch.device, world_size: int) -> dict[str, Any]:
+    """Facts about where the run happened (for env.json and the report)."""
+    from replearn import __version__
+
+    info: dict[str, Any] = {
+        "replearn": __version__,
+        "git_commit": _git_commit(),
+        "python": platform.python_version(),
+        "torch": torch.__version__,
+        "platform": platform.platform(),
+        "device": str(device),
+        "world_size": world_size,
+        "torch_threads": torch.get_num_threads(),
+        "cpu_count": os.cpu_count(),
+    }
+    if device.type == "cuda":
+        info["gpu"] = torch.cuda.get_device_name(device)
+    return info
+
+
+def default_out(name: str, dist: distributed.DistInfo) -> Path:
+    """``runs/<name>-<timestamp>``; under torchrun every rank gets rank 0's timestamp."""
+    stamp = torch.tensor([int(time.time())], dtype=torch.int64)
+    if dist.enabled and torch.distributed.is_initialized():
+        torch.distributed.broadcast(stamp, src=0)
+    text = time.strftime("%Y%m%d-%H%M%S", time.localtime(int(stamp.item())))
+    return Path("runs") / f"{name}-{text}"
+
+
+def _write_json(path: Path, obj: Any) -> None:
+    ckpt.atomic_write_text(path, json.dumps(obj, indent=2, sort_keys=False) + "\n")
+
+
+def _check_folder(out: Path, record: dict[str, Any], resume: bool) -> None:
+    """Refuse to overwrite a run; on resume refuse a different config."""
+    config_file = out / "config.json"
+    holds_run = config_file.exists() or (out / "metrics.jsonl").exists()
+    if not resume:
+        if holds_run:
+            raise ConfigError(
+                f"{out} already holds a run; pass --resume to continue it or choose another --out"
+            )
+        return
+    if config_file.exists():
+        old = json.loads(config_file.read_text(encoding="utf-8"))
+        changes = diff(old, record)
+        if changes:
+            raise ckpt.CheckpointError(
+                f"--resume: the run in {out} was started with another config ({'; '.join(changes)})"
+            )
+
+
+def _save_model(model: torch.nn.Module, path: Path) -> None:
+    from safetensors.torch import save_model
+
+    tmp = path.with_name(f".{path.name}.tmp")
+    save_model(model, str(tmp))
+    os.replace(tmp, path)
+
+
+def run_experiment(
+    name: str,
+    *,
+    out: Path | str | None = None,
+    seed: int = 0,
+    device: str = "cpu",
+    resume: bool = False,
+    overrides: tuple[str, ...] | list[str] = (),
+    preset: str | None = None,
+    progress: bool = True,
+    report: bool = True,
+) -> RunSummary:
+    """Run experiment ``name`` (see the module docstring for what it writes).
+
+    Raises:
+        UnknownNameError, ConfigError: bad name, preset or ``--set``.
+        CheckpointError: ``--resume`` found only invalid or incompatible checkpoints.
+        NonFiniteLossError: the NaN guard aborted the run.
+    """
+    exp: Experiment = get_experiment(name)
+    try:
+        cfg = exp.make_config(preset)
+    except ValueError as err:
+        raise ConfigError(str(err)) from None
+    cfg = apply_overrides(cfg, overrides)
+    dist = distributed.from_env()
+    try:
+        dev = distributed.resolve_device(device)
+    except ValueError as err:
+        raise ConfigError(str(err)) from None
+    started = distributed.init(dist, dev)
+    try:
+        return _run(exp, cfg, out, seed, dev, dist, resume, preset, progress, report)
+    finally:
+        if started:
+            distributed.shutdown()
+
+
+def _run(
+    exp: Experiment,
+    cfg: Any,
+    out: Path | str | None,
+    seed: int,
+    dev: torch.device,
+    dist: distributed.DistInfo,
+    resume: bool,
+    preset: str | None,
+    progress: bool,
+    report: bool,
+) -> RunSummary:
+    out_dir = Path(out) if out is not None else default_out(exp.name, dist)
+    record = {"experiment": exp.name, "seed": seed, "preset": preset, "config": to_dict(cfg)}
+    _check_folder(out_dir, record, resume)
+    ctx = RunContext(out=out_dir, seed=seed, device=dev, resume=resume, dist=dist, progress=progress)
+    found = ckpt.find_resumable(ctx.checkpoint_dir, warn=_say) if resume else None
+    if dist.is_main:
+        out_dir.mkdir(parents=True, exist_ok=True)
+        _write_json(out_dir / "config.json", record)
+        _write_json(out_dir / "env.json", environment(dev, dist.world_size))
+    distributed.barrier()
+    seed_everything(seed)
+    assert ctx.logger is not None
+    if found is not None:
+        path, state = found
+        _say(f"resuming from {path} (step {state.get('step')})")
+        ctx.logger.open(keep_lines=int(state["metrics_lines"]))
+        ctx.resume_state = state
+    else:
+        if resume:
+            _say(f"no checkpoint in {ctx.checkpoint_dir}; starting from the beginning")
+        ctx.logger.open()
+    t0 = time.perf_counter()
+    try:
+        result: Result = exp.run(cfg, ctx)
+    finally:
+        ctx.logger.close()
+    wall = time.perf_counter() - t0
+    metrics = {**result.metrics, "wall_time_s": round(wall, 3)}
+    claims = judge(exp.claims, metrics)
+    if dist.is_main:
+        _write_json(out_dir / "result.json", {**metrics, "claims": claims})
+        if result.model is not None:
+            _save_model(result.model, out_dir / "model.safetensors")
+        if report:
+            from replearn.report.html import write_run_report
+            from replearn.report.plots import plot_curves, read_metrics
+
+            plot_curves(read_metrics(out_dir / "metrics.jsonl"), out_dir)
+            write_run_report(out_dir)
+    return RunSummary(out=out_dir, metrics=metrics, claims=claims)

@@ -1,0 +1,29 @@
+"""Shared fixtures: the data folder comes from $REPLEARN_DATA (CI: ../shared/data)."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+import torch
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+@pytest.fixture(autouse=True)
+def _offline_and_quiet(monkeypatch: pytest.MonkeyPatch) -> None:
+    """No test downloads anything; keep torch to the machine's two cores."""
+    monkeypatch.setenv("REPLEARN_OFFLINE", "1")
+    torch.set_num_threads(min(2, os.cpu_count() or 1))
+
+
+def shared_data() -> Path | None:
+    """The folder named by $REPLEARN_DATA when it holds the files, else None."""
+    root = os.environ.get("REPLEARN_DATA")
+    if root and (Path(root) / "fashion-mnist").is_dir():
+        return Path(root)
+    return None
+
+
+needs_data = pytest.mark.skipif(shared_data() is None, reason="REPLEARN_DATA not set")
