@@ -1,19 +1,19 @@
 """Small image and signal classification data sets as train / val / test tensors.
 
-=================  =======================  ===========  ==========================
-name               source                   sizes        inputs (float32)
-=================  =======================  ===========  ==========================
-``digits``         scikit-learn, embedded   1,437 / 360  8x8 grey in [0, 1] (x / 16)
-``fashion-mnist``  IDX gz files (sources)   60k / 10k    28x28 grey in [0, 1] (x / 255)
-``mnist1d``        ``mnist1d``, generated   4,000 / 1k   40-long signal, standardized
-=================  =======================  ===========  ==========================
+- ``digits``: scikit-learn's bundled 8x8 digits (1,797 images, no file). Inputs are
+  grey levels in ``[0, 1]`` (pixel / 16). The test split is a fixed, seeded 20%
+  (359 images); the other 1,438 form the training pool.
+- ``fashion-mnist``: 28x28 grey images from the IDX gz files located by
+  :mod:`replearn.data.sources`. Inputs in ``[0, 1]`` (pixel / 255). Official split:
+  60,000 training pool / 10,000 test.
+- ``mnist1d``: the ``mnist1d`` package's procedurally generated 40-sample signals
+  (Greydanus 2020), default arguments: 4,000 training pool / 1,000 test. Inputs are
+  left as the generator standardizes them (zero mean, unit standard deviation over
+  the whole set).
 
-Sizes are the train+val pool / test. The test split is fixed: Fashion-MNIST's and
-MNIST-1D's official ones, and for digits a seeded 20% split that never changes with
-``seed``. ``seed`` only picks which ``val_fraction`` of the pool is held out for
-validation, so runs with different seeds are scored on the same test set. MNIST-1D
-inputs are left as the generator standardizes them (zero mean, unit standard
-deviation over the whole set). Labels are int64 class indices.
+The test split never depends on ``seed``: ``seed`` only picks which
+``val_fraction`` of the training pool is held out for validation, so runs with
+different seeds are scored on the same test set. Labels are int64 class indices.
 """
 
 from __future__ import annotations
@@ -200,7 +200,7 @@ def load_classification(
     Example:
         >>> data = load_classification("digits", flatten=True)
         >>> data.input_shape, len(data.train), len(data.val), len(data.test)
-        ((64,), 1293, 144, 360)
+        ((64,), 1294, 144, 359)
     """
     if not 0.0 <= val_fraction < 1.0:
         raise ValueError(f"val_fraction must be in [0, 1), got {val_fraction}")

@@ -8,15 +8,13 @@ same tensors. The token tasks share one layout so one model fits them all: item
 positions where the model must answer, so the loss is
 ``cross_entropy(logits.reshape(-1, V), y.reshape(-1))`` with ``V = vocab_size``.
 
-=======================  ==========================================  ================
-task                     input ``x``                                 answer in ``y``
-=======================  ==========================================  ================
-:class:`CopyTask`        ``s_1..s_L, DELIM, BLANK x L``              ``s_1..s_L`` last
-:class:`SelectiveCopy`   ``K`` symbols scattered in ``L`` noise,     the ``K`` symbols
-                         then ``K`` ``MARK`` tokens                  in order, last
-:class:`AssociativeRecall`  ``k_1 v_1 .. k_P v_P q``                 value of ``q``, last
-:class:`AddingProblem`   ``(T, 2)`` float: values, two markers       their sum (float)
-=======================  ==========================================  ================
+- :class:`CopyTask`: ``x = s_1..s_L, DELIM, BLANK x L``; answer ``s_1..s_L`` at the end.
+- :class:`SelectiveCopy`: ``K`` symbols scattered among noise, then ``K`` ``MARK``
+  tokens; answer the ``K`` symbols in order at the end.
+- :class:`AssociativeRecall`: ``x = k_1 v_1 .. k_P v_P q``; answer the value of ``q``
+  at the last position.
+- :class:`AddingProblem` (regression): ``x`` float ``(T, 2)``, values and two markers;
+  ``y`` the sum of the two marked values.
 """
 
 from __future__ import annotations
@@ -74,7 +72,7 @@ class CopyTask(_TensorTask):
 
     BLANK, DELIM = 0, 1
 
-    def __init__(self, n: int, *, seq_len: int = 10, num_symbols: int = 8, seed: int = 0):
+    def __init__(self, n: int, *, seq_len: int = 10, num_symbols: int = 8, seed: int = 0) -> None:
         _check_positive(n=n, seq_len=seq_len, num_symbols=num_symbols)
         g = _generator(seed)
         symbols = torch.randint(2, num_symbols + 2, (n, seq_len), generator=g)  # (n, L)
@@ -119,7 +117,7 @@ class SelectiveCopy(_TensorTask):
         num_tokens: int = 8,
         num_symbols: int = 8,
         seed: int = 0,
-    ):
+    ) -> None:
         _check_positive(n=n, seq_len=seq_len, num_tokens=num_tokens, num_symbols=num_symbols)
         if num_tokens > seq_len:
             raise ValueError(f"num_tokens ({num_tokens}) cannot exceed seq_len ({seq_len})")
@@ -165,7 +163,7 @@ class AssociativeRecall(_TensorTask):
         num_keys: int = 16,
         num_values: int = 16,
         seed: int = 0,
-    ):
+    ) -> None:
         _check_positive(n=n, num_pairs=num_pairs, num_keys=num_keys, num_values=num_values)
         if num_pairs > num_keys:
             raise ValueError(f"num_pairs ({num_pairs}) cannot exceed num_keys ({num_keys})")
@@ -201,7 +199,7 @@ class AddingProblem(_TensorTask):
         seed: Seed of the generator.
     """
 
-    def __init__(self, n: int, *, seq_len: int = 50, seed: int = 0):
+    def __init__(self, n: int, *, seq_len: int = 50, seed: int = 0) -> None:
         _check_positive(n=n)
         if seq_len < 2:
             raise ValueError(f"seq_len must be at least 2, got {seq_len}")

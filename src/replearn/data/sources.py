@@ -12,7 +12,7 @@ canonical URL it comes from. A file is looked up, in this order, at
    turns downloads off; a missing file is then an error.
 
 The SHA-256 of a file is verified every time it is resolved (the digest is cached
-in-process per ``(path, size, mtime)`` so repeated loads cost a ``stat``). A
+in-process per ``(path, inode, size, mtime)`` so repeated loads cost a ``stat``). A
 mismatch raises :class:`DataError` and the file is never used.
 
 Example:
@@ -122,8 +122,13 @@ _SHAKESPEARE_URL = (
 )
 _SST2_URL = "https://dl.fbaipublicfiles.com/glue/data/SST-2.zip"
 
-# Digests are those of the reference copies in the project's shared data folder
-# (its SHA256SUMS file).
+# Digests are those of the reference copies in the project's shared data folder (its
+# SHA256SUMS file). Known caveat: those copies are not byte-identical to what two of the
+# URLs serve. The Fashion-MNIST .gz files were re-compressed (their gzip headers carry no
+# file name, and their MD5s differ from the ones Zalando publishes), and the SST-2 files
+# are not GLUE's (columns label/sentence or label/content, and a labelled test split,
+# where GLUE has sentence/label and index/sentence). Downloads of those two data sets
+# are therefore refused by the checksum until digests of the upstream bytes are pinned.
 DATASETS: dict[str, DatasetSpec] = {
     spec.name: spec
     for spec in (

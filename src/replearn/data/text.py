@@ -233,7 +233,9 @@ class SST2(Dataset):
         vocab: The :class:`WordVocab` in use.
     """
 
-    def __init__(self, split: str = "train", *, vocab: WordVocab | None = None, min_freq: int = 1):
+    def __init__(
+        self, split: str = "train", *, vocab: WordVocab | None = None, min_freq: int = 1
+    ) -> None:
         if split not in ("train", "dev", "test"):
             raise ValueError(f"split must be 'train', 'dev' or 'test', got {split!r}")
         sentences, labels = _sst2_split(split)

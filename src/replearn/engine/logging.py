@@ -19,6 +19,8 @@ from typing import Any
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
+from replearn.engine.checkpoint import CheckpointError
+
 
 def _clean(value: Any) -> Any:
     if hasattr(value, "item"):
@@ -54,8 +56,9 @@ class MetricsLogger:
                         break
                     kept.append(line)
         if len(kept) != keep_lines:
-            raise RuntimeError(
-                f"{self.path} has {len(kept)} complete lines but the checkpoint expects {keep_lines}"
+            raise CheckpointError(
+                f"{self.path} has {len(kept)} complete lines but the checkpoint expects "
+                f"{keep_lines}: the checkpoint is not from this run folder"
             )
         tmp = self.path.with_name(self.path.name + ".tmp")
         tmp.write_text("".join(kept), encoding="utf-8")

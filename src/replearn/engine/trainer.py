@@ -351,8 +351,8 @@ class Loop:
             for cb, cb_state in zip(self.callbacks, state["callbacks"], strict=True):
                 cb.load_state_dict(cb_state)
         except (RuntimeError, ValueError, KeyError) as err:
-            first = str(err).strip().splitlines()[0]
-            raise ckpt.CheckpointError(f"{source} does not fit this run: {first}") from None
+            detail = " ".join(line.strip() for line in str(err).strip().splitlines()[:3])
+            raise ckpt.CheckpointError(f"{source} does not fit this run: {detail[:300]}") from None
         self.step, self.epoch = int(state["step"]), int(state["epoch"])
         self.batch_in_epoch = int(state["batch_in_epoch"])
         self.running, self.running_count = dict(state["running"]), int(state["running_count"])

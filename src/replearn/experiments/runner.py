@@ -108,7 +108,7 @@ def _check_folder(out: Path, record: dict[str, Any], resume: bool) -> None:
         return
     if config_file.exists():
         old = json.loads(config_file.read_text(encoding="utf-8"))
-        changes = diff(old, record)
+        changes = diff(old, json.loads(json.dumps(record)))  # tuples -> lists, as on disk
         if changes:
             raise ckpt.CheckpointError(
                 f"--resume: the run in {out} was started with another config ({'; '.join(changes)})"
