@@ -31,7 +31,7 @@ def source_file(entry: registry.Entry) -> str:
         return str(path)
 
 
-def test_file(entry: registry.Entry) -> str:
+def checking_test(entry: registry.Entry) -> str:
     """The test file that checks ``entry`` (by the tests/ mirror convention)."""
     stem = Path(source_file(entry)).stem
     if entry.kind == "experiment":
@@ -53,7 +53,7 @@ def coverage_markdown() -> str:
     ]
     for e in registry.entries():
         cells = [e.topic, f"`{e.name}`", e.kind, e.paper or "-", f"`{source_file(e)}`"]
-        cells += [f"`{test_file(e)}`", e.reference or "-"]
+        cells += [f"`{checking_test(e)}`", e.reference or "-"]
         lines.append("| " + " | ".join(c.replace("|", "\\|") for c in cells) + " |")
     return "\n".join(lines) + "\n"
 

@@ -1,0 +1,73 @@
+"""Every experiment runs through the CLI with its tiny preset and writes a complete run folder."""
+
+from __future__ import annotations
+
+import json
+import os
+from html.parser import HTMLParser
+from pathlib import Path
+
+import pytest
+
+from replearn import registry
+from replearn.cli import main
+
+EXPERIMENTS = [e.name for e in registry.entries(kind="experiment")]
+
+
+class _Images(HTMLParser):
+    def __init__(self) -> None:
+        super().__init__()
+        self.srcs: list[str] = []
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        if tag == "img":
+            self.srcs += [v for k, v in attrs if k == "src" and v]
+
+
+@pytest.mark.parametrize("name", EXPERIMENTS)
+def test_experiment_runs_with_tiny_preset(name: str, tmp_path: Path) -> None:
+    out = tmp_path / name
+    assert main(["run", name, "--preset", "tiny", "--no-progress", "--out", str(out)]) == 0
+    for f in ("config.json", "env.json", "metrics.jsonl", "result.json", "report.html"):
+        assert (out / f).is_file(), f"{name}: {f} missing"
+    result = json.loads((out / "result.json").read_text())
+    assert result["wall_time_s"] > 0
+    numbers = [v for k, v in result.items() if isinstance(v, (int, float)) and k != "wall_time_s"]
+    assert numbers, f"{name}: result.json holds no measured number"
+    exp = registry.get(name, kind="experiment").obj
+    assert [c["id"] for c in result["claims"]] == [c.id for c in exp.claims]
+    parser = _Images()
+    parser.feed((out / "report.html").read_text())
+    for src in parser.srcs:
+        assert (out / src).is_file(), f"{name}: report links a missing image {src}"
+
+
+def test_list_and_markdown(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["list"]) == 0
+    assert "fundamentals.mlp" in capsys.readouterr().out
+    assert main(["list", "fundamentals", "--markdown"]) == 0
+    assert "| topic | name |" in capsys.readouterr().out
+
+
+def test_arch_table(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["arch", "fundamentals.mlp"]) == 0
+    out = capsys.readouterr().out
+    assert "Linear" in out and "total" in out
+
+
+def test_report_rebuilds(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    out = tmp_path / "r"
+    assert main(["run", "mlp", "--preset", "tiny", "--no-progress", "--out", str(out)]) == 0
+    (out / "report.html").unlink()
+    assert main(["report", str(out)]) == 0
+    assert (out / "report.html").is_file()
+
+
+def test_data_list_and_verify(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["data", "list"]) == 0
+    assert "fashion-mnist" in capsys.readouterr().out
+    root = os.environ.get("REPLEARN_DATA")
+    if root and (Path(root) / "fashion-mnist").is_dir():
+        assert main(["data", "verify"]) == 0
+        assert "FAIL" not in capsys.readouterr().out
