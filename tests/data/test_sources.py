@@ -268,3 +268,25 @@ def test_unknown_names_suggest_close_ones(env):
         sources.file_path("toy", "a.txtt")
     with pytest.raises(DataError, match="unknown data set 'zzz'"):
         sources.file_path("zzz", "a.txt")
+
+
+def test_recompressed_gzip_passes_by_content_and_changed_content_fails(env, monkeypatch):
+    import gzip
+
+    content = b"IDX payload " * 100
+    original = gzip.compress(content, compresslevel=9, mtime=0)
+    spec = DatasetSpec(
+        name="toy",
+        description="a fake gz data set",
+        licence="none",
+        homepage="https://example.invalid",
+        files=(FileSpec("a.gz", sha(original), URL, content_sha256=sha(content)),),
+    )
+    monkeypatch.setitem(sources.DATASETS, "toy", spec)
+    recompressed = gzip.compress(content, compresslevel=1, mtime=12345)
+    assert recompressed != original
+    fake_fetch(monkeypatch, recompressed)
+    assert sources.file_path("toy", "a.gz").read_bytes() == recompressed
+    write(env["data"] / "a.gz", gzip.compress(content + b"!", mtime=0))
+    with pytest.raises(DataError, match="SHA-256 mismatch"):
+        sources.file_path("toy", "a.gz")
