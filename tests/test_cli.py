@@ -32,8 +32,9 @@ def test_unknown_experiment_suggests_close_names(capsys: pytest.CaptureFixture[s
 
 
 def test_unknown_set_key_names_the_key(capsys, tmp_path: Path) -> None:
-    err = _one_line_error(capsys, main(["run", "mlp", "--out", str(tmp_path / "r"),
-                                        "--set", "hiden=32"]))
+    err = _one_line_error(
+        capsys, main(["run", "mlp", "--out", str(tmp_path / "r"), "--set", "hiden=32"])
+    )
     assert "'hiden'" in err and "hidden" in err
     assert not (tmp_path / "r").exists(), "a bad --set must not create a run folder"
 
@@ -95,8 +96,9 @@ def test_resume_with_another_config_is_refused(capsys, tmp_path: Path) -> None:
     out = str(tmp_path / "r")
     assert main(["run", "mlp", *TINY, "--out", out]) == 0
     capsys.readouterr()
-    err = _one_line_error(capsys, main(["run", "mlp", *TINY, "--out", out, "--resume",
-                                        "--set", "lr=0.5"]))
+    err = _one_line_error(
+        capsys, main(["run", "mlp", *TINY, "--out", out, "--resume", "--set", "lr=0.5"])
+    )
     assert "another config" in err and "lr" in err
 
 
@@ -108,8 +110,9 @@ def test_checkpoint_of_another_model_is_refused(capsys, tmp_path: Path) -> None:
         (target / ck.name).write_bytes(ck.read_bytes())
     (tmp_path / "b/metrics.jsonl").write_bytes((tmp_path / "a/metrics.jsonl").read_bytes())
     capsys.readouterr()
-    code = main(["run", "mlp", *TINY, "--out", str(tmp_path / "b"), "--resume",
-                 "--set", "hidden=48"])
+    code = main(
+        ["run", "mlp", *TINY, "--out", str(tmp_path / "b"), "--resume", "--set", "hidden=48"]
+    )
     err = _one_line_error(capsys, code)
     assert "does not fit this run" in err and "size mismatch" in err
 
@@ -127,12 +130,23 @@ def test_corrupt_checkpoint_on_resume_is_refused(capsys, tmp_path: Path) -> None
 
 
 def test_nan_guard_abort_exits_3_and_skip_finishes(capsys, tmp_path: Path) -> None:
-    code = main(["run", "mlp", *TINY, "--out", str(tmp_path / "a"),
-                 "--set", "engine.fault_nan_at_step=13"])
+    code = main(
+        ["run", "mlp", *TINY, "--out", str(tmp_path / "a"), "--set", "engine.fault_nan_at_step=13"]
+    )
     err = _one_line_error(capsys, code, expected=3)
     assert "step 13" in err and "step-000000010.ckpt" in err
-    code = main(["run", "mlp", *TINY, "--out", str(tmp_path / "b"),
-                 "--set", "engine.fault_nan_at_step=13", "engine.nan_policy=skip"])
+    code = main(
+        [
+            "run",
+            "mlp",
+            *TINY,
+            "--out",
+            str(tmp_path / "b"),
+            "--set",
+            "engine.fault_nan_at_step=13",
+            "engine.nan_policy=skip",
+        ]
+    )
     assert code == 0
     result = json.loads((tmp_path / "b/result.json").read_text())
     assert result["train_steps"] == 20
@@ -154,7 +168,11 @@ def test_subprocess_exit_code_and_no_traceback(tmp_path: Path) -> None:
     env = {**os.environ, "REPLEARN_OFFLINE": "1"}
     proc = subprocess.run(
         [sys.executable, "-m", "replearn", "run", "mlp", "--set", "engine.batch_size=x"],
-        capture_output=True, text=True, env=env, cwd=tmp_path, timeout=120,
+        capture_output=True,
+        text=True,
+        env=env,
+        cwd=tmp_path,
+        timeout=120,
     )
     assert proc.returncode == 2
     assert proc.stderr.strip().count("\n") == 0 and "expected int" in proc.stderr

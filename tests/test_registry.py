@@ -65,7 +65,7 @@ def test_entry_is_documented_and_its_files_exist(entry: registry.Entry) -> None:
 
 
 def test_unknown_name_suggests_close_matches() -> None:
-    with pytest.raises(UnknownNameError, match="fundamentals.mlp"):
+    with pytest.raises(UnknownNameError, match=r"fundamentals\.mlp"):
         registry.get("fundamentals.mpl")
     with pytest.raises(UnknownNameError, match="replearn list"):
         registry.get("zzzz-nothing")

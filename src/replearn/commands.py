@@ -133,8 +133,9 @@ def cmd_claims(topic: str | None, *, quick: bool, out: Path, seed: int) -> int:
         )
         for c in summary.claims:
             plot = c["plot"] and str(Path(e.name) / c["plot"])
-            rows.append({**c, "topic": e.topic, "experiment": e.name, "plot": plot,
-                         "run_dir": str(run_dir)})
+            rows.append(
+                {**c, "topic": e.topic, "experiment": e.name, "plot": plot, "run_dir": str(run_dir)}
+            )
     md, html = write_claims_report(rows, out)
     console = _console()
     for r in rows:
@@ -181,8 +182,10 @@ def cmd_arch(model: str, input_shape: str | None) -> int:
     try:
         rows, total = layer_table(example.module, inputs)
     except RuntimeError as err:
-        raise ConfigError(f"{model} cannot take input of shape {tuple(inputs[0].shape)}: "
-                          f"{str(err).splitlines()[0]}") from None
+        raise ConfigError(
+            f"{model} cannot take input of shape {tuple(inputs[0].shape)}: "
+            f"{str(err).splitlines()[0]}"
+        ) from None
     table = Table(title=f"{model} (input {tuple(inputs[0].shape)})")
     for col in ("layer", "type", "output shape", "parameters"):
         table.add_column(col, justify="right" if col == "parameters" else "left")
@@ -202,8 +205,9 @@ def cmd_data(command: str, name: str | None) -> int:
         for col in ("name", "description", "files", "where"):
             table.add_column(col, overflow="fold")
         for info in sources.list_datasets():
-            where = sorted({str(Path(w).parent) if w != "missing" else w
-                            for w in info.locations.values()})
+            where = sorted(
+                {str(Path(w).parent) if w != "missing" else w for w in info.locations.values()}
+            )
             table.add_row(info.name, info.description, str(len(info.files)), ", ".join(where))
         _console().print(table)
         print("embedded (no file): digits, mnist1d, toy2d, sequence tasks, gymnasium")

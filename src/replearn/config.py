@@ -108,9 +108,7 @@ def set_override(cfg: Any, key: str, text: str) -> Any:
     try:
         value = parse_value(text, tp)
     except ValueError:
-        raise ConfigError(
-            f"--set {key}={text!r}: expected {_type_name(tp)}"
-        ) from None
+        raise ConfigError(f"--set {key}={text!r}: expected {_type_name(tp)}") from None
     try:
         return dataclasses.replace(cfg, **{head: value})
     except (ValueError, TypeError) as err:  # __post_init__ validation

@@ -179,5 +179,5 @@ def get(name: str, kind: Kind | None = None) -> Entry:
     pool = [e.name for e in _REGISTRY.values() if kind is None or e.kind == kind]
     close = difflib.get_close_matches(name, pool, n=3, cutoff=0.5)
     what = kind or "method or experiment"
-    hint = f"; did you mean {', '.join(close)}?" if close else f"; see 'replearn list'"
+    hint = f"; did you mean {', '.join(close)}?" if close else "; see 'replearn list'"
     raise UnknownNameError(f"unknown {what} {name!r}{hint}")

@@ -85,7 +85,7 @@ def test_evil_payload_with_valid_header_is_refused_by_weights_only(tmp_path: Pat
 
 
 def test_missing_file_names_it(tmp_path: Path) -> None:
-    with pytest.raises(CheckpointError, match="nope.ckpt"):
+    with pytest.raises(CheckpointError, match=r"nope\.ckpt"):
         load_checkpoint(tmp_path / "nope.ckpt")
 
 

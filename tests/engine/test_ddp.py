@@ -11,8 +11,15 @@ from pathlib import Path
 import torch
 from safetensors.torch import load_file
 
-SET = ["--set", "hidden=64,64", "engine.max_steps=30", "engine.batch_size=32",
-       "engine.checkpoint_every=10", "engine.log_every=5", "engine.eval_every=15"]
+SET = [
+    "--set",
+    "hidden=64,64",
+    "engine.max_steps=30",
+    "engine.batch_size=32",
+    "engine.checkpoint_every=10",
+    "engine.log_every=5",
+    "engine.eval_every=15",
+]
 
 
 def _env() -> dict[str, str]:
@@ -22,12 +29,31 @@ def _env() -> dict[str, str]:
 def test_two_process_ddp_matches_one_process(tmp_path: Path) -> None:
     one, two = tmp_path / "one", tmp_path / "two"
     base = ["run", "mlp", "--no-progress", "--no-report", "--seed", "1", *SET]
-    subprocess.run([sys.executable, "-m", "replearn", *base[:2], "--out", str(one), *base[2:]],
-                   env=_env(), check=True, capture_output=True, timeout=300)
+    subprocess.run(
+        [sys.executable, "-m", "replearn", *base[:2], "--out", str(one), *base[2:]],
+        env=_env(),
+        check=True,
+        capture_output=True,
+        timeout=300,
+    )
     proc = subprocess.run(
-        [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node=2",
-         "-m", "replearn", *base[:2], "--out", str(two), *base[2:]],
-        env=_env(), capture_output=True, text=True, timeout=300,
+        [
+            sys.executable,
+            "-m",
+            "torch.distributed.run",
+            "--standalone",
+            "--nproc_per_node=2",
+            "-m",
+            "replearn",
+            *base[:2],
+            "--out",
+            str(two),
+            *base[2:],
+        ],
+        env=_env(),
+        capture_output=True,
+        text=True,
+        timeout=300,
     )
     assert proc.returncode == 0, proc.stderr[-3000:]
     a, b = load_file(one / "model.safetensors"), load_file(two / "model.safetensors")

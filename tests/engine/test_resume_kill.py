@@ -11,15 +11,35 @@ from collections.abc import Callable
 from pathlib import Path
 
 ARGS = [
-    "run", "mlp", "--no-progress", "--no-report", "--seed", "5", "--set",
-    "hidden=512,512", "dropout=0.1", "engine.max_steps=240", "engine.checkpoint_every=20",
-    "engine.log_every=10", "engine.eval_every=50", "engine.lr_schedule=cosine",
+    "run",
+    "mlp",
+    "--no-progress",
+    "--no-report",
+    "--seed",
+    "5",
+    "--set",
+    "hidden=512,512",
+    "dropout=0.1",
+    "engine.max_steps=240",
+    "engine.checkpoint_every=20",
+    "engine.log_every=10",
+    "engine.eval_every=50",
+    "engine.lr_schedule=cosine",
 ]
 
 
 def _cmd(out: Path, *extra: str) -> list[str]:
-    return [sys.executable, "-m", "replearn", *ARGS[:1], ARGS[1], "--out", str(out), *ARGS[2:],
-            *extra]
+    return [
+        sys.executable,
+        "-m",
+        "replearn",
+        *ARGS[:1],
+        ARGS[1],
+        "--out",
+        str(out),
+        *ARGS[2:],
+        *extra,
+    ]
 
 
 def _env() -> dict[str, str]:

@@ -1,9 +1,10 @@
-"""The training loop: determinism, resume equality, NaN guard, early stopping, clipping, schedules."""
+"""The training loop: determinism, resume, NaN guard, early stopping, clipping, schedules."""
 
 from __future__ import annotations
 
 import dataclasses
 from pathlib import Path
+from typing import ClassVar
 
 import pytest
 import torch
@@ -52,15 +53,24 @@ def _train(out: Path, cfg: EngineConfig, *, resume_state: dict | None = None, se
 
 
 CFG = EngineConfig(
-    max_steps=40, batch_size=16, log_every=3, eval_every=7, checkpoint_every=5, progress=False,
-    lr_schedule="warmup-cosine", warmup_steps=4, grad_clip_norm=1.0,
+    max_steps=40,
+    batch_size=16,
+    log_every=3,
+    eval_every=7,
+    checkpoint_every=5,
+    progress=False,
+    lr_schedule="warmup-cosine",
+    warmup_steps=4,
+    grad_clip_norm=1.0,
 )
 
 
 def test_same_seed_gives_bitwise_identical_metrics_and_weights(tmp_path: Path) -> None:
     _, a = _train(tmp_path / "a", CFG)
     _, b = _train(tmp_path / "b", CFG)
-    assert (tmp_path / "a/metrics.jsonl").read_bytes() == (tmp_path / "b/metrics.jsonl").read_bytes()
+    assert (tmp_path / "a/metrics.jsonl").read_bytes() == (
+        tmp_path / "b/metrics.jsonl"
+    ).read_bytes()
     for (ka, va), (kb, vb) in zip(a.state_dict().items(), b.state_dict().items(), strict=True):
         assert ka == kb and torch.equal(va, vb)
 
@@ -106,8 +116,9 @@ def test_resume_after_a_crash_is_bitwise_identical(tmp_path: Path, crash_at: int
     resumed = _train_with(tmp_path / "part", CFG, callbacks=[_CrashAt(-1)], resume_state=state)
     got = (tmp_path / "part/metrics.jsonl").read_bytes()
     assert got == (tmp_path / "full/metrics.jsonl").read_bytes()
-    for (ka, va), (_kb, vb) in zip(full.state_dict().items(), resumed.state_dict().items(),
-                                   strict=True):
+    for (ka, va), (_kb, vb) in zip(
+        full.state_dict().items(), resumed.state_dict().items(), strict=True
+    ):
         assert torch.equal(va, vb), ka
 
 
@@ -120,7 +131,9 @@ def test_checkpoints_are_pruned_and_latest_points_at_the_newest(tmp_path: Path) 
 
 def test_nan_aborts_naming_the_step_and_the_last_checkpoint(tmp_path: Path) -> None:
     cfg = dataclasses.replace(CFG, fault_nan_at_step=12)
-    with pytest.raises(NonFiniteLossError, match=r"step 12; last good checkpoint: .*step-000000010"):
+    with pytest.raises(
+        NonFiniteLossError, match=r"step 12; last good checkpoint: .*step-000000010"
+    ):
         _train(tmp_path, cfg)
 
 
@@ -164,13 +177,15 @@ def test_gradient_clipping_by_value_and_norm(tmp_path: Path) -> None:
     from replearn.engine.callbacks import GradientClipping
 
     class Probe(GradientClipping):
-        seen: list[float] = []
+        seen: ClassVar[list[float]] = []
 
         def on_before_optimizer_step(self, loop):
             super().on_before_optimizer_step(loop)
             grads = [p.grad for p in loop.task.parameters() if p.grad is not None]
             self.seen.append(max(float(g.abs().max()) for g in grads))
-            total = torch.linalg.vector_norm(torch.stack([torch.linalg.vector_norm(g) for g in grads]))
+            total = torch.linalg.vector_norm(
+                torch.stack([torch.linalg.vector_norm(g) for g in grads])
+            )
             assert float(total) <= 1e-3 * (1 + 1e-5)
 
     seed_everything(0)
@@ -180,7 +195,9 @@ def test_gradient_clipping_by_value_and_norm(tmp_path: Path) -> None:
     ctx.logger.open()
     cfg = dataclasses.replace(CFG, max_steps=5, grad_clip_norm=None)
     probe = Probe(max_norm=1e-3, max_value=1e-2)
-    fit(task, torch.optim.SGD(task.parameters(), lr=0.1), train, cfg=cfg, ctx=ctx, callbacks=[probe])
+    fit(
+        task, torch.optim.SGD(task.parameters(), lr=0.1), train, cfg=cfg, ctx=ctx, callbacks=[probe]
+    )
     assert len(probe.seen) == 5 and max(probe.seen) <= 1e-2
 
 
@@ -212,8 +229,13 @@ def test_batch_size_larger_than_the_data_is_a_config_error(tmp_path: Path) -> No
     task = ClassificationTask(_model())
     ctx = RunContext(out=tmp_path, progress=False)
     with pytest.raises(ConfigError, match="exceeds"):
-        fit(task, torch.optim.SGD(task.parameters(), lr=0.1), train,
-            cfg=dataclasses.replace(CFG, batch_size=64), ctx=ctx)
+        fit(
+            task,
+            torch.optim.SGD(task.parameters(), lr=0.1),
+            train,
+            cfg=dataclasses.replace(CFG, batch_size=64),
+            ctx=ctx,
+        )
 
 
 def test_rank_slices_partition_each_global_batch() -> None:
@@ -221,8 +243,10 @@ def test_rank_slices_partition_each_global_batch() -> None:
     ds = TensorDataset(x)
     whole = [b[0].squeeze(1) for b in iterate_batches(ds, batch_size=8, seed=1, epoch=2)]
     r0 = [b[0].squeeze(1) for b in iterate_batches(ds, batch_size=8, seed=1, epoch=2, world_size=2)]
-    r1 = [b[0].squeeze(1) for b in iterate_batches(ds, batch_size=8, seed=1, epoch=2, rank=1,
-                                                   world_size=2)]
+    r1 = [
+        b[0].squeeze(1)
+        for b in iterate_batches(ds, batch_size=8, seed=1, epoch=2, rank=1, world_size=2)
+    ]
     assert len(whole) == 6 == len(r0) == len(r1)
     for w, a, b in zip(whole, r0, r1, strict=True):
         assert torch.equal(w, torch.cat([a, b]))

@@ -301,7 +301,12 @@ class Loop:
             raise ConfigError(
                 f"engine.batch_size={cfg.batch_size} exceeds the {len(train_set)} training examples"  # type: ignore[arg-type]
             )
-        self.task, self.optimizer, self.train_set, self.val_set = task, optimizer, train_set, val_set
+        self.task, self.optimizer, self.train_set, self.val_set = (
+            task,
+            optimizer,
+            train_set,
+            val_set,
+        )
         self.cfg, self.ctx = cfg, ctx
         self.callbacks = [*default_callbacks(cfg, ctx, optimizer), *callbacks]
         self.step = 0  # optimizer updates done

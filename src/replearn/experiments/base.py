@@ -109,7 +109,8 @@ def experiment(
                 obj=exp,
                 topic=topic,
                 paper=paper,
-                reference=reference or ("claims: " + "; ".join(c.id for c in claims) if claims else ""),
+                reference=reference
+                or ("claims: " + "; ".join(c.id for c in claims) if claims else ""),
                 summary=summary,
             )
         )

@@ -176,7 +176,9 @@ def _run(
     out_dir = Path(out) if out is not None else default_out(exp.name, dist)
     record = {"experiment": exp.name, "seed": seed, "preset": preset, "config": to_dict(cfg)}
     _check_folder(out_dir, record, resume)
-    ctx = RunContext(out=out_dir, seed=seed, device=dev, resume=resume, dist=dist, progress=progress)
+    ctx = RunContext(
+        out=out_dir, seed=seed, device=dev, resume=resume, dist=dist, progress=progress
+    )
     found = ckpt.find_resumable(ctx.checkpoint_dir, warn=_say) if resume else None
     if dist.is_main:
         out_dir.mkdir(parents=True, exist_ok=True)

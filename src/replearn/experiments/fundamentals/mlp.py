@@ -1,8 +1,8 @@
 """Experiment ``mlp``: a multilayer perceptron classifier trained with the engine.
 
-    replearn run mlp                                  # 8x8 digits (embedded), ~10 s
-    replearn run mlp --set data=fashion-mnist         # needs the Fashion-MNIST files
-    replearn run mlp --set data=mnist1d hidden=128,128 engine.max_steps=3000
+replearn run mlp                                  # 8x8 digits (embedded), ~10 s
+replearn run mlp --set data=fashion-mnist         # needs the Fashion-MNIST files
+replearn run mlp --set data=mnist1d hidden=128,128 engine.max_steps=3000
 """
 
 from __future__ import annotations
@@ -64,8 +64,9 @@ def tiny() -> MLPConfig:
     """Seconds: a few steps on digits (smoke tests)."""
     return MLPConfig(
         hidden=(32,),
-        engine=EngineConfig(max_steps=20, batch_size=32, log_every=5, eval_every=10,
-                            checkpoint_every=10),
+        engine=EngineConfig(
+            max_steps=20, batch_size=32, log_every=5, eval_every=10, checkpoint_every=10
+        ),
     )
 
 
