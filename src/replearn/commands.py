@@ -18,7 +18,11 @@ _PACKAGE_ROOT = Path(__file__).resolve().parent
 
 
 def _console() -> Console:
-    return Console(highlight=False, soft_wrap=True)
+    """Rich console; wide when the output is not a terminal, so names are never cut."""
+    console = Console(highlight=False, soft_wrap=True)
+    if not console.is_terminal:
+        console = Console(highlight=False, soft_wrap=True, width=200)
+    return console
 
 
 def source_file(entry: registry.Entry) -> str:
@@ -70,7 +74,8 @@ def cmd_list(topic: str | None, *, markdown: bool) -> int:
         print(coverage_markdown(), end="")
         return 0
     table = Table(title="replearn: methods and experiments")
-    for col in ("name", "kind", "topic", "paper", "checked against"):
+    table.add_column("name", no_wrap=True)
+    for col in ("kind", "topic", "paper", "checked against"):
         table.add_column(col, overflow="fold")
     for e in registry.entries(topic=topic):
         table.add_row(e.name, e.kind, e.topic, e.paper or "-", e.reference or "-")
@@ -206,7 +211,7 @@ def cmd_data(command: str, name: str | None) -> int:
             table.add_column(col, overflow="fold")
         for info in sources.list_datasets():
             where = sorted(
-                {str(Path(w).parent) if w != "missing" else w for w in info.locations.values()}
+                {str(Path(w).parent) if w != "missing" else w for w in info.files.values()}
             )
             table.add_row(info.name, info.description, str(len(info.files)), ", ".join(where))
         _console().print(table)

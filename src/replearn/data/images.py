@@ -127,14 +127,25 @@ def read_idx(path: str | Path) -> np.ndarray:
     return data.astype(dtype.newbyteorder("="))  # a native-order, writable copy
 
 
-@lru_cache(maxsize=1)
 def _fashion_mnist() -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-    """Official (train images, train labels, test images, test labels), uint8."""
-    arrays = [
-        read_idx(file_path("fashion-mnist", f"{split}-{kind}-ubyte.gz"))
+    """Official (train images, train labels, test images, test labels), uint8.
+
+    The files are located and verified on every call (cheap: digests are cached per
+    path, inode, size and mtime); only the parsing is cached, per verified path.
+    """
+    paths = tuple(
+        file_path("fashion-mnist", f"{split}-{kind}-ubyte.gz")
         for split in ("train", "t10k")
         for kind in ("images-idx3", "labels-idx1")
-    ]
+    )
+    return _parse_fashion_mnist(paths)
+
+
+@lru_cache(maxsize=1)
+def _parse_fashion_mnist(
+    paths: tuple[Path, ...],
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    arrays = [read_idx(path) for path in paths]
     x_train, y_train, x_test, y_test = arrays
     if x_train.shape != (60000, 28, 28) or y_train.shape != (60000,):
         raise DataError(f"unexpected Fashion-MNIST train shapes {x_train.shape}, {y_train.shape}")

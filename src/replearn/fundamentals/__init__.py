@@ -1,1 +1,56 @@
-"""replearn."""
+"""Fundamentals: the perceptron, the multilayer perceptron, the bias-variance decomposition."""
+
+from replearn.fundamentals.bias_variance import (
+    bias_variance_decomposition,
+    draw_training_sets,
+    fit_polynomial,
+    fixed_design,
+    fixed_design_bias_variance,
+    polynomial_features,
+    polynomial_predictions,
+    predict_polynomial,
+    resampled_polynomial_predictions,
+    sine_target,
+    squared_bias,
+    variance,
+)
+from replearn.fundamentals.mlp import ACTIVATIONS, MLP, linear_param_count, mlp_param_count
+from replearn.fundamentals.perceptron import (
+    Perceptron,
+    PerceptronResult,
+    augment,
+    margin,
+    novikoff_bound,
+    perceptron_predict,
+    perceptron_score,
+    perceptron_update,
+    train_perceptron,
+)
+
+__all__ = [
+    "ACTIVATIONS",
+    "MLP",
+    "Perceptron",
+    "PerceptronResult",
+    "augment",
+    "bias_variance_decomposition",
+    "draw_training_sets",
+    "fit_polynomial",
+    "fixed_design",
+    "fixed_design_bias_variance",
+    "linear_param_count",
+    "margin",
+    "mlp_param_count",
+    "novikoff_bound",
+    "perceptron_predict",
+    "perceptron_score",
+    "perceptron_update",
+    "polynomial_features",
+    "polynomial_predictions",
+    "predict_polynomial",
+    "resampled_polynomial_predictions",
+    "sine_target",
+    "squared_bias",
+    "train_perceptron",
+    "variance",
+]

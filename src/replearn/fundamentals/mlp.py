@@ -35,6 +35,7 @@ against ``sum(p.numel() for p in module.parameters())``.
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
+from itertools import pairwise
 
 import torch
 import torch.nn.functional as F
@@ -76,7 +77,7 @@ def mlp_param_count(
         bias: whether every layer has a bias.
     """
     widths = [in_features, *hidden, out_features]
-    return sum(linear_param_count(a, b, bias) for a, b in zip(widths[:-1], widths[1:], strict=True))
+    return sum(linear_param_count(a, b, bias) for a, b in pairwise(widths))
 
 
 def _example() -> Example:
@@ -139,9 +140,7 @@ class MLP(nn.Module):
         self.dropout = dropout
         self.flatten = flatten
         widths = [in_features, *hidden, out_features]
-        self.layers = nn.ModuleList(
-            nn.Linear(a, b, bias=bias) for a, b in zip(widths[:-1], widths[1:], strict=True)
-        )
+        self.layers = nn.ModuleList(nn.Linear(a, b, bias=bias) for a, b in pairwise(widths))
 
     def forward(self, x: Tensor) -> Tensor:
         """Eqs. (1)-(2): the logits."""

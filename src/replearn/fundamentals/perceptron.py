@@ -176,10 +176,11 @@ def train_perceptron(
     epochs: int,
     lr: float = 1.0,
     order: Tensor | None = None,
+    init: tuple[Tensor, Tensor] | None = None,
 ) -> PerceptronResult:
     r"""Rosenblatt's learning rule: sweep the data in ``order``, update on every mistake.
 
-    Starts from :math:`w = 0, b = 0`; each epoch visits ``x[order]`` once and
+    Starts from :math:`w = 0, b = 0` (or ``init``); each epoch visits ``x[order]`` once and
     applies Eq. (3) whenever :math:`y_i (w^\top x_i + b) \le 0`. Stops early after
     an epoch without a mistake (later epochs would change nothing), so
     ``len(mistakes_per_epoch) <= epochs``.
@@ -192,12 +193,13 @@ def train_perceptron(
             :math:`(w, b)`, never changes the decisions).
         order: a permutation of ``range(N)`` giving the visiting order used in
             every epoch; ``None`` keeps the data order.
+        init: ``(w, b)`` to continue from, instead of zeros.
 
     Returns:
         A :class:`PerceptronResult`.
 
     Shape:
-        x: (N, d); y: (N,); order: (N,) -> w: (d,), b: ().
+        x: (N, d); y: (N,); order: (N,); init: ((d,), ()) -> w: (d,), b: ().
     """
     _check_labels(x, y)
     if epochs < 1:
@@ -210,8 +212,11 @@ def train_perceptron(
     elif sorted(order.tolist()) != list(range(n)):
         raise ValueError("order must be a permutation of range(N)")
     y = y.to(x.dtype)
-    w = torch.zeros(d, dtype=x.dtype, device=x.device)  # (d,)
-    b = torch.zeros((), dtype=x.dtype, device=x.device)  # ()
+    if init is None:
+        w = torch.zeros(d, dtype=x.dtype, device=x.device)  # (d,)
+        b = torch.zeros((), dtype=x.dtype, device=x.device)  # ()
+    else:
+        w, b = init[0].to(x.dtype).reshape(d), init[1].to(x.dtype).reshape(())
     mistakes: list[int] = []
     for _ in range(epochs):
         count = 0
