@@ -67,6 +67,7 @@ __all__ = [
     "Contender",
     "Stats",
     "compare",
+    "load_result",
     "machine_info",
     "median_ci",
     "summarize",
@@ -234,10 +235,48 @@ class BenchResult:
                 f"Claim: ratio of medians ≤ {self.threshold:g} against `{self.baseline}`: "
                 f"**{'holds' if self.passed else 'fails'}** (one run, not retried).",
             ]
+            for k in self.verdicts:
+                ci = self.paired_ratio_ci95.get(k)
+                if ci is not None and ci[0] <= self.threshold <= ci[1]:
+                    lines += [
+                        "",
+                        f"Caution: the 95% interval of `{k}`'s paired ratio "
+                        f"({ci[0]:.3f}–{ci[1]:.3f}) contains the threshold {self.threshold:g}: "
+                        "the verdict is within this run's noise and may differ on another run.",
+                    ]
         if self.notes:
             lines += ["", self.notes.strip()]
         lines += ["", "Reproduce:", "", "```sh", self.command, "```", ""]
         return "\n".join(lines)
+
+    @classmethod
+    def from_dict(cls, d: Mapping[str, Any]) -> BenchResult:
+        """Rebuild a result from :meth:`to_dict` (e.g. to re-render a table without rerunning)."""
+        settings, summary, raw = d["settings"], d["summary"], d["raw"]
+        stat_fields = Stats.__dataclass_fields__
+        baseline = settings["baseline"]
+        return cls(
+            name=d["name"],
+            baseline=baseline,
+            timings={k: list(v) for k, v in raw["timings_s"].items()},
+            orders=[list(o) for o in raw["orders"]],
+            stats={k: Stats(**{f: v[f] for f in stat_fields}) for k, v in summary.items()},
+            ratio_of_medians={k: v["ratio_of_medians"] for k, v in summary.items()},
+            paired_ratio={k: v["paired_ratio_median"] for k, v in summary.items()},
+            paired_ratio_ci95={
+                k: tuple(v["paired_ratio_ci95"]) if v["paired_ratio_ci95"] else None
+                for k, v in summary.items()
+            },
+            threshold=settings["threshold"],
+            verdicts={k: v["verdict"] for k, v in summary.items() if v.get("verdict")},
+            warmup=settings["warmup"],
+            threads=settings["threads"],
+            seed=settings["seed"],
+            command=d["command"],
+            machine=dict(d["machine"]),
+            notes=d.get("notes", ""),
+            extra=dict(d.get("extra", {})),
+        )
 
     def write(self, out_dir: str | os.PathLike[str] = RESULTS_DIR) -> tuple[Path, Path]:
         """Write ``<name>.json`` and ``<name>.md`` atomically; return their paths."""
@@ -247,6 +286,11 @@ class BenchResult:
         write_atomic(json_path, json.dumps(self.to_dict(), indent=2) + "\n")
         write_atomic(md_path, self.to_markdown())
         return json_path, md_path
+
+
+def load_result(path: str | os.PathLike[str]) -> BenchResult:
+    """Read a ``<name>.json`` written by :meth:`BenchResult.write`."""
+    return BenchResult.from_dict(json.loads(Path(path).read_text(encoding="utf-8")))
 
 
 def _load(machine: Mapping[str, Any], key: str) -> str:

@@ -15,13 +15,13 @@ source "$venv/bin/activate"
 export PIP_DISABLE_PIP_VERSION_CHECK=1
 if ! python -c "import torch" 2>/dev/null; then
   if command -v nvidia-smi >/dev/null 2>&1 && nvidia-smi -L >/dev/null 2>&1; then
-    pip install -q "torch>=2.4"
+    pip install -qq "torch>=2.4"
   else
-    pip install -q "torch==2.13.0" || pip install -q "torch==2.13.0" --index-url https://download.pytorch.org/whl/cpu
+    pip install -qq "torch==2.13.0" || pip install -qq "torch==2.13.0" --index-url https://download.pytorch.org/whl/cpu
   fi
 fi
 case "$extra" in
   none) spec="$root" ;;
   *) spec="$root[$extra]" ;;
 esac
-pip install -q -e "$spec"
+pip install -qq -e "$spec"

@@ -86,6 +86,8 @@ def test_files_written(tmp_path: Path) -> None:
     assert "| contender | median s | IQR s |" in text
     assert "python benchmarks/bench_x.py --rounds 6" in text
     assert res.write(tmp_path) == (js, md)  # rewriting replaces both files
+    back = harness.load_result(js)
+    assert back.to_dict() == res.to_dict() and back.to_markdown() == text
 
 
 def test_threshold_verdicts_and_threads_restored(tmp_path: Path) -> None:
@@ -118,6 +120,7 @@ def test_threshold_verdicts_and_threads_restored(tmp_path: Path) -> None:
     assert res.verdicts == {"slow": "fails"} and res.passed is False
     md = (tmp_path / "fails.md").read_text()
     assert "**fails**" in md and "not retried" in md
+    assert "Caution" not in md  # ~1.9 is far above 1.05: no doubt about this verdict
     assert json.loads((tmp_path / "fails.json").read_text())["passed"] is False
 
 

@@ -176,3 +176,14 @@ def test_subprocess_exit_code_and_no_traceback(tmp_path: Path) -> None:
     )
     assert proc.returncode == 2
     assert proc.stderr.strip().count("\n") == 0 and "expected int" in proc.stderr
+
+
+def test_cuda_without_a_gpu_exits_2(capsys, tmp_path: Path) -> None:
+    import torch
+
+    if torch.cuda.is_available():
+        pytest.skip("a GPU is present")
+    err = _one_line_error(
+        capsys, main(["run", "mlp", *TINY, "--device", "cuda", "--out", str(tmp_path / "r")])
+    )
+    assert "no CUDA device" in err

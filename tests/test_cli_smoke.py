@@ -71,3 +71,21 @@ def test_data_list_and_verify(capsys: pytest.CaptureFixture[str]) -> None:
     if root and (Path(root) / "fashion-mnist").is_dir():
         assert main(["data", "verify"]) == 0
         assert "FAIL" not in capsys.readouterr().out
+
+
+def test_claims_writes_markdown_and_html_tables(tmp_path: Path, capsys) -> None:
+    out = tmp_path / "claims"
+    assert main(["claims", "fundamentals", "--quick", "--out", str(out)]) == 0
+    md = (out / "claims.md").read_text()
+    expected = [
+        c.id
+        for e in registry.entries(kind="experiment", topic="fundamentals")
+        for c in e.obj.claims
+    ]
+    assert len(expected) >= 6
+    for claim_id in expected:
+        row = next(line for line in md.splitlines() if claim_id in line)
+        assert "**holds**" in row or "**fails**" in row
+    parser = _Images()
+    parser.feed((out / "claims.html").read_text())
+    assert parser.srcs and all((out / src).is_file() for src in parser.srcs)

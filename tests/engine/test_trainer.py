@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import math
 from pathlib import Path
 from typing import ClassVar
 
@@ -252,3 +253,14 @@ def test_rank_slices_partition_each_global_batch() -> None:
         assert torch.equal(w, torch.cat([a, b]))
     assert torch.equal(epoch_permutation(50, 1, 2), epoch_permutation(50, 1, 2))
     assert not torch.equal(epoch_permutation(50, 1, 2), epoch_permutation(50, 1, 3))
+
+
+def test_bf16_autocast_runs_and_learns(tmp_path: Path) -> None:
+    cfg = dataclasses.replace(CFG, precision="bf16", max_steps=30, lr_schedule="constant")
+    loop, _ = _train(tmp_path, cfg)
+    import json
+
+    rows = [json.loads(r) for r in (tmp_path / "metrics.jsonl").read_text().splitlines()]
+    losses = [r["train_loss"] for r in rows if "train_loss" in r]
+    assert loop.step == 30 and all(isinstance(v, float) and math.isfinite(v) for v in losses)
+    assert losses[-1] < losses[0]
