@@ -10,6 +10,7 @@ topic of the course adds one stop to :data:`STOPS`.
 from __future__ import annotations
 
 import json
+import sys
 from dataclasses import dataclass
 
 from replearn.engine import RunContext
@@ -70,6 +71,9 @@ def run(cfg: TourConfig, ctx: RunContext) -> Result:
                 progress=False,
             )
             result = {**summary.metrics, "claims": summary.claims}
+        if ctx.dist.is_main:
+            took = result.get("wall_time_s", 0.0)
+            print(f"tour [{i + 1}/{len(names)}] {name}: done in {took:.1f} s", file=sys.stderr)
         run_dirs.append(sub)
         claims = result.get("claims", [])
         holds += sum(bool(c["holds"]) for c in claims)
