@@ -2,14 +2,21 @@
 
 from __future__ import annotations
 
+import contextlib
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import torch
 
+from replearn.engine.checkpoint import find_resumable
 from replearn.engine.distributed import DistInfo
 from replearn.engine.logging import MetricsLogger
+
+
+def _quiet(_message: str) -> None:
+    """Discard a notice."""
 
 
 @dataclass
@@ -55,3 +62,55 @@ class RunContext:
         """Append a metrics row (rank 0 only)."""
         assert self.logger is not None
         self.logger.log(step, **metrics)
+
+    def start(self, say: Callable[[str], None] = _quiet) -> None:
+        """Open ``metrics.jsonl``; with ``resume``, load the newest valid checkpoint first.
+
+        The checkpoint becomes :attr:`resume_state` (``fit`` consumes it) and the
+        metrics file is cut back to the lines it had when that checkpoint was taken.
+
+        Raises:
+            CheckpointError: checkpoints exist but none is valid, or the metrics file
+                does not belong to them.
+        """
+        assert self.logger is not None
+        found = find_resumable(self.checkpoint_dir, warn=say) if self.resume else None
+        if found is None:
+            if self.resume:
+                say(f"no checkpoint in {self.checkpoint_dir}; starting from the beginning")
+            self.logger.open()
+            return
+        path, state = found
+        say(f"resuming from {path} (step {state.get('step')})")
+        self.logger.open(keep_lines=int(state["metrics_lines"]))
+        self.resume_state = state
+
+    def close(self) -> None:
+        """Flush and close ``metrics.jsonl``."""
+        assert self.logger is not None
+        self.logger.close()
+
+    @contextlib.contextmanager
+    def child(self, name: str, *, seed: int | None = None) -> Iterator[RunContext]:
+        """A sub-run in ``out/name`` with its own metrics, checkpoints and resume.
+
+        For experiments that train several models (one per optimizer, per seed, ...)::
+
+            with ctx.child("adam") as sub:
+                fit(task, opt, data, cfg=cfg.engine, ctx=sub)
+        """
+        sub = RunContext(
+            out=self.out / name,
+            seed=self.seed if seed is None else seed,
+            device=self.device,
+            resume=self.resume,
+            dist=self.dist,
+            progress=False,
+        )
+        if self.dist.is_main:
+            sub.out.mkdir(parents=True, exist_ok=True)
+        sub.start()
+        try:
+            yield sub
+        finally:
+            sub.close()

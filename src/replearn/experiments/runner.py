@@ -179,28 +179,18 @@ def _run(
     ctx = RunContext(
         out=out_dir, seed=seed, device=dev, resume=resume, dist=dist, progress=progress
     )
-    found = ckpt.find_resumable(ctx.checkpoint_dir, warn=_say) if resume else None
     if dist.is_main:
         out_dir.mkdir(parents=True, exist_ok=True)
         _write_json(out_dir / "config.json", record)
         _write_json(out_dir / "env.json", environment(dev, dist.world_size))
     distributed.barrier()
     seed_everything(seed)
-    assert ctx.logger is not None
-    if found is not None:
-        path, state = found
-        _say(f"resuming from {path} (step {state.get('step')})")
-        ctx.logger.open(keep_lines=int(state["metrics_lines"]))
-        ctx.resume_state = state
-    else:
-        if resume:
-            _say(f"no checkpoint in {ctx.checkpoint_dir}; starting from the beginning")
-        ctx.logger.open()
+    ctx.start(say=_say)
     t0 = time.perf_counter()
     try:
         result: Result = exp.run(cfg, ctx)
     finally:
-        ctx.logger.close()
+        ctx.close()
     wall = time.perf_counter() - t0
     metrics = {**result.metrics, "wall_time_s": round(wall, 3)}
     claims = judge(exp.claims, metrics)
