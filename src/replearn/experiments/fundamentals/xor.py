@@ -2,9 +2,11 @@
 
 A small :class:`~replearn.fundamentals.mlp.MLP` (``2 -> hidden -> 1`` logit) is
 trained on the four XOR points with full-batch gradient descent (plain SGD on
-all four points, no momentum) on the logistic loss. Gradient descent on XOR has
-local minima and plateaus, so the run repeats training from ``n_seeds`` random
-initializations and reports the fraction that reach training accuracy 1.0.
+all four points, no momentum) on the logistic loss, by the engine's ``fit`` (one
+sub-run ``seed<i>/`` per initialization, each with its metrics and checkpoint).
+Gradient descent on XOR has local minima and plateaus, so the run repeats
+training from ``n_seeds`` random initializations and reports the fraction that
+reach training accuracy 1.0.
 
 Writes ``xor_decision_surfaces.png`` (p(y=1 | x) of every seed's network) and
 ``xor_loss.png`` (loss curves of every seed). The model returned is seed 0's.
@@ -16,21 +18,32 @@ import contextlib
 import math
 import statistics
 from collections.abc import Iterator
-from dataclasses import dataclass
-from typing import Any
+from dataclasses import dataclass, field
+from typing import Any, Literal
 
 import matplotlib.pyplot as plt
 import torch
 import torch.nn.functional as F
 from torch import Tensor
+from torch.utils.data import TensorDataset
 
-from replearn.engine.context import RunContext
+from replearn.engine import EngineConfig, RunContext, Task, fit
 from replearn.experiments.base import Claim, Result, experiment
 from replearn.fundamentals.mlp import MLP
-from replearn.report.plots import DPI, line_plot, save_figure
+from replearn.report.plots import DPI, line_plot, read_metrics, save_figure
 
 
-@dataclass
+def _engine(max_steps: int, log_every: int = 20) -> EngineConfig:
+    return EngineConfig(
+        max_steps=max_steps,
+        batch_size=4,
+        log_every=log_every,
+        checkpoint_every=0,
+        progress=False,
+    )
+
+
+@dataclass(frozen=True)
 class Config:
     """Settings of the MLP-on-XOR experiment.
 
@@ -38,27 +51,34 @@ class Config:
         hidden: widths of the hidden layers.
         activation: hidden non-linearity (``relu``, ``tanh``, ``sigmoid``, ``gelu``).
         lr: learning rate of full-batch gradient descent.
-        steps: gradient steps (each on all 4 points).
         n_seeds: independent random initializations trained and reported.
-        log_every: a metrics row every this many steps.
+        engine: training-loop settings (``max_steps`` gradient steps on all 4 points,
+            ``batch_size`` 4 = full batch; a metrics row every ``log_every`` steps).
     """
 
     hidden: tuple[int, ...] = (4,)
-    activation: str = "tanh"
+    activation: Literal["relu", "tanh", "sigmoid", "gelu"] = "tanh"
     lr: float = 0.5
-    steps: int = 2000
     n_seeds: int = 10
-    log_every: int = 100
+    engine: EngineConfig = field(default_factory=lambda: _engine(2000))
+
+    def __post_init__(self) -> None:
+        if self.engine.batch_size != 4:
+            raise ValueError(
+                f"XOR has 4 points: engine.batch_size must be 4, got {self.engine.batch_size}"
+            )
+        if self.n_seeds < 1:
+            raise ValueError(f"n_seeds must be >= 1, got {self.n_seeds}")
 
 
 def tiny() -> Config:
     """Seconds: three seeds, short training."""
-    return Config(steps=300, n_seeds=3, log_every=50)
+    return Config(n_seeds=3, engine=_engine(300, log_every=50))
 
 
 def quick() -> Config:
     """The claim at reduced cost."""
-    return Config(steps=1000, n_seeds=5)
+    return Config(n_seeds=5, engine=_engine(1000))
 
 
 def xor_data(dtype: torch.dtype = torch.float32) -> tuple[Tensor, Tensor]:
@@ -94,19 +114,29 @@ def single_thread() -> Iterator[None]:
         torch.set_num_threads(previous)
 
 
-def train_xor(model: MLP, x: Tensor, y: Tensor, cfg: Config) -> tuple[list[float], list[float]]:
-    """Full-batch gradient descent on the logistic loss; the loss and accuracy at every step."""
-    opt = torch.optim.SGD(model.parameters(), lr=cfg.lr)
-    losses, accs = [], []
-    for _ in range(cfg.steps):
-        logits = model(x).squeeze(-1)  # (4,)
+class XORTask(Task):
+    """Logistic loss of a one-logit network on ``(x, y)`` with y in {0, 1}."""
+
+    def __init__(self, model: MLP) -> None:
+        super().__init__()
+        self.model = model
+
+    def training_step(self, batch: Any) -> tuple[Tensor, dict[str, Tensor]]:
+        x, y = batch
+        logits = self.model(x).squeeze(-1)  # (B,)
         loss = F.binary_cross_entropy_with_logits(logits, y)
-        opt.zero_grad()
-        loss.backward()
-        opt.step()
-        losses.append(float(loss.detach()))
-        accs.append(float(((logits.detach() > 0).float() == y).float().mean()))
-    return losses, accs
+        accuracy = ((logits.detach() > 0).float() == y).float().mean()
+        return loss, {"accuracy": accuracy}
+
+
+def train_xor(model: MLP, cfg: Config, ctx: RunContext) -> tuple[list[int], list[float]]:
+    """Full-batch gradient descent with the engine; the logged (steps, training losses)."""
+    x, y = xor_data()
+    opt = torch.optim.SGD(model.parameters(), lr=cfg.lr)
+    fit(XORTask(model), opt, TensorDataset(x, y), cfg=cfg.engine, ctx=ctx)
+    ctx.logger.flush()
+    rows = [r for r in read_metrics(ctx.path("metrics.jsonl")) if "train_loss" in r]
+    return [r["step"] for r in rows], [r["train_loss"] for r in rows]
 
 
 def final_accuracy(model: MLP, x: Tensor, y: Tensor) -> float:
@@ -181,23 +211,20 @@ def run(cfg: Config, ctx: RunContext) -> Result:
     """A small MLP learns XOR with gradient descent, over several random initializations."""
     gen = torch.Generator().manual_seed(ctx.seed)
     x, y = xor_data()
-    models, curves, accs = [], [], []
-    for _ in range(cfg.n_seeds):
+    models, curves, accs, final_losses = [], [], [], []
+    for i in range(cfg.n_seeds):
         model = init_mlp(cfg, gen)
-        with single_thread():
-            losses, step_accs = train_xor(model, x, y, cfg)
+        with single_thread(), ctx.child(f"seed{i}") as sub:
+            steps, losses = train_xor(model, cfg, sub)
         models.append(model)
-        curves.append((losses, step_accs))
+        curves.append(losses)
         accs.append(final_accuracy(model, x, y))
-    for t in range(cfg.log_every - 1, cfg.steps, cfg.log_every):
-        losses_t = [c[0][t] for c in curves]
-        ctx.log(
-            t + 1,
-            mean_loss=sum(losses_t) / len(losses_t),
-            max_loss=max(losses_t),
-            solved_fraction=sum(c[1][t] == 1.0 for c in curves) / len(curves),
-        )
-    final_losses = sorted(c[0][-1] for c in curves)
+        with torch.no_grad():
+            final_losses.append(float(XORTask(model).training_step((x, y))[0]))
+    for t, step in enumerate(steps):
+        losses_t = [c[t] for c in curves]
+        ctx.log(step, mean_loss=sum(losses_t) / len(losses_t), max_loss=max(losses_t))
+    final_losses.sort()
     solved = sum(a == 1.0 for a in accs)
     metrics: dict[str, Any] = {
         "n_seeds": cfg.n_seeds,
@@ -212,8 +239,8 @@ def run(cfg: Config, ctx: RunContext) -> Result:
     plots = [
         _plot_surfaces(ctx.path("xor_decision_surfaces.png"), models, accs, x, y),
         line_plot(
-            list(range(1, cfg.steps + 1)),
-            {f"seed {i}": c[0] for i, c in enumerate(curves)},
+            steps,
+            {f"seed {i}": c for i, c in enumerate(curves)},
             ctx.path("xor_loss.png"),
             xlabel="gradient step",
             ylabel="logistic loss",
