@@ -5,7 +5,7 @@
                       [--preset P] [--set key=value ...]
     replearn claims [TOPIC] [--quick] [--out DIR]
     replearn report RUN_DIR
-    replearn arch MODEL [--input-shape 1,64]
+    replearn arch MODEL [--input-shape C,H,W | B,C,H,W]
     replearn data list | verify [NAME] | path NAME
 
 Exit codes: 0 success, 2 bad input (one line on stderr, no traceback),
@@ -63,7 +63,10 @@ def _build_parser() -> argparse.ArgumentParser:
 
     ar = sub.add_parser("arch", help="per-layer table of a registered model")
     ar.add_argument("model")
-    ar.add_argument("--input-shape", help="comma-separated, batch included (e.g. 1,64)")
+    ar.add_argument(
+        "--input-shape",
+        help="comma-separated; without the batch (C,H,W: batch 1) or with it (B,C,H,W)",
+    )
 
     da = sub.add_parser("data", help="data sets: list, verify, path")
     da_sub = da.add_subparsers(dest="data_command", required=True, parser_class=_Parser)

@@ -171,7 +171,12 @@ def _parse_shape(text: str) -> tuple[int, ...]:
 
 
 def cmd_arch(model: str, input_shape: str | None) -> int:
-    """``replearn arch``: per-layer output shape and parameter count."""
+    """``replearn arch``: per layer output shape, parameters, receptive field and FLOPs.
+
+    ``--input-shape`` may omit the batch (``C,H,W``: batch 1) or include it
+    (``B,C,H,W``): with as many numbers as the example input has dimensions it
+    includes the batch, with one fewer it does not.
+    """
     import torch
 
     from replearn.metrics.arch import layer_table
@@ -183,20 +188,41 @@ def cmd_arch(model: str, input_shape: str | None) -> int:
     inputs = example.inputs
     if input_shape is not None:
         first = inputs[0]
-        inputs = (torch.randn(_parse_shape(input_shape), dtype=first.dtype), *inputs[1:])
+        shape = _parse_shape(input_shape)
+        if len(shape) == first.dim() - 1:
+            shape = (1, *shape)  # no batch given: one example
+        elif len(shape) != first.dim():
+            raise ConfigError(
+                f"--input-shape for {model} needs {first.dim() - 1} numbers (or {first.dim()} "
+                f"with the batch), like {','.join(map(str, first.shape[1:]))}; got {input_shape!r}"
+            )
+        if first.is_floating_point():
+            x = torch.randn(shape, dtype=first.dtype)
+        else:  # token ids / levels: stay within the example's range
+            x = torch.randint(0, int(first.max()) + 1, shape, dtype=first.dtype)
+        inputs = (x, *inputs[1:])
     try:
         rows, total = layer_table(example.module, inputs)
-    except RuntimeError as err:
+    except (RuntimeError, ValueError) as err:
         raise ConfigError(
             f"{model} cannot take input of shape {tuple(inputs[0].shape)}: "
             f"{str(err).splitlines()[0]}"
         ) from None
-    table = Table(title=f"{model} (input {tuple(inputs[0].shape)})")
-    for col in ("layer", "type", "output shape", "parameters"):
-        table.add_column(col, justify="right" if col == "parameters" else "left")
+    table = Table(
+        title=f"{model} (input {tuple(inputs[0].shape)})",
+        caption="FLOPs: a multiply-add is 2, whole input batch; receptive field: input positions "
+        "per spatial axis ('-': not defined, e.g. after linear or global pooling)",
+    )
+    columns = ("layer", "type", "output shape", "parameters", "receptive field", "FLOPs")
+    for col in columns:
+        table.add_column(col, justify="right" if col in columns[3:] else "left")
     for r in rows:
-        table.add_row(r.name, r.type, str(r.output_shape), f"{r.parameters:,}")
-    table.add_row("total", "", "", f"{total:,}")
+        rf = "-" if r.receptive_field is None else "x".join(map(str, r.receptive_field))
+        flops = "-" if r.flops is None else f"{r.flops:,}"
+        name = r.name or "(model)"
+        table.add_row(name, r.type, str(r.output_shape), f"{r.parameters:,}", rf, flops)
+    total_flops = sum(r.flops for r in rows if r.flops is not None)
+    table.add_row("total", "", "", f"{total:,}", "", f"{total_flops:,}")
     _console().print(table)
     return 0
 
