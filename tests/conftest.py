@@ -3,6 +3,10 @@
 from __future__ import annotations
 
 import os
+
+# Two OpenMP threads spin-waiting on a loaded 2-core machine make tiny ops ~100x slower.
+os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+
 from pathlib import Path
 
 import pytest
