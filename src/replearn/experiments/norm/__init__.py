@@ -1,0 +1,1 @@
+"""Experiments of the normalization topic: ``norm-compare``."""

@@ -1,0 +1,357 @@
+"""Experiment ``norm-compare``: the same small CNN with each normalization, and five claims.
+
+replearn run norm-compare                       # Fashion-MNIST (needs the files), ~2-3 min
+replearn run norm-compare --preset quick        # 8x8 digits, embedded
+replearn claims norm
+
+The CNN of :func:`~replearn.experiments.norm.measure.make_cnn` is trained with SGD +
+momentum by ``fit``, one sub-run folder per training: every variant of
+``variants`` at the base learning rate (``loss_curves.png``); a learning-rate sweep
+of ``none`` and ``batch`` (``lr_sweep.png``); ``batch`` and ``group`` at batch
+size ``small_batch`` and ``large_batch`` on the same number of examples, the
+learning rate scaled linearly with the batch size (Goyal et al. 2017,
+arXiv:1706.02677, as Wu & He 2018 do; ``small_batch.png``). Then the trained
+networks are probed: an example alone vs inside a batch (training mode), and
+the weight-normed one for ``||w|| = |g|``, invariance to the scale of ``v`` and
+``grad_v . v = 0``; RMSNorm and LayerNorm are timed (forward + backward).
+
+Everything runs on one torch thread (small tensors; the numbers then do not
+depend on the machine's core count). The thresholds of the verdicts are config
+fields fixed before any run; a claim that fails is reported as failing.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+import torch
+
+from replearn.data import load_classification
+from replearn.engine import EngineConfig, RunContext
+from replearn.experiments.base import Claim, Result, experiment
+from replearn.experiments.norm.measure import (
+    VARIANTS,
+    batch_of_one_gap,
+    direction_drift,
+    make_cnn,
+    single_thread,
+    time_rms_vs_layer,
+    train_variant,
+    weight_norm_checks,
+)
+from replearn.report.plots import line_plot
+
+
+@dataclass(frozen=True)
+class Config:
+    """Config of ``norm-compare``.
+
+    Attributes:
+        data: fashion-mnist (28x28, file) or digits (8x8, embedded).
+        widths: channels of the three conv blocks.
+        strides: stride of each conv block (spatial size shrinks by it).
+        groups: GroupNorm groups (must divide every width).
+        variants: normalizations trained at the base learning rate.
+        lr: base learning rate of SGD (all variants; the batch-size runs scale it).
+        momentum: SGD momentum.
+        lrs: learning-rate sweep for ``none`` and ``batch`` (should contain ``lr``).
+        target_loss: "trains faster": steps until the logged training loss is <= this.
+        stable_loss: a run "tolerates" a learning rate if finite and its final loss < this.
+        small_batch: the small batch size of the GroupNorm / BatchNorm comparison.
+        large_batch: the large batch size of that comparison.
+        batch_examples: training examples each run of that comparison sees.
+        degrade_pp: accuracy points by which BatchNorm must lose more than GroupNorm.
+        independence_examples: test examples for the batch-of-one check.
+        independence_tol: largest |logit difference| that counts as "the same output".
+        timing_rows: rows of the (rows, timing_dim) activations timed for RMS vs Layer.
+        timing_dim: normalized width of those activations.
+        timing_rounds: interleaved timing rounds (median of the per-round ratios).
+        weight_tol: relative tolerance of the weight-norm identities.
+        fast: use the layers' fused fast paths for training (tested equal to the reference).
+        val_fraction: share of the training pool held out (unused by the claims).
+        engine: loop settings; ``max_steps`` and ``batch_size`` are the base runs'.
+    """
+
+    data: Literal["fashion-mnist", "digits"] = "fashion-mnist"
+    widths: tuple[int, int, int] = (16, 32, 32)
+    strides: tuple[int, int, int] = (2, 2, 2)
+    groups: int = 4
+    variants: tuple[str, ...] = VARIANTS
+    lr: float = 0.05
+    momentum: float = 0.9
+    lrs: tuple[float, ...] = (0.05, 0.2, 1.0, 5.0)
+    target_loss: float = 0.8
+    stable_loss: float = 1.0
+    small_batch: int = 2
+    large_batch: int = 32
+    batch_examples: int = 6400
+    degrade_pp: float = 1.0
+    independence_examples: int = 32
+    independence_tol: float = 1e-5
+    timing_rows: int = 256
+    timing_dim: int = 512
+    timing_rounds: int = 30
+    weight_tol: float = 1e-5
+    fast: bool = True
+    val_fraction: float = 0.1
+    engine: EngineConfig = field(
+        default_factory=lambda: EngineConfig(
+            max_steps=300, batch_size=64, log_every=10, checkpoint_every=0, progress=False
+        )
+    )
+
+    def __post_init__(self) -> None:
+        unknown = set(self.variants) - set(VARIANTS)
+        if unknown or not {"none", "batch", "layer", "weight"} <= set(self.variants):
+            raise ValueError(f"variants must include none, batch, layer, weight: {self.variants}")
+        if any(w % self.groups for w in self.widths):
+            raise ValueError(f"groups={self.groups} must divide every width {self.widths}")
+        if self.lr <= 0 or any(lr <= 0 for lr in self.lrs) or self.lr not in self.lrs:
+            raise ValueError(f"lr={self.lr} and lrs={self.lrs} must be positive, lr in lrs")
+
+
+def tiny() -> Config:
+    """Seconds: digits, a few steps of everything (smoke tests)."""
+    return Config(
+        data="digits",
+        widths=(8, 8, 8),
+        strides=(1, 2, 2),
+        lrs=(0.05, 1.0),
+        batch_examples=64,
+        timing_rows=64,
+        timing_dim=64,
+        timing_rounds=5,
+        engine=dataclasses.replace(Config().engine, max_steps=8, batch_size=32, log_every=4),
+    )
+
+
+def quick() -> Config:
+    """About a minute: digits (embedded), the default schedule at a smaller scale."""
+    return Config(
+        data="digits",
+        strides=(1, 2, 2),
+        batch_examples=3200,
+        engine=dataclasses.replace(Config().engine, max_steps=200, batch_size=64),
+    )
+
+
+_THRESHOLDS = (
+    "lr", "target_loss", "stable_loss", "small_batch", "large_batch", "batch_examples",
+    "degrade_pp", "independence_examples", "independence_tol", "timing_rows", "timing_dim",
+    "timing_rounds", "weight_tol",
+)  # fmt: skip
+"""Config fields copied into the metrics (the verdicts read only the metrics)."""
+
+
+def _num(x: float | None, spec: str = ".3f") -> str:
+    return "never" if x is None else format(x, spec)
+
+
+def _finite(x: float) -> float | None:
+    """JSON-safe: inf (never / diverged) becomes None."""
+    return x if math.isfinite(x) else None
+
+
+def _v_faster(m: dict[str, Any]) -> tuple[bool, str]:
+    n, b = m["none_steps_to_target"], m["batch_steps_to_target"]
+    fn, fb = m["none_final_loss"], m["batch_final_loss"]
+    holds = b is not None and (n is None or b < n) and fb is not None and (fn is None or fb < fn)
+    return holds, (
+        f"at lr {m['lr']:g}, {m['base_steps']} steps: training loss <= {m['target_loss']:g} "
+        f"reached at step {_num(b, 'd')} with BatchNorm vs {_num(n, 'd')} without; final "
+        f"training loss {_num(fb)} vs {_num(fn)}"
+    )
+
+
+def _v_lr(m: dict[str, Any]) -> tuple[bool, str]:
+    cells = []
+    for lr in m["sweep_lrs"].split(","):
+        row = [_num(m[f"{v}_lr{lr}_final_loss"]).replace("never", "diverged") for v in VARIANTS[:2]]
+        cells.append(f"lr {lr}: none {row[0]} / batch {row[1]}")
+    holds = m["batch_max_stable_lr"] > m["none_max_stable_lr"]
+    return holds, (
+        f"largest learning rate with a finite final training loss < {m['stable_loss']:g}: "
+        f"BatchNorm {m['batch_max_stable_lr']:g}, none {m['none_max_stable_lr']:g} "
+        f"(0 = none); final losses (chance: ln 10 = 2.303) {'; '.join(cells)}"
+    )
+
+
+def _v_layer(m: dict[str, Any]) -> tuple[bool, str]:
+    others = ", ".join(
+        f"{v} {m[f'{v}_batch_of_one_gap']:.2e}" for v in VARIANTS if f"{v}_batch_of_one_gap" in m
+    )
+    gap = m.get("layer_batch_of_one_gap", math.inf)  # absent if the LayerNorm run diverged
+    holds = gap <= m["independence_tol"]
+    return holds, (
+        f"max |f(x_i alone) - f(batch)_i| of the trained networks in training mode over "
+        f"{m['independence_examples']} test images: LayerNorm {gap:.2e} "
+        f"(tolerance {m['independence_tol']:g}); all: {others}"
+    )
+
+
+def _v_group(m: dict[str, Any]) -> tuple[bool, str]:
+    s, big = m["small_batch"], m["large_batch"]
+    acc = {(v, n): m[f"{v}_b{n}_test_accuracy"] for v in ("batch", "group") for n in (s, big)}
+    drop_b, drop_g = acc["batch", big] - acc["batch", s], acc["group", big] - acc["group", s]
+    holds = 100 * (drop_b - drop_g) >= m["degrade_pp"] and acc["group", s] > acc["batch", s]
+    return holds, (
+        f"test accuracy after {m['batch_examples']} examples, batch {big} -> {s}: BatchNorm "
+        f"{100 * acc['batch', big]:.1f}% -> {100 * acc['batch', s]:.1f}% (drop "
+        f"{100 * drop_b:.1f} pp), GroupNorm {100 * acc['group', big]:.1f}% -> "
+        f"{100 * acc['group', s]:.1f}% (drop {100 * drop_g:.1f} pp); needs BatchNorm to drop "
+        f">= {m['degrade_pp']:g} pp more and GroupNorm to be better at batch {s}"
+    )
+
+
+def _v_rms(m: dict[str, Any]) -> tuple[bool, str]:
+    holds = m["rms_over_layer_ref"] < 1.0
+    return holds, (
+        f"forward+backward on ({m['timing_rows']}, {m['timing_dim']}) float32, median of "
+        f"{m['timing_rounds']} interleaved rounds: reference RMSNorm {m['time_rms_ref_us']:.0f} us "
+        f"vs LayerNorm {m['time_layer_ref_us']:.0f} us (paired ratio "
+        f"{m['rms_over_layer_ref']:.2f}); torch kernels for context: F.rms_norm "
+        f"{m['time_rms_torch_us']:.0f} us vs fused F.layer_norm {m['time_layer_torch_us']:.0f} us "
+        f"(ratio {m['rms_over_layer_torch']:.2f})"
+    )
+
+
+def _v_weight(m: dict[str, Any]) -> tuple[bool, str]:
+    keys = ("wn_rel_norm_error", "wn_rescale_v_rel", "wn_max_abs_cos_grad_v")
+    holds = all(m[k] <= m["weight_tol"] for k in keys)
+    return holds, (
+        f"trained weight-normed CNN, every output unit: max | ||w||/|g| - 1 | = "
+        f"{m['wn_rel_norm_error']:.1e}; output change when every v is scaled by 10: "
+        f"{m['wn_rescale_v_rel']:.1e} (relative); max |cos(grad_v, v)| = "
+        f"{m['wn_max_abs_cos_grad_v']:.1e} (tolerance {m['weight_tol']:g}); in training "
+        f"|log g| moved {m['wn_mean_abs_dlog_g']:.3f} on average while the directions of v "
+        f"turned by {m['wn_mean_angle_deg']:.1f} deg"
+    )
+
+
+CLAIMS = (
+    Claim(
+        "batchnorm-trains-faster",
+        "BatchNorm trains faster than no normalization (Ioffe & Szegedy 2015): at the same "
+        "learning rate it reaches the target training loss in fewer steps and ends lower.",
+        _v_faster,
+        "loss_curves.png",
+    ),
+    Claim(
+        "batchnorm-larger-lr",
+        "BatchNorm tolerates a larger learning rate than no normalization: the largest rate of "
+        "the sweep that still trains is higher.",
+        _v_lr,
+        "lr_sweep.png",
+    ),
+    Claim(
+        "layernorm-batch-independent",
+        "LayerNorm's output does not depend on the batch: an example alone gives the same output "
+        "as inside a batch, in training mode too (BatchNorm's does not).",
+        _v_layer,
+    ),
+    Claim(
+        "groupnorm-small-batch",
+        "GroupNorm holds up at batch size 2 where BatchNorm degrades (Wu & He 2018).",
+        _v_group,
+        "small_batch.png",
+    ),
+    Claim(
+        "rmsnorm-cheaper",
+        "RMSNorm is cheaper than LayerNorm (Zhang & Sennrich 2019): one statistic, no centring.",
+        _v_rms,
+    ),
+    Claim(
+        "weightnorm-decouples",
+        "Weight norm decouples magnitude and direction (Salimans & Kingma 2016): ||w|| = |g|, "
+        "the output ignores the scale of v, and the gradient in v is orthogonal to v.",
+        _v_weight,
+    ),
+)
+
+
+def _cnn(cfg: Config, variant: str, data: Any, seed: int) -> torch.nn.Module:
+    torch.manual_seed(seed)  # the same initial convolutions for every variant
+    kw = {"widths": cfg.widths, "strides": cfg.strides, "groups": cfg.groups, "fast": cfg.fast}
+    return make_cnn(variant, data.input_shape, data.num_classes, **kw)
+
+
+@experiment(
+    "norm-compare",
+    topic="norm",
+    config=Config,
+    presets={"tiny": tiny, "quick": quick},
+    claims=CLAIMS,
+    paper="Ioffe & Szegedy 2015; Ba et al. 2016; Ulyanov et al. 2016; Salimans & Kingma 2016; "
+    "Wu & He 2018; Zhang & Sennrich 2019",
+)
+def run(cfg: Config, ctx: RunContext) -> Result:
+    """One small CNN per normalization: loss curves, a learning-rate sweep, batch size 2."""
+    with single_thread():
+        return _run(cfg, ctx)
+
+
+def _run(cfg: Config, ctx: RunContext) -> Result:
+    data = load_classification(cfg.data, val_fraction=cfg.val_fraction, seed=ctx.seed)
+    m: dict[str, Any] = {k: getattr(cfg, k) for k in _THRESHOLDS}
+    m["base_steps"] = cfg.engine.max_steps
+
+    def train(name: str, variant: str, lr: float, engine: EngineConfig = cfg.engine) -> dict:
+        model = _cnn(cfg, variant, data, ctx.seed).to(ctx.device)
+        return train_variant(model, data, ctx, name, lr=lr, momentum=cfg.momentum,
+                             engine=engine, target_loss=cfg.target_loss)  # fmt: skip
+
+    runs = {v: train(v, v, cfg.lr) for v in cfg.variants}
+    for v, r in runs.items():
+        m[f"{v}_final_loss"] = _finite(r["final_loss"])
+        m[f"{v}_steps_to_target"] = _finite(r["steps_to_target"])
+        m[f"{v}_test_accuracy"] = r.get("test_accuracy")
+
+    stable: dict[str, list[float]] = {"none": [0.0], "batch": [0.0]}
+    for i, lr in enumerate(cfg.lrs):  # learning-rate sweep; the base rate is the run above
+        for v in ("none", "batch"):
+            r = runs[v] if lr == cfg.lr else train(f"{v}-lr{lr:g}", v, lr)
+            m[f"{v}_lr{lr:g}_final_loss"] = _finite(r["final_loss"])
+            stable[v] += [lr] if r["final_loss"] < cfg.stable_loss else []
+        losses = {f"{v}_final_loss": m[f"{v}_lr{lr:g}_final_loss"] for v in stable}
+        ctx.log(i, lr=lr, **{k: x for k, x in losses.items() if x is not None})
+    m.update({f"{v}_max_stable_lr": max(lrs) for v, lrs in stable.items()})
+    m["sweep_lrs"] = ",".join(f"{lr:g}" for lr in cfg.lrs)
+
+    for v in ("batch", "group"):  # same examples, learning rate proportional to the batch
+        for size in (cfg.small_batch, cfg.large_batch):
+            steps = max(cfg.batch_examples // size, 1)
+            engine = dataclasses.replace(cfg.engine, max_steps=steps, batch_size=size)
+            r = train(f"{v}-b{size}", v, cfg.lr * size / cfg.engine.batch_size, engine)
+            m[f"{v}_b{size}_test_accuracy"] = r.get("test_accuracy", 0.0)  # 0: diverged
+
+    x_test, y_test = (t[: cfg.independence_examples].to(ctx.device) for t in data.test.tensors)
+    for v, r in runs.items():
+        if not r["diverged"]:
+            m[f"{v}_batch_of_one_gap"] = batch_of_one_gap(r["model"], x_test)
+    m.update(time_rms_vs_layer(cfg.timing_rows, cfg.timing_dim, cfg.timing_rounds))
+    wn = runs["weight"]["model"]
+    m.update(weight_norm_checks(wn, x_test, y_test))
+    m.update(direction_drift(_cnn(cfg, "weight", data, ctx.seed), wn))
+    return Result(metrics=m, model=None, plots=_plots(cfg, ctx, runs, m))
+
+
+def _plots(cfg: Config, ctx: RunContext, runs: dict, m: dict) -> list:
+    longest = max(runs.values(), key=lambda r: len(r["steps"]))["steps"]
+    curves = {v: r["losses"] + [math.nan] * (len(longest) - len(r["losses"]))
+              for v, r in runs.items()}  # fmt: skip
+    sweep = {v: [m[f"{v}_lr{lr:g}_final_loss"] or math.nan for lr in cfg.lrs]
+             for v in ("none", "batch")}  # fmt: skip
+    sizes = [cfg.small_batch, cfg.large_batch]
+    accs = {v: [m[f"{v}_b{n}_test_accuracy"] for n in sizes] for v in ("batch", "group")}
+    return [
+        line_plot(longest, curves, ctx.path("loss_curves.png"), xlabel="step",
+                  ylabel="training loss", title=f"{cfg.data}, SGD lr {cfg.lr:g}"),
+        line_plot(cfg.lrs, sweep, ctx.path("lr_sweep.png"), xlabel="learning rate",
+                  ylabel="final training loss", title="learning-rate sweep (missing: NaN loss)",
+                  logx=True),
+        line_plot(sizes, accs, ctx.path("small_batch.png"), xlabel="batch size",
+                  ylabel="test accuracy", title=f"{cfg.batch_examples} examples, lr ∝ batch"),
+    ]  # fmt: skip
