@@ -1,0 +1,1 @@
+"""Optimization experiments: ``optim-compare``, ``optim-adaptive`` and ``optim-variants``."""
