@@ -1,0 +1,232 @@
+"""Glue shared by the CNN image experiments: data subsets, training, evaluation, measurements.
+
+* :func:`load_data` -- :func:`~replearn.data.load_classification` with seeded subsets.
+* :func:`train_classifier` -- builds the optimizer, trains with the engine's ``fit`` in the
+  given (sub-)run context, and scores the test set (:class:`Trained`).
+* :func:`confusion_matrix`, :func:`paired_difference`, :func:`shift_images`,
+  :func:`count_params`, :func:`count_flops` -- what the claims measure.
+* :func:`plot_confusion_matrix` -- the confusion-matrix PNG.
+
+Comparisons between variants are paired: every variant is built right after
+``torch.manual_seed(seed)``, sees the same data order (the engine's order depends
+on the seed only) and is scored on the same test images, so the standard error of
+an accuracy difference is that of the per-image paired difference.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Literal
+
+import matplotlib.pyplot as plt
+import torch
+import torch.nn.functional as F
+from torch import Tensor, nn
+from torch.utils.data import TensorDataset
+from torch.utils.flop_counter import FlopCounterMode
+
+from replearn.data import load_classification
+from replearn.data.images import ClassificationData
+from replearn.engine import ClassificationTask, EngineConfig, RunContext, fit
+from replearn.report.plots import DPI, read_metrics, save_figure
+
+ImageData = Literal["fashion-mnist", "digits"]
+
+
+def subset(ds: TensorDataset, n: int | None, seed: int) -> TensorDataset:
+    """A seeded random subset of ``n`` examples (all of them if ``n`` is None or too large)."""
+    if n is None or n >= len(ds):
+        return ds
+    idx = torch.randperm(len(ds), generator=torch.Generator().manual_seed(seed))[:n]
+    return TensorDataset(*(t[idx] for t in ds.tensors))
+
+
+def load_data(
+    name: str, *, n_train: int | None, n_val: int | None, n_test: int | None, seed: int
+) -> ClassificationData:
+    """Images ``(B, 1, H, W)`` in [0, 1] with each split cut to a seeded random subset."""
+    data = load_classification(name, val_fraction=0.1, seed=seed)
+    data.train = subset(data.train, n_train, seed + 1)
+    data.val = subset(data.val, n_val, seed + 2)
+    data.test = subset(data.test, n_test, seed + 3)
+    return data
+
+
+def make_optimizer(
+    params: object, kind: Literal["adamw", "sgd"], lr: float, weight_decay: float
+) -> torch.optim.Optimizer:
+    """AdamW, or SGD with Nesterov-free momentum 0.9 (He et al. 2016's recipe)."""
+    if kind == "adamw":
+        return torch.optim.AdamW(params, lr=lr, weight_decay=weight_decay)
+    return torch.optim.SGD(params, lr=lr, momentum=0.9, weight_decay=weight_decay)
+
+
+@torch.no_grad()
+def predict(model: nn.Module, ds: TensorDataset, batch_size: int = 500) -> Tensor:
+    """Logits (N, K) of ``model`` in eval mode (the mode is restored afterwards)."""
+    was_training = model.training
+    model.eval()
+    x = ds.tensors[0]
+    device = next(model.parameters()).device
+    out = [model(x[i : i + batch_size].to(device)).cpu() for i in range(0, len(x), batch_size)]
+    model.train(was_training)
+    return torch.cat(out)
+
+
+@dataclass
+class Trained:
+    """A trained classifier and what was measured on it.
+
+    Attributes:
+        model: the trained network (eval mode).
+        steps: steps of the logged training-loss rows.
+        train_loss: the logged training loss (mean over each ``log_every`` window).
+        test_correct: per test image, whether the prediction is right (bool, (N,)).
+        test_pred: predicted classes (N,).
+        test_accuracy: mean of ``test_correct``.
+        test_loss: mean cross-entropy on the test split (nats).
+        train_time_s: wall-clock seconds of ``fit``.
+    """
+
+    model: nn.Module
+    steps: list[int]
+    train_loss: list[float]
+    test_correct: Tensor
+    test_pred: Tensor
+    test_accuracy: float
+    test_loss: float
+    train_time_s: float
+
+
+def train_classifier(
+    model: nn.Module,
+    data: ClassificationData,
+    ctx: RunContext,
+    *,
+    engine: EngineConfig,
+    optimizer: Literal["adamw", "sgd"] = "adamw",
+    lr: float = 1e-3,
+    weight_decay: float = 0.0,
+    validate: bool = True,
+) -> Trained:
+    """Train ``model`` on ``data.train`` with :func:`~replearn.engine.fit` in ``ctx``.
+
+    ``ctx`` is the run's context or a ``ctx.child(name)`` sub-run: metrics,
+    checkpoints and ``--resume`` live there. Without ``validate`` no validation
+    set is given to ``fit`` (saves time when only the training loss matters).
+    """
+    model = model.to(ctx.device)
+    task = ClassificationTask(model)
+    opt = make_optimizer(task.parameters(), optimizer, lr, weight_decay)
+    loop = fit(task, opt, data.train, cfg=engine, ctx=ctx, val_set=data.val if validate else None)
+    assert ctx.logger is not None
+    ctx.logger.flush()
+    rows = [r for r in read_metrics(ctx.path("metrics.jsonl")) if "train_loss" in r]
+    model.eval()
+    logits = predict(model, data.test)
+    labels = data.test.tensors[1]
+    pred = logits.argmax(-1)
+    correct = pred == labels
+    return Trained(
+        model=model,
+        steps=[int(r["step"]) for r in rows],
+        train_loss=[float(r["train_loss"]) for r in rows],
+        test_correct=correct,
+        test_pred=pred,
+        test_accuracy=float(correct.float().mean()),
+        test_loss=float(F.cross_entropy(logits, labels)),
+        train_time_s=round(loop.wall_time_s, 3),
+    )
+
+
+def tail_mean(values: Sequence[float], steps: Sequence[int], fraction: float = 0.25) -> float:
+    """Mean of the logged values whose step lies in the last ``fraction`` of training."""
+    if not values:
+        return float("nan")
+    last = max(steps)
+    tail = [v for v, s in zip(values, steps, strict=True) if s > (1 - fraction) * last]
+    return sum(tail) / len(tail)
+
+
+def confusion_matrix(y_true: Tensor, y_pred: Tensor, num_classes: int) -> Tensor:
+    """``C[i, j]`` = number of examples of class ``i`` predicted as ``j`` (int64, (K, K)).
+
+    The convention of ``sklearn.metrics.confusion_matrix``: rows are true classes.
+    """
+    if y_true.shape != y_pred.shape:
+        raise ValueError(f"y_true {tuple(y_true.shape)} and y_pred {tuple(y_pred.shape)} differ")
+    idx = y_true.long() * num_classes + y_pred.long()
+    return torch.bincount(idx, minlength=num_classes**2).reshape(num_classes, num_classes)
+
+
+def paired_difference(correct_a: Tensor, correct_b: Tensor) -> tuple[float, float]:
+    r"""Accuracy difference ``a - b`` on the same examples and its standard error.
+
+    With :math:`d_i = a_i - b_i \in \{-1, 0, 1\}`:
+    :math:`\bar d \pm s_d / \sqrt{n}` (sample standard deviation :math:`s_d`).
+    """
+    d = correct_a.double() - correct_b.double()
+    n = d.numel()
+    se = float(d.std(unbiased=True)) / math.sqrt(n) if n > 1 else float("nan")
+    return float(d.mean()), se
+
+
+def shift_images(x: Tensor, dy: int, dx: int) -> Tensor:
+    """Translate images ``(B, C, H, W)`` by ``dy`` rows down and ``dx`` columns right.
+
+    Pixels shifted in are zero (the black background); pixels shifted out are lost.
+    """
+    h, w = x.shape[-2:]
+    if abs(dy) >= h or abs(dx) >= w:
+        return torch.zeros_like(x)
+    padded = F.pad(x, (max(dx, 0), max(-dx, 0), max(dy, 0), max(-dy, 0)))  # (B, C, H+|dy|, W+|dx|)
+    top, left = max(-dy, 0), max(-dx, 0)
+    return padded[..., top : top + h, left : left + w]
+
+
+def count_params(module: nn.Module) -> int:
+    """Number of trainable parameters (``numel`` summed)."""
+    return sum(p.numel() for p in module.parameters() if p.requires_grad)
+
+
+@torch.no_grad()
+def count_flops(module: nn.Module, x: Tensor) -> int:
+    """FLOPs of one forward pass on ``x`` by ``torch.utils.flop_counter`` (multiply-add = 2).
+
+    Counts matrix products and convolutions only (what dominates a CNN).
+    """
+    was_training = module.training
+    module.eval()
+    with FlopCounterMode(display=False) as counter:
+        module(x)
+    module.train(was_training)
+    return int(counter.get_total_flops())
+
+
+def plot_confusion_matrix(
+    cm: Tensor, class_names: Sequence[str], path: str | Path, *, title: str
+) -> Path:
+    """Row-normalized confusion matrix (share of each true class), with the counts written in."""
+    k = cm.shape[0]
+    rates = cm.double() / cm.sum(dim=1, keepdim=True).clamp_min(1)
+    fig, ax = plt.subplots(figsize=(6.4, 5.6), dpi=DPI)
+    im = ax.imshow(rates.numpy(), cmap="Blues", vmin=0.0, vmax=1.0)
+    for i in range(k):
+        for j in range(k):
+            color = "white" if rates[i, j] > 0.5 else "black"
+            ax.text(j, i, int(cm[i, j]), ha="center", va="center", fontsize=7, color=color)
+    ax.set_xticks(range(k), class_names, rotation=45, ha="right", fontsize="small")
+    ax.set_yticks(range(k), class_names, fontsize="small")
+    ax.set(xlabel="predicted class", ylabel="true class", title=title)
+    fig.colorbar(im, ax=ax, fraction=0.046, label="share of the true class")
+    fig.tight_layout()
+    return save_figure(fig, path)
+
+
+def seeded(build: Callable[[], nn.Module], seed: int) -> nn.Module:
+    """``build()`` right after ``torch.manual_seed(seed)``: paired variants start alike."""
+    torch.manual_seed(seed)
+    return build()

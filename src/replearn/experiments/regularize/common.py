@@ -1,0 +1,325 @@
+"""Glue shared by the ``regularize-*`` experiments: data subsets, small models, tasks, plots.
+
+Tasks (for :func:`replearn.engine.fit`):
+
+* :class:`RegularizedClassificationTask` -- cross-entropy against hard, smoothed or
+  mixed (MixUp / CutMix) targets, optional input augmentation and L1 / L2
+  penalties. Validation is always the plain cross-entropy on clean inputs.
+* :class:`MultiTaskTask` -- classification + reconstruction through a shared trunk.
+
+Augmentation draws from the global torch RNG (seeded by the runner and stored in
+checkpoints), so a resumed run continues bitwise identically.
+
+Comparisons between variants are paired: every variant starts from the same
+initial weights (``torch.manual_seed(seed)`` before building the model) and sees
+the same data order, and accuracies are compared on the same test images with
+the standard error of the paired difference, :func:`paired_difference`.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor, nn
+from torch.utils.data import TensorDataset
+
+from replearn.data import load_classification
+from replearn.data.images import ClassificationData
+from replearn.engine import Task
+from replearn.engine.callbacks import Callback
+from replearn.regularize.dropout import Dropout
+from replearn.regularize.label_smoothing import smooth_labels, soft_cross_entropy
+from replearn.regularize.multitask import MultiTaskNet, UncertaintyWeights, weighted_loss
+from replearn.regularize.penalties import l1_penalty, l2_penalty, weight_parameters
+from replearn.report.plots import read_metrics, save_figure
+
+
+def subset(ds: TensorDataset, n: int | None, seed: int) -> TensorDataset:
+    """A seeded random subset of ``n`` examples (all of them if ``n`` is None or too large)."""
+    size = len(ds)
+    if n is None or n >= size:
+        return ds
+    idx = torch.randperm(size, generator=torch.Generator().manual_seed(seed))[:n]
+    return TensorDataset(*(t[idx] for t in ds.tensors))
+
+
+def load_data(
+    name: str, *, n_train: int | None, n_val: int | None, seed: int, flatten: bool = False
+) -> ClassificationData:
+    """``load_classification`` with the training and validation splits cut to size (seeded)."""
+    data = load_classification(name, val_fraction=0.1, seed=seed)
+    data.train = subset(data.train, n_train, seed + 1)
+    data.val = subset(data.val, n_val, seed + 2)
+    if flatten:
+        for split in ("train", "val", "test"):
+            ds = getattr(data, split)
+            setattr(data, split, TensorDataset(ds.tensors[0].flatten(1), ds.tensors[1]))
+        data.input_shape = (math.prod(data.input_shape),)
+    return data
+
+
+def mlp(
+    n_in: int, hidden: Sequence[int], n_out: int, *, dropout: float = 0.0
+) -> tuple[nn.Sequential, nn.Linear]:
+    """A ReLU MLP split into (trunk, head); the trunk flattens and ends on the last hidden layer."""
+    layers: list[nn.Module] = [nn.Flatten()]
+    width = n_in
+    for h in hidden:
+        layers += [nn.Linear(width, h), nn.ReLU()]
+        if dropout > 0:
+            layers.append(Dropout(dropout))
+        width = h
+    return nn.Sequential(*layers), nn.Linear(width, n_out)
+
+
+def small_cnn(
+    input_shape: Sequence[int], n_out: int, *, width: int = 16, features: int = 128
+) -> tuple[nn.Sequential, nn.Linear]:
+    """Two stride-2 convolutions and a dense layer, split into (backbone, head)."""
+    c, h, w = input_shape
+    backbone = nn.Sequential(
+        nn.Conv2d(c, width, 5, stride=2, padding=2),  # (B, w, H/2, W/2)
+        nn.ReLU(),
+        nn.Conv2d(width, 2 * width, 3, stride=2, padding=1),  # (B, 2w, H/4, W/4)
+        nn.ReLU(),
+        nn.Flatten(),
+        nn.Linear(2 * width * math.ceil(h / 4) * math.ceil(w / 4), features),
+        nn.ReLU(),
+    )
+    return backbone, nn.Linear(features, n_out)
+
+
+class RegularizedClassificationTask(Task):
+    """Cross-entropy against (smoothed / mixed) targets, with augmentation and norm penalties.
+
+    Args:
+        model: inputs -> logits (B, K).
+        num_classes: K.
+        augment: applied to training inputs (e.g. RandAugment, Cutout), or None.
+        mix: ``(x, y) -> (x, soft targets)`` (MixUp / CutMix), or None.
+        smoothing: label smoothing epsilon (ignored with ``mix``).
+        l1, l2: penalty weights on the model's weight matrices.
+    """
+
+    def __init__(
+        self,
+        model: nn.Module,
+        num_classes: int,
+        *,
+        augment: nn.Module | None = None,
+        mix: nn.Module | None = None,
+        smoothing: float = 0.0,
+        l1: float = 0.0,
+        l2: float = 0.0,
+    ) -> None:
+        super().__init__()
+        self.model, self.num_classes = model, num_classes
+        self.augment, self.mix = augment, mix
+        self.smoothing, self.l1, self.l2 = smoothing, l1, l2
+
+    def training_step(self, batch: Any) -> tuple[Tensor, dict[str, Tensor]]:
+        x, y = batch
+        if self.augment is not None:
+            x = self.augment(x)
+        if self.mix is not None:
+            x, q = self.mix(x, y)
+        else:
+            q = smooth_labels(y, self.num_classes, self.smoothing)
+        logits = self.model(x)  # (B, K)
+        loss = soft_cross_entropy(logits.float(), q)
+        metrics = {"accuracy": (logits.detach().argmax(-1) == y).float().mean()}
+        if self.l1 or self.l2:
+            weights = weight_parameters(self.model)
+            penalty = l1_penalty(weights, self.l1) + l2_penalty(weights, self.l2)
+            loss = loss + penalty
+            metrics["penalty"] = penalty.detach()
+        return loss, metrics
+
+    def validation_step(self, batch: Any) -> dict[str, Tensor]:
+        x, y = batch
+        logits = self.model(x)
+        return {
+            "loss": F.cross_entropy(logits.float(), y),
+            "accuracy": (logits.argmax(-1) == y).float().mean(),
+        }
+
+
+class MultiTaskTask(Task):
+    """Classification (``"class"``) + reconstruction of the flattened input (``"recon"``).
+
+    Args:
+        net: a :class:`MultiTaskNet` with heads among ``"class"`` and ``"recon"``.
+        weights: fixed task weights w_t (Eq. 1 of :mod:`replearn.regularize.multitask`),
+            or None to learn them (Kendall et al.'s Eq. 2).
+    """
+
+    def __init__(self, net: MultiTaskNet, weights: Mapping[str, float] | None) -> None:
+        super().__init__()
+        self.net = net
+        self.fixed = dict(weights) if weights is not None else None
+        self.learned = UncertaintyWeights(tuple(net.heads)) if weights is None else None
+
+    def _losses(self, batch: Any) -> tuple[dict[str, Tensor], Tensor | None]:
+        x, y = batch
+        out = self.net(x)
+        losses, logits = {}, out.get("class")
+        if logits is not None:
+            losses["class"] = F.cross_entropy(logits.float(), y)
+        if "recon" in out:
+            losses["recon"] = F.mse_loss(torch.sigmoid(out["recon"].float()), x.flatten(1))
+        return losses, logits
+
+    def training_step(self, batch: Any) -> tuple[Tensor, dict[str, Tensor]]:
+        losses, logits = self._losses(batch)
+        if self.fixed is not None:
+            loss = weighted_loss(losses, self.fixed)
+        else:
+            assert self.learned is not None
+            loss = self.learned(losses)
+        metrics = {f"{t}_loss": v.detach() for t, v in losses.items()}
+        if logits is not None:
+            metrics["accuracy"] = (logits.detach().argmax(-1) == batch[1]).float().mean()
+        return loss, metrics
+
+    def validation_step(self, batch: Any) -> dict[str, Tensor]:
+        losses, logits = self._losses(batch)
+        metrics = {f"{t}_loss": v for t, v in losses.items()}
+        metrics["loss"] = losses.get("class", losses.get("recon"))
+        if logits is not None:
+            metrics["accuracy"] = (logits.argmax(-1) == batch[1]).float().mean()
+        return metrics
+
+
+class StopBelow(Callback):
+    """Stop ``fit`` once a validation metric is at or below a threshold (Algorithm 7.3's loop).
+
+    Attributes:
+        reached: whether the threshold was reached; ``reached_step`` when.
+    """
+
+    def __init__(self, *, monitor: str, threshold: float) -> None:
+        self.monitor, self.threshold = monitor, threshold
+        self.reached, self.reached_step = False, -1
+
+    def on_validation_end(self, loop: Any, metrics: dict[str, float]) -> None:
+        if not self.reached and metrics[self.monitor] <= self.threshold:
+            self.reached, self.reached_step = True, loop.step
+            loop.should_stop = True
+
+    def state_dict(self) -> dict[str, Any]:
+        return {"reached": self.reached, "reached_step": self.reached_step}
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        self.reached, self.reached_step = bool(state["reached"]), int(state["reached_step"])
+
+
+@torch.no_grad()
+def predict(
+    model: nn.Module, ds: TensorDataset, *, device: torch.device | str = "cpu", batch: int = 1000
+) -> tuple[Tensor, Tensor]:
+    """Logits and labels of a whole split, in evaluation mode (CPU tensors)."""
+    was = model.training
+    model.eval()
+    x, y = ds.tensors
+    logits = torch.cat(
+        [model(x[i : i + batch].to(device)).float().cpu() for i in range(0, len(x), batch)]
+    )
+    model.train(was)
+    return logits, y
+
+
+def evaluate_splits(
+    model: nn.Module,
+    data: ClassificationData,
+    *,
+    device: torch.device | str = "cpu",
+    splits: Sequence[str] = ("train", "val", "test"),
+) -> dict[str, float]:
+    """``{split}_accuracy`` and ``{split}_loss`` (cross-entropy, eval mode) of each split."""
+    out: dict[str, float] = {}
+    for split in splits:
+        logits, labels = predict(model, getattr(data, split), device=device)
+        out[f"{split}_accuracy"] = accuracy(logits, labels)
+        out[f"{split}_loss"] = float(F.cross_entropy(logits, labels))
+    return out
+
+
+def accuracy(logits: Tensor, labels: Tensor) -> float:
+    """Fraction of correct arg-max predictions."""
+    return float((logits.argmax(-1) == labels).double().mean())
+
+
+def paired_difference(logits_a: Tensor, logits_b: Tensor, labels: Tensor) -> tuple[float, float]:
+    """Accuracy of A minus accuracy of B on the same examples, and its standard error.
+
+    With :math:`d_i = [a_i \\text{ correct}] - [b_i \\text{ correct}]`, the difference is
+    :math:`\\bar d` and its standard error :math:`s_d / \\sqrt n`.
+    """
+    d = (logits_a.argmax(-1) == labels).double() - (logits_b.argmax(-1) == labels).double()
+    return float(d.mean()), float(d.std() / math.sqrt(len(d))) if len(d) > 1 else 0.0
+
+
+def improvement_verdict(
+    m: Mapping[str, Any], key: str, what: str, baseline: str
+) -> tuple[bool, str]:
+    """Claim "``what`` improves test accuracy over ``baseline``": difference > 2 paired SE."""
+    diff, se = m[f"{key}_diff"], m[f"{key}_diff_se"]
+    holds = diff > 2 * se
+    return holds, (
+        f"test accuracy {what} {m[f'{key}_test_accuracy']:.4f} vs {baseline} "
+        f"{m[f'{key}_baseline_test_accuracy']:.4f}: difference {100 * diff:+.2f} points, paired "
+        f"SE {100 * se:.2f} (z = {diff / se if se > 0 else float('inf'):+.1f}; needs > +2)"
+    )
+
+
+def bar_chart(values: Mapping[str, float], path: Path, *, ylabel: str, title: str) -> Path:
+    """One bar per variant, its value printed above it."""
+    import matplotlib.pyplot as plt  # Agg: replearn.report.plots chose it at import
+
+    fig, ax = plt.subplots(figsize=(6.0, 4.0), dpi=100)
+    names, heights = list(values), [float(v) for v in values.values()]
+    bars = ax.bar(names, heights, color="tab:blue")
+    for bar, h in zip(bars, heights, strict=True):
+        ax.annotate(f"{h:.4g}", (bar.get_x() + bar.get_width() / 2, h), ha="center", va="bottom")
+    lo, hi = min(heights), max(heights)
+    pad = 0.15 * (hi - lo) if hi > lo else 0.05 * abs(hi) + 1e-6
+    ax.set_ylim(lo - pad if lo < 0 else max(0.0, lo - pad), hi + pad)
+    ax.set(ylabel=ylabel, title=title)
+    ax.tick_params(axis="x", labelrotation=20)
+    fig.tight_layout()
+    return save_figure(fig, path)
+
+
+def curves_chart(
+    series: Mapping[str, tuple[Sequence[float], Sequence[float]]],
+    path: Path,
+    *,
+    xlabel: str,
+    ylabel: str,
+    title: str,
+    vlines: Mapping[str, float] | None = None,
+) -> Path:
+    """Several curves, each with its own x values; optional labelled vertical lines."""
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(6.0, 4.0), dpi=100)
+    for label, (xs, ys) in series.items():
+        ax.plot(list(xs), list(ys), label=label, marker="o" if len(xs) < 30 else None, ms=3)
+    for (label, x), style in zip((vlines or {}).items(), ("--", ":", "-."), strict=False):
+        ax.axvline(x, color="grey", ls=style, label=label)
+    ax.set(xlabel=xlabel, ylabel=ylabel, title=title)
+    ax.grid(True, alpha=0.3)
+    ax.legend(fontsize="small")
+    fig.tight_layout()
+    return save_figure(fig, path)
+
+
+def metric_curve(out: Path, key: str) -> tuple[list[float], list[float]]:
+    """``(steps, values)`` of one metric in a (child) run's ``metrics.jsonl``."""
+    rows = [r for r in read_metrics(out / "metrics.jsonl") if key in r]
+    return [float(r["step"]) for r in rows], [float(r[key]) for r in rows]

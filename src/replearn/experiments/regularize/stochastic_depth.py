@@ -1,0 +1,185 @@
+"""Experiment ``regularize-stochastic-depth``: residual MLPs with and without stochastic depth.
+
+A residual MLP -- a linear embedding, ``blocks`` residual blocks
+``h + DropPath(W2 relu(W1 h))`` (:class:`replearn.regularize.dropout.StochasticDepthBlock`)
+and a linear head -- is trained from the same initial weights twice: with every
+block kept, and with block :math:`\\ell` dropped per sample with probability
+:math:`p_\\ell = \\tfrac{\\ell}{L} p_L` (Huang et al. 2016's linear decay, p_L = 0.5),
+which trains an ensemble of networks of expected depth :math:`\\sum_\\ell (1 - p_\\ell)`.
+In evaluation every block is kept (the kept branches were rescaled by
+:math:`1/(1-p_\\ell)` during training).
+
+Measured: training, validation and test accuracy and the train-validation gap.
+Writes ``val_accuracy.png`` and ``gap.png``.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+import torch
+from torch import nn
+
+from replearn.engine import EngineConfig, RunContext, fit
+from replearn.experiments.base import Claim, Result, experiment
+from replearn.experiments.regularize.common import (
+    RegularizedClassificationTask,
+    bar_chart,
+    curves_chart,
+    evaluate_splits,
+    improvement_verdict,
+    load_data,
+    metric_curve,
+    paired_difference,
+    predict,
+)
+from replearn.regularize.dropout import (
+    StochasticDepthBlock,
+    expected_depth,
+    stochastic_depth_rates,
+)
+
+VARIANTS = ("none", "stochastic-depth")
+
+
+@dataclass(frozen=True)
+class Config:
+    """Config of ``regularize-stochastic-depth``.
+
+    Attributes:
+        data: fashion-mnist (file), digits (embedded) or mnist1d.
+        n_train: training examples (a seeded subset; None: all).
+        width: width of the residual stream.
+        blocks: residual blocks L.
+        final_rate: drop probability p_L of the last block (linear decay before it).
+        lr: Adam learning rate.
+        engine: training-loop settings (shared by the variants).
+    """
+
+    data: Literal["fashion-mnist", "digits", "mnist1d"] = "fashion-mnist"
+    n_train: int | None = 5000
+    width: int = 128
+    blocks: int = 12
+    final_rate: float = 0.5
+    lr: float = 1e-3
+    engine: EngineConfig = field(
+        default_factory=lambda: EngineConfig(
+            max_steps=3000, batch_size=128, log_every=100, eval_every=250, checkpoint_every=0
+        )
+    )
+
+
+def tiny() -> Config:
+    """Seconds: digits, 30 steps (smoke tests)."""
+    return Config(
+        data="digits",
+        n_train=None,
+        width=16,
+        blocks=3,
+        engine=EngineConfig(
+            max_steps=30, batch_size=32, log_every=10, eval_every=15, checkpoint_every=0
+        ),
+    )
+
+
+def quick() -> Config:
+    """Digits, 2000 steps."""
+    base = Config(data="digits", n_train=None)
+    return dataclasses.replace(base, engine=dataclasses.replace(base.engine, max_steps=2000))
+
+
+def residual_mlp(n_in: int, width: int, n_out: int, rates: list[float]) -> nn.Sequential:
+    """Embedding, one :class:`StochasticDepthBlock` per drop rate, ReLU and a linear head."""
+    blocks = [
+        StochasticDepthBlock(
+            nn.Sequential(nn.Linear(width, width), nn.ReLU(), nn.Linear(width, width)), p
+        )
+        for p in rates
+    ]
+    return nn.Sequential(
+        nn.Flatten(), nn.Linear(n_in, width), *blocks, nn.ReLU(), nn.Linear(width, n_out)
+    )
+
+
+def _verdict_gap(m: dict[str, Any]) -> tuple[bool, str]:
+    sd = "stochastic-depth"
+    holds = m[f"{sd}_gap_accuracy"] < m["none_gap_accuracy"]
+    return holds, (
+        f"train - validation accuracy: stochastic depth {m[f'{sd}_gap_accuracy']:.4f} vs none "
+        f"{m['none_gap_accuracy']:.4f} (train {m[f'{sd}_train_accuracy']:.4f} vs "
+        f"{m['none_train_accuracy']:.4f}); expected depth {m['expected_depth']:.2f} of "
+        f"{m['blocks']} blocks"
+    )
+
+
+def _verdict_test(m: dict[str, Any]) -> tuple[bool, str]:
+    return improvement_verdict(m, "stochastic-depth", "stochastic depth", "all blocks kept")
+
+
+CLAIMS = (
+    Claim(
+        "stochastic-depth-gap",
+        "Stochastic depth regularizes: dropping residual blocks at random during training "
+        "(linear decay to p_L = 0.5) shrinks the gap between training and validation accuracy.",
+        _verdict_gap,
+        "gap.png",
+    ),
+    Claim(
+        "stochastic-depth-test",
+        "Stochastic depth improves test accuracy over the same residual network trained with "
+        "every block (by more than 2 paired standard errors).",
+        _verdict_test,
+        "val_accuracy.png",
+    ),
+)
+
+
+@experiment(
+    "regularize-stochastic-depth",
+    topic="regularize",
+    config=Config,
+    presets={"tiny": tiny, "quick": quick},
+    claims=CLAIMS,
+    paper="Huang, Sun, Liu, Sedra & Weinberger 2016, arXiv:1603.09382",
+)
+def run(cfg: Config, ctx: RunContext) -> Result:
+    """Train a residual MLP with and without stochastic depth; compare gaps and test accuracy."""
+    data = load_data(cfg.data, n_train=cfg.n_train, n_val=2000, seed=ctx.seed, flatten=True)
+    rates = stochastic_depth_rates(cfg.blocks, cfg.final_rate)
+    metrics: dict[str, Any] = {"blocks": cfg.blocks, "expected_depth": expected_depth(rates)}
+    curves, logits = {}, {}
+    for variant in VARIANTS:
+        torch.manual_seed(ctx.seed)
+        used = rates if variant == "stochastic-depth" else [0.0] * cfg.blocks
+        model = residual_mlp(data.input_shape[0], cfg.width, data.num_classes, used).to(ctx.device)
+        task = RegularizedClassificationTask(model, data.num_classes)
+        opt = torch.optim.Adam(model.parameters(), lr=cfg.lr)
+        with ctx.child(variant) as sub:
+            loop = fit(task, opt, data.train, cfg=cfg.engine, ctx=sub, val_set=data.val)
+        curves[variant] = metric_curve(sub.out, "val_accuracy")
+        m = evaluate_splits(model, data, device=ctx.device)
+        m["gap_accuracy"] = m["train_accuracy"] - m["val_accuracy"]
+        metrics.update({f"{variant}_{k}": v for k, v in m.items()})
+        logits[variant], labels = predict(model, data.test, device=ctx.device)
+        ctx.log(loop.step, **{f"{variant}_{k}": v for k, v in m.items()})
+    diff, se = paired_difference(logits["stochastic-depth"], logits["none"], labels)
+    metrics.update({"stochastic-depth_diff": diff, "stochastic-depth_diff_se": se})
+    metrics["stochastic-depth_baseline_test_accuracy"] = metrics["none_test_accuracy"]
+    plots = [
+        curves_chart(
+            curves,
+            ctx.path("val_accuracy.png"),
+            xlabel="step",
+            ylabel="validation accuracy",
+            title=f"{cfg.data}: residual MLP, {cfg.blocks} blocks",
+        ),
+        bar_chart(
+            {v: metrics[f"{v}_gap_accuracy"] for v in VARIANTS},
+            ctx.path("gap.png"),
+            ylabel="train - validation accuracy",
+            title=f"stochastic depth, p_L = {cfg.final_rate}",
+        ),
+    ]
+    return Result(metrics=metrics, plots=plots)

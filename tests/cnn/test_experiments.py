@@ -1,0 +1,165 @@
+"""Helpers of the CNN experiments: metrics vs sklearn / by hand, shifts, networks, verdicts."""
+
+from __future__ import annotations
+
+import math
+
+import pytest
+import torch
+from sklearn.metrics import confusion_matrix as sk_confusion_matrix
+from torch import nn
+from torch.utils.data import TensorDataset
+
+from replearn.cnn.arithmetic import conv_flops, receptive_field, separable_conv_params
+from replearn.experiments.cnn import claims, invariance, residual, se, separable
+from replearn.experiments.cnn.common import (
+    confusion_matrix,
+    count_flops,
+    count_params,
+    paired_difference,
+    shift_images,
+    subset,
+    tail_mean,
+)
+from replearn.experiments.cnn.fashion import build_model
+
+
+@pytest.mark.parametrize("k, n", [(10, 500), (3, 7), (5, 1)])
+def test_confusion_matrix_matches_sklearn(k, n):
+    gen = torch.Generator().manual_seed(k * n)
+    y_true = torch.randint(0, k, (n,), generator=gen)
+    y_pred = torch.randint(0, k, (n,), generator=gen)
+    ours = confusion_matrix(y_true, y_pred, k)
+    ref = sk_confusion_matrix(y_true.numpy(), y_pred.numpy(), labels=list(range(k)))
+    assert ours.dtype == torch.int64
+    assert ours.tolist() == ref.tolist()
+    assert int(ours.sum()) == n
+
+
+def test_confusion_matrix_rejects_mismatched_shapes():
+    with pytest.raises(ValueError, match="differ"):
+        confusion_matrix(torch.zeros(3, dtype=torch.long), torch.zeros(4, dtype=torch.long), 2)
+
+
+def test_paired_difference_by_hand():
+    a = torch.tensor([1, 1, 0, 1, 0, 1], dtype=torch.bool)
+    b = torch.tensor([1, 0, 0, 0, 1, 1], dtype=torch.bool)
+    d = [0.0, 1.0, 0.0, 1.0, -1.0, 0.0]
+    mean = sum(d) / 6
+    sd = math.sqrt(sum((v - mean) ** 2 for v in d) / 5)
+    diff, se_ = paired_difference(a, b)
+    assert diff == pytest.approx(mean)
+    assert se_ == pytest.approx(sd / math.sqrt(6))
+    assert paired_difference(a, a) == (0.0, 0.0)
+
+
+@pytest.mark.parametrize("dy, dx", [(0, 0), (2, 0), (0, -3), (-1, 4), (5, 5)])
+def test_shift_images_matches_roll_with_zero_fill(dy, dx):
+    x = torch.rand(2, 3, 7, 9) + 0.1
+    ref = torch.roll(x, shifts=(dy, dx), dims=(2, 3))
+    rows, cols = torch.arange(7), torch.arange(9)
+    valid = ((rows - dy >= 0) & (rows - dy < 7))[:, None] & ((cols - dx >= 0) & (cols - dx < 9))
+    ref = ref * valid
+    assert torch.equal(shift_images(x, dy, dx), ref)
+
+
+def test_shift_images_out_of_frame_is_zero():
+    assert not shift_images(torch.ones(1, 1, 4, 4), 0, 4).any()
+
+
+def test_subset_is_seeded_and_complete_when_large():
+    ds = TensorDataset(torch.arange(100).float(), torch.arange(100))
+    a, b = subset(ds, 10, seed=3), subset(ds, 10, seed=3)
+    assert len(a) == 10 and torch.equal(a.tensors[0], b.tensors[0])
+    assert torch.equal(a.tensors[0].long(), a.tensors[1])  # rows stay aligned
+    assert subset(ds, None, 0) is ds and subset(ds, 1000, 0) is ds
+
+
+def test_tail_mean_uses_last_quarter():
+    steps = [10, 20, 30, 40, 50, 60, 70, 80]
+    values = [8.0, 7.0, 6.0, 5.0, 4.0, 3.0, 2.0, 1.0]
+    assert tail_mean(values, steps) == pytest.approx(1.5)  # steps 70 and 80 (> 60)
+
+
+def test_count_flops_matches_arithmetic():
+    conv = nn.Conv2d(4, 6, 3, padding=1, bias=False)
+    assert count_flops(conv, torch.zeros(1, 4, 5, 5)) == conv_flops(4, 6, 3, 5)
+
+
+def test_separable_network_counts():
+    std = separable.vgg_net((8, 16, 32), 1, 10, separable=False)
+    sep = separable.vgg_net((8, 16, 32), 1, 10, separable=True)
+    replaced = [(8, 16), (16, 16), (16, 32), (32, 32)]
+    saved = sum(9 * ci * co - separable_conv_params(ci, co, 3) for ci, co in replaced)
+    assert count_params(std) - count_params(sep) == saved
+    x = torch.rand(2, 1, 28, 28)
+    assert std(x).shape == sep(x).shape == (2, 10)
+
+
+@pytest.mark.parametrize("size", [8, 28])
+@pytest.mark.parametrize("pooled", [True, False])
+def test_shift_net_shapes(size, pooled):
+    net = invariance.shift_net((4, 8, 8), 1, 10, size, pooled=pooled)
+    assert net(torch.rand(3, 1, size, size)).shape == (3, 10)
+
+
+def test_relative_change_is_zero_without_shift_and_global_pool_is_invariant():
+    features = nn.Sequential(nn.Conv2d(1, 4, 3, padding=1), nn.ReLU())
+    x = torch.zeros(5, 1, 16, 16)
+    x[:, :, 6:10, 6:10] = torch.rand(5, 1, 4, 4)  # content away from the border
+    assert invariance.relative_change(features, x, 0, "none") == 0.0
+    # zero bias: the background stays zero, so a global average cannot change
+    nn.init.zeros_(features[0].bias)
+    assert invariance.relative_change(features, x, 2, "global") < 1e-6
+    assert invariance.relative_change(features, x, 2, "none") > 0.1
+
+
+@pytest.mark.parametrize("depth", [1, 2, 3])
+@pytest.mark.parametrize("dilated", [False, True])
+def test_measured_receptive_field_matches_eq4(depth, dilated):
+    measured, grad = claims.measured_receptive_field(depth, dilated)
+    layers = [(3, 1, 2**i if dilated else 1) for i in range(depth)]
+    assert measured == receptive_field(layers)
+    assert grad.ndim == 2
+
+
+def test_conv_jacobian_has_one_value_per_weight():
+    nonzero, distinct, entries = claims.conv_jacobian_distinct(2, 3, size=5)
+    assert distinct == 2 * 3 * 9
+    assert entries == (3 * 25) * (2 * 25)
+    assert distinct < nonzero < entries
+
+
+@pytest.mark.parametrize("name", ["resnet", "plain", "se-resnet", "convnext", "efficientnet"])
+def test_build_model_on_digits_size(name):
+    model = build_model(name, 8, 10)
+    assert model(torch.rand(2, 1, 8, 8)).shape == (2, 10)
+
+
+def test_residual_verdicts_thresholds():
+    m = {"shallow_depth": 20, "deep_depth": 56}
+    m |= {"plain20_final_train_loss": 0.5, "plain56_final_train_loss": 0.6}
+    m |= {"resnet20_final_train_loss": 0.5, "resnet56_final_train_loss": 0.525}
+    verdicts = {c.id: c.verdict(m)[0] for c in residual.CLAIMS}
+    assert verdicts == {
+        "plain-net-degrades": True,
+        "shortcuts-train-deep-net": True,  # 12.5% lower
+        "deep-resnet-no-degradation": True,  # ratio 1.05
+    }
+    m["resnet56_final_train_loss"] = 0.55
+    verdicts = {c.id: c.verdict(m)[0] for c in residual.CLAIMS}
+    assert not verdicts["shortcuts-train-deep-net"]  # 8.3% lower only
+    assert not verdicts["deep-resnet-no-degradation"]
+
+
+def test_se_accuracy_verdict_needs_one_standard_error():
+    m = {"resnet_test_accuracy": 0.9, "se_test_accuracy": 0.903, "test_examples": 10_000}
+    verdict = next(c for c in se.CLAIMS if c.id == "se-improves-accuracy").verdict
+
+    def holds(gain: float, se_: float) -> bool:
+        return verdict({**m, "se_accuracy_gain": gain, "se_accuracy_gain_se": se_})[0]
+
+    assert holds(0.003, 0.002)
+    assert not holds(0.003, 0.004)
+    assert not holds(0.0, 0.0)
+    assert not holds(-0.01, 0.002)
