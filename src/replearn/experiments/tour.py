@@ -22,6 +22,9 @@ STOPS: tuple[tuple[str, str], ...] = (
     ("mlp-xor", "quick"),
     ("bias-variance", "quick"),
     ("mlp", "quick"),
+    ("optim-variants", "quick"),
+    ("norm-compare", "quick"),
+    ("cnn-arithmetic", "quick"),
 )
 
 
