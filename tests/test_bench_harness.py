@@ -120,7 +120,6 @@ def test_threshold_verdicts_and_threads_restored(tmp_path: Path) -> None:
     assert res.verdicts == {"slow": "fails"} and res.passed is False
     md = (tmp_path / "fails.md").read_text()
     assert "**fails**" in md and "not retried" in md
-    assert "Caution" not in md  # ~1.9 is far above 1.05: no doubt about this verdict
     assert json.loads((tmp_path / "fails.json").read_text())["passed"] is False
 
 

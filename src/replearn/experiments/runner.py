@@ -175,7 +175,8 @@ def _run(
 ) -> RunSummary:
     out_dir = Path(out) if out is not None else default_out(exp.name, dist)
     record = {"experiment": exp.name, "seed": seed, "preset": preset, "config": to_dict(cfg)}
-    _check_folder(out_dir, record, resume)
+    _check_folder(out_dir, record, resume)  # every rank, before any rank writes
+    distributed.barrier()
     ctx = RunContext(
         out=out_dir, seed=seed, device=dev, resume=resume, dist=dist, progress=progress
     )
