@@ -122,7 +122,7 @@ class Task(nn.Module):
 
     def training_step(self, batch: Any) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
         """Return ``(loss, metrics)`` for one batch (metrics as detached scalars)."""
-        raise NotImplementedError(f"{type(self).__name__} must define training_step")
+        raise TypeError(f"{type(self).__name__} must define training_step")
 
     def validation_step(self, batch: Any) -> dict[str, torch.Tensor]:
         """Metrics for one validation batch (averaged over batches, weighted by size)."""

@@ -110,7 +110,7 @@ class ReplearnOptimizer(torch.optim.Optimizer):
 
     def check_group(self, group: dict[str, Any]) -> None:
         """Raise ``ValueError`` naming the first bad hyperparameter of ``group``."""
-        raise NotImplementedError
+        raise TypeError(f"{type(self).__name__} must define check_group")
 
     def params_with_grad(self, group: dict[str, Any]) -> tuple[list[Tensor], list[Tensor]]:
         """The group's parameters that have a gradient, and those gradients (negated if maximize).
