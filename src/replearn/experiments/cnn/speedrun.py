@@ -126,7 +126,8 @@ class SpeedNet(nn.Module):
 
     Args:
         widths: output channels of each block; every block halves the resolution.
-        stem_width: channels of the stem convolution (default: ``widths[0]``).
+        stem: start with a full-resolution ``conv-BN-act`` of ``widths[0]`` channels (without
+            it the first block convolves the input image directly: about 25% less work).
         in_chans: input channels.
         num_classes: classifier outputs.
         act: 'relu' or 'gelu'.
@@ -139,7 +140,7 @@ class SpeedNet(nn.Module):
         self,
         widths: Sequence[int] = (32, 64, 128),
         *,
-        stem_width: int | None = None,
+        stem: bool = True,
         in_chans: int = 1,
         num_classes: int = 10,
         act: str = "relu",
@@ -151,13 +152,12 @@ class SpeedNet(nn.Module):
         if act not in ("relu", "gelu"):
             raise ValueError(f"act must be 'relu' or 'gelu', got {act!r}")
         act_layer = nn.ReLU if act == "relu" else nn.GELU
-        stem = stem_width or widths[0]
-        layers: list[nn.Module] = [
-            nn.Conv2d(in_chans, stem, 3, padding=1, bias=False),
-            nn.BatchNorm2d(stem),
-            act_layer(),
-        ]
-        c_in = stem
+        layers: list[nn.Module] = []
+        c_in = in_chans
+        if stem:
+            layers += [nn.Conv2d(c_in, widths[0], 3, padding=1, bias=False)]
+            layers += [nn.BatchNorm2d(widths[0]), act_layer()]
+            c_in = widths[0]
         for c_out in widths:
             layers += [
                 nn.Conv2d(c_in, c_out, 3, padding=1, bias=False),
@@ -171,7 +171,7 @@ class SpeedNet(nn.Module):
             c_in = c_out
         self.features = nn.Sequential(*layers)
         self.fc = nn.Linear(c_in, num_classes)
-        self.widths, self.act = widths, act
+        self.widths, self.stem, self.act = widths, stem, act
         for m in self.modules():
             if isinstance(m, nn.Conv2d):
                 nn.init.kaiming_normal_(m.weight, mode="fan_out", nonlinearity="relu")
@@ -182,7 +182,7 @@ class SpeedNet(nn.Module):
         return self.fc(features.amax(dim=(2, 3)))  # global max-pool, (B, C) -> (B, K)
 
     def extra_repr(self) -> str:
-        return f"widths={self.widths}, act={self.act!r}"
+        return f"widths={self.widths}, stem={self.stem}, act={self.act!r}"
 
 
 # -- config --------------------------------------------------------------------------------
@@ -195,7 +195,7 @@ class SpeedrunConfig:
         train_subset: train on the first this many training examples (0: all 54,000).
         val_fraction: share of the training pool held out for validation (tuning).
         widths: output channels of the blocks of :class:`SpeedNet`.
-        stem_width: channels of the stem (0: ``widths[0]``).
+        stem: full-resolution stem convolution before the first block.
         act: 'relu' or 'gelu'.
         optimizer: 'sgd' (Nesterov momentum) or 'adamw'.
         lr: peak learning rate of the schedule.
@@ -215,7 +215,7 @@ class SpeedrunConfig:
     train_subset: int = 0
     val_fraction: float = 0.1
     widths: tuple[int, ...] = (32, 64, 128)
-    stem_width: int = 0
+    stem: bool = True
     act: Literal["relu", "gelu"] = "relu"
     optimizer: Literal["sgd", "adamw"] = "sgd"
     lr: float = 0.1
@@ -438,7 +438,7 @@ def run(cfg: SpeedrunConfig, ctx: RunContext) -> Result:
         train = _subset(data.train, cfg.train_subset)
         model = SpeedNet(
             cfg.widths,
-            stem_width=cfg.stem_width or None,
+            stem=cfg.stem,
             in_chans=data.input_shape[0],
             num_classes=data.num_classes,
             act=cfg.act,
