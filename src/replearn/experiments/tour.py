@@ -24,6 +24,7 @@ STOPS: tuple[tuple[str, str], ...] = (
     ("mlp", "quick"),
     ("optim-variants", "quick"),
     ("norm-compare", "quick"),
+    ("regularize-penalties", "quick"),
     ("cnn-arithmetic", "quick"),
 )
 
