@@ -1,8 +1,12 @@
 """CNN training throughput: replearn's ResNet-18, ConvNeXt-T and EfficientNet-B0 vs Hugging Face.
 
-    python benchmarks/bench_cnn.py                          # 8 x 3 x 64 x 64, ~5 min
-    python benchmarks/bench_cnn.py --size 224 --rounds 7    # ImageNet resolution (slow)
-    python benchmarks/bench_cnn.py --only conv2d            # the from-scratch conv only
+    python benchmarks/bench_cnn.py                                  # 8 x 3 x 64 x 64, ~4 min
+    python benchmarks/bench_cnn.py --size 224 --steps 1 --rounds 9 \
+        --only resnet18 convnext_tiny efficientnet_b0               # 224 x 224, ~4 min
+    python benchmarks/bench_cnn.py --only conv2d                    # the from-scratch conv only
+
+Results: ``benchmarks/results/cnn_<model>_<size>px.{json,md}``,
+``cnn_conv2d_scratch.{json,md}`` and the table ``cnn_summary_<size>px.md``.
 
 Claim checked, per architecture: replearn's training throughput (images/s of forward +
 cross-entropy + backward + SGD step) is at least that of the ``transformers`` model with the
@@ -233,7 +237,7 @@ def bench_model(name: str, args: argparse.Namespace, command: str) -> BenchResul
         "jobs (see the load average): quote the ratios, not the absolute times."
     )
     result = compare(
-        f"cnn_{name}",
+        f"cnn_{name}_{args.size}px",
         {
             "replearn": ours_side.train,
             "transformers": theirs_side.train,
@@ -324,8 +328,8 @@ def bench_conv2d(args: argparse.Namespace, command: str) -> BenchResult:
     )
 
 
-def write_summary(results: list[BenchResult], out: Path, command: str) -> Path:
-    """``cnn_summary.md``: images/s and ratios of every model, and the conv2d ratio."""
+def write_summary(results: list[BenchResult], out: Path, command: str, size: int) -> Path:
+    """``cnn_summary_<size>px.md``: images/s and ratios of every model (and the conv2d ratio)."""
     lines = [
         "# Benchmark `cnn`: training throughput vs Hugging Face, from-scratch conv vs F.conv2d",
         "",
@@ -365,7 +369,7 @@ def write_summary(results: list[BenchResult], out: Path, command: str) -> Path:
         "```",
         "",
     ]
-    path = out / "cnn_summary.md"
+    path = out / f"cnn_summary_{size}px.md"
     write_atomic(path, "\n".join(lines))
     return path
 
@@ -377,12 +381,12 @@ def _inverse(ci: tuple[float, float] | None) -> str:
 def main(argv: list[str] | None = None) -> list[BenchResult]:
     """Parse arguments, check each pair computes the same function, time, write the results."""
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--rounds", type=int, default=11, help="timed rounds (default 11)")
-    parser.add_argument("--warmup", type=int, default=1, help="untimed rounds first")
+    parser.add_argument("--rounds", type=int, default=21, help="timed rounds (default 21)")
+    parser.add_argument("--warmup", type=int, default=2, help="untimed rounds first")
     parser.add_argument("--batch", type=int, default=8, help="images per step (default 8)")
     parser.add_argument("--size", type=int, default=64, help="image side (default 64)")
-    parser.add_argument("--steps", type=int, default=2, help="training steps per round")
-    parser.add_argument("--conv-reps", type=int, default=5, help="conv2d calls per round")
+    parser.add_argument("--steps", type=int, default=5, help="training steps per round")
+    parser.add_argument("--conv-reps", type=int, default=20, help="conv2d calls per round")
     parser.add_argument("--threads", type=int, default=1, help="torch threads (default 1)")
     parser.add_argument(
         "--only",
@@ -404,8 +408,9 @@ def main(argv: list[str] | None = None) -> list[BenchResult]:
         else:
             results.append(bench_model(name, args, command))
         print(results[-1].to_markdown())
-    if args.only is None:
-        print(write_summary(results, args.out, command).read_text(encoding="utf-8"))
+    if len(results) > 1:
+        summary = write_summary(results, args.out, command, args.size)
+        print(summary.read_text(encoding="utf-8"))
     return results
 
 

@@ -15,6 +15,7 @@ from replearn import registry
 from replearn.config import ConfigError
 
 _PACKAGE_ROOT = Path(__file__).resolve().parent
+_REPO = _PACKAGE_ROOT.parents[1]  # the checkout (src/replearn -> repo) in a development install
 
 
 def _console() -> Console:
@@ -39,9 +40,14 @@ def checking_test(entry: registry.Entry) -> str:
     """The test file that checks ``entry`` (by the tests/ mirror convention)."""
     stem = Path(source_file(entry)).stem
     if entry.kind == "experiment":
-        claims = Path("tests/claims") / f"test_{entry.topic}_claims.py"
-        exp = entry.obj
-        return str(claims) if exp.claims else "tests/test_cli_smoke.py"
+        if not entry.obj.claims:
+            return "tests/test_cli_smoke.py"
+        # tests/claims/test_<topic>_<module>_claims.py when a topic splits its claims by
+        # experiment module, else the topic's tests/claims/test_<topic>_claims.py.
+        own = Path("tests/claims") / f"test_{entry.topic}_{stem}_claims.py"
+        if (_REPO / own).is_file():
+            return str(own)
+        return str(Path("tests/claims") / f"test_{entry.topic}_claims.py")
     return str(Path("tests") / entry.topic / f"test_{stem}.py")
 
 

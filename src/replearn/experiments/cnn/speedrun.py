@@ -222,7 +222,7 @@ class SpeedrunConfig:
     momentum: float = 0.9
     weight_decay: float = 5e-4
     label_smoothing: float = 0.1
-    crop_padding: int = 2
+    crop_padding: int = 1
     flip: bool = True
     tta: bool = True
     channels_last: bool = True
@@ -230,13 +230,13 @@ class SpeedrunConfig:
     eval_batch_size: int = 1000
     engine: EngineConfig = field(
         default_factory=lambda: EngineConfig(
-            max_steps=2100,
-            batch_size=256,
+            max_steps=4220,  # 10 epochs of 421 batches
+            batch_size=128,
             log_every=50,
-            eval_every=420,
+            eval_every=844,
             checkpoint_every=0,
             lr_schedule="warmup-cosine",
-            warmup_steps=100,
+            warmup_steps=200,
             precision="bf16",
         )
     )
@@ -272,10 +272,10 @@ def tiny() -> SpeedrunConfig:
 
 
 def quick() -> SpeedrunConfig:
-    """About a minute: the full recipe on Fashion-MNIST with a narrower net and 300 steps."""
+    """Under a minute: the recipe on Fashion-MNIST for 2 epochs instead of 10."""
     base = SpeedrunConfig()
-    engine = dataclasses.replace(base.engine, max_steps=300, eval_every=150, warmup_steps=30)
-    return dataclasses.replace(base, widths=(24, 48, 96), engine=engine)
+    engine = dataclasses.replace(base.engine, max_steps=844, eval_every=422, warmup_steps=100)
+    return dataclasses.replace(base, engine=engine)
 
 
 # -- task and evaluation -------------------------------------------------------------------
