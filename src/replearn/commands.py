@@ -48,6 +48,10 @@ def checking_test(entry: registry.Entry) -> str:
         if (_REPO / own).is_file():
             return str(own)
         return str(Path("tests/claims") / f"test_{entry.topic}_claims.py")
+    # a method folder (src/replearn/<topic>/<folder>/<file>.py) is tested by test_<folder>.py
+    parts = Path(source_file(entry)).parts
+    if len(parts) > 4 and parts[2] == entry.topic:
+        stem = parts[3]
     return str(Path("tests") / entry.topic / f"test_{stem}.py")
 
 
