@@ -1,0 +1,340 @@
+r"""Recurrent cells: the Elman RNN, the LSTM and the GRU, one time step each.
+
+Papers: J. L. Elman, "Finding Structure in Time", Cognitive Science 14, 1990; S. Hochreiter &
+J. Schmidhuber, "Long Short-Term Memory", Neural Computation 9(8), 1997, with the forget gate of
+F. A. Gers, J. Schmidhuber & F. Cummins, "Learning to Forget", 2000; K. Cho, B. van Merriënboer,
+C. Gulcehre, D. Bahdanau, F. Bougares, H. Schwenk & Y. Bengio, "Learning Phrase Representations
+using RNN Encoder-Decoder for Statistical Machine Translation", EMNLP 2014, arXiv:1406.1078.
+
+Every cell first projects the input, :math:`a^x = W_{ih} x_t + b_{ih}`, and the previous state,
+:math:`a^h = W_{hh} h_{t-1} + b_{hh}` (gate blocks stacked along the rows, in torch's order), then
+applies the equations below (:math:`\sigma` the logistic sigmoid, :math:`\odot` elementwise).
+
+Elman RNN (:func:`rnn_hidden`):
+
+.. math::
+
+    h_t = \phi(a^x + a^h), \qquad \phi \in \{\tanh, \mathrm{ReLU}\}          \qquad (1)
+
+LSTM, gates in the row order ``i, f, g, o`` (:func:`lstm_gates`, :func:`lstm_cell_state`,
+:func:`lstm_hidden`):
+
+.. math::
+
+    i_t = \sigma(a^x_i + a^h_i),\ f_t = \sigma(a^x_f + a^h_f),\
+    g_t = \tanh(a^x_g + a^h_g),\ o_t = \sigma(a^x_o + a^h_o)                  \qquad (2)
+
+    c_t = f_t \odot c_{t-1} + i_t \odot g_t                                    \qquad (3)
+
+    h_t = o_t \odot \tanh(c_t)                                                 \qquad (4)
+
+GRU, gates in the row order ``r, z, n`` (:func:`gru_reset_gate`, :func:`gru_update_gate`,
+:func:`gru_candidate`, :func:`gru_hidden`):
+
+.. math::
+
+    r_t = \sigma(a^x_r + a^h_r)                                                \qquad (5)
+
+    z_t = \sigma(a^x_z + a^h_z)                                                \qquad (6)
+
+    \tilde h_t = n_t = \tanh\big(a^x_n + r_t \odot a^h_n\big)                  \qquad (7)
+
+    h_t = (1 - z_t) \odot n_t + z_t \odot h_{t-1}                              \qquad (8)
+
+**The two GRU conventions.** The course (and Cho et al.'s Eq. 7 read with :math:`z` as the
+weight of the *new* state) writes :math:`h_t = (1 - z_t) h_{t-1} + z_t \tilde h_t`; torch (and
+this file, Eq. 8) lets :math:`z` weigh the *old* state. They are the same family with
+:math:`z^{\text{course}}_t = 1 - z^{\text{torch}}_t`, i.e. the course's update gate has
+pre-activation :math:`-(a^x_z + a^h_z)`: negate the ``z`` rows of both weights and biases to move
+between them. We keep torch's layout so that ``state_dict`` s load both ways;
+:func:`gru_hidden_course` is Eq. (8) written in the course's form and is tested equal.
+Eq. (7) puts :math:`r_t` *after* the recurrent product (:math:`r \odot (W_{hn} h + b_{hn})`, as
+cuDNN and torch do); Cho et al. put it before (:math:`W_{hn}(r \odot h)`), a small deviation.
+
+The ``*_step`` functions chain the equations from an input projection :math:`a^x` that the
+caller computes, so a sequence model can project all time steps at once
+(:mod:`replearn.sequence.rnn`).
+
+Tests: :class:`RNNCell`, :class:`LSTMCell`, :class:`GRUCell` against ``torch.nn.RNNCell`` /
+``LSTMCell`` / ``GRUCell`` with copied weights in float64 (outputs and the gradients of inputs,
+states and every parameter), batched and unbatched; the course form of the GRU equals torch's.
+"""
+
+from __future__ import annotations
+
+import math
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor, nn
+
+from replearn.registry import Example, register
+
+__all__ = [
+    "GRUCell", "LSTMCell", "RNNCell", "gru_candidate", "gru_hidden", "gru_hidden_course",
+    "gru_reset_gate", "gru_step", "gru_update_gate", "lstm_cell_state", "lstm_gates",
+    "lstm_hidden", "lstm_step", "rnn_hidden", "rnn_step",
+]  # fmt: skip
+
+GATES = {"RNN_TANH": 1, "RNN_RELU": 1, "LSTM": 4, "GRU": 3}
+"""Gate blocks stacked in ``weight_ih`` / ``weight_hh`` for each mode."""
+
+
+# -- Eq. (1): Elman RNN ---------------------------------------------------------------------
+def rnn_hidden(ax: Tensor, ah: Tensor, nonlinearity: str = "tanh") -> Tensor:
+    r"""Eq. (1): :math:`h_t = \phi(a^x + a^h)`.
+
+    Shape:
+        ax, ah: (B, H) -> (B, H).
+    """
+    a = ax + ah
+    return torch.tanh(a) if nonlinearity == "tanh" else torch.relu(a)
+
+
+def rnn_step(
+    ax: Tensor, h: Tensor, w_hh: Tensor, b_hh: Tensor | None, nonlinearity: str = "tanh"
+) -> Tensor:
+    """One Elman step from the input projection ``ax`` and the previous state ``h``.
+
+    Shape:
+        ax: (B, H), h: (B, H), w_hh: (H, H) -> (B, H).
+    """
+    return rnn_hidden(ax, F.linear(h, w_hh, b_hh), nonlinearity)
+
+
+# -- Eqs. (2)-(4): LSTM -----------------------------------------------------------------------
+def lstm_gates(ax: Tensor, ah: Tensor) -> tuple[Tensor, Tensor, Tensor, Tensor]:
+    r"""Eq. (2): input, forget, cell-candidate and output gates :math:`(i, f, g, o)`.
+
+    Shape:
+        ax, ah: (B, 4H) -> four (B, H).
+    """
+    a_i, a_f, a_g, a_o = (ax + ah).chunk(4, dim=-1)  # each (B, H)
+    return torch.sigmoid(a_i), torch.sigmoid(a_f), torch.tanh(a_g), torch.sigmoid(a_o)
+
+
+def lstm_cell_state(c: Tensor, i: Tensor, f: Tensor, g: Tensor) -> Tensor:
+    r"""Eq. (3): :math:`c_t = f_t \odot c_{t-1} + i_t \odot g_t`.
+
+    Shape:
+        all (B, H) -> (B, H).
+    """
+    return f * c + i * g
+
+
+def lstm_hidden(c: Tensor, o: Tensor) -> Tensor:
+    r"""Eq. (4): :math:`h_t = o_t \odot \tanh(c_t)`.
+
+    Shape:
+        (B, H), (B, H) -> (B, H).
+    """
+    return o * torch.tanh(c)
+
+
+def lstm_step(
+    ax: Tensor, h: Tensor, c: Tensor, w_hh: Tensor, b_hh: Tensor | None
+) -> tuple[Tensor, Tensor]:
+    """One LSTM step (Eqs. 2-4) from the input projection ``ax``; returns ``(h_t, c_t)``.
+
+    Shape:
+        ax: (B, 4H), h, c: (B, H), w_hh: (4H, H) -> two (B, H).
+    """
+    i, f, g, o = lstm_gates(ax, F.linear(h, w_hh, b_hh))
+    c = lstm_cell_state(c, i, f, g)
+    return lstm_hidden(c, o), c
+
+
+# -- Eqs. (5)-(8): GRU ------------------------------------------------------------------------
+def gru_reset_gate(ax_r: Tensor, ah_r: Tensor) -> Tensor:
+    r"""Eq. (5): :math:`r_t = \sigma(a^x_r + a^h_r)`.
+
+    Shape:
+        (B, H), (B, H) -> (B, H).
+    """
+    return torch.sigmoid(ax_r + ah_r)
+
+
+def gru_update_gate(ax_z: Tensor, ah_z: Tensor) -> Tensor:
+    r"""Eq. (6): torch's update gate :math:`z_t = \sigma(a^x_z + a^h_z)` (course: ``1 - z_t``).
+
+    Shape:
+        (B, H), (B, H) -> (B, H).
+    """
+    return torch.sigmoid(ax_z + ah_z)
+
+
+def gru_candidate(ax_n: Tensor, ah_n: Tensor, r: Tensor) -> Tensor:
+    r"""Eq. (7): :math:`\tilde h_t = \tanh(a^x_n + r_t \odot a^h_n)`.
+
+    Shape:
+        (B, H), (B, H), (B, H) -> (B, H).
+    """
+    return torch.tanh(ax_n + r * ah_n)
+
+
+def gru_hidden(h: Tensor, n: Tensor, z: Tensor) -> Tensor:
+    r"""Eq. (8), torch's form: :math:`h_t = (1 - z_t) \odot \tilde h_t + z_t \odot h_{t-1}`.
+
+    Shape:
+        (B, H), (B, H), (B, H) -> (B, H).
+    """
+    return (1 - z) * n + z * h
+
+
+def gru_hidden_course(h: Tensor, n: Tensor, z_course: Tensor) -> Tensor:
+    r"""Eq. (8), the course's form: :math:`h_t = (1 - z_t) \odot h_{t-1} + z_t \odot \tilde h_t`.
+
+    With ``z_course = 1 - z_torch`` it equals :func:`gru_hidden`.
+
+    Shape:
+        (B, H), (B, H), (B, H) -> (B, H).
+    """
+    return (1 - z_course) * h + z_course * n
+
+
+def gru_step(ax: Tensor, h: Tensor, w_hh: Tensor, b_hh: Tensor | None) -> Tensor:
+    """One GRU step (Eqs. 5-8) from the input projection ``ax``.
+
+    Shape:
+        ax: (B, 3H), h: (B, H), w_hh: (3H, H) -> (B, H).
+    """
+    ax_r, ax_z, ax_n = ax.chunk(3, dim=-1)  # each (B, H)
+    ah_r, ah_z, ah_n = F.linear(h, w_hh, b_hh).chunk(3, dim=-1)
+    r = gru_reset_gate(ax_r, ah_r)
+    z = gru_update_gate(ax_z, ah_z)
+    n = gru_candidate(ax_n, ah_n, r)
+    return gru_hidden(h, n, z)
+
+
+# -- modules --------------------------------------------------------------------------------
+class _CellBase(nn.Module):
+    """Parameters ``weight_ih`` (G·H, I), ``weight_hh`` (G·H, H), ``bias_ih``, ``bias_hh`` (G·H)."""
+
+    gates = 1
+
+    def __init__(
+        self,
+        input_size: int,
+        hidden_size: int,
+        bias: bool = True,
+        *,
+        device: torch.device | str | None = None,
+        dtype: torch.dtype | None = None,
+    ) -> None:
+        super().__init__()
+        for name, value in (("input_size", input_size), ("hidden_size", hidden_size)):
+            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+                raise ValueError(f"{name} must be a positive int, got {value!r}")
+        self.input_size, self.hidden_size, self.bias = input_size, hidden_size, bool(bias)
+        kw = {"device": device, "dtype": dtype}
+        rows = self.gates * hidden_size
+        self.weight_ih = nn.Parameter(torch.empty(rows, input_size, **kw))
+        self.weight_hh = nn.Parameter(torch.empty(rows, hidden_size, **kw))
+        if bias:
+            self.bias_ih = nn.Parameter(torch.empty(rows, **kw))
+            self.bias_hh = nn.Parameter(torch.empty(rows, **kw))
+        else:
+            self.register_parameter("bias_ih", None)
+            self.register_parameter("bias_hh", None)
+        self.reset_parameters()
+
+    def reset_parameters(self) -> None:
+        """Every weight and bias ~ U(-1/√H, 1/√H), as torch does."""
+        bound = 1.0 / math.sqrt(self.hidden_size)
+        for p in self.parameters():
+            nn.init.uniform_(p, -bound, bound)
+
+    def _prepare(self, x: Tensor, hx: Tensor | None) -> tuple[Tensor, Tensor, bool]:
+        if x.dim() not in (1, 2) or x.shape[-1] != self.input_size:
+            raise ValueError(f"expected input (B, {self.input_size}) or ({self.input_size},), "
+                             f"got {tuple(x.shape)}")  # fmt: skip
+        batched = x.dim() == 2
+        x = x if batched else x.unsqueeze(0)
+        if hx is None:
+            hx = x.new_zeros(x.shape[0], self.hidden_size)
+        elif not batched:
+            hx = hx.unsqueeze(0)
+        if tuple(hx.shape) != (x.shape[0], self.hidden_size):
+            raise ValueError(f"expected a state of shape {(x.shape[0], self.hidden_size)}, "
+                             f"got {tuple(hx.shape)}")  # fmt: skip
+        return x, hx, batched
+
+    def extra_repr(self) -> str:
+        return f"{self.input_size}, {self.hidden_size}, bias={self.bias}"
+
+
+def _example(cls: type[_CellBase]) -> Example:
+    return Example(cls(5, 7), (torch.randn(3, 5),), (3, 7))
+
+
+@register(
+    "sequence.rnn_cell",
+    paper="Elman 1990, Cognitive Science 14",
+    reference="torch.nn.RNNCell with copied weights (float64, values and gradients)",
+    example=lambda: _example(RNNCell),
+)
+class RNNCell(_CellBase):
+    """Elman cell, Eq. (1): ``forward(x, h=None) -> h_t``; ``nonlinearity`` 'tanh' or 'relu'."""
+
+    def __init__(
+        self,
+        input_size: int,
+        hidden_size: int,
+        bias: bool = True,
+        nonlinearity: str = "tanh",
+        *,
+        device: torch.device | str | None = None,
+        dtype: torch.dtype | None = None,
+    ) -> None:
+        if nonlinearity not in ("tanh", "relu"):
+            raise ValueError(f"nonlinearity must be 'tanh' or 'relu', got {nonlinearity!r}")
+        super().__init__(input_size, hidden_size, bias, device=device, dtype=dtype)
+        self.nonlinearity = nonlinearity
+
+    def forward(self, input: Tensor, hx: Tensor | None = None) -> Tensor:
+        x, h, batched = self._prepare(input, hx)
+        ax = F.linear(x, self.weight_ih, self.bias_ih)  # (B, H)
+        h = rnn_step(ax, h, self.weight_hh, self.bias_hh, self.nonlinearity)
+        return h if batched else h.squeeze(0)
+
+    def extra_repr(self) -> str:
+        return f"{super().extra_repr()}, nonlinearity={self.nonlinearity!r}"
+
+
+@register(
+    "sequence.lstm_cell",
+    paper="Hochreiter & Schmidhuber 1997; forget gate: Gers, Schmidhuber & Cummins 2000",
+    reference="torch.nn.LSTMCell with copied weights (float64, values and gradients)",
+    example=lambda: _example(LSTMCell),
+)
+class LSTMCell(_CellBase):
+    """LSTM cell, Eqs. (2)-(4): ``forward(x, (h, c)=None) -> (h_t, c_t)``."""
+
+    gates = 4
+
+    def forward(
+        self, input: Tensor, hx: tuple[Tensor, Tensor] | None = None
+    ) -> tuple[Tensor, Tensor]:
+        x, h, batched = self._prepare(input, None if hx is None else hx[0])
+        c = self._prepare(input, None if hx is None else hx[1])[1]
+        ax = F.linear(x, self.weight_ih, self.bias_ih)  # (B, 4H)
+        h, c = lstm_step(ax, h, c, self.weight_hh, self.bias_hh)
+        return (h, c) if batched else (h.squeeze(0), c.squeeze(0))
+
+
+@register(
+    "sequence.gru_cell",
+    paper="Cho et al. 2014, arXiv:1406.1078",
+    reference="torch.nn.GRUCell with copied weights (float64, values and gradients)",
+    example=lambda: _example(GRUCell),
+)
+class GRUCell(_CellBase):
+    """GRU cell, Eqs. (5)-(8) in torch's convention: ``forward(x, h=None) -> h_t``."""
+
+    gates = 3
+
+    def forward(self, input: Tensor, hx: Tensor | None = None) -> Tensor:
+        x, h, batched = self._prepare(input, hx)
+        ax = F.linear(x, self.weight_ih, self.bias_ih)  # (B, 3H)
+        h = gru_step(ax, h, self.weight_hh, self.bias_hh)
+        return h if batched else h.squeeze(0)

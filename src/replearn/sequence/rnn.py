@@ -1,0 +1,373 @@
+r"""Multi-layer, optionally bidirectional recurrent networks: ``RNN``, ``LSTM``, ``GRU``.
+
+Papers: the cells of :mod:`replearn.sequence.cells` (Elman 1990; Hochreiter & Schmidhuber 1997;
+Cho et al. 2014, arXiv:1406.1078); stacking and bidirectionality: M. Schuster & K. K. Paliwal,
+"Bidirectional Recurrent Neural Networks", IEEE Trans. Signal Processing 45(11), 1997;
+A. Graves, A. Mohamed & G. Hinton, "Speech Recognition with Deep Recurrent Neural Networks",
+ICASSP 2013, arXiv:1303.5778; dropout between layers: W. Zaremba, I. Sutskever & O. Vinyals,
+"Recurrent Neural Network Regularization", 2014, arXiv:1409.2329.
+
+Layer :math:`\ell` reads the output sequence of layer :math:`\ell - 1` (the input for
+:math:`\ell = 1`), after dropout in training mode, and runs its cell forwards in time; a
+bidirectional layer also runs a second cell (suffix ``_reverse``) backwards and concatenates:
+
+.. math::
+
+    \overrightarrow{h}^{\ell}_t = \mathrm{cell}(h^{\ell-1}_t, \overrightarrow{h}^{\ell}_{t-1}),\quad
+    \overleftarrow{h}^{\ell}_t = \mathrm{cell}'(h^{\ell-1}_t, \overleftarrow{h}^{\ell}_{t+1}),\quad
+    h^\ell_t = [\overrightarrow{h}^{\ell}_t ; \overleftarrow{h}^{\ell}_t]          \qquad (1)
+
+The final state stacks, for each layer then each direction, the last state reached
+(:math:`\overrightarrow{h}^\ell_L` and :math:`\overleftarrow{h}^\ell_1`).
+
+Two paths with the same weights and signature: the *reference* path (``fast=False``,
+:func:`reference_forward`) is the readable loop over layers, directions and time steps over the
+cell equations, with the input projection of all steps done in one product; the *fast* path
+(``fast=True``, default) is torch's fused kernel (:mod:`replearn.sequence.rnn_fast`).
+
+The constructor, the forward signature, the parameter names (``weight_ih_l0``,
+``weight_hh_l1_reverse``, ``bias_ih_l0``, ...) and the initialisation (all ~
+:math:`U(-1/\sqrt H, 1/\sqrt H)`) are those of ``torch.nn.RNN/LSTM/GRU``, so ``state_dict`` s load
+both ways. Deviations: no ``PackedSequence`` input and no LSTM ``proj_size``; hyperparameters
+after ``num_layers`` are keyword-only; shape errors raise ``ValueError``.
+
+Tests: against ``torch.nn.RNN/LSTM/GRU`` with loaded state_dicts in float64 (outputs, final
+states, gradients of inputs, initial states and every parameter; 1-3 layers, bidirectional,
+``batch_first``, unbatched); reference path == fast path; argument validation.
+"""
+
+from __future__ import annotations
+
+import math
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor, nn
+
+from replearn.registry import Example, register
+from replearn.sequence.cells import GATES, gru_step, lstm_step, rnn_step
+from replearn.sequence.rnn_fast import fused_forward
+
+__all__ = ["GRU", "LSTM", "RNN", "RNNBase", "recurrent_layer", "reference_forward"]
+
+State = Tensor | tuple[Tensor, Tensor]
+
+
+def recurrent_layer(
+    mode: str,
+    x: Tensor,
+    h: Tensor,
+    c: Tensor | None,
+    weights: list[Tensor | None],
+    *,
+    reverse: bool = False,
+) -> tuple[Tensor, Tensor, Tensor | None]:
+    """One direction of one layer: the cell of ``mode`` applied along time (Eq. 1).
+
+    Args:
+        mode: 'RNN_TANH', 'RNN_RELU', 'LSTM' or 'GRU'.
+        x: the layer's input sequence.
+        h, c: initial hidden (and, for LSTM, cell) state.
+        weights: ``[weight_ih, weight_hh, bias_ih, bias_hh]`` (biases may be None).
+        reverse: run from the last step to the first.
+
+    Shape:
+        x: (L, B, I), h, c: (B, H) -> outputs (L, B, H), h_L (B, H), c_L (B, H) or None.
+    """
+    w_ih, w_hh, b_ih, b_hh = weights
+    ax = F.linear(x, w_ih, b_ih)  # (L, B, G·H): input projections of every step at once
+    steps = range(x.shape[0] - 1, -1, -1) if reverse else range(x.shape[0])
+    outputs: list[Tensor] = [h] * x.shape[0]
+    for t in steps:
+        if mode == "LSTM":
+            h, c = lstm_step(ax[t], h, c, w_hh, b_hh)
+        elif mode == "GRU":
+            h = gru_step(ax[t], h, w_hh, b_hh)
+        else:
+            h = rnn_step(ax[t], h, w_hh, b_hh, "tanh" if mode == "RNN_TANH" else "relu")
+        outputs[t] = h
+    return torch.stack(outputs), h, c
+
+
+def reference_forward(
+    mode: str,
+    x: Tensor,
+    hx: State,
+    weights: list[list[Tensor | None]],
+    *,
+    dropout: float = 0.0,
+    training: bool = False,
+    bidirectional: bool = False,
+) -> tuple[Tensor, State]:
+    """The readable stacked (bi)directional loop (Eq. 1), time-major.
+
+    ``weights[layer * D + direction]`` is that cell's ``[w_ih, w_hh, b_ih, b_hh]``.
+
+    Shape:
+        x: (L, B, I); hx: (num_layers·D, B, H), a pair for LSTM -> (L, B, D·H) and states like hx.
+    """
+    num_dirs = 2 if bidirectional else 1
+    h0, c0 = hx if mode == "LSTM" else (hx, None)
+    num_layers = len(weights) // num_dirs
+    h_n: list[Tensor] = []
+    c_n: list[Tensor] = []
+    layer_input = x  # (L, B, I)
+    for layer in range(num_layers):
+        if layer > 0:
+            layer_input = F.dropout(layer_input, dropout, training)  # between layers only
+        outs = []
+        for d in range(num_dirs):
+            k = layer * num_dirs + d
+            c_k = c0[k] if c0 is not None else None
+            out, h, c = recurrent_layer(
+                mode, layer_input, h0[k], c_k, weights[k], reverse=d == 1
+            )  # (L, B, H)
+            outs.append(out)
+            h_n.append(h)
+            if c is not None:
+                c_n.append(c)
+        layer_input = torch.cat(outs, dim=-1)  # (L, B, D·H)
+    states: State = (torch.stack(h_n), torch.stack(c_n)) if mode == "LSTM" else torch.stack(h_n)
+    return layer_input, states
+
+
+class RNNBase(nn.Module):
+    """Stacked recurrent network with torch's constructor, parameters and forward (see module doc).
+
+    Args:
+        mode: 'RNN_TANH', 'RNN_RELU', 'LSTM' or 'GRU'.
+        input_size: features per step of the input.
+        hidden_size: features of the state of each layer and direction.
+        num_layers: stacked layers.
+        bias: use ``bias_ih`` and ``bias_hh``.
+        batch_first: input/output are (B, L, ·) instead of (L, B, ·) (states are never).
+        dropout: dropout probability on the outputs of every layer but the last (training only).
+        bidirectional: add a reverse-time cell per layer and concatenate the outputs.
+        fast: use torch's fused kernel instead of the reference loop.
+    """
+
+    def __init__(
+        self,
+        mode: str,
+        input_size: int,
+        hidden_size: int,
+        num_layers: int = 1,
+        *,
+        bias: bool = True,
+        batch_first: bool = False,
+        dropout: float = 0.0,
+        bidirectional: bool = False,
+        fast: bool = True,
+        device: torch.device | str | None = None,
+        dtype: torch.dtype | None = None,
+    ) -> None:
+        super().__init__()
+        if mode not in GATES:
+            raise ValueError(f"mode must be one of {sorted(GATES)}, got {mode!r}")
+        for name, value in (("input_size", input_size), ("hidden_size", hidden_size),
+                            ("num_layers", num_layers)):  # fmt: skip
+            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+                raise ValueError(f"{name} must be a positive int, got {value!r}")
+        if isinstance(dropout, bool) or not isinstance(dropout, (int, float)):
+            raise ValueError(f"dropout must be a number in [0, 1], got {dropout!r}")
+        if not 0.0 <= dropout <= 1.0:
+            raise ValueError(f"dropout must be in [0, 1], got {dropout}")
+        self.mode, self.input_size, self.hidden_size = mode, input_size, hidden_size
+        self.num_layers, self.bias, self.batch_first = num_layers, bool(bias), bool(batch_first)
+        self.dropout, self.bidirectional, self.fast = float(dropout), bool(bidirectional), fast
+        num_dirs = 2 if bidirectional else 1
+        rows, kw = GATES[mode] * hidden_size, {"device": device, "dtype": dtype}
+        self._cell_names: list[list[str]] = []
+        for layer in range(num_layers):
+            in_features = input_size if layer == 0 else hidden_size * num_dirs
+            for d in range(num_dirs):
+                sfx = f"_l{layer}" + ("_reverse" if d == 1 else "")
+                shapes = {f"weight_ih{sfx}": (rows, in_features)}
+                shapes[f"weight_hh{sfx}"] = (rows, hidden_size)
+                if bias:
+                    shapes |= {f"bias_ih{sfx}": (rows,), f"bias_hh{sfx}": (rows,)}
+                for name, shape in shapes.items():
+                    self.register_parameter(name, nn.Parameter(torch.empty(shape, **kw)))
+                self._cell_names.append(list(shapes))
+        self.reset_parameters()
+
+    def reset_parameters(self) -> None:
+        """Every weight and bias ~ U(-1/√H, 1/√H), as torch does."""
+        bound = 1.0 / math.sqrt(self.hidden_size)
+        for p in self.parameters():
+            nn.init.uniform_(p, -bound, bound)
+
+    def flatten_parameters(self) -> None:
+        """No-op, for drop-in compatibility with ``torch.nn.RNNBase``."""
+
+    def cell_weights(self) -> list[list[Tensor | None]]:
+        """``[w_ih, w_hh, b_ih, b_hh]`` of each cell, ordered layer-major then direction."""
+        cells = [[getattr(self, n) for n in names] for names in self._cell_names]
+        return [c if self.bias else [*c, None, None] for c in cells]
+
+    def _check(self, x: Tensor, hx: State | None) -> tuple[Tensor, State, bool]:
+        """Validate shapes; return time-major batched input, initial state(s), batched flag."""
+        if x.dim() not in (2, 3) or x.shape[-1] != self.input_size:
+            raise ValueError(
+                f"expected input (L, B, {self.input_size}) (or (B, L, ·) with batch_first, "
+                f"or unbatched (L, ·)), got {tuple(x.shape)}"
+            )
+        batched = x.dim() == 3
+        x = (x.transpose(0, 1) if self.batch_first else x) if batched else x.unsqueeze(1)
+        shape = ((2 if self.bidirectional else 1) * self.num_layers, x.shape[1], self.hidden_size)
+        if hx is None:
+            zeros = x.new_zeros(shape)
+            return x, ((zeros, zeros) if self.mode == "LSTM" else zeros), batched
+        states = list(hx) if isinstance(hx, (tuple, list)) else [hx]
+        if (self.mode == "LSTM") != (len(states) == 2) or len(states) > 2:
+            raise ValueError("the initial state is a pair (h_0, c_0) for an LSTM, else a tensor")
+        states = [s if batched else s.unsqueeze(1) for s in states]
+        for s in states:
+            if not isinstance(s, Tensor) or tuple(s.shape) != shape:
+                got = tuple(s.shape) if isinstance(s, Tensor) else type(s).__name__
+                raise ValueError(f"expected an initial state of shape {shape}, got {got}")
+        return x, (tuple(states) if self.mode == "LSTM" else states[0]), batched
+
+    def forward(self, input: Tensor, hx: State | None = None) -> tuple[Tensor, State]:
+        """Run the network; returns ``(output, h_n)`` or, for LSTM, ``(output, (h_n, c_n))``.
+
+        Shape:
+            input: (L, B, I), (B, L, I) with ``batch_first``, or unbatched (L, I);
+            hx: (num_layers·D, B, H) (a pair for LSTM; (num_layers·D, H) unbatched)
+            -> output (L, B, D·H) / (B, L, D·H) / (L, D·H), states like hx.
+        """
+        x, h0, batched = self._check(input, hx)  # x: (L, B, I)
+        if self.fast:
+            flat = [w for cell in self.cell_weights() for w in cell if w is not None]
+            out, states = fused_forward(
+                self.mode, x, h0, flat, bias=self.bias, num_layers=self.num_layers,
+                dropout=self.dropout, training=self.training,
+                bidirectional=self.bidirectional, batch_first=False,
+            )  # fmt: skip
+        else:
+            out, states = reference_forward(
+                self.mode, x, h0, self.cell_weights(), dropout=self.dropout,
+                training=self.training, bidirectional=self.bidirectional,
+            )  # fmt: skip
+        if not batched:
+            out = out.squeeze(1)
+            if self.mode == "LSTM":
+                states = (states[0].squeeze(1), states[1].squeeze(1))
+            else:
+                states = states.squeeze(1)  # type: ignore[union-attr]
+        elif self.batch_first:
+            out = out.transpose(0, 1)  # (B, L, D·H)
+        return out, states
+
+    def extra_repr(self) -> str:
+        s = f"{self.input_size}, {self.hidden_size}"
+        if self.mode.startswith("RNN_"):
+            s += f", nonlinearity={self.mode[4:].lower()!r}"
+        if self.num_layers != 1:
+            s += f", num_layers={self.num_layers}"
+        for name, default in (("bias", True), ("batch_first", False), ("dropout", 0.0),
+                              ("bidirectional", False)):  # fmt: skip
+            if getattr(self, name) != default:
+                s += f", {name}={getattr(self, name)}"
+        return s + f", fast={self.fast}"
+
+
+def _example(cls: type[RNNBase]) -> Example:
+    model = cls(5, 6, 2, batch_first=True, bidirectional=True)
+    return Example(model, (torch.randn(3, 4, 5),), (3, 4, 12))
+
+
+_PAPERS = "Schuster & Paliwal 1997; Graves et al. 2013, arXiv:1303.5778; "
+_REF = " with a loaded state_dict (float64: outputs, states, all gradients); reference == fast"
+
+
+@register(
+    "sequence.rnn",
+    paper=_PAPERS + "Elman 1990",
+    reference="torch.nn.RNN" + _REF,
+    example=lambda: _example(RNN),
+)
+class RNN(RNNBase):
+    """Stacked Elman RNN (tanh or ReLU), ``torch.nn.RNN``-compatible; see :class:`RNNBase`."""
+
+    def __init__(
+        self,
+        input_size: int,
+        hidden_size: int,
+        num_layers: int = 1,
+        *,
+        nonlinearity: str = "tanh",
+        bias: bool = True,
+        batch_first: bool = False,
+        dropout: float = 0.0,
+        bidirectional: bool = False,
+        fast: bool = True,
+        device: torch.device | str | None = None,
+        dtype: torch.dtype | None = None,
+    ) -> None:
+        if nonlinearity not in ("tanh", "relu"):
+            raise ValueError(f"nonlinearity must be 'tanh' or 'relu', got {nonlinearity!r}")
+        super().__init__(
+            f"RNN_{nonlinearity.upper()}", input_size, hidden_size, num_layers, bias=bias,
+            batch_first=batch_first, dropout=dropout, bidirectional=bidirectional, fast=fast,
+            device=device, dtype=dtype,
+        )  # fmt: skip
+        self.nonlinearity = nonlinearity
+
+
+@register(
+    "sequence.lstm",
+    paper=_PAPERS + "Hochreiter & Schmidhuber 1997",
+    reference="torch.nn.LSTM" + _REF,
+    example=lambda: _example(LSTM),
+)
+class LSTM(RNNBase):
+    """Stacked LSTM, ``torch.nn.LSTM``-compatible (no ``proj_size``); see :class:`RNNBase`."""
+
+    def __init__(
+        self,
+        input_size: int,
+        hidden_size: int,
+        num_layers: int = 1,
+        *,
+        bias: bool = True,
+        batch_first: bool = False,
+        dropout: float = 0.0,
+        bidirectional: bool = False,
+        fast: bool = True,
+        device: torch.device | str | None = None,
+        dtype: torch.dtype | None = None,
+    ) -> None:
+        super().__init__(
+            "LSTM", input_size, hidden_size, num_layers, bias=bias, batch_first=batch_first,
+            dropout=dropout, bidirectional=bidirectional, fast=fast, device=device, dtype=dtype,
+        )  # fmt: skip
+
+
+@register(
+    "sequence.gru",
+    paper=_PAPERS + "Cho et al. 2014, arXiv:1406.1078",
+    reference="torch.nn.GRU" + _REF,
+    example=lambda: _example(GRU),
+)
+class GRU(RNNBase):
+    """Stacked GRU (torch's gate convention), ``torch.nn.GRU``-compatible; see :class:`RNNBase`."""
+
+    def __init__(
+        self,
+        input_size: int,
+        hidden_size: int,
+        num_layers: int = 1,
+        *,
+        bias: bool = True,
+        batch_first: bool = False,
+        dropout: float = 0.0,
+        bidirectional: bool = False,
+        fast: bool = True,
+        device: torch.device | str | None = None,
+        dtype: torch.dtype | None = None,
+    ) -> None:
+        super().__init__(
+            "GRU", input_size, hidden_size, num_layers, bias=bias, batch_first=batch_first,
+            dropout=dropout, bidirectional=bidirectional, fast=fast, device=device, dtype=dtype,
+        )  # fmt: skip
