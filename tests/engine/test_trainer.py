@@ -264,3 +264,36 @@ def test_bf16_autocast_runs_and_learns(tmp_path: Path) -> None:
     losses = [r["train_loss"] for r in rows if "train_loss" in r]
     assert loop.step == 30 and all(isinstance(v, float) and math.isfinite(v) for v in losses)
     assert losses[-1] < losses[0]
+
+
+def test_stop_below_stops_at_the_first_evaluation_under_the_threshold(tmp_path: Path) -> None:
+    from replearn.engine.callbacks import StopBelow
+
+    class Script(StopBelow):
+        """Feeds a scripted validation loss instead of the measured one."""
+
+        losses = iter([0.9, 0.7, 0.45, 0.3, 0.2])
+
+        def on_validation_end(self, loop, metrics):
+            super().on_validation_end(loop, {**metrics, "val_loss": next(self.losses)})
+
+    seed_everything(0)
+    train, val = _data()
+    task = ClassificationTask(_model())
+    ctx = RunContext(out=tmp_path, progress=False)
+    ctx.logger.open()
+    cfg = dataclasses.replace(CFG, max_steps=100, eval_every=4, checkpoint_every=0)
+    stop = Script(monitor="val_loss", threshold=0.5)
+    loop = fit(
+        task,
+        torch.optim.SGD(task.parameters(), lr=0.1),
+        train,
+        cfg=cfg,
+        ctx=ctx,
+        val_set=val,
+        callbacks=[stop],
+    )
+    assert stop.reached and stop.reached_step == 12 and loop.step == 12
+    assert stop.state_dict() == {"reached": True, "reached_step": 12}
+    with pytest.raises(ValueError, match="threshold must be finite"):
+        StopBelow(monitor="val_loss", threshold=float("nan"))

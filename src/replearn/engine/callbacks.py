@@ -191,6 +191,38 @@ class EarlyStopping(Callback):
         self.bad_evals, self.best_state = int(state["bad_evals"]), state["best_state"]
 
 
+class StopBelow(Callback):
+    r"""Stop once a validation metric is at or below a threshold (early stopping on a surrogate).
+
+    The second variant of early stopping in Goodfellow, Bengio & Courville (2016),
+    Algorithm 7.3: after early stopping at step :math:`i^*` with training loss
+    :math:`\epsilon`, continue training on training + validation data until the
+    validation loss falls to :math:`\epsilon` or below.
+
+    Attributes:
+        reached: whether the threshold was reached; ``reached_step`` the step it was.
+    """
+
+    def __init__(self, *, monitor: str, threshold: float) -> None:
+        if not math.isfinite(threshold):
+            raise ValueError(f"StopBelow: threshold must be finite, got {threshold}")
+        self.monitor, self.threshold = monitor, threshold
+        self.reached, self.reached_step = False, -1
+
+    def on_validation_end(self, loop: Loop, metrics: dict[str, float]) -> None:
+        if self.monitor not in metrics:
+            raise KeyError(f"StopBelow: no metric {self.monitor!r} (have {sorted(metrics)})")
+        if not self.reached and metrics[self.monitor] <= self.threshold:
+            self.reached, self.reached_step = True, loop.step
+            loop.should_stop = True
+
+    def state_dict(self) -> dict[str, Any]:
+        return {"reached": self.reached, "reached_step": self.reached_step}
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        self.reached, self.reached_step = bool(state["reached"]), int(state["reached_step"])
+
+
 class Checkpointing(Callback):
     """Writes ``checkpoints/step-N.ckpt`` every ``every`` updates and at the end (rank 0)."""
 

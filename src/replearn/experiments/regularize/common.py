@@ -31,7 +31,6 @@ from torch.utils.data import TensorDataset
 from replearn.data import load_classification
 from replearn.data.images import ClassificationData
 from replearn.engine import Task
-from replearn.engine.callbacks import Callback
 from replearn.regularize.dropout import Dropout
 from replearn.regularize.label_smoothing import smooth_labels, soft_cross_entropy
 from replearn.regularize.multitask import MultiTaskNet, UncertaintyWeights, weighted_loss
@@ -193,29 +192,6 @@ class MultiTaskTask(Task):
         if logits is not None:
             metrics["accuracy"] = (logits.argmax(-1) == batch[1]).float().mean()
         return metrics
-
-
-class StopBelow(Callback):
-    """Stop ``fit`` once a validation metric is at or below a threshold (Algorithm 7.3's loop).
-
-    Attributes:
-        reached: whether the threshold was reached; ``reached_step`` when.
-    """
-
-    def __init__(self, *, monitor: str, threshold: float) -> None:
-        self.monitor, self.threshold = monitor, threshold
-        self.reached, self.reached_step = False, -1
-
-    def on_validation_end(self, loop: Any, metrics: dict[str, float]) -> None:
-        if not self.reached and metrics[self.monitor] <= self.threshold:
-            self.reached, self.reached_step = True, loop.step
-            loop.should_stop = True
-
-    def state_dict(self) -> dict[str, Any]:
-        return {"reached": self.reached, "reached_step": self.reached_step}
-
-    def load_state_dict(self, state: dict[str, Any]) -> None:
-        self.reached, self.reached_step = bool(state["reached"]), int(state["reached_step"])
 
 
 @torch.no_grad()

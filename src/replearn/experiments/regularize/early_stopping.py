@@ -30,11 +30,10 @@ import torch
 from torch.utils.data import TensorDataset
 
 from replearn.engine import EngineConfig, RunContext, fit
-from replearn.engine.callbacks import EarlyStopping
+from replearn.engine.callbacks import EarlyStopping, StopBelow
 from replearn.experiments.base import Claim, Result, experiment
 from replearn.experiments.regularize.common import (
     RegularizedClassificationTask,
-    StopBelow,
     bar_chart,
     curves_chart,
     evaluate_splits,
