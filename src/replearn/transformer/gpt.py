@@ -51,34 +51,8 @@ from torch import Tensor, nn
 
 from replearn.registry import Example, register
 from replearn.transformer.attention import scaled_dot_product_attention
-
-try:  # TEMPORARY stand-ins until replearn.transformer.decoding lands
-    from replearn.transformer.decoding import greedy_next, sample_next
-except ImportError:
-
-    def greedy_next(logits: Tensor) -> Tensor:
-        return logits.argmax(dim=-1)
-
-    def sample_next(logits, *, temperature=1.0, top_k=None, top_p=None, generator=None):
-        logits = logits / temperature
-        if top_k is not None:
-            kth = logits.topk(min(top_k, logits.shape[-1]), dim=-1).values[..., -1:]
-            logits = logits.masked_fill(logits < kth, -math.inf)
-        probs = logits.float().softmax(-1)
-        return torch.multinomial(probs, 1, generator=generator)[:, 0]
-
-
-try:  # TEMPORARY stand-ins until replearn.transformer.positions lands
-    from replearn.transformer.positions import sinusoidal_encoding
-except ImportError:
-
-    def sinusoidal_encoding(length: int, dim: int) -> Tensor:
-        pos = torch.arange(length, dtype=torch.float64)[:, None]
-        inv = torch.exp(-math.log(10000.0) * torch.arange(0, dim, 2, dtype=torch.float64) / dim)
-        out = torch.zeros(length, dim, dtype=torch.float64)
-        out[:, 0::2], out[:, 1::2] = torch.sin(pos * inv), torch.cos(pos * inv)
-        return out.float()
-
+from replearn.transformer.decoding import sample_next
+from replearn.transformer.positions import apply_rotary, rotary_embedding, sinusoidal_encoding
 
 KV = tuple[Tensor, Tensor]
 """One layer's cached keys and values, each (B, H, P, D)."""
@@ -102,27 +76,6 @@ def merge_heads(x: Tensor) -> Tensor:
     return x.transpose(1, 2).flatten(2)
 
 
-def rotary_table(length: int, head_dim: int, base: float = 10000.0) -> Tensor:
-    r"""RoFormer's angles :math:`\theta_{t,i} = t\, b^{-2i/D}` as (cos, sin).
-
-    Shape:
-        -> (length, head_dim / 2, 2).
-    """
-    inv = base ** (-torch.arange(0, head_dim, 2, dtype=torch.float64) / head_dim)
-    angle = torch.arange(length, dtype=torch.float64)[:, None] * inv  # (T, D/2)
-    return torch.stack([angle.cos(), angle.sin()], dim=-1).float()
-
-
-def apply_rotary(x: Tensor, cos: Tensor, sin: Tensor) -> Tensor:
-    r"""Rotate the pairs :math:`(x_i, x_{i+D/2})` by :math:`\theta_{t,i}` (GPT-NeoX layout).
-
-    Shape:
-        x (B, H, T, D), cos/sin (T, D/2) -> (B, H, T, D).
-    """
-    x1, x2 = x.chunk(2, dim=-1)
-    return torch.cat([x1 * cos - x2 * sin, x2 * cos + x1 * sin], dim=-1)
-
-
 def lm_loss(logits: Tensor, targets: Tensor, ignore_index: int = -1) -> Tensor:
     r"""Mean next-token negative log-likelihood :math:`-\frac1N\sum \log P(u_{t+1}|u_{\le t})`.
 
@@ -133,8 +86,8 @@ def lm_loss(logits: Tensor, targets: Tensor, ignore_index: int = -1) -> Tensor:
 
 
 __all__ = [
-    "GPT", "MLP", "Block", "CausalSelfAttention", "GPTConfig", "apply_rotary", "lm_loss",
-    "merge_heads", "mfu", "rotary_table", "split_heads",
+    "GPT", "MLP", "Block", "CausalSelfAttention", "GPTConfig", "lm_loss",
+    "merge_heads", "mfu", "split_heads",
 ]  # fmt: skip
 
 
@@ -294,10 +247,10 @@ class GPT(nn.Module):
         self.lm_head.weight = self.transformer.wte.weight  # Eq. (4): tied
         if cfg.position != "learned":
             table = (
-                rotary_table(cfg.block_size, cfg.n_embd // cfg.n_head)
+                torch.stack(rotary_embedding(cfg.block_size, cfg.n_embd // cfg.n_head), dim=-1)
                 if cfg.position == "rotary"
                 else sinusoidal_encoding(cfg.block_size, cfg.n_embd)
-            )
+            )  # (block_size, D, 2) cos and sin, or (block_size, C)
             self.register_buffer("pos_table", table, persistent=False)
         self.apply(self._init_weights)
         for name, p in self.named_parameters():  # GPT-2: residual projections / sqrt(2L)
@@ -391,12 +344,9 @@ class GPT(nn.Module):
                 logits, cache = self.step(idx, cache)
             else:
                 logits = self(idx[:, -self.cfg.block_size :])[:, -1]  # (B, V)
-            if temperature == 0:
-                nxt = greedy_next(logits)
-            else:
-                nxt = sample_next(
-                    logits, temperature=temperature, top_k=top_k, top_p=top_p, generator=generator
-                )
+            nxt = sample_next(  # temperature 0: the most likely token
+                logits, temperature=temperature, top_k=top_k, top_p=top_p, generator=generator
+            )
             idx = torch.cat([idx, nxt[:, None].to(idx.dtype)], dim=1)
         return idx
 
