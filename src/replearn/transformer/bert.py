@@ -283,6 +283,12 @@ class BERT(nn.Module):
     ) -> Tensor:  # fmt: skip
         """Eqs. (1)-(3): the last hidden states (B, L, H); ``attention_mask`` is 1 on tokens."""
         n = input_ids.shape[1]
+        if n > self.pos_emb.num_embeddings - (
+            self.pad_id + 1 if self.positions == "roberta" else 0
+        ):
+            raise ValueError(
+                f"sequence of {n} tokens is longer than the {self.pos_emb.num_embeddings} positions"
+            )
         if self.positions == "roberta":
             pos = roberta_position_ids(input_ids, self.pad_id)  # (B, L)
         else:
