@@ -178,7 +178,6 @@ def reorder_cache(cache: Any, index: Tensor) -> Any:
     raise TypeError(f"cannot reorder a cache of type {type(cache).__name__}")
 
 
-@torch.no_grad()
 def beam_search(
     step_fn: StepFn,
     prompt: Tensor,
@@ -205,36 +204,39 @@ def beam_search(
     """
     if beam_size < 1 or max_new_tokens < 1:
         raise ValueError(f"need beam_size, max_new_tokens >= 1, got {beam_size}, {max_new_tokens}")
-    b, k = prompt.shape[0], beam_size
-    tokens = prompt.repeat_interleave(k, dim=0)  # (B*K, t0)
-    logp_sum = torch.full((b, k), float("-inf"), dtype=torch.float64, device=prompt.device)
-    logp_sum[:, 0] = 0.0  # all beams start equal: expand only the first one
-    lengths = torch.zeros(b, k, dtype=torch.long, device=prompt.device)
-    done = torch.zeros(b, k, dtype=torch.bool, device=prompt.device)
-    for _ in range(max_new_tokens):
-        logits, cache = step_fn(tokens, cache)
-        logp = F.log_softmax(logits.double(), dim=-1).view(b, k, -1)  # (B, K, V)
-        vocab = logp.shape[-1]
-        if eos_id is not None:  # a finished hypothesis only extends by eos, at no cost
-            frozen = torch.full_like(logp[0, 0], float("-inf"))
-            frozen[eos_id] = 0.0
-            logp = torch.where(done[..., None], frozen, logp)
-        cand = (logp_sum[..., None] + logp).view(b, k * vocab)  # (B, K*V)
-        logp_sum, flat = cand.topk(k, dim=-1)  # (B, K) best extensions
-        beam, token = flat // vocab, flat % vocab  # parent beam and new token
-        rows = (torch.arange(b, device=prompt.device)[:, None] * k + beam).view(-1)  # (B*K,)
-        lengths = lengths.gather(1, beam) + (~done.gather(1, beam)).long()
-        done = done.gather(1, beam) | (token == eos_id if eos_id is not None else False)
-        tokens = torch.cat([tokens[rows], token.view(-1, 1)], dim=1)
-        cache = reorder_cache(cache, rows)
-        if eos_id is not None and done.all():
-            pad = torch.full((b * k, max_new_tokens + prompt.shape[1] - tokens.shape[1]), eos_id)
-            tokens = torch.cat([tokens, pad.to(tokens)], dim=1)
-            break
-    scores = logp_sum / lengths.clamp(min=1).double() ** length_penalty  # (B, K)
-    scores, order = scores.sort(dim=-1, descending=True)
-    seqs = tokens.view(b, k, -1).gather(1, order[..., None].expand(-1, -1, tokens.shape[1]))
-    return seqs, scores
+    with torch.no_grad():  # (a context, not a decorator: the registry reads the source)
+        b, k = prompt.shape[0], beam_size
+        tokens = prompt.repeat_interleave(k, dim=0)  # (B*K, t0)
+        logp_sum = torch.full((b, k), float("-inf"), dtype=torch.float64, device=prompt.device)
+        logp_sum[:, 0] = 0.0  # all beams start equal: expand only the first one
+        lengths = torch.zeros(b, k, dtype=torch.long, device=prompt.device)
+        done = torch.zeros(b, k, dtype=torch.bool, device=prompt.device)
+        for _ in range(max_new_tokens):
+            logits, cache = step_fn(tokens, cache)
+            logp = F.log_softmax(logits.double(), dim=-1).view(b, k, -1)  # (B, K, V)
+            vocab = logp.shape[-1]
+            if eos_id is not None:  # a finished hypothesis only extends by eos, at no cost
+                frozen = torch.full_like(logp[0, 0], float("-inf"))
+                frozen[eos_id] = 0.0
+                logp = torch.where(done[..., None], frozen, logp)
+            cand = (logp_sum[..., None] + logp).view(b, k * vocab)  # (B, K*V)
+            logp_sum, flat = cand.topk(k, dim=-1)  # (B, K) best extensions
+            beam, token = flat // vocab, flat % vocab  # parent beam and new token
+            rows = (torch.arange(b, device=prompt.device)[:, None] * k + beam).view(-1)  # (B*K,)
+            lengths = lengths.gather(1, beam) + (~done.gather(1, beam)).long()
+            done = done.gather(1, beam) | (token == eos_id if eos_id is not None else False)
+            tokens = torch.cat([tokens[rows], token.view(-1, 1)], dim=1)
+            cache = reorder_cache(cache, rows)
+            if eos_id is not None and done.all():
+                pad = torch.full(
+                    (b * k, max_new_tokens + prompt.shape[1] - tokens.shape[1]), eos_id
+                )
+                tokens = torch.cat([tokens, pad.to(tokens)], dim=1)
+                break
+        scores = logp_sum / lengths.clamp(min=1).double() ** length_penalty  # (B, K)
+        scores, order = scores.sort(dim=-1, descending=True)
+        seqs = tokens.view(b, k, -1).gather(1, order[..., None].expand(-1, -1, tokens.shape[1]))
+        return seqs, scores
 
 
 register(
