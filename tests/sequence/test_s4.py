@@ -8,8 +8,15 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from replearn.sequence.hippo import hippo_legs, hippo_legs_nplr
-from replearn.sequence.s4 import S4DKernel, S4Layer, nplr_kernel, s4d_kernel
-from replearn.sequence.ssm import discretize_bilinear, discretize_zoh, ssm_kernel
+from replearn.sequence.s4 import (
+    S4DKernel,
+    S4Layer,
+    nplr_kernel,
+    s4d_discretize,
+    s4d_kernel,
+    s4d_recurrence,
+)
+from replearn.sequence.ssm import discretize_bilinear, discretize_zoh, ssm_convolve, ssm_kernel
 
 F64, C128 = torch.float64, torch.complex128
 
@@ -171,3 +178,14 @@ def test_long_kernel_float32_is_close_to_float64():
     K64 = k.double()(4096).detach()
     assert torch.isfinite(K32).all()
     assert (K32.double() - K64).abs().max() < 1e-3 * K64.abs().max()
+
+
+@pytest.mark.parametrize("length", [1, 2, 17, 64, 101])
+def test_diagonal_recurrence_equals_fft_convolution_of_the_kernel(length):
+    """Convolution mode (blocked Vandermonde + FFT) == recurrent mode, float64, odd lengths too."""
+    Lambda, B, C, dt = diagonal_system(3, 4, seed=length)
+    u = torch.randn(2, 3, length, dtype=F64)
+    D = torch.randn(3, dtype=F64)
+    K = s4d_kernel(Lambda, B, C, dt, length)
+    y = s4d_recurrence(*s4d_discretize(Lambda, B, dt), C, u, D)
+    torch.testing.assert_close(ssm_convolve(u, K, D[:, None]), y, rtol=0, atol=1e-10)

@@ -23,7 +23,8 @@ pairs (only the :math:`N/2` modes with :math:`\mathrm{Im}\,\lambda > 0` are stor
     = 2\,\mathrm{Re}\,\big[(C \odot \bar{B})\, \mathcal{V}_L(\bar\lambda)\big]_l  \qquad (2)
 
 a product with the Vandermonde matrix :math:`\mathcal{V}_{nl} = e^{\Delta\lambda_n l}`,
-:math:`O(NL)` (S4D Eq. 5). :math:`\mathrm{Re}\,\lambda = -e^{a}` is kept negative (stable).
+:math:`O(NL)` (S4D Eq. 5), computed in :math:`\sqrt{L}` blocks as one matrix product
+(:func:`s4d_kernel`). :math:`\mathrm{Re}\,\lambda = -e^{a}` is kept negative (stable).
 
 **S4 (NPLR, implemented as a function, not used by the layer).** For
 :math:`A = \Lambda - PQ^*` (HiPPO-LegS in its eigenbasis, Eq. 4 of ``hippo``) and the bilinear
@@ -63,7 +64,14 @@ from replearn.registry import Example, register
 from replearn.sequence.hippo import s4d_legs, s4d_lin
 from replearn.sequence.ssm import ssm_convolve
 
-__all__ = ["S4DKernel", "S4Layer", "nplr_kernel", "s4d_discretize", "s4d_kernel"]
+__all__ = [
+    "S4DKernel",
+    "S4Layer",
+    "nplr_kernel",
+    "s4d_discretize",
+    "s4d_kernel",
+    "s4d_recurrence",
+]
 
 
 def s4d_discretize(Lambda: Tensor, B: Tensor, dt: Tensor) -> tuple[Tensor, Tensor]:
@@ -84,23 +92,49 @@ def s4d_kernel(
     r"""The S4D kernel, Eq. (2): :math:`\bar{K}_l = 2\,\mathrm{Re}\sum_n C_n\bar{B}_n
     \bar\lambda_n^l`.
 
-    ``fast=True``: one product with the Vandermonde matrix :math:`e^{\Delta\lambda_n l}`;
     ``fast=False``: the readable loop multiplying by :math:`\bar\lambda` L times.
+    ``fast=True``: the Vandermonde product of Eq. (2) with the Vandermonde matrix factored in
+    blocks of :math:`m = \lceil\sqrt{L}\,\rceil`: writing :math:`l = am + b`,
+    :math:`\bar\lambda^{l} = \bar\lambda^{am}\bar\lambda^{b}`, so
+    :math:`\bar{K}_{am+b} = 2\,\mathrm{Re}\sum_n \bar\lambda_n^{am}\,(C_n\bar{B}_n
+    \bar\lambda_n^{b})`: one batched matrix product (H, L/m, N) x (H, N, m), still
+    :math:`O(NL)` multiply-adds but only :math:`O(N\sqrt{L})` complex exponentials (the
+    plain Vandermonde matrix needs NL of them, ~40x slower on a CPU at L = 16k).
 
     Shape:
         Lambda, B, C: (H, N/2) complex; dt: (H,) -> K (H, L) real.
     """
     dA, dB = s4d_discretize(Lambda, B, dt)
     CB = C * dB  # (H, N/2)
-    if fast:
-        steps = torch.arange(length, device=Lambda.device, dtype=dt.dtype)  # (L,)
-        vandermonde = torch.exp((Lambda * dt[:, None])[..., None] * steps)  # (H, N/2, L)
-        return 2 * torch.einsum("hn,hnl->hl", CB, vandermonde).real
-    out = []
-    for _ in range(length):
-        out.append(2 * CB.sum(-1).real)
-        CB = CB * dA
-    return torch.stack(out, dim=-1)
+    if not fast:
+        out = []
+        for _ in range(length):
+            out.append(2 * CB.sum(-1).real)
+            CB = CB * dA
+        return torch.stack(out, dim=-1)
+    m = math.isqrt(max(length - 1, 0)) + 1  # m * m >= L
+    a = -(-length // m)  # blocks: a * m >= L
+    dtA = (Lambda * dt[:, None])[..., None]  # (H, N/2, 1)
+    steps = torch.arange(m, device=dt.device, dtype=dt.dtype)
+    inner = CB[..., None] * torch.exp(dtA * steps)  # (H, N/2, m): C B lambda^b
+    outer = torch.exp(dtA * (m * steps[:a]))  # (H, N/2, a): lambda^(a m)
+    K = torch.matmul(outer.transpose(-1, -2), inner)  # (H, a, m)
+    return 2 * K.flatten(-2)[..., :length].real
+
+
+def s4d_recurrence(dA: Tensor, dB: Tensor, C: Tensor, u: Tensor, D: Tensor | float = 0.0) -> Tensor:
+    r"""Recurrent mode of the diagonal SSM: :math:`x_k = \bar\lambda \odot x_{k-1} + \bar{B}u_k`,
+    :math:`y_k = 2\,\mathrm{Re}(C x_k) + Du_k`, one step at a time from :math:`x_{-1} = 0`.
+
+    Shape:
+        dA, dB, C: (H, N/2) complex; u: (..., H, L); D: scalar or (H,) -> (..., H, L).
+    """
+    x = torch.zeros(*u.shape[:-1], dA.shape[-1], dtype=dA.dtype, device=u.device)
+    ys = []
+    for k in range(u.shape[-1]):
+        x = dA * x + dB * u[..., k, None]  # (..., H, N/2)
+        ys.append(2 * (C * x).sum(-1).real)
+    return torch.stack(ys, dim=-1) + (D[..., None] if isinstance(D, Tensor) else D) * u
 
 
 def nplr_kernel(
