@@ -112,7 +112,7 @@ def distillation_loss(
 
 def student_from_teacher(teacher: BERT, *, every: int = 2) -> BERT:
     """A BERT with ``ceil(N / every)`` layers: the teacher's layers 0, every, 2 every, ... copied,
-    and every other tensor (embeddings, pooler, heads) copied too (Sec. 3).
+    and every other tensor (embeddings, pooler, heads) copied too (Sec. 3); same dtype, device.
 
     Shape:
         (the student maps (B, L) ids to (B, L, H) like the teacher).
@@ -141,6 +141,8 @@ def student_from_teacher(teacher: BERT, *, every: int = 2) -> BERT:
         num_labels=teacher.num_labels,
         fast=layer0.fast,
     )
+    w = teacher.tok_emb.weight
+    student = student.to(device=w.device, dtype=w.dtype)
     state = {}
     for key, value in teacher.state_dict().items():
         if key.startswith("layers."):
