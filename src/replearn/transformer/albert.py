@@ -67,6 +67,7 @@ def albert_num_parameters(
 
 def _example() -> Example:
     kw = dict(vocab_size=30, embedding=8, hidden=16, layers=3, heads=2, intermediate=32)
+    kw.update(pooler=False, mlm_head=False, sop_head=False)  # forward reads the encoder only
     return Example(ALBERT(**kw, max_len=12), (torch.randint(0, 30, (2, 7)),), (2, 7, 16))
 
 

@@ -204,7 +204,8 @@ class EncoderLayer(nn.Module):
 
 
 def _example() -> Example:
-    model = BERT(vocab_size=30, hidden=16, layers=2, heads=2, intermediate=32, max_len=12)
+    heads = dict(pooler=False, mlm_head=False, nsp_head=False)  # forward reads the encoder only
+    model = BERT(vocab_size=30, hidden=16, layers=2, heads=2, intermediate=32, max_len=12, **heads)
     return Example(model, (torch.randint(0, 30, (2, 7)),), (2, 7, 16))
 
 
