@@ -198,14 +198,14 @@ class RelativeSinusoidalPositions(nn.Module):
 
     def __init__(self, dim: int, *, base: float = 10000.0) -> None:
         super().__init__()
-        self.dim = dim
-        self.register_buffer("inv_freq", _inv_freq(dim, base, torch.float32), persistent=False)
+        _inv_freq(dim, base, torch.float64)  # validates dim
+        self.dim, self.base = dim, base
 
-    def forward(self, klen: int, dtype: torch.dtype | None = None) -> Tensor:
-        """Shape: -> (klen, dim)."""
-        dist = torch.arange(klen - 1, -1, -1.0, device=self.inv_freq.device, dtype=torch.float64)
-        angle = dist[:, None] * self.inv_freq.double()[None, :]  # (klen, d/2)
-        return torch.cat([angle.sin(), angle.cos()], -1).to(dtype or self.inv_freq.dtype)
+    def forward(self, klen: int, dtype: torch.dtype = torch.float32, device=None) -> Tensor:
+        """Shape: -> (klen, dim), computed in float64 then cast to ``dtype``."""
+        dist = torch.arange(klen - 1, -1, -1, device=device, dtype=torch.float64)
+        angle = dist[:, None] * _inv_freq(self.dim, self.base, torch.float64, device)[None, :]
+        return torch.cat([angle.sin(), angle.cos()], -1).to(dtype)  # (klen, dim)
 
     def extra_repr(self) -> str:
         return f"dim={self.dim}"
