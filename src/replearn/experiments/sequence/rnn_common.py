@@ -133,8 +133,9 @@ class SequenceModel(nn.Module):
     """A one-layer recurrent network with an optional embedding and a linear head.
 
     ``forward(x)`` maps ``(B, T, I)`` floats (or ``(B, T)`` token ids when ``vocab_size``
-    is set) to ``(B, T, output_size)`` outputs, one per step; ``state`` carries the
-    recurrent state between calls (truncated BPTT, generation).
+    is set) to ``(B, T, output_size)`` outputs, one per step (``(T, B, ...)`` time-major
+    with ``batch_first=False``, the convention of :mod:`replearn.engine.bptt`); ``state``
+    carries the recurrent state between calls (truncated BPTT, generation).
 
     Args:
         kind: ``rnn`` (tanh), ``lstm`` or ``gru``.
@@ -143,6 +144,7 @@ class SequenceModel(nn.Module):
         output_size: head outputs per step.
         vocab_size: embed token ids first when set.
         num_layers: stacked recurrent layers.
+        batch_first: ``(B, T, ...)`` inputs and outputs (else time-major ``(T, B, ...)``).
     """
 
     def __init__(
@@ -154,6 +156,7 @@ class SequenceModel(nn.Module):
         output_size: int,
         vocab_size: int | None = None,
         num_layers: int = 1,
+        batch_first: bool = True,
     ) -> None:
         super().__init__()
         classes = {"rnn": RNN, "lstm": LSTM, "gru": GRU}
@@ -164,11 +167,11 @@ class SequenceModel(nn.Module):
                 raise ValueError(f"{name} must be >= 1, got {value}")
         self.kind = kind
         self.embed = nn.Embedding(vocab_size, input_size) if vocab_size else None
-        self.rnn = classes[kind](input_size, hidden_size, num_layers, batch_first=True)
+        self.rnn = classes[kind](input_size, hidden_size, num_layers, batch_first=batch_first)
         self.head = nn.Linear(hidden_size, output_size)
 
     def forward(self, x: Tensor, state: object = None) -> tuple[Tensor, object]:
-        """Outputs ``(B, T, output_size)`` and the final recurrent state."""
+        """Outputs ``(B, T, output_size)`` (time-major if not batch_first) and the final state."""
         if self.embed is not None:
             x = self.embed(x)  # (B, T, I)
         out, state = self.rnn(x, state)  # (B, T, H)

@@ -17,7 +17,7 @@ baseline. A model *solves* a length when its test MSE is below ``solved_mse`` an
 Writes ``adding_mse.png`` (test MSE per model and length) and ``adding_curves.png``
 (validation MSE during training).
 
-replearn run rnn-memory                     # lengths 50 and 200, a few minutes
+replearn run rnn-memory                     # lengths 50 and 100, a few minutes
 replearn run rnn-memory --preset quick      # length 50 only
 """
 
@@ -68,7 +68,7 @@ class Config:
         engine: training-loop settings (each model; gradient-norm clipping at 1).
     """
 
-    lengths: tuple[int, ...] = (50, 200)
+    lengths: tuple[int, ...] = (50, 100)
     kinds: tuple[str, ...] = ("rnn", "lstm", "gru")
     hidden_size: int = 64
     n_train: int = 10_000
