@@ -101,3 +101,30 @@ def test_reverse_padded_and_validation():
         BiRNN(input_size=3, hidden_size=5, output_size=4, cell="tcn")
     with pytest.raises(ValueError):
         BiRNN(input_size=3, hidden_size=0, output_size=4)
+
+
+def test_labelling_task_and_matched_budget():
+    from replearn.experiments.sequence.birnn_labelling import (
+        BiTagger,
+        Config,
+        labelling_data,
+        matched_unidirectional,
+        n_params,
+    )
+
+    cfg = Config(k=2, vocab=6, length=10)
+    x, y = labelling_data(cfg, 50, torch.Generator().manual_seed(0)).tensors
+    for t in range(10):
+        window = x[:, max(t - 2, 0) : t + 3]
+        assert torch.equal(y[:, t], window.amax(dim=1))
+    fx, fy = labelling_data(Config(task="future", k=2), 20, torch.Generator()).tensors
+    assert torch.equal(fy[:, :-2], fx[:, 2:]) and (fy[:, -2:] == -100).all()
+    bi = BiTagger(vocab=8, embed_size=16, hidden_size=32, output_size=8)
+    uni = matched_unidirectional(Config(), n_params(bi))
+    assert abs(n_params(uni) - n_params(bi)) / n_params(bi) < 0.03
+    assert (
+        n_params(uni)
+        == 8 * 16
+        + 4 * uni.rnn.hidden_size * (16 + uni.rnn.hidden_size + 2)
+        + (uni.rnn.hidden_size + 1) * 8
+    )

@@ -106,3 +106,28 @@ def test_loss_is_the_explicit_cross_entropy_of_both_lms():
     torch.testing.assert_close(bwd, torch.stack(b_terms).mean(), rtol=0, atol=1e-12)
     with pytest.raises(ValueError):
         BiLM(vocab_size=10, dim=0)
+
+
+def test_pooling_commutes_with_the_mix_and_toy_labels():
+    import random
+
+    from replearn.experiments.sequence.elmo_sst2 import MixClassifier, pooled_layers, toy_sentences
+
+    m = bilm()
+    ids = torch.randint(1, 13, (3, 6))
+    lengths = torch.tensor([6, 2, 4])
+    ids[torch.arange(6)[None, :] >= lengths[:, None]] = 0
+    pooled = pooled_layers(m, ids, lengths)  # (N, J, F)
+    clf = MixClassifier(3, 12).double()
+    with torch.no_grad():
+        clf.mix.weights.copy_(torch.tensor([0.5, -0.2, 1.0]))
+    reps = m.layers(ids, lengths)  # (J, N, T, F)
+    for i in range(3):
+        n = int(lengths[i])
+        per_token = clf.mix(reps[:, i, :n])  # (n, F): ELMo_k of Eq. (2)
+        expected = clf.linear(per_token.mean(0))
+        torch.testing.assert_close(clf(pooled[i : i + 1])[0], expected, rtol=0, atol=1e-12)
+    for text, label in zip(*toy_sentences(200, random.Random(0)), strict=True):
+        positive = any(w in text.split() for w in ("good", "great", "funny", "moving", "clever",
+                                                    "charming", "smart", "fresh"))  # fmt: skip
+        assert label == int(positive != ("not" in text.split()))

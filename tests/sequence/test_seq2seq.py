@@ -243,3 +243,12 @@ def test_teacher_forcing_ratio_mixes_inputs_and_loss_ignores_padding():
         Seq2Seq(vocab_size=10, cell="rnn")
     with pytest.raises(ValueError):
         Seq2Seq(vocab_size=10, pad_id=1)
+
+
+def test_exact_match_counts_every_target_token():
+    from replearn.experiments.sequence.seq2seq_chars import exact_match
+
+    tgt = torch.tensor([[5, 6, EOS, PAD], [5, EOS, PAD, PAD]])
+    out = torch.tensor([[5, 6, EOS, PAD, PAD], [5, 7, PAD, PAD, PAD]])
+    assert exact_match(out, tgt).tolist() == [True, False]
+    assert exact_match(out[:, :2], tgt).tolist() == [False, False]  # EOS missing

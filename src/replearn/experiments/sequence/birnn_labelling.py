@@ -152,10 +152,13 @@ def n_params(model: nn.Module) -> int:
 
 def matched_unidirectional(cfg: Config, target: int) -> UniTagger:
     """The unidirectional tagger whose parameter count is closest to ``target``."""
-    kw = dict(vocab=cfg.vocab, embed_size=cfg.embed_size, output_size=cfg.vocab)
-    sizes = range(1, 8 * cfg.hidden_size)
-    h = min(sizes, key=lambda h: abs(n_params(UniTagger(hidden_size=h, **kw)) - target))
-    return UniTagger(hidden_size=h, **kw)
+    v, e = cfg.vocab, cfg.embed_size
+
+    def count(h: int) -> int:  # embedding + LSTM (4 gates, two biases) + output map
+        return v * e + 4 * h * (e + h + 2) + h * v + v
+
+    h = min(range(1, 8 * cfg.hidden_size), key=lambda h: abs(count(h) - target))
+    return UniTagger(vocab=v, embed_size=e, hidden_size=h, output_size=v)
 
 
 class TaggingTask(Task):
