@@ -41,10 +41,12 @@ a diagonal-plus-rank-one inverse, so Woodbury's identity reduces it to four Cauc
 :math:`\hat{K} = k_{00} - k_{01}k_{10}/(1 + k_{11})`. (This is S4's :math:`\frac{2}{1+z}
 (g(z) - A)^{-1}` with the factor moved inside, which stays finite at :math:`z = -1`.)
 
-Deviations: the layer uses the S4D kernel (2), as the S4D paper recommends; the NPLR kernel (3)
+Deviations: the layer uses the S4D kernel (2) (simpler; on par with S4 in the S4D paper's
+experiments) rather than the NPLR kernel of S4; the NPLR kernel (3)
 is :func:`nplr_kernel`, verified but computed with naive :math:`O(NL)` Cauchy sums (the paper's
 fast Cauchy algorithms are not implemented) and with :math:`\tilde C` passed in rather than
-learned. :math:`B` is fixed at its initial value and :math:`C` is learned (as in S4D's code).
+learned. :math:`B` is fixed at its initial value and only :math:`C` is learned (as in the S4D
+paper's minimal implementation, where :math:`B = 1` is folded into :math:`C`).
 
 Tests check: (2) (Vandermonde and the readable power loop) equals :func:`ssm.ssm_kernel` of
 the equivalent dense real block-diagonal system discretized by :func:`ssm.discretize_zoh`
@@ -142,8 +144,9 @@ def nplr_kernel(
 ) -> Tensor:
     r"""S4's kernel of :math:`A = \mathrm{diag}(\Lambda) - PQ^*` (bilinear), Eq. (3) + iFFT.
 
-    Returns :math:`\sum`-form :math:`\bar{K}_l = C\bar{A}^l\bar{B}`, l < L, where ``C_tilde``
-    is :math:`C(I - \bar{A}^L)`; complex in general (real part for a real system).
+    Returns :math:`\bar{K}_l = C\bar{A}^l\bar{B}`, l < L, of the bilinear discretization
+    with step ``dt``, given ``C_tilde`` :math:`= C(I - \bar{A}^L)` (S4 learns
+    :math:`\tilde{C}` directly); complex in general, real for a real system.
 
     Shape:
         Lambda, P, Q, B, C_tilde: (..., N) complex -> (..., L) complex.
