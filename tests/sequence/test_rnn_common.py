@@ -6,8 +6,6 @@ import math
 
 import pytest
 import torch
-from hypothesis import given, settings
-from hypothesis import strategies as st
 
 from replearn.experiments.sequence.char_lstm import unigram_cross_entropy
 from replearn.experiments.sequence.rnn_common import (
@@ -17,8 +15,6 @@ from replearn.experiments.sequence.rnn_common import (
     fit_log_slope,
     head_mean,
     hidden_gradient_norms,
-    scale_to_spectral_radius,
-    spectral_radius,
     tail_mean,
     vanishing_distance,
 )
@@ -26,30 +22,6 @@ from replearn.experiments.sequence.rnn_gradients import log_norm_profile
 from replearn.experiments.sequence.tbptt_tradeoff import echo_loss, echo_stream
 
 F64 = torch.float64
-
-
-def test_spectral_radius_of_a_rotation_and_a_triangular_matrix():
-    theta = 0.3
-    c, s = math.cos(theta), math.sin(theta)
-    rot = torch.tensor([[c, -s], [s, c]], dtype=F64)
-    assert spectral_radius(2.5 * rot) == pytest.approx(2.5, rel=1e-12)
-    tri = torch.tensor([[0.5, 7.0], [0.0, -0.9]], dtype=F64)  # eigenvalues on the diagonal
-    assert spectral_radius(tri) == pytest.approx(0.9, rel=1e-12)
-    with pytest.raises(ValueError, match="square"):
-        spectral_radius(torch.zeros(2, 3))
-
-
-@settings(max_examples=15, deadline=None)
-@given(n=st.integers(2, 12), rho=st.floats(0.1, 3.0), seed=st.integers(0, 1000))
-def test_scale_to_spectral_radius(n, rho, seed):
-    w = torch.randn(n, n, generator=torch.Generator().manual_seed(seed), dtype=F64)
-    scaled = scale_to_spectral_radius(w, rho)
-    assert spectral_radius(scaled) == pytest.approx(rho, rel=1e-9)
-    # same direction: a positive multiple of w
-    ratio = scaled / w
-    torch.testing.assert_close(ratio, torch.full_like(ratio, float(ratio[0, 0])))
-    with pytest.raises(ValueError, match="positive"):
-        scale_to_spectral_radius(w, 0.0)
 
 
 def test_linear_rnn_gradients_are_powers_of_w_transposed():

@@ -1,12 +1,11 @@
 """Glue shared by the recurrent-network experiments (gradients, memory, TBPTT, char LSTM).
 
-* :func:`spectral_radius`, :func:`scale_to_spectral_radius` -- the largest
-  |eigenvalue| of a recurrent matrix, and a copy rescaled to a chosen one.
 * :func:`hidden_gradient_norms` -- unroll ``h_t = phi(W_hh h_{t-1} + W_ih x_t + b)``
   and return ``||dL/dh_t||`` for every step (the quantity of Bengio et al. 1994 and
   Pascanu et al. 2013, arXiv:1211.5063).
 * :func:`fit_log_slope`, :func:`vanishing_distance` -- what the gradient claims read off it.
-* :class:`SequenceModel` -- an RNN / LSTM / GRU with an optional embedding and a linear head.
+* :class:`SequenceModel` -- an RNN / LSTM / GRU of :mod:`replearn.sequence.rnn` with an
+  optional embedding and a linear head.
 * :class:`SavedTensorBytes` -- counts the bytes autograd keeps for the backward pass
   (``torch.autograd.graph.saved_tensors_hooks``), a device-independent memory measure.
 * :func:`single_thread`, :func:`tail_mean` -- small utilities.
@@ -21,34 +20,13 @@ from typing import Literal
 
 import torch
 from torch import Tensor, nn
-from torch.nn import GRU, LSTM, RNN  # replearn.sequence.rnn once it lands
+
+from replearn.sequence.rnn import GRU, LSTM, RNN
 
 Nonlinearity = Literal["tanh", "relu", "linear"]
 CellKind = Literal["rnn", "lstm", "gru"]
 
 _ACTIVATIONS = {"tanh": torch.tanh, "relu": torch.relu, "linear": lambda a: a}
-
-
-def spectral_radius(weight: Tensor) -> float:
-    """``max_i |lambda_i(W)|`` of a square matrix.
-
-    Shape:
-        weight: (H, H) -> float.
-    """
-    if weight.ndim != 2 or weight.shape[0] != weight.shape[1]:
-        raise ValueError(f"need a square matrix, got shape {tuple(weight.shape)}")
-    return float(torch.linalg.eigvals(weight.detach().double()).abs().max())
-
-
-def scale_to_spectral_radius(weight: Tensor, rho: float) -> Tensor:
-    """``W * rho / spectral_radius(W)``: the same eigenvectors, spectral radius ``rho``.
-
-    Shape:
-        weight: (H, H) -> (H, H).
-    """
-    if rho <= 0:
-        raise ValueError(f"spectral radius must be positive, got {rho}")
-    return weight * (rho / spectral_radius(weight))
 
 
 def hidden_gradient_norms(

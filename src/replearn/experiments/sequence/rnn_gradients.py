@@ -43,8 +43,6 @@ from typing import Any
 import matplotlib.pyplot as plt
 import torch
 from torch import Tensor
-from torch.nn.init import orthogonal_  # TODO replearn.sequence.init once it lands
-from torch.nn.utils import clip_grad_norm_ as clip_grad_norm  # TODO replearn.sequence.clipping
 
 from replearn.data.sequences import AddingProblem
 from replearn.engine import RunContext
@@ -54,12 +52,13 @@ from replearn.experiments.sequence.rnn_common import (
     fit_log_slope,
     head_mean,
     hidden_gradient_norms,
-    scale_to_spectral_radius,
     single_thread,
     tail_mean,
     vanishing_distance,
 )
 from replearn.report.plots import CURVE_FIGSIZE, DPI, save_figure
+from replearn.sequence.clipping import clip_grad_norm, global_norm
+from replearn.sequence.init import orthogonal_, scale_spectral_radius
 
 
 @dataclass(frozen=True)
@@ -141,7 +140,7 @@ def log_norm_profile(norms: Tensor) -> Tensor:
 
 def profile(cfg: Config, rho: float, nonlinearity: str, gen: torch.Generator) -> dict[str, Any]:
     """Norm profile of one RNN with a Gaussian ``W_hh`` at spectral radius ``rho``."""
-    w_hh = scale_to_spectral_radius(gaussian_recurrent(cfg.hidden_size, gen), rho)
+    w_hh = scale_spectral_radius(gaussian_recurrent(cfg.hidden_size, gen), rho)
     w_ih = torch.randn(cfg.hidden_size, cfg.input_size, generator=gen, dtype=torch.float64)
     w_ih = w_ih / math.sqrt(cfg.input_size)
     x = cfg.input_scale * torch.randn(
@@ -168,7 +167,7 @@ def train_adding(cfg: Config, *, clip: bool, seed: int) -> dict[str, list[float]
     model = SequenceModel("rnn", input_size=2, hidden_size=cfg.hidden_size, output_size=1)
     with torch.no_grad():
         w = model.rnn.weight_hh_l0
-        w.copy_(scale_to_spectral_radius(w, cfg.clip_radius))
+        w.copy_(scale_spectral_radius(w, cfg.clip_radius))
     opt = torch.optim.SGD(model.parameters(), lr=cfg.clip_lr)
     losses, grad_norms = [], []
     for step in range(cfg.clip_steps):
@@ -181,7 +180,7 @@ def train_adding(cfg: Config, *, clip: bool, seed: int) -> dict[str, list[float]
         if clip:
             norm = clip_grad_norm(params, cfg.clip_max_norm)
         else:
-            norm = torch.stack([p.grad.norm() for p in params]).norm()
+            norm = global_norm([p.grad for p in params])
         losses.append(loss.item())
         grad_norms.append(float(norm))
         if not math.isfinite(losses[-1]):
@@ -197,7 +196,8 @@ def orthogonal_vs_gaussian(cfg: Config, seed: int) -> dict[str, Any]:
     for i in range(cfg.n_inits):
         gen = torch.Generator().manual_seed(seed * 1000 + i)
         gauss = gaussian_recurrent(cfg.hidden_size, gen)
-        ortho = orthogonal_(torch.empty(cfg.hidden_size, cfg.hidden_size, dtype=torch.float64))
+        ortho = torch.empty(cfg.hidden_size, cfg.hidden_size, dtype=torch.float64)
+        ortho = orthogonal_(ortho, generator=gen)
         w_ih = torch.randn(cfg.hidden_size, cfg.input_size, generator=gen, dtype=torch.float64)
         w_ih = w_ih / math.sqrt(cfg.input_size)
         x = cfg.ortho_input_scale * torch.randn(

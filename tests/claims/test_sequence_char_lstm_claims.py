@@ -1,0 +1,50 @@
+"""Claims of ``char-lstm`` (character LSTM language model on Tiny Shakespeare), default
+config, seed 0.
+
+Asserts the verdict that was measured (see the evidence strings); a change of verdict means the
+method or the experiment changed. A claim measured as failing is asserted as failing. Needs
+Tiny Shakespeare in $REPLEARN_DATA (skipped without).
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+from replearn.engine.context import RunContext
+from replearn.engine.seed import seed_everything
+from replearn.experiments.base import get_experiment, judge
+
+pytestmark = pytest.mark.slow
+
+# claim id -> measured verdict with the default config, seed 0 (2026-11-26, under load)
+MEASURED = {"char-lstm-beats-unigram": True}
+
+
+def _has_shakespeare() -> bool:
+    root = os.environ.get("REPLEARN_DATA")
+    return bool(root) and (Path(root) / "tinyshakespeare").is_dir()
+
+
+@pytest.mark.skipif(not _has_shakespeare(), reason="needs Tiny Shakespeare in $REPLEARN_DATA")
+def test_claims_verdicts(tmp_path):
+    exp = get_experiment("char-lstm")
+    seed_everything(0)  # as `replearn run` does: the same numbers as the CLI run
+    ctx = RunContext(out=tmp_path, seed=0, progress=False)
+    ctx.start()
+    try:
+        result = exp.run(exp.config(), ctx)
+    finally:
+        ctx.close()
+    verdicts = {row["id"]: row for row in judge(exp.claims, result.metrics)}
+    assert set(verdicts) == set(MEASURED)
+    for claim_id, expected in MEASURED.items():
+        row = verdicts[claim_id]
+        print(f"{claim_id}: {'holds' if row['holds'] else 'fails'} - {row['evidence']}")
+        assert row["holds"] is expected, f"{claim_id}: {row['evidence']}"
+        if row["plot"] is not None:
+            assert (tmp_path / row["plot"]).exists()
+    for plot in result.plots:
+        assert plot.exists() and plot.stat().st_size > 0
