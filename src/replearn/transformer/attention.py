@@ -182,26 +182,24 @@ class KVCache:
     def __len__(self) -> int:
         return 0 if self.keys is None else self.keys.shape[-2]
 
+    def __repr__(self) -> str:
+        return f"KVCache(length={len(self)})"
+
     def update(self, k: Tensor, v: Tensor) -> tuple[Tensor, Tensor]:
         """Append new keys/values along the position axis; return all of them.
 
         Shape:
             k, v: (B, H, L_new, d) -> (B, H, t + L_new, d) each.
         """
-        if self.keys is None:
-            self.keys, self.values = k, v
-        else:
-            self.keys = torch.cat([self.keys, k], dim=-2)
-            self.values = torch.cat([self.values, v], dim=-2)
+        first = self.keys is None
+        self.keys = k if first else torch.cat([self.keys, k], dim=-2)  # (B, H, t + L_new, d)
+        self.values = v if first else torch.cat([self.values, v], dim=-2)
         return self.keys, self.values
 
     def reorder(self, index: Tensor) -> None:
         """Keep the batch rows ``index`` (beam search: follow the surviving beams)."""
         if self.keys is not None:
             self.keys, self.values = self.keys[index], self.values[index]
-
-    def __repr__(self) -> str:
-        return f"KVCache(length={len(self)})"
 
 
 def _example() -> Example:
@@ -269,16 +267,10 @@ class MultiHeadAttention(nn.Module):
 
     def reset_parameters(self) -> None:
         """Xavier-uniform projections and zero biases, as ``torch.nn.MultiheadAttention``."""
-        for w in self._proj_weights():
-            nn.init.xavier_uniform_(w)
-        if self.in_proj_bias is not None:
-            nn.init.zeros_(self.in_proj_bias)
+        for name, w in self.named_parameters(recurse=False):
+            (nn.init.zeros_ if name == "in_proj_bias" else nn.init.xavier_uniform_)(w)
+        if self.out_proj.bias is not None:
             nn.init.zeros_(self.out_proj.bias)
-
-    def _proj_weights(self) -> list[Tensor]:
-        if self.same_dims:
-            return [self.in_proj_weight]
-        return [self.q_proj_weight, self.k_proj_weight, self.v_proj_weight]
 
     def project(self, query: Tensor, key: Tensor, value: Tensor) -> tuple[Tensor, Tensor, Tensor]:
         """Eq. (2)'s :math:`QW^Q, KW^K, VW^V`, split into heads.
@@ -289,7 +281,7 @@ class MultiHeadAttention(nn.Module):
         if self.same_dims:
             wq, wk, wv = self.in_proj_weight.chunk(3)
         else:
-            wq, wk, wv = self._proj_weights()
+            wq, wk, wv = self.q_proj_weight, self.k_proj_weight, self.v_proj_weight
         bq, bk, bv = (None,) * 3 if self.in_proj_bias is None else self.in_proj_bias.chunk(3)
         out = []
         for x, w, b in ((query, wq, bq), (key, wk, bk), (value, wv, bv)):
