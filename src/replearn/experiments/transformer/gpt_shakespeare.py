@@ -193,9 +193,9 @@ def train_for(
     """Train until ``budget_s`` (minus the final evaluation's cost) and evaluate on ``val``.
 
     ``lr_at(step, train_progress)`` gives each step's rate; ``train_progress`` is the fraction
-    of the training time spent (or of ``max_steps``, whichever is larger). Every ``eval_every_s`` seconds the first ``curve_windows`` of
-    ``val`` are evaluated (inside the budget). Returns the final ``val_loss``, the steps, the
-    times and the curve.
+    of the training time spent (or of ``max_steps``, whichever is larger). Every
+    ``eval_every_s`` seconds the first ``curve_windows`` of ``val`` are evaluated (inside the
+    budget). Returns the final ``val_loss``, the steps, the times and the curve.
     """
     t_start = time.perf_counter()
     gen = torch.Generator().manual_seed(seed)
