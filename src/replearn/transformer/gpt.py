@@ -54,6 +54,11 @@ from replearn.transformer.attention import scaled_dot_product_attention
 from replearn.transformer.decoding import sample_next
 from replearn.transformer.positions import apply_rotary, rotary_embedding, sinusoidal_encoding
 
+__all__ = [
+    "GPT", "MLP", "Block", "CausalSelfAttention", "GPTConfig", "lm_loss",
+    "merge_heads", "mfu", "split_heads",
+]  # fmt: skip
+
 KV = tuple[Tensor, Tensor]
 """One layer's cached keys and values, each (B, H, P, D)."""
 
@@ -83,12 +88,6 @@ def lm_loss(logits: Tensor, targets: Tensor, ignore_index: int = -1) -> Tensor:
         logits (B, T, V), targets (B, T) int64 -> () nats.
     """
     return F.cross_entropy(logits.flatten(0, 1), targets.flatten(), ignore_index=ignore_index)
-
-
-__all__ = [
-    "GPT", "MLP", "Block", "CausalSelfAttention", "GPTConfig", "lm_loss",
-    "merge_heads", "mfu", "split_heads",
-]  # fmt: skip
 
 
 @dataclass(frozen=True)
@@ -148,7 +147,6 @@ class CausalSelfAttention(nn.Module):
     def __init__(self, cfg: GPTConfig) -> None:
         super().__init__()
         self.n_head, self.dropout, self.fast = cfg.n_head, cfg.dropout, cfg.fast
-        self.position = cfg.position
         self.c_attn = nn.Linear(cfg.n_embd, 3 * cfg.n_embd, bias=cfg.bias)
         self.c_proj = nn.Linear(cfg.n_embd, cfg.n_embd, bias=cfg.bias)
         self.resid_dropout = nn.Dropout(cfg.dropout)
@@ -163,15 +161,8 @@ class CausalSelfAttention(nn.Module):
         if cache is not None:
             k, v = torch.cat([cache[0], k], dim=-2), torch.cat([cache[1], v], dim=-2)
         # causal, aligned bottom-right: query i (position past + i) sees keys j <= past + i
-        y = scaled_dot_product_attention(
-            q,
-            k,
-            v,
-            dropout=self.dropout,
-            is_causal=q.shape[-2] > 1,
-            fast=self.fast,
-            training=self.training,
-        )  # (B, H, T, D)
+        y = scaled_dot_product_attention(q, k, v, dropout=self.dropout, is_causal=q.shape[-2] > 1,
+                                         fast=self.fast, training=self.training)  # fmt: skip
         return self.resid_dropout(self.c_proj(merge_heads(y))), (k, v)
 
     def extra_repr(self) -> str:
