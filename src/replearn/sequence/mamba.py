@@ -231,6 +231,8 @@ class MambaModel(nn.Module):
             raise ValueError(f"need vocab_size >= 0, n_layers >= 1, got {vocab_size}, {n_layers}")
         self.vocab_size, self.d_model, self.n_layers = vocab_size, d_model, n_layers
         self.embeddings = nn.Embedding(vocab_size, d_model) if vocab_size else nn.Identity()
+        if vocab_size:  # small logits through the tied head at initialization
+            nn.init.normal_(self.embeddings.weight, std=0.02)
         self.layers = nn.ModuleList(
             MambaLayer(d_model, eps=eps, **mixer_kwargs) for _ in range(n_layers)
         )

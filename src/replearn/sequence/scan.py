@@ -140,13 +140,14 @@ def selective_scan_ref(
         -> y (B, L, D) [, h_L (B, D, N)].
     """
     delta = step_size(delta, delta_bias, delta_softplus)
-    batch, length, d_inner = u.shape
+    batch, _, d_inner = u.shape
     h = initial_state
     if h is None:
         h = u.new_zeros(batch, d_inner, A.shape[1])
     ys = []
-    for t in range(length):
-        y_t, h = selective_step(h, u[:, t], delta[:, t], A, B[:, t], C[:, t])
+    steps = zip(u.unbind(1), delta.unbind(1), B.unbind(1), C.unbind(1), strict=True)
+    for u_t, delta_t, B_t, C_t in steps:
+        y_t, h = selective_step(h, u_t, delta_t, A, B_t, C_t)  # time step t
         ys.append(y_t)
     y = gate_output(torch.stack(ys, dim=1), u, D, z)  # (B, L, D)
     return (y, h) if return_last_state else y
