@@ -1,0 +1,177 @@
+"""Experiment ``gru-mnist1d``: a GRU reads MNIST-1D one sample at a time and classifies it.
+
+MNIST-1D (S. Greydanus & D. Kobak, "Scaling Down Deep Learning with MNIST-1D", ICML 2024,
+arXiv:2011.14439) turns the ten digits into 1-D templates that are padded, sheared,
+translated, scaled and corrupted with correlated noise: 4,000 training / 1,000 test signals of
+40 samples (``load_classification("mnist1d")``, of which 10% of the training pool is held out
+for validation). The paper's table reports 91% test accuracy for a GRU (and 94% for a CNN).
+
+The model is our :class:`~replearn.sequence.rnn.GRU` (fused fast path) over the 40 steps of
+one scalar each, then a *readout* over its output sequence: ``"last"`` (the final state of the
+last layer, both directions if bidirectional), ``"mean"`` (average over time) or ``"meanmax"``
+(average and maximum over time, concatenated), then a linear classifier. Trained with the
+engine's ``fit``: AdamW, linear warm-up then cosine decay, clipping of the global gradient norm.
+
+Recipe (chosen on the validation split only; seed 0, under load, 1 thread, uni-directional GRU
+with batch 64, AdamW lr 3e-3, 20 epochs): hidden 64 with the ``last`` readout reached 74.8%
+validation accuracy, ``meanmax`` 91.8%; bidirectional hidden 64 ``meanmax`` 96.0% at twice the
+cost; uni-directional hidden 128 ``meanmax`` 94.5% after 10 epochs and 97.8% after 15. The
+default is that last model for 12 epochs. ``wall_time_s`` (written by the runner) is the whole
+run, data generation included; ``train_time_s`` is the ``fit`` call alone.
+
+replearn run gru-mnist1d                     # ~1 min on 2 quiet cores
+replearn run gru-mnist1d --preset quick      # ~30 s
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field, replace
+from typing import Any, Literal
+
+import torch
+from torch import Tensor, nn
+
+from replearn.data.images import load_classification
+from replearn.engine import EngineConfig, RunContext, fit
+from replearn.engine.tasks import ClassificationTask
+from replearn.engine.trainer import evaluate
+from replearn.experiments.base import Claim, Result, experiment
+from replearn.sequence.rnn import GRU
+
+
+def _engine(epochs: int, batch_size: int = 64) -> EngineConfig:
+    steps = epochs * (3600 // batch_size)  # 3,600 training signals, last partial batch dropped
+    return EngineConfig(
+        max_steps=steps,
+        batch_size=batch_size,
+        log_every=25,
+        eval_every=0,
+        checkpoint_every=0,
+        lr_schedule="warmup-cosine",
+        warmup_steps=steps // 4,
+        grad_clip_norm=1.0,
+    )
+
+
+@dataclass(frozen=True)
+class Config:
+    """Settings of the GRU on MNIST-1D.
+
+    Attributes:
+        hidden_size: GRU state size per direction.
+        num_layers: stacked GRU layers.
+        bidirectional: add a reverse-time GRU per layer.
+        dropout: dropout between GRU layers (needs num_layers > 1).
+        readout: 'last' (final state), 'mean' or 'meanmax' (pooling over the output sequence).
+        lr: peak AdamW learning rate (reached after engine.warmup_steps).
+        weight_decay: AdamW decoupled weight decay.
+        val_fraction: share of the 4,000 training signals held out for validation.
+        engine: training-loop settings (max_steps, batch_size, schedule, clipping).
+    """
+
+    hidden_size: int = 128
+    num_layers: int = 1
+    bidirectional: bool = False
+    dropout: float = 0.0
+    readout: Literal["last", "mean", "meanmax"] = "meanmax"
+    lr: float = 3e-3
+    weight_decay: float = 1e-2
+    val_fraction: float = 0.1
+    engine: EngineConfig = field(default_factory=lambda: _engine(12))
+
+    def __post_init__(self) -> None:
+        if self.readout not in ("last", "mean", "meanmax"):
+            raise ValueError(f"readout must be 'last', 'mean' or 'meanmax', got {self.readout!r}")
+        if self.lr <= 0 or self.weight_decay < 0:
+            raise ValueError("lr must be > 0 and weight_decay >= 0")
+
+
+def tiny() -> Config:
+    """Seconds: a small GRU, a few updates."""
+    return Config(hidden_size=16, engine=replace(_engine(1), max_steps=5, warmup_steps=1))
+
+
+def quick() -> Config:
+    """About 30 s: hidden 64, 12 epochs."""
+    return Config(hidden_size=64)
+
+
+class GRUClassifier(nn.Module):
+    """GRU over the signal's samples, a readout over time, a linear classifier.
+
+    Shape:
+        (B, 1, L) -> logits (B, num_classes).
+    """
+
+    def __init__(self, *, cfg: Config, num_classes: int = 10) -> None:
+        super().__init__()
+        self.readout = cfg.readout
+        self.gru = GRU(
+            1, cfg.hidden_size, cfg.num_layers, batch_first=True,
+            bidirectional=cfg.bidirectional, dropout=cfg.dropout,
+        )  # fmt: skip
+        features = cfg.hidden_size * (2 if cfg.bidirectional else 1)
+        self.head = nn.Linear(features * (2 if cfg.readout == "meanmax" else 1), num_classes)
+
+    def forward(self, x: Tensor) -> Tensor:
+        out, h_n = self.gru(x.transpose(1, 2))  # (B, L, D·H), (layers·D, B, H)
+        if self.readout == "mean":
+            z = out.mean(dim=1)
+        elif self.readout == "meanmax":
+            z = torch.cat([out.mean(dim=1), out.amax(dim=1)], dim=-1)  # (B, 2·D·H)
+        else:
+            dirs = 2 if self.gru.bidirectional else 1
+            z = torch.cat(list(h_n[-dirs:]), dim=-1)  # last layer's final states (B, D·H)
+        return self.head(z)
+
+
+def _verdict(m: dict[str, Any]) -> tuple[bool, str]:
+    acc, wall = m["test_accuracy"], m["wall_time_s"]
+    return acc >= 0.91 and wall <= 60.0, (
+        f"test accuracy {acc:.4f} (paper's GRU: 0.91; validation {m['val_accuracy']:.4f}) in "
+        f"{wall:.1f} s wall ({m['train_time_s']:.1f} s training, {m['data_time_s']:.1f} s data); "
+        f"{m['parameters']} parameters, {m['train_steps']} updates"
+    )
+
+
+CLAIMS = (
+    Claim(
+        "gru-mnist1d-91-in-60s",
+        "A GRU reading MNIST-1D sample by sample reaches the 91% test accuracy that the "
+        "MNIST-1D paper reports for a GRU, in at most 60 s of wall time on a 2-core CPU; holds "
+        "if test_accuracy >= 0.91 and wall_time_s <= 60.",
+        _verdict,
+    ),
+)
+
+
+@experiment(
+    "gru-mnist1d",
+    topic="sequence",
+    config=Config,
+    presets={"tiny": tiny, "quick": quick},
+    claims=CLAIMS,
+    paper="Cho et al. 2014, arXiv:1406.1078; Greydanus & Kobak 2020, arXiv:2011.14439",
+)
+def run(cfg: Config, ctx: RunContext) -> Result:
+    """GRU sequence classifier on MNIST-1D; test accuracy and time."""
+    t0 = time.perf_counter()
+    data = load_classification("mnist1d", val_fraction=cfg.val_fraction, seed=0)
+    data_time = time.perf_counter() - t0
+    model = GRUClassifier(cfg=cfg, num_classes=data.num_classes).to(ctx.device)
+    task = ClassificationTask(model)
+    opt = torch.optim.AdamW(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
+    loop = fit(task, opt, data.train, cfg=cfg.engine, ctx=ctx, val_set=data.val)
+    val = evaluate(task, data.val, device=ctx.device, prefix="val_")
+    test = evaluate(task, data.test, device=ctx.device, prefix="test_")
+    metrics: dict[str, Any] = {
+        **val,
+        **test,
+        "train_time_s": round(loop.wall_time_s, 3),
+        "data_time_s": round(data_time, 3),
+        "train_steps": loop.step,
+        "parameters": sum(p.numel() for p in model.parameters()),
+    }
+    ctx.log(loop.step, **test)
+    return Result(metrics=metrics, model=model.cpu())
