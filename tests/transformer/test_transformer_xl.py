@@ -164,3 +164,17 @@ def test_no_memory_is_a_segment_level_model_and_validation():
     with pytest.raises(ValueError):
         TransformerXL(vocab_size=5, mem_len=-1)
     assert "mem_len=0" in repr(model)
+
+
+def test_rel_shift_path_equals_gathering_path_in_the_model():
+    torch.manual_seed(4)
+    fast = small(fast=True)
+    slow = small(fast=False)
+    slow.load_state_dict(fast.state_dict())
+    x = torch.randint(0, 13, (2, 6))
+    la, mem_a = fast(x[:, :3], return_memory=True)
+    lb, mem_b = slow(x[:, :3], return_memory=True)
+    torch.testing.assert_close(la, lb, rtol=0, atol=1e-12)
+    torch.testing.assert_close(
+        fast(x[:, 3:], mem_a)[0], slow(x[:, 3:], mem_b)[0], rtol=0, atol=1e-12
+    )
