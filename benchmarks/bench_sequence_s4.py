@@ -1,8 +1,7 @@
 """Benchmark: one S4D layer's SSM in convolution mode vs recurrent mode, L = 1k ... 16k.
 
-For every length L, three contenders run interleaved in the same process (the harness shuffles
-their order each round), on one sequence of H channels with state size N (S4D-LegS, float32,
-no autograd):
+For every length L, three modes are timed on one sequence of H channels with state size N
+(S4D-LegS, float32, no autograd):
 
 * **convolution** (replearn's fast path): the kernel by the blocked Vandermonde product
   (:func:`replearn.sequence.s4.s4d_kernel`, O(NL) multiply-adds, O(N√L) exponentials) then
@@ -15,13 +14,15 @@ no autograd):
 Before timing, the three outputs are checked to agree (float32, relative 1e-2 of the output
 scale: the phases λ̄^l at l ~ 16k lose digits in float32; in float64 the tests check 1e-10).
 
-Reported: the harness table per L (``sequence_s4_L<L>.{json,md}``) and a summary
-(``sequence_s4_summary.{json,md}``) with the median times and the fitted exponent p of
-time ∝ L^p per contender (an L log L cost fits p ≈ 1.1 over 1k-16k; a linear one p = 1).
-No threshold: the claim (convolution faster than the recurrence at every L, exponents near 1)
-is judged by the ``s4-tasks`` experiment; here the numbers are reported.
+All (mode, L) pairs are contenders of one harness run, so every round times each of them once
+in a shuffled order and machine drift spreads over all lengths. Reported: the harness table
+(``sequence_s4_modes.{json,md}``) and a summary (``sequence_s4_summary.{json,md}``) with the
+median times and the fitted exponent p of time ∝ L^p per mode (an L log L cost fits p ≈ 1.1
+over 1k-16k; a linear one p = 1). No threshold: the claim (convolution faster than the
+recurrence at every L, exponents near 1) is judged by the ``s4-tasks`` experiment; here the
+numbers are reported.
 
-    python benchmarks/bench_sequence_s4.py                       # 1k..16k, 7 rounds (~2-3 min)
+    python benchmarks/bench_sequence_s4.py                       # 1k..16k, 7 rounds (~3 min quiet)
     python benchmarks/bench_sequence_s4.py --lengths 1024 4096 --rounds 5 --no-recurrence
 """
 
@@ -31,12 +32,13 @@ import argparse
 import json
 import shlex
 import sys
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
 import torch
 
-from harness import RESULTS_DIR, compare, machine_info, write_atomic
+from harness import RESULTS_DIR, BenchResult, compare, machine_info, write_atomic
 from replearn.sequence.s4 import S4DKernel, s4d_discretize, s4d_recurrence
 from replearn.sequence.ssm import ssm_convolve
 
@@ -58,45 +60,54 @@ def fit_exponent(lengths: list[int], times: list[float]) -> float:
 
 
 @torch.no_grad()
-def bench_length(L: int, kernel: S4DKernel, D: torch.Tensor, args: argparse.Namespace):
-    """Harness comparison at one length; returns the BenchResult."""
-    H = kernel.d_model
-    u = torch.randn(H, L, generator=torch.Generator().manual_seed(SEED + L))
+def run(args: argparse.Namespace) -> BenchResult:
+    """One harness comparison with a contender per (mode, length): all interleaved per round."""
+    torch.manual_seed(SEED)
+    kernel = S4DKernel(args.channels, d_state=args.state)
+    D = torch.randn(args.channels)
+    contenders: dict[str, Callable[[], torch.Tensor]] = {}
+    check: dict[str, float] = {}
+    for L in args.lengths:
+        u = torch.randn(args.channels, L, generator=torch.Generator().manual_seed(SEED + L))
 
-    def conv() -> torch.Tensor:
-        return ssm_convolve(u, kernel(L), D[:, None])
+        def conv(u: torch.Tensor = u, L: int = L) -> torch.Tensor:
+            return ssm_convolve(u, kernel(L), D[:, None])
 
-    def conv_plain() -> torch.Tensor:
-        return ssm_convolve(u, plain_vandermonde_kernel(kernel, L), D[:, None])
+        def conv_plain(u: torch.Tensor = u, L: int = L) -> torch.Tensor:
+            return ssm_convolve(u, plain_vandermonde_kernel(kernel, L), D[:, None])
 
-    def rec() -> torch.Tensor:
-        dA, dB, C = kernel.discrete()
-        return s4d_recurrence(dA, dB, C, u, D)
+        def rec(u: torch.Tensor = u) -> torch.Tensor:
+            dA, dB, C = kernel.discrete()
+            return s4d_recurrence(dA, dB, C, u, D)
 
-    contenders = {"convolution": conv, "convolution-plain-vandermonde": conv_plain}
-    y = conv()
-    scale = float(y.abs().max())
-    check = {"plain_vs_blocked_max_abs_diff": float((conv_plain() - y).abs().max())}
-    if args.recurrence:
-        contenders["recurrence"] = rec
-        check["recurrence_vs_convolution_max_abs_diff"] = float((rec() - y).abs().max())
-    check["output_scale"] = scale
-    for key, value in check.items():
-        if key.endswith("diff") and value > 1e-2 * scale:
-            raise AssertionError(f"L={L}: {key} = {value:.3e} (scale {scale:.3e})")
+        y = conv()
+        scale = float(y.abs().max())
+        contenders[f"convolution@{L}"] = conv
+        others = {"convolution-plain-vandermonde": conv_plain}
+        if args.recurrence:
+            others["recurrence"] = rec
+        for name, fn in others.items():
+            contenders[f"{name}@{L}"] = fn
+            diff = float((fn() - y).abs().max())
+            check[f"{name}@{L}_max_abs_diff_vs_convolution"] = diff
+            if diff > 1e-2 * scale:
+                raise AssertionError(f"{name} at L={L} differs by {diff:.3e} (scale {scale:.3e})")
+    base = "recurrence" if args.recurrence else "convolution-plain-vandermonde"
     return compare(
-        f"sequence_s4_L{L}",
+        "sequence_s4_modes",
         contenders,
         rounds=args.rounds,
         warmup=args.warmup,
-        baseline="recurrence" if args.recurrence else "convolution-plain-vandermonde",
+        baseline=f"{base}@{args.lengths[0]}",
         threads=args.threads,
         out_dir=args.out,
         notes=(
-            f"One S4D-LegS SSM layer, H = {H} channels, N = {kernel.d_state}, one sequence of "
-            f"length {L}, float32, no autograd. See benchmarks/bench_sequence_s4.py."
+            f"One S4D-LegS SSM layer, H = {args.channels} channels, N = {args.state}, one "
+            "sequence of length L (name@L), float32, no autograd; every (mode, L) pair runs "
+            "once per round in a shuffled order. Ratios are against the baseline at the "
+            "shortest L. See benchmarks/bench_sequence_s4.py."
         ),
-        extra={"length": L, "check": check},
+        extra={"lengths": args.lengths, "check": check},
         progress=print if args.verbose else None,
     )
 
@@ -113,18 +124,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--out", type=Path, default=RESULTS_DIR)
     parser.add_argument("--verbose", action="store_true")
     args = parser.parse_args(argv)
-    torch.manual_seed(SEED)
-    kernel = S4DKernel(args.channels, d_state=args.state)
-    D = torch.randn(args.channels)
-    medians: dict[str, list[float]] = {}
-    for L in args.lengths:
-        result = bench_length(L, kernel, D, args)
-        for name, stats in result.stats.items():
-            medians.setdefault(name, []).append(stats.median)
-        print(
-            f"L={L}: " + ", ".join(f"{n} {1e3 * s.median:.1f} ms" for n, s in result.stats.items())
-        )
-    exponents = {name: fit_exponent(args.lengths, ts) for name, ts in medians.items()}
+    result = run(args)
+    modes = sorted({name.split("@")[0] for name in result.stats})
+    medians = {m: [result.stats[f"{m}@{L}"].median for L in args.lengths] for m in modes}
+    exponents = {m: fit_exponent(args.lengths, ts) for m, ts in medians.items()}
     l_log_l = fit_exponent(args.lengths, [L * np.log(L) for L in args.lengths])
     command = "python " + shlex.join(["benchmarks/bench_sequence_s4.py", *sys.argv[1:]])
     summary = {
@@ -139,9 +142,8 @@ def main(argv: list[str] | None = None) -> int:
         "command": command,
         "machine": machine_info(),
     }
-    names = list(medians)
     rows = [
-        f"| {L} | " + " | ".join(f"{1e3 * medians[n][i]:.2f}" for n in names) + " |"
+        f"| {L} | " + " | ".join(f"{1e3 * medians[m][i]:.2f}" for m in modes) + " |"
         for i, L in enumerate(args.lengths)
     ]
     md = "\n".join(
@@ -149,14 +151,15 @@ def main(argv: list[str] | None = None) -> int:
             "# S4D layer: convolution vs recurrence, median ms per sequence",
             "",
             f"H = {args.channels}, N = {args.state}, {args.threads} thread(s), "
-            f"{args.rounds} interleaved rounds per length.",
+            f"{args.rounds} interleaved rounds (every mode and length in each round).",
             "",
-            "| L | " + " | ".join(names) + " |",
-            "|---|" + "---|" * len(names),
+            "| L | " + " | ".join(modes) + " |",
+            "|---|" + "---|" * len(modes),
             *rows,
-            "| fitted exponent p | " + " | ".join(f"{exponents[n]:.2f}" for n in names) + " |",
+            "| fitted exponent p | " + " | ".join(f"{exponents[m]:.2f}" for m in modes) + " |",
             "",
-            f"An L log L cost fits p = {l_log_l:.2f} over these lengths; a linear one p = 1.",
+            f"An L log L cost fits p = {l_log_l:.2f} over these lengths; a linear one p = 1. "
+            "Full table: sequence_s4_modes.md.",
             "",
             f"Reproduce: `{command}`",
             "",

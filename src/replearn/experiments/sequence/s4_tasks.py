@@ -6,8 +6,9 @@ L = 784, one input feature; ``digits``: the embedded 8x8 digits, L = 64) by an
 pooling over time, a linear head), trained with the engine's ``fit`` on the cross-entropy, AdamW,
 the SSM parameters (Λ, Δ, C) at a learning rate capped at 1e-3 without weight decay (as in the
 S4 paper), a cosine schedule. ``test_accuracy`` is measured on ``n_test`` test images (chance is
-0.1). The budget is minutes of CPU, not the paper's hundreds of epochs: the accuracy is what a
-short run reaches, not S4's best.
+0.1). The budget is small (default: H = 32, 2 blocks, 400 steps of 32 sequences, about a
+quarter of an epoch, a few CPU minutes), not the paper's hundreds of epochs: the accuracy is
+what a short run reaches, not S4's best.
 
 Part 2, the cost of the two modes of one S4D layer's SSM (H channels, state N) on one sequence,
 for L = 1k ... 16k: the *convolution mode* (kernel by the blocked Vandermonde product, O(NL),
@@ -16,11 +17,12 @@ x_k = λ̄ x_{k-1} + B̄ u_k, O(NL) with a sequential dependency). The exponent 
 time ∝ L^p is fitted by least squares on log-log axes (an L log L cost fits p ≈ 1.1 over this
 range). ``mode_max_abs_diff`` checks in float64 that the two modes compute the same outputs.
 Everything runs on one intra-op thread (on a shared 2-core machine a second thread mostly
-waits for its slowest half); the timings are the median of ``timing_repeats`` runs.
+waits for its slowest half); the timings are the median of ``timing_repeats`` runs, every
+run timing all (mode, L) pairs in a shuffled order.
 
 Writes ``s4_mode_time.png`` (time vs L, both modes, log-log, with the fits).
 
-replearn run s4-tasks                       # Fashion-MNIST (784 steps), several minutes
+replearn run s4-tasks                       # Fashion-MNIST (784 steps), ~5 min on 2 quiet cores
 replearn run s4-tasks --preset quick        # about a minute
 """
 
@@ -28,6 +30,7 @@ from __future__ import annotations
 
 import contextlib
 import copy
+import random
 import statistics
 import time
 from collections.abc import Iterator
@@ -84,11 +87,11 @@ class Config:
     """
 
     data: Literal["fashion-mnist", "digits"] = "fashion-mnist"
-    n_train: int | None = 12_000
-    n_val: int = 1_000
+    n_train: int | None = None
+    n_val: int = 500
     n_test: int = 2_000
-    d_model: int = 48
-    n_layers: int = 3
+    d_model: int = 32
+    n_layers: int = 2
     d_state: int = 64
     dropout: float = 0.0
     lr: float = 4e-3
@@ -98,7 +101,7 @@ class Config:
     timing_channels: int = 32
     timing_state: int = 64
     timing_repeats: int = 3
-    engine: EngineConfig = field(default_factory=lambda: _engine(600, eval_every=200))
+    engine: EngineConfig = field(default_factory=lambda: _engine(400))
 
     def __post_init__(self) -> None:
         if len(self.lengths) < 2 or min(self.lengths) < 2:
@@ -175,36 +178,37 @@ def sequential_images(cfg: Config, seed: int) -> tuple[TensorDataset, TensorData
     return seq(train), seq(val), seq(test)
 
 
-def _median_time(fn: Any, repeats: int) -> float:
-    times = []
-    for _ in range(repeats):
-        t0 = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - t0)
-    return statistics.median(times)
-
-
 @torch.no_grad()
 def time_modes(cfg: Config, seed: int) -> dict[str, list[float]]:
-    """Median seconds of the convolution and the recurrent mode of one SSM layer, per length."""
+    """Median seconds of the convolution and the recurrent mode of one SSM layer, per length.
+
+    Every repeat times all (mode, length) pairs in a freshly shuffled order (seeded), so a
+    slow drift of a shared machine spreads over all lengths instead of bending the fit.
+    """
     torch.manual_seed(seed)
     kernel = S4DKernel(cfg.timing_channels, d_state=cfg.timing_state)
     D = torch.randn(cfg.timing_channels)
-    out: dict[str, list[float]] = {"convolution": [], "recurrence": []}
-    for L in cfg.lengths:
-        u = torch.randn(cfg.timing_channels, L)  # one sequence, H channels
+    inputs = {L: torch.randn(cfg.timing_channels, L) for L in cfg.lengths}  # one sequence each
 
-        def conv(u: torch.Tensor = u, L: int = L) -> torch.Tensor:
-            return ssm_convolve(u, kernel(L), D[:, None])
+    def conv(L: int) -> torch.Tensor:
+        return ssm_convolve(inputs[L], kernel(L), D[:, None])
 
-        def rec(u: torch.Tensor = u) -> torch.Tensor:
-            dA, dB, C = kernel.discrete()
-            return s4d_recurrence(dA, dB, C, u, D)
+    def rec(L: int) -> torch.Tensor:
+        dA, dB, C = kernel.discrete()
+        return s4d_recurrence(dA, dB, C, inputs[L], D)
 
-        conv()  # warm-up (allocator, FFT plans)
-        out["convolution"].append(_median_time(conv, cfg.timing_repeats))
-        out["recurrence"].append(_median_time(rec, cfg.timing_repeats))
-    return out
+    modes = {"convolution": conv, "recurrence": rec}
+    conv(cfg.lengths[0])  # warm-up (allocator, FFT plans)
+    times: dict[tuple[str, int], list[float]] = {(m, L): [] for m in modes for L in cfg.lengths}
+    rng = random.Random(seed)
+    for _ in range(cfg.timing_repeats):
+        order = list(times)
+        rng.shuffle(order)
+        for mode, L in order:
+            t0 = time.perf_counter()
+            modes[mode](L)
+            times[mode, L].append(time.perf_counter() - t0)
+    return {m: [statistics.median(times[m, L]) for L in cfg.lengths] for m in modes}
 
 
 def fit_exponent(lengths: tuple[int, ...], times: list[float]) -> float:
