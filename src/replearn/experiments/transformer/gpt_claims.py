@@ -4,8 +4,8 @@
 embeddings and the fixed sinusoids "produced nearly identical results". The same small
 :class:`~replearn.transformer.gpt.GPT` is trained with ``position="learned"`` and
 ``"sinusoidal"`` (add ``"rotary"`` to ``positions`` for comparison), same seed, data order
-and steps. Tolerance, fixed before measuring: the claim holds if the two final validation losses differ by at most
-``position_tolerance`` = 0.05 nats/char.
+and steps. Tolerance, fixed before measuring: the claim holds if the two final validation
+losses differ by at most ``position_tolerance`` = 0.05 nats/char.
 
 (b) **Scale.** Larger models reach a lower loss (Kaplan et al. 2020, arXiv:2001.08361): a sweep
 over ``scaling_sizes`` (layers, width), every model trained for the same steps on the same
