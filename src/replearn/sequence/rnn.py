@@ -75,7 +75,9 @@ def recurrent_layer(
         x: (L, B, I), h, c: (B, H) -> outputs (L, B, H), h_L (B, H), c_L (B, H) or None.
     """
     w_ih, w_hh, b_ih, b_hh = weights
-    ax = F.linear(x, w_ih, b_ih)  # (L, B, G·H): input projections of every step at once
+    # Input projections of every step in one product, then split into steps with `unbind`
+    # (one backward node; indexing ax[t] would scatter a full-size gradient at every step).
+    ax = F.linear(x, w_ih, b_ih).unbind(0)  # L tensors (B, G·H)
     steps = range(x.shape[0] - 1, -1, -1) if reverse else range(x.shape[0])
     outputs: list[Tensor] = [h] * x.shape[0]
     for t in steps:
