@@ -116,10 +116,14 @@ def test_pretraining_loss_reads_only_masked_positions():
     labels = torch.full((2, 5), -100)
     labels[0, 1], labels[1, 3] = 4, 2
     nsp, nsp_labels = torch.randn(2, 2, dtype=torch.float64, generator=g), torch.tensor([0, 1])
-    want = -(mlm[0, 1].log_softmax(-1)[4] + mlm[1, 3].log_softmax(-1)[2]) / 2
-    want = want - (nsp[0].log_softmax(-1)[0] + nsp[1].log_softmax(-1)[1]) / 2
+    want_mlm = -(mlm[0, 1].log_softmax(-1)[4] + mlm[1, 3].log_softmax(-1)[2]) / 2
+    want = want_mlm - (nsp[0].log_softmax(-1)[0] + nsp[1].log_softmax(-1)[1]) / 2
     got = pretraining_loss(mlm, labels, nsp, nsp_labels)
     torch.testing.assert_close(got.double(), want, rtol=1e-6, atol=1e-6)
+    # an unlabelled term contributes 0, not NaN
+    none = torch.full((2,), -100)
+    torch.testing.assert_close(pretraining_loss(mlm, labels, nsp, none).double(), want_mlm)
+    assert pretraining_loss(mlm, torch.full((2, 5), -100)).item() == 0.0
 
 
 def test_roberta_positions_skip_padding():

@@ -119,12 +119,18 @@ def pretraining_loss(
 ) -> Tensor:
     r"""Sec. 3.1: mean CE over masked tokens (labels ``!= -100``) plus mean CE of IsNext.
 
+    A term with no labelled position (no token selected, no sentence pair in the batch)
+    contributes 0 (not the NaN of an empty mean).
+
     Shape:
         mlm (B, L, V), labels (B, L), nsp (B, 2), nsp_labels (B,) -> ().
     """
-    loss = F.cross_entropy(mlm.flatten(0, 1).float(), labels.flatten(), ignore_index=IGNORE_INDEX)
+    sel = labels != IGNORE_INDEX  # (B, L)
+    loss = F.cross_entropy(mlm[sel].float(), labels[sel]) if sel.any() else mlm.sum() * 0.0
     if nsp is not None and nsp_labels is not None:
-        loss = loss + F.cross_entropy(nsp.float(), nsp_labels, ignore_index=IGNORE_INDEX)
+        has = nsp_labels != IGNORE_INDEX  # (B,)
+        if has.any():
+            loss = loss + F.cross_entropy(nsp[has].float(), nsp_labels[has])
     return loss
 
 

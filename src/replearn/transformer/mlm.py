@@ -189,10 +189,8 @@ def pad_pairs(
     """
     enc = [encode_pair(a, b, cls_id=cls_id, sep_id=sep_id, max_len=max_len) for a, b, _ in pairs]
     width = max(len(ids) for ids, _ in enc)
-    ids = torch.full((len(enc), width), pad_id, dtype=torch.int64)
-    types = torch.zeros_like(ids)
-    for r, (row, tt) in enumerate(enc):
-        ids[r, : len(row)], types[r, : len(tt)] = torch.tensor(row), torch.tensor(tt)
+    ids = torch.tensor([row + [pad_id] * (width - len(row)) for row, _ in enc], dtype=torch.int64)
+    types = torch.tensor([tt + [0] * (width - len(tt)) for _, tt in enc], dtype=torch.int64)
     attn = torch.tensor([[1] * len(r) + [0] * (width - len(r)) for r, _ in enc])
     labels = torch.tensor([lab for _, _, lab in pairs], dtype=torch.int64)
     return {
