@@ -3,8 +3,8 @@
     python benchmarks/bench_sequence_rnn.py                     # ~3 min on 2 cores
     python benchmarks/bench_sequence_rnn.py --rounds 5 --warmup 1 --only gru
 
-Results: ``benchmarks/results/sequence_<cell>_fast.{json,md}``,
-``sequence_<cell>_reference.{json,md}`` and the table ``sequence_summary.md``.
+Results: ``benchmarks/results/sequence_rnn_<cell>_fast.{json,md}``,
+``sequence_rnn_<cell>_reference.{json,md}`` and the table ``sequence_rnn_summary.md``.
 
 Claims checked, per cell (LSTM, GRU):
 
@@ -58,7 +58,7 @@ class Side:
             loss = out.square().mean()
             loss.backward()
             self.optimizer.step()
-        return float(loss)
+        return float(loss.detach())
 
 
 def check_same_function(ours: nn.Module, theirs: nn.Module, x: Tensor) -> dict[str, Any]:
@@ -115,7 +115,7 @@ def bench_cell(cell: str, fast: bool, args: argparse.Namespace, command: str) ->
         "with other jobs (see the load average): quote the ratios, not the absolute times."
     )
     result = compare(
-        f"sequence_{cell}_{path}",
+        f"sequence_rnn_{cell}_{path}",
         {f"replearn-{path}": ours_side.train, "torch.nn": theirs_side.train},
         rounds=args.rounds,
         warmup=args.warmup,
@@ -150,7 +150,7 @@ def bench_cell(cell: str, fast: bool, args: argparse.Namespace, command: str) ->
 
 
 def write_summary(results: list[BenchResult], out: Path, command: str) -> Path:
-    """``sequence_summary.md``: throughput ratios of every cell and path."""
+    """``sequence_rnn_summary.md``: throughput ratios of every cell and path."""
     lines = [
         "# Benchmark `sequence`: LSTM/GRU training throughput vs torch.nn",
         "",
@@ -174,7 +174,7 @@ def write_summary(results: list[BenchResult], out: Path, command: str) -> Path:
         "",
         f"Machine: {m.get('cpu_count', '?')} CPUs, torch {m.get('torch', '?')}, torch threads "
         f"{results[0].threads if results else '?'}, load average (1 min) at the start "
-        f"{m.get('load_average_start', ['?'])[0]}. Raw timings: `sequence_<cell>_<path>.json`.",
+        f"{m.get('load_average_start', ['?'])[0]}. Raw timings: `sequence_rnn_<cell>_<path>.json`.",
         "",
         "Reproduce:",
         "",
@@ -183,7 +183,7 @@ def write_summary(results: list[BenchResult], out: Path, command: str) -> Path:
         "```",
         "",
     ]
-    path = out / "sequence_summary.md"
+    path = out / "sequence_rnn_summary.md"
     write_atomic(path, "\n".join(lines))
     return path
 
