@@ -221,10 +221,11 @@ def orthogonal_vs_gaussian(cfg: Config, seed: int) -> dict[str, Any]:
 def _plot_profiles(path: Any, curves: dict[str, Tensor]) -> Any:
     fig, ax = plt.subplots(figsize=CURVE_FIGSIZE, dpi=DPI)
     for label, log_prof in curves.items():
-        ax.plot(range(len(log_prof)), (log_prof / math.log(10)).numpy(), label=label)
+        rel = (log_prof - log_prof[0]) / math.log(10)
+        ax.plot(range(len(log_prof)), rel.numpy(), label=label)
     ax.set_xlabel("distance T - t (steps back from the loss)")
-    ax.set_ylabel("log10 ||dL/dh_t|| (batch geometric mean)")
-    ax.set_title("gradient norm vs distance: vanishing (rho < 1) and exploding (rho > 1)")
+    ax.set_ylabel("log10 ||dL/dh_t|| / ||dL/dh_T|| (batch geo. mean)")
+    ax.set_title("gradient norm vs distance, Gaussian W_hh at spectral radius rho")
     ax.legend(fontsize="small")
     fig.tight_layout()
     return save_figure(fig, path)
@@ -238,6 +239,7 @@ def _plot_clipping(path: Any, runs: dict[str, dict[str, list[float]]]) -> Any:
         a1.plot(range(len(loss)), loss, label=label, linewidth=1)
         a2.plot(range(len(norm)), norm, label=label, linewidth=1)
     a1.axhline(1 / 6, color="0.5", linestyle=":", label="predict the mean (1/6)")
+    a1.set_ylim(1e-2, 1e4)  # the unclipped loss leaves the axis on its way to inf
     for ax, name in ((a1, "training loss (MSE)"), (a2, "gradient norm before clipping")):
         ax.set_yscale("log")
         ax.set_xlabel("SGD step")
@@ -253,10 +255,11 @@ def _plot_ortho(path: Any, res: dict[str, Any]) -> Any:
     for color, name in (("C0", "orthogonal"), ("C1", "gaussian")):
         for i, log_prof in enumerate(res["profiles"][name]):
             label = f"{name} (median distance {statistics.median(res[name])})" if i == 0 else None
-            ax.plot((log_prof / math.log(10)).numpy(), color=color, alpha=0.6, label=label)
+            rel = (log_prof - log_prof[0]) / math.log(10)
+            ax.plot(rel.numpy(), color=color, alpha=0.6, label=label)
     ax.axhline(math.log10(1e-3), color="0.5", linestyle=":")
     ax.set_xlabel("distance T - t")
-    ax.set_ylabel("log10 ||dL/dh_t||")
+    ax.set_ylabel("log10 ||dL/dh_t|| / ||dL/dh_T||")
     ax.set_title("tanh RNN, orthogonal vs Gaussian W_hh of the same scale")
     ax.legend(fontsize="small")
     fig.tight_layout()
