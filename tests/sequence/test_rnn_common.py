@@ -7,7 +7,7 @@ import math
 import pytest
 import torch
 
-from replearn.experiments.sequence.char_lstm import unigram_cross_entropy
+from replearn.experiments.sequence.char_lstm import generate, unigram_cross_entropy
 from replearn.experiments.sequence.rnn_common import (
     SavedTensorBytes,
     SequenceModel,
@@ -170,3 +170,19 @@ def test_unigram_cross_entropy():
     val = torch.tensor([0, 1, 2])
     expected = -(math.log(4 / 7) + math.log(2 / 7) + math.log(1 / 7)) / 3
     assert unigram_cross_entropy(train, val, 3) == pytest.approx(expected, rel=1e-12)
+
+
+def test_generate_carries_the_state_like_a_full_forward_pass():
+    """Greedy generation step by step == argmax of a full pass over the growing text."""
+    torch.manual_seed(0)
+    model = SequenceModel(
+        "lstm", input_size=4, hidden_size=8, output_size=7, vocab_size=7, batch_first=False
+    )
+    prime = torch.tensor([1, 2, 3])
+    out = generate(model, prime, 6, temperature=0.0, generator=torch.Generator())
+    text = prime
+    for _ in range(6):
+        logits, _ = model(text[:, None])  # (T, 1, V) from a zero state
+        text = torch.cat([text, logits[-1, 0].argmax()[None]])
+    torch.testing.assert_close(out, text[3:])
+    assert model.training  # the mode is restored
