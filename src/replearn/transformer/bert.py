@@ -123,7 +123,7 @@ def pretraining_loss(
     contributes 0 (not the NaN of an empty mean).
 
     Shape:
-        mlm (B, L, V), labels (B, L), nsp (B, 2), nsp_labels (B,) -> ().
+        mlm (B, L, V) or (n, V), labels (B, L) or (n,), nsp (B, 2), nsp_labels (B,) -> ().
     """
     sel = labels != IGNORE_INDEX  # (B, L)
     loss = F.cross_entropy(mlm[sel].float(), labels[sel]) if sel.any() else mlm.sum() * 0.0

@@ -86,8 +86,8 @@ class Config:
     beta: float = 2.0
     gamma: float = 1.0
     threads: int = 1
-    mlm: EngineConfig = field(default_factory=lambda: _engine(800))
-    distil: EngineConfig = field(default_factory=lambda: _engine(600))
+    mlm: EngineConfig = field(default_factory=lambda: _engine(600))
+    distil: EngineConfig = field(default_factory=lambda: _engine(500))
 
 
 def tiny() -> Config:

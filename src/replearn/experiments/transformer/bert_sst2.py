@@ -183,12 +183,14 @@ class MLMTask(Task):
         x, tt, mask, pair = batch
         x, tt, mask = trim(x, tt, mask, mask=mask)
         inputs, labels = mask_tokens(x, x >= 5, mask_id=MASK, vocab_size=self.vocab_size)
-        mlm, nsp = self.model.pretraining_logits(inputs, tt, mask)
-        loss = pretraining_loss(mlm, labels, nsp, pair)
+        h = self.model(inputs, tt, mask)  # (B, T, H)
         sel = labels != IGNORE_INDEX
+        mlm = self.model.mlm(h[sel])  # (n_selected, V): logits only where the loss reads them
+        nsp = self.model.nsp(self.model.pooled(h)) if self.model.nsp is not None else None
+        loss = pretraining_loss(mlm, labels[sel], nsp, pair)
         metrics = {
-            "mlm_loss": F.cross_entropy(mlm[sel].detach(), labels[sel]),
-            "mlm_accuracy": (mlm[sel].detach().argmax(-1) == labels[sel]).float().mean(),
+            "mlm_loss": F.cross_entropy(mlm.detach(), labels[sel]),
+            "mlm_accuracy": (mlm.detach().argmax(-1) == labels[sel]).float().mean(),
         }
         has = pair != IGNORE_INDEX
         if nsp is not None and bool(has.any()):
