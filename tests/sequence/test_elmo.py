@@ -104,6 +104,9 @@ def test_loss_is_the_explicit_cross_entropy_of_both_lms():
     b_terms = [-lp[1, b, k, ids[b, k - 1]] for b in range(2) for k in range(1, int(lengths[b]))]
     torch.testing.assert_close(fwd, torch.stack(f_terms).mean(), rtol=0, atol=1e-12)
     torch.testing.assert_close(bwd, torch.stack(b_terms).mean(), rtol=0, atol=1e-12)
+    fast = m.nll(ids, lengths)  # softmax at the predicted positions only
+    torch.testing.assert_close(fast[0], fwd, rtol=0, atol=1e-12)
+    torch.testing.assert_close(fast[1], bwd, rtol=0, atol=1e-12)
     with pytest.raises(ValueError):
         BiLM(vocab_size=10, dim=0)
 

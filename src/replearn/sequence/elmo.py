@@ -208,5 +208,25 @@ class BiLM(nn.Module):
         _, fwd, bwd = self.directional_states(ids, lengths)
         return torch.stack([self.softmax(fwd[-1]), self.softmax(bwd[-1])])  # (2, B, T, V)
 
+    def nll(self, ids: Tensor, lengths: Tensor | None = None) -> tuple[Tensor, Tensor]:
+        """:func:`bilm_nll` of :meth:`forward`, with the softmax only where a token is predicted.
+
+        Same value; skips the (B, T, V) logits of padded positions, which dominate the cost
+        of a batch of short sentences with a large vocabulary.
+
+        Shape:
+            ids: (B, T); lengths: (B,) -> forward NLL, backward NLL (scalars).
+        """
+        b, t = ids.shape
+        lengths = torch.full((b,), t, device=ids.device) if lengths is None else lengths
+        _, fwd, bwd = self.directional_states(ids, lengths)
+        pairs = torch.arange(t - 1, device=ids.device)[None, :] < lengths[:, None] - 1  # (B, T-1)
+        f_logits = self.softmax(fwd[-1][:, :-1][pairs])  # (P, V): k predicts k + 1
+        b_logits = self.softmax(bwd[-1][:, 1:][pairs])  # (P, V): k + 1 predicts k
+        return (
+            F.cross_entropy(f_logits, ids[:, 1:][pairs]),
+            F.cross_entropy(b_logits, ids[:, :-1][pairs]),
+        )
+
     def extra_repr(self) -> str:
         return f"vocab_size={self.softmax.out_features}, dim={self.embed.embedding_dim}"

@@ -41,7 +41,7 @@ from replearn.data.text import SST2, WordVocab
 from replearn.engine import EngineConfig, RunContext, Task, evaluate, fit
 from replearn.experiments.base import Claim, Result, experiment
 from replearn.report.plots import DPI, line_plot, read_metrics, save_figure
-from replearn.sequence.elmo import BiLM, ScalarMix, bilm_nll
+from replearn.sequence.elmo import BiLM, ScalarMix
 
 
 def _engine(max_steps: int, batch_size: int = 64, eval_every: int = 0) -> EngineConfig:
@@ -70,16 +70,16 @@ class Config:
     """
 
     data: Literal["sst2", "toy"] = "sst2"
-    max_vocab: int = 6000
+    max_vocab: int = 5000
     max_tokens: int = 48
     dim: int = 128
     num_layers: int = 2
     dropout: float = 0.1
     lr: float = 3e-3
-    bilm: EngineConfig = field(default_factory=lambda: _engine(1000))
+    bilm: EngineConfig = field(default_factory=lambda: _engine(600))
     n_classifier_train: int = 20000
     classifier_lr: float = 1e-2
-    classifier: EngineConfig = field(default_factory=lambda: _engine(1500, 256))
+    classifier: EngineConfig = field(default_factory=lambda: _engine(1000, 256))
 
 
 def tiny() -> Config:
@@ -92,7 +92,7 @@ def tiny() -> Config:
 
 def quick() -> Config:
     """About a minute: a smaller biLM, fewer steps."""
-    return Config(dim=64, bilm=_engine(300), n_classifier_train=10000, classifier=_engine(600, 256))
+    return Config(dim=64, bilm=_engine(150), n_classifier_train=8000, classifier=_engine(400, 256))
 
 
 @contextlib.contextmanager
@@ -156,7 +156,7 @@ class BiLMTask(Task):
     def training_step(self, batch: Any) -> tuple[Tensor, dict[str, Tensor]]:
         ids, lengths = batch
         ids = ids[:, : int(lengths.max())]  # drop the columns of padding only
-        fwd, bwd = bilm_nll(self.model(ids, lengths), ids, lengths)
+        fwd, bwd = self.model.nll(ids, lengths)  # Eq. (1), softmax at real positions only
         return fwd + bwd, {"forward_nll": fwd.detach(), "backward_nll": bwd.detach()}
 
 
