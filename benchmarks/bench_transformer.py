@@ -8,7 +8,8 @@
 Results: ``benchmarks/results/transformer_gpt_train_<device>.{json,md}``,
 ``transformer_gpt_generate_<device>.{json,md}`` and ``transformer_summary.md``. When
 ``bench_transformer_bert.py`` / ``bench_transformer_vit.py`` sit next to this file they are run
-afterwards with the same ``--rounds``/``--threads`` (skip them with ``--only``).
+afterwards with the same ``--rounds``, ``--warmup``, ``--threads``, ``--device``, ``--dtype`` and
+``--out`` (skip them with ``--only``).
 
 1. **Training throughput** (claim: replearn >= 1.0x the tokens/s of ``transformers``). Both
    sides are the same network with the same weights: ``GPT2LMHeadModel(config)`` with
@@ -257,8 +258,9 @@ def run_peers(args: argparse.Namespace) -> None:
     for name in ("bench_transformer_bert.py", "bench_transformer_vit.py"):
         path = here / name
         if path.is_file():
-            cmd = [sys.executable, str(path), "--rounds", str(args.rounds), "--threads",
-                   str(args.threads)]  # fmt: skip
+            cmd = [sys.executable, str(path), "--rounds", str(args.rounds), "--warmup",
+                   str(args.warmup), "--threads", str(args.threads), "--device", args.device,
+                   "--dtype", args.dtype, "--out", str(args.out)]  # fmt: skip
             print("running", shlex.join(cmd))
             subprocess.run(cmd, check=False, cwd=here)
 
