@@ -20,7 +20,8 @@ Everything runs on one intra-op thread (on a shared 2-core machine a second thre
 waits for its slowest half); the timings are the median of ``timing_repeats`` runs, every
 run timing all (mode, L) pairs in a shuffled order.
 
-Writes ``s4_mode_time.png`` (time vs L, both modes, log-log, with the fits).
+Writes ``s4_mode_time.png`` (time vs L of both modes, log-log, fitted exponents in the legend,
+and a c·L log L reference line).
 
 replearn run s4-tasks                       # Fashion-MNIST (784 steps), ~5 min on 2 quiet cores
 replearn run s4-tasks --preset quick        # about a minute
