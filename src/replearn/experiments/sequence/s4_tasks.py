@@ -23,7 +23,7 @@ run timing all (mode, L) pairs in a shuffled order.
 Writes ``s4_mode_time.png`` (time vs L of both modes, log-log, fitted exponents in the legend,
 and a c·L log L reference line).
 
-replearn run s4-tasks                       # Fashion-MNIST (784 steps), ~5 min on 2 quiet cores
+replearn run s4-tasks                       # Fashion-MNIST (784 steps), ~6 min on 2 busy cores
 replearn run s4-tasks --preset quick        # about a minute
 """
 
