@@ -16,11 +16,12 @@ Recipe (chosen on the validation split only; seed 0, under load, 1 thread, uni-d
 with batch 64, AdamW lr 3e-3, 20 epochs): hidden 64 with the ``last`` readout reached 74.8%
 validation accuracy, ``meanmax`` 91.8%; bidirectional hidden 64 ``meanmax`` 96.0% at twice the
 cost; uni-directional hidden 128 ``meanmax`` 94.5% after 10 epochs and 97.8% after 15. The
-default is that last model for 12 epochs. ``wall_time_s`` (written by the runner) is the whole
-run, data generation included; ``train_time_s`` is the ``fit`` call alone.
+default is that last model for 12 epochs: measured once on the test split (seed 0), 93.9%
+(validation 95.5%); the ``quick`` preset (8 epochs) reaches 83.4%. ``wall_time_s`` (written by
+the runner) is the whole run, data generation included; ``train_time_s`` is the ``fit`` alone.
 
 replearn run gru-mnist1d                     # ~1 min on 2 quiet cores
-replearn run gru-mnist1d --preset quick      # ~30 s
+replearn run gru-mnist1d --preset quick      # 8 epochs instead of 12
 """
 
 from __future__ import annotations
@@ -93,8 +94,8 @@ def tiny() -> Config:
 
 
 def quick() -> Config:
-    """About 30 s: hidden 64, 12 epochs."""
-    return Config(hidden_size=64)
+    """Two thirds of the default: 8 epochs instead of 12."""
+    return Config(engine=_engine(8))
 
 
 class GRUClassifier(nn.Module):
