@@ -16,13 +16,14 @@ Elman RNN (:func:`rnn_hidden`):
 
     h_t = \phi(a^x + a^h), \qquad \phi \in \{\tanh, \mathrm{ReLU}\}          \qquad (1)
 
-LSTM, gates in the row order ``i, f, g, o`` (:func:`lstm_gates`, :func:`lstm_cell_state`,
+LSTM, gates in the row order ``i, f, g, o`` (:func:`lstm_input_gate`, :func:`lstm_forget_gate`,
+:func:`lstm_cell_candidate`, :func:`lstm_output_gate`, :func:`lstm_cell_state`,
 :func:`lstm_hidden`):
 
 .. math::
 
     i_t = \sigma(a^x_i + a^h_i),\ f_t = \sigma(a^x_f + a^h_f),\
-    g_t = \tanh(a^x_g + a^h_g),\ o_t = \sigma(a^x_o + a^h_o)                  \qquad (2)
+    g_t = \tanh(a^x_g + a^h_g),\ o_t = \sigma(a^x_o + a^h_o)                  \qquad (2a-d)
 
     c_t = f_t \odot c_{t-1} + i_t \odot g_t                                    \qquad (3)
 
@@ -72,8 +73,9 @@ from replearn.registry import Example, register
 
 __all__ = [
     "GRUCell", "LSTMCell", "RNNCell", "gru_candidate", "gru_hidden", "gru_hidden_course",
-    "gru_reset_gate", "gru_step", "gru_update_gate", "lstm_cell_state", "lstm_gates",
-    "lstm_hidden", "lstm_step", "rnn_hidden", "rnn_step",
+    "gru_reset_gate", "gru_step", "gru_update_gate", "lstm_cell_candidate", "lstm_cell_state",
+    "lstm_forget_gate", "lstm_gates", "lstm_hidden", "lstm_input_gate", "lstm_output_gate",
+    "lstm_step", "rnn_hidden", "rnn_step",
 ]  # fmt: skip
 
 GATES = {"RNN_TANH": 1, "RNN_RELU": 1, "LSTM": 4, "GRU": 3}
@@ -103,14 +105,56 @@ def rnn_step(
 
 
 # -- Eqs. (2)-(4): LSTM -----------------------------------------------------------------------
+def lstm_input_gate(ax_i: Tensor, ah_i: Tensor) -> Tensor:
+    r"""Eq. (2a): :math:`i_t = \sigma(a^x_i + a^h_i)`, how much of the candidate to write.
+
+    Shape:
+        (B, H), (B, H) -> (B, H).
+    """
+    return torch.sigmoid(ax_i + ah_i)
+
+
+def lstm_forget_gate(ax_f: Tensor, ah_f: Tensor) -> Tensor:
+    r"""Eq. (2b): :math:`f_t = \sigma(a^x_f + a^h_f)`, how much of the old cell to keep.
+
+    Shape:
+        (B, H), (B, H) -> (B, H).
+    """
+    return torch.sigmoid(ax_f + ah_f)
+
+
+def lstm_cell_candidate(ax_g: Tensor, ah_g: Tensor) -> Tensor:
+    r"""Eq. (2c): :math:`g_t = \tanh(a^x_g + a^h_g)`, the candidate cell content.
+
+    Shape:
+        (B, H), (B, H) -> (B, H).
+    """
+    return torch.tanh(ax_g + ah_g)
+
+
+def lstm_output_gate(ax_o: Tensor, ah_o: Tensor) -> Tensor:
+    r"""Eq. (2d): :math:`o_t = \sigma(a^x_o + a^h_o)`, how much of the cell to expose.
+
+    Shape:
+        (B, H), (B, H) -> (B, H).
+    """
+    return torch.sigmoid(ax_o + ah_o)
+
+
 def lstm_gates(ax: Tensor, ah: Tensor) -> tuple[Tensor, Tensor, Tensor, Tensor]:
-    r"""Eq. (2): input, forget, cell-candidate and output gates :math:`(i, f, g, o)`.
+    """Eqs. (2a-d) on the stacked projections: ``(i, f, g, o)``.
 
     Shape:
         ax, ah: (B, 4H) -> four (B, H).
     """
-    a_i, a_f, a_g, a_o = (ax + ah).chunk(4, dim=-1)  # each (B, H)
-    return torch.sigmoid(a_i), torch.sigmoid(a_f), torch.tanh(a_g), torch.sigmoid(a_o)
+    ax_i, ax_f, ax_g, ax_o = ax.chunk(4, dim=-1)  # each (B, H)
+    ah_i, ah_f, ah_g, ah_o = ah.chunk(4, dim=-1)
+    return (
+        lstm_input_gate(ax_i, ah_i),
+        lstm_forget_gate(ax_f, ah_f),
+        lstm_cell_candidate(ax_g, ah_g),
+        lstm_output_gate(ax_o, ah_o),
+    )
 
 
 def lstm_cell_state(c: Tensor, i: Tensor, f: Tensor, g: Tensor) -> Tensor:
@@ -134,7 +178,7 @@ def lstm_hidden(c: Tensor, o: Tensor) -> Tensor:
 def lstm_step(
     ax: Tensor, h: Tensor, c: Tensor, w_hh: Tensor, b_hh: Tensor | None
 ) -> tuple[Tensor, Tensor]:
-    """One LSTM step (Eqs. 2-4) from the input projection ``ax``; returns ``(h_t, c_t)``.
+    """One LSTM step (Eqs. 2a-d, 3, 4) from the input projection ``ax``; returns ``(h_t, c_t)``.
 
     Shape:
         ax: (B, 4H), h, c: (B, H), w_hh: (4H, H) -> two (B, H).
@@ -308,7 +352,7 @@ class RNNCell(_CellBase):
     example=lambda: _example(LSTMCell),
 )
 class LSTMCell(_CellBase):
-    """LSTM cell, Eqs. (2)-(4): ``forward(x, (h, c)=None) -> (h_t, c_t)``."""
+    """LSTM cell, Eqs. (2a-d), (3), (4): ``forward(x, (h, c)=None) -> (h_t, c_t)``."""
 
     gates = 4
 
