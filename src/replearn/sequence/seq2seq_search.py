@@ -44,6 +44,8 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
+from replearn.registry import register
+
 __all__ = ["StepFn", "beam_search", "greedy_search", "length_normalised"]
 
 State = tuple[Tensor, ...]
@@ -95,6 +97,11 @@ def greedy_search(
 
 
 @torch.no_grad()
+@register(
+    "sequence.beam_search",
+    paper="Sutskever et al. 2014, arXiv:1409.3215; Wu et al. 2016, arXiv:1609.08144",
+    reference="width >= V^T == exhaustive search; width 1 == greedy; beats greedy (hand-made)",
+)
 def beam_search(
     step_fn: StepFn,
     state: State,
