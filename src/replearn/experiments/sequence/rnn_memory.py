@@ -140,7 +140,7 @@ def _plot_mse(path: Any, cfg: Config, res: dict[tuple[str, int], dict[str, Any]]
     ax.set_yscale("log")
     ax.set_ylabel("test MSE")
     ax.set_title(f"adding problem, hidden size {cfg.hidden_size}, {cfg.engine.max_steps} steps")
-    ax.legend(fontsize="small")
+    ax.legend(fontsize="small", loc="upper center", bbox_to_anchor=(0.5, -0.1), ncol=3)
     fig.tight_layout()
     return save_figure(fig, path)
 
@@ -155,6 +155,7 @@ def _plot_curves(path: Any, res: dict[tuple[str, int], dict[str, Any]]) -> Any:
     ax.set_yscale("log")
     ax.set_xlabel("step")
     ax.set_ylabel("validation MSE")
+    ax.set_title("adding problem: validation MSE during training (dashed: 1/6)")
     ax.legend(fontsize="small")
     fig.tight_layout()
     return save_figure(fig, path)
