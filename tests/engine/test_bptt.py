@@ -169,3 +169,22 @@ def test_carried_state_survives_checkpoint_and_resume(tmp_path: Path) -> None:
     metrics = (tmp_path / "full/metrics.jsonl").read_bytes()
     assert (tmp_path / "part/metrics.jsonl").read_bytes() == metrics
     assert b"val_loss" in metrics
+
+
+def test_extra_state_round_trip_for_tensor_and_empty_states() -> None:
+    """A GRU-like tensor state and the initial None state both survive state_dict/load."""
+    torch.manual_seed(0)
+    gru = nn.GRU(2, 3)
+    x, y = torch.randn(10, 2, 2), torch.randn(10, 2, 3)
+    task = TruncatedBPTTTask(gru, x, y, k1=4, loss_fn=lambda out, tgt: (out - tgt).square().mean())
+    fresh = TruncatedBPTTTask(nn.GRU(2, 3), x, y, k1=4, loss_fn=task.loss_fn)
+    fresh.cursor = 7
+    fresh.load_state_dict(task.state_dict())  # None state, cursor 0
+    assert fresh.cursor == 0 and fresh.carried is None
+    task.training_step()
+    assert isinstance(task.carried, torch.Tensor) and not task.carried.requires_grad
+    fresh.load_state_dict(task.state_dict())
+    assert fresh.cursor == 4 and torch.equal(fresh.carried, task.carried)
+    loss_a, _ = task.training_step()
+    loss_b, _ = fresh.training_step()
+    assert torch.equal(loss_a, loss_b)  # same weights, same cursor, same carried state
