@@ -79,9 +79,7 @@ def padding_mask(attention_mask: Tensor | None) -> Tensor | None:
     Shape:
         (B, L) -> (B, 1, 1, L).
     """
-    if attention_mask is None:
-        return None
-    return attention_mask.bool()[:, None, None, :]
+    return None if attention_mask is None else attention_mask.bool()[:, None, None, :]
 
 
 def post_ln(x: Tensor, sublayer_out: Tensor, norm: nn.LayerNorm) -> Tensor:
@@ -278,7 +276,7 @@ class BERT(nn.Module):
 
     @staticmethod
     def _init(m: nn.Module) -> None:
-        """Truncated-free N(0, 0.02) weights, zero biases (Google's initializer_range)."""
+        """N(0, 0.02) weights (Google's ``initializer_range``, not truncated), zero biases."""
         if isinstance(m, (nn.Linear, nn.Embedding)):
             nn.init.normal_(m.weight, 0.0, 0.02)
         if isinstance(m, nn.Linear) and m.bias is not None:
