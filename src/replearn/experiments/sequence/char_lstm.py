@@ -16,7 +16,7 @@ distribution of the train split, whose cross-entropy on the val split is
 characters are sampled at ``temperature`` from the prime ``prime`` and written to
 ``samples.txt``. Needs ``tinyshakespeare/input.txt`` in ``$REPLEARN_DATA``.
 
-replearn run char-lstm                      # ~5 min on 2 cores
+replearn run char-lstm                      # 5 min on 2 heavily loaded cores
 replearn run char-lstm --preset quick       # ~1 min
 """
 

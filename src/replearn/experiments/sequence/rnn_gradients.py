@@ -29,7 +29,7 @@ inputs):
 
 Writes ``gradient_norms.png``, ``clipping.png`` and ``orthogonal_vs_gaussian.png``.
 
-replearn run rnn-gradients                  # ~1 min on 2 cores
+replearn run rnn-gradients                  # 53 s on 2 cores under heavy load
 replearn run rnn-gradients --preset quick
 """
 

@@ -17,7 +17,7 @@ baseline. A model *solves* a length when its test MSE is below ``solved_mse`` an
 Writes ``adding_mse.png`` (test MSE per model and length) and ``adding_curves.png``
 (validation MSE during training).
 
-replearn run rnn-memory                     # lengths 50 and 100, a few minutes
+replearn run rnn-memory                     # lengths 50, 100: 20 min on 2 loaded cores
 replearn run rnn-memory --preset quick      # length 50 only
 """
 

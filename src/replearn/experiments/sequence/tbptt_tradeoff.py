@@ -31,7 +31,7 @@ and the median wall time of an update (forward + backward + step).
 
 Writes ``tbptt_accuracy.png`` (accuracy per lag and truncation) and ``tbptt_cost.png``.
 
-replearn run tbptt-tradeoff                 # ~2 min on 2 cores
+replearn run tbptt-tradeoff                 # 9 min on 2 heavily loaded cores
 replearn run tbptt-tradeoff --preset quick
 """
 
