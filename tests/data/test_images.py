@@ -155,3 +155,28 @@ def test_fashion_mnist_official_splits(fashion):
     assert abs(pixels.mean().item() - 0.2860) < 5e-4
     assert abs(pixels.std().item() - 0.3530) < 5e-4
     assert y_test[:5].tolist() == [9, 2, 1, 1, 6]  # official order of the test labels
+
+
+def test_mnist1d_disk_cache_equals_generation_and_survives_corruption(tmp_path, monkeypatch):
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path))
+    images._mnist1d.cache_clear()
+    try:
+        first = images._mnist1d()  # generated, then written to the cache
+        path = images._mnist1d_cache_file()
+        assert path.is_file() and path.is_relative_to(tmp_path)
+        images._mnist1d.cache_clear()
+        cached = images._mnist1d()  # read back from the file
+        for a, b in zip(first, cached, strict=True):
+            assert a.dtype == b.dtype and np.array_equal(a, b)
+        path.write_bytes(b"not an npz file")
+        images._mnist1d.cache_clear()
+        calls = []  # regeneration is the real generator's job; count that it is asked for
+        monkeypatch.setattr(images, "_generate_mnist1d", lambda: calls.append(1) or first)
+        regenerated = images._mnist1d()
+        assert calls == [1]
+        for a, b in zip(first, regenerated, strict=True):
+            assert np.array_equal(a, b)
+        with np.load(path, allow_pickle=False) as npz:  # the bad file was replaced
+            assert np.array_equal(npz["x"], first[0])
+    finally:
+        images._mnist1d.cache_clear()

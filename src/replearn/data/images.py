@@ -19,6 +19,7 @@ different seeds are scored on the same test set. Labels are int64 class indices.
 from __future__ import annotations
 
 import gzip
+import os
 import random
 from dataclasses import dataclass
 from functools import lru_cache
@@ -28,7 +29,7 @@ import numpy as np
 import torch
 from torch.utils.data import TensorDataset
 
-from replearn.data.sources import DataError, _suggest, file_path
+from replearn.data.sources import DataError, _suggest, cache_dir, file_path
 
 __all__ = ["CLASSIFICATION_DATASETS", "ClassificationData", "load_classification", "read_idx"]
 
@@ -156,9 +157,15 @@ def _parse_fashion_mnist(
     return x_train, y_train, x_test, y_test
 
 
-@lru_cache(maxsize=1)
-def _mnist1d() -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-    """MNIST-1D with its default arguments (4,000 train / 1,000 test), float64 and int64.
+def _mnist1d_cache_file() -> Path:
+    """Where the generated MNIST-1D arrays are kept (per mnist1d version)."""
+    from importlib.metadata import version
+
+    return cache_dir() / "mnist1d" / f"mnist1d-default-{version('mnist1d')}.npz"
+
+
+def _generate_mnist1d() -> tuple[np.ndarray, ...]:
+    """``make_dataset(get_dataset_args())``, leaving the global random generators untouched.
 
     ``make_dataset`` reseeds the global ``random`` and ``numpy.random`` generators;
     their states are restored afterwards so loading data has no side effect.
@@ -171,10 +178,43 @@ def _mnist1d() -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     finally:
         random.setstate(py_state)
         np.random.set_state(np_state)
-    arrays = (data["x"], data["y"], data["x_test"], data["y_test"])
+    return data["x"], data["y"], data["x_test"], data["y_test"]
+
+
+@lru_cache(maxsize=1)
+def _mnist1d() -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """MNIST-1D with its default arguments (4,000 train / 1,000 test), float64 and int64.
+
+    Generating it takes seconds, so the arrays are kept in the user cache
+    (``<cache>/mnist1d/mnist1d-default-<version>.npz``, written atomically, read with
+    ``allow_pickle=False``); an unreadable or malformed cache file is regenerated.
+    """
+    names = ("x", "y", "x_test", "y_test")
+    path = _mnist1d_cache_file()
+    arrays: tuple[np.ndarray, ...] | None = None
+    if path.is_file():
+        try:
+            with np.load(path, allow_pickle=False) as npz:
+                arrays = tuple(npz[n] for n in names)
+            if [a.shape[0] for a in arrays] != [4000, 4000, 1000, 1000]:
+                arrays = None
+        except (OSError, ValueError, KeyError, EOFError):
+            arrays = None
+    if arrays is None:
+        arrays = _generate_mnist1d()
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+            with open(tmp, "wb") as f:
+                np.savez(f, **dict(zip(names, arrays, strict=True)))
+                f.flush()
+                os.fsync(f.fileno())
+            os.replace(tmp, path)
+        except OSError:
+            pass  # a read-only cache only costs the regeneration next time
     for array in arrays:
         array.flags.writeable = False
-    return arrays
+    return arrays[0], arrays[1], arrays[2], arrays[3]
 
 
 def _permutation(n: int, seed: int) -> torch.Tensor:
