@@ -31,12 +31,13 @@ Deviations: a unidirectional encoder in both variants (Bahdanau et al. use a
 bidirectional one; one encoder keeps the comparison with and without attention
 fair); the source is read left to right (Sutskever et al. reverse it); the output
 layer has no maxout and does not see :math:`y_{i-1}`; padded sources are handled by
-freezing the encoder state after each source's end.
+freezing the encoder state after each source's end; dropout is not supported.
 
-Tests check: the fast encoder (one RNN call per distinct source length) equals the
-masked step loop and the fast teacher-forced decoder (one call) equals the step loop, in
-float64; padding does not change the output; teacher forcing at ratio 0 equals feeding
-the greedy outputs back; beam width 1 equals greedy decoding.
+Tests check: the fast encoder (the cell equations, one input product per layer) and the
+fast decoder (cell equations per step, one fused call when teacher-forced without
+attention) equal the step loops over the RNN modules, in float64, gradients included;
+padding does not change the output; teacher forcing at ratio 0 equals feeding the greedy
+outputs back; beam width 1 equals greedy decoding.
 """
 
 from __future__ import annotations
@@ -46,6 +47,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from replearn.registry import Example, register
+from replearn.sequence.cells import gru_step, lstm_step
 from replearn.sequence.rnn import GRU, LSTM
 from replearn.sequence.seq2seq_attention import AdditiveAttention
 from replearn.sequence.seq2seq_search import State, beam_search, greedy_search
@@ -87,8 +89,9 @@ class Seq2Seq(nn.Module):
         attention: add Bahdanau's additive attention (context in the decoder input and output).
         attention_size: hidden size of the alignment network (default ``hidden_size``).
         pad_id, bos_id, eos_id: special tokens.
-        fast: one encoder call per distinct source length; one teacher-forced decoder
-            call without attention.
+        fast: encoder and decoder steps by the cell equations on the RNNs' weights; one
+            fused call where nothing is padded (encoder) or teacher-forced (decoder
+            without attention).
 
     Shape:
         forward: src (B, S), tgt (B, T), src_lengths (B,) or None -> logits (B, T, V);
@@ -157,17 +160,12 @@ class Seq2Seq(nn.Module):
         lengths = torch.full((b,), s, device=src.device) if src_lengths is None else src_lengths
         mask = length_mask(lengths, s)  # (B, S)
         x = self.src_embed(src)  # (B, S, E)
-        if self.fast:  # one call per distinct length: exact, and one call without padding
-            out = x.new_zeros(b, s, self.encoder.hidden_size)
-            finals = [x.new_zeros(b, self.encoder.num_layers, self.encoder.hidden_size)
-                      for _ in range(2 if self.cell == "lstm" else 1)]  # fmt: skip
-            for n in lengths.unique().tolist():
-                idx = (lengths == n).nonzero()[:, 0]
-                o, hc = self.encoder(x[idx, :n])  # (b_n, n, H)
-                out[idx, :n] = o
-                for final, part in zip(finals, self._from_rnn(hc), strict=True):
-                    final[idx] = part
-            return out, mask, tuple(finals)
+        if self.fast and bool(mask.all()):  # no padding: one call of the fused kernel
+            out, hc = self.encoder(x)
+            return out, mask, self._from_rnn(hc)
+        if self.fast:  # padding: the cell equations, layer by layer, frozen after each end
+            out, state = self._encode_cells(x, mask)
+            return out, mask, state
         # Reference: one step at a time; a finished source keeps its state.
         zeros = x.new_zeros(self.encoder.num_layers, b, self.encoder.hidden_size)
         hc: Tensor | tuple[Tensor, Tensor] = (zeros, zeros) if self.cell == "lstm" else zeros
@@ -181,6 +179,33 @@ class Seq2Seq(nn.Module):
                 hc = torch.where(keep, new, hc)
             outs.append(o[:, 0] * mask[:, t, None])
         return torch.stack(outs, dim=1), mask, self._from_rnn(hc)
+
+    def _encode_cells(self, x: Tensor, mask: Tensor) -> tuple[Tensor, State]:
+        """Masked encoder on its weights: one input product per layer, then the time steps.
+
+        Shape:
+            x: (B, S, E); mask: (B, S) -> annotations (B, S, H), state (B, L, H) each.
+        """
+        b, s, _ = x.shape
+        hs, cs, inp = [], [], x
+        for w_ih, w_hh, b_ih, b_hh in self.encoder.cell_weights():
+            ax = F.linear(inp, w_ih, b_ih)  # (B, S, G H)
+            h = c = x.new_zeros(b, w_hh.shape[1])  # (B, H)
+            outs = []
+            for t in range(s):
+                keep = mask[:, t, None]  # (B, 1)
+                if self.cell == "lstm":
+                    h_t, c_t = lstm_step(ax[:, t], h, c, w_hh, b_hh)
+                    c = torch.where(keep, c_t, c)
+                else:
+                    h_t = gru_step(ax[:, t], h, w_hh, b_hh)
+                h = torch.where(keep, h_t, h)
+                outs.append(h_t * keep)
+            inp = torch.stack(outs, dim=1)  # (B, S, H), 0 on padding
+            hs.append(h)
+            cs.append(c)
+        state = (hs, cs) if self.cell == "lstm" else (hs,)
+        return inp, tuple(torch.stack(z, dim=1) for z in state)
 
     # -- decoder ----------------------------------------------------------------------------
     def init_state(self, src: Tensor, src_lengths: Tensor | None = None) -> State:
@@ -201,10 +226,26 @@ class Seq2Seq(nn.Module):
         if self.attention is not None:
             context = self.attention(rnn_state[0][:, -1], memory, mask, keys)  # (B, H), s_{i-1}
             x = torch.cat([x, context], dim=-1)
-        out, hc = self.decoder(x[:, None], self._to_rnn(rnn_state))
-        s_i = out[:, 0]  # (B, H)
+        if self.fast:  # the cell equations on the decoder's weights: no per-call RNN overhead
+            s_i, new_state = self._cell_step(x, rnn_state)
+        else:
+            out, hc = self.decoder(x[:, None], self._to_rnn(rnn_state))
+            s_i, new_state = out[:, 0], self._from_rnn(hc)  # (B, H)
         feats = s_i if self.attention is None else torch.cat([s_i, context], dim=-1)
-        return self.out(feats), (*self._from_rnn(hc), memory, keys, mask)
+        return self.out(feats), (*new_state, memory, keys, mask)
+
+    def _cell_step(self, x: Tensor, state: State) -> tuple[Tensor, State]:
+        """One time step of the stacked decoder RNN. Shape: x (B, I), state (B, L, H) each."""
+        hs, cs = [], []
+        for layer, (w_ih, w_hh, b_ih, b_hh) in enumerate(self.decoder.cell_weights()):
+            ax = F.linear(x, w_ih, b_ih)  # (B, G H)
+            if self.cell == "lstm":
+                x, c = lstm_step(ax, state[0][:, layer], state[1][:, layer], w_hh, b_hh)
+                cs.append(c)
+            else:
+                x = gru_step(ax, state[0][:, layer], w_hh, b_hh)
+            hs.append(x)
+        return x, tuple(torch.stack(z, dim=1) for z in (hs, cs) if z)
 
     def forward(
         self,
