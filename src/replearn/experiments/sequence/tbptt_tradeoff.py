@@ -27,7 +27,9 @@ Inside a window of ``k`` steps the loss at step ``t`` reaches inputs back to the
 window's start, so lag ``d`` has a gradient path only when ``d < k`` (then ``k - d``
 of the ``k`` positions see it). Cost: the bytes autograd saves for the backward pass
 of one update (:class:`~replearn.experiments.sequence.rnn_common.SavedTensorBytes`)
-and the median wall time of an update (forward + backward + step).
+and the median wall time of an update (forward + backward + step), measured after
+training with the values of ``k`` interleaved (:func:`time_updates`) so that a change
+of machine load affects them alike.
 
 Writes ``tbptt_accuracy.png`` (accuracy per lag and truncation) and ``tbptt_cost.png``.
 
@@ -73,6 +75,7 @@ class Config:
         learned_accuracy: a lag counts as learned at or above this test accuracy.
         chance_margin: a lag counts as not learned below chance + this margin.
         joint_heads: one model with a head per lag for each ``k`` (else one model per lag).
+        timing_repeats: interleaved repetitions of the update-time measurement.
     """
 
     lags: tuple[int, ...] = (3, 6, 12)
@@ -87,6 +90,7 @@ class Config:
     learned_accuracy: float = 0.9
     chance_margin: float = 0.15
     joint_heads: bool = False
+    timing_repeats: int = 50
 
     def __post_init__(self) -> None:
         if not self.lags or min(self.lags) < 1:
@@ -169,7 +173,7 @@ def train_truncated(cfg: Config, k: int, lags: tuple[int, ...], seed: int) -> di
     return {
         "accuracy": lag_accuracy(model, cfg, lags, seed + 1),
         "saved_bytes": saved,
-        "update_ms": 1e3 * statistics.median(times),
+        "train_update_ms": 1e3 * statistics.median(times),
         "updates": len(times),
         "final_loss": statistics.mean(losses[-max(len(losses) // 10, 1) :]),
     }
@@ -188,6 +192,39 @@ def lag_accuracy(
     return (pred[:, keep] == y[:, keep]).float().mean(dim=(0, 1)).tolist()
 
 
+def time_updates(cfg: Config, seed: int) -> dict[int, float]:
+    """Median wall time (ms) of one update per ``k``, the ``k`` values interleaved.
+
+    Every repetition times one update for each ``k`` in turn (forward ``k`` steps from a
+    carried state, backward, Adam step) on the same model, so a change of machine load
+    during the measurement hits every ``k`` alike.
+    """
+    gen = torch.Generator().manual_seed(seed)
+    x, y = echo_stream(cfg.batch_size, max(cfg.truncations), cfg.num_symbols, cfg.lags[:1], gen)
+    torch.manual_seed(seed)
+    model = SequenceModel(
+        "gru",
+        input_size=cfg.embed_size,
+        hidden_size=cfg.hidden_size,
+        output_size=cfg.num_symbols,
+        vocab_size=cfg.num_symbols,
+        batch_first=False,
+    )
+    opt = torch.optim.Adam(model.parameters(), lr=cfg.lr)
+    state = torch.zeros(1, cfg.batch_size, cfg.hidden_size)
+    times: dict[int, list[float]] = {k: [] for k in cfg.truncations}
+    for _ in range(cfg.timing_repeats):
+        for k in cfg.truncations:
+            t0 = time.perf_counter()
+            logits, _ = model(x[:, :k].T, state)  # (k, B, K)
+            loss = echo_loss(logits[:, :, None], y[:, :k].transpose(0, 1))
+            opt.zero_grad()
+            loss.backward()
+            opt.step()
+            times[k].append(time.perf_counter() - t0)
+    return {k: 1e3 * statistics.median(v) for k, v in times.items()}
+
+
 def train_all(cfg: Config, k: int, seed: int) -> dict[str, Any]:
     """Truncation ``k``: one model per lag (or one with every head if ``joint_heads``)."""
     if cfg.joint_heads:
@@ -196,7 +233,7 @@ def train_all(cfg: Config, k: int, seed: int) -> dict[str, Any]:
     return {
         "accuracy": [r["accuracy"][0] for r in runs],
         "saved_bytes": max(r["saved_bytes"] for r in runs),
-        "update_ms": statistics.median(r["update_ms"] for r in runs),
+        "train_update_ms": statistics.median(r["train_update_ms"] for r in runs),
         "updates": runs[0]["updates"],
         "final_loss": statistics.mean(r["final_loss"] for r in runs),
     }
@@ -319,6 +356,8 @@ def run(cfg: Config, ctx: RunContext) -> Result:
                     f"lag{d}_accuracy": a for d, a in zip(cfg.lags, res[k]["accuracy"], strict=True)
                 },
             )
+        for k, ms in time_updates(cfg, ctx.seed).items():
+            res[k]["update_ms"] = ms
     metrics: dict[str, Any] = {
         "lags": list(cfg.lags),
         "truncations": list(cfg.truncations),
@@ -329,7 +368,7 @@ def run(cfg: Config, ctx: RunContext) -> Result:
     for k, r in res.items():
         for d, a in zip(cfg.lags, r["accuracy"], strict=True):
             metrics[f"k{k}_lag{d}_accuracy"] = a
-        for key in ("saved_bytes", "update_ms", "updates", "final_loss"):
+        for key in ("saved_bytes", "update_ms", "train_update_ms", "updates", "final_loss"):
             metrics[f"k{k}_{key}"] = r[key]
     plots = [
         _plot_accuracy(ctx.path("tbptt_accuracy.png"), cfg, res),
