@@ -7,11 +7,11 @@ import math
 import pytest
 import torch
 
+from replearn.engine.bptt import detach_state
 from replearn.experiments.sequence.char_lstm import generate, unigram_cross_entropy
 from replearn.experiments.sequence.rnn_common import (
     SavedTensorBytes,
     SequenceModel,
-    detach_state,
     fit_log_slope,
     head_mean,
     hidden_gradient_norms,

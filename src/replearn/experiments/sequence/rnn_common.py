@@ -8,7 +8,7 @@
   optional embedding and a linear head.
 * :class:`SavedTensorBytes` -- counts the bytes autograd keeps for the backward pass
   (``torch.autograd.graph.saved_tensors_hooks``), a device-independent memory measure.
-* :func:`single_thread`, :func:`tail_mean` -- small utilities.
+* :func:`single_thread`, :func:`head_mean`, :func:`tail_mean` -- small utilities.
 """
 
 from __future__ import annotations
@@ -154,13 +154,6 @@ class SequenceModel(nn.Module):
             x = self.embed(x)  # (B, T, I)
         out, state = self.rnn(x, state)  # (B, T, H)
         return self.head(out), state
-
-
-def detach_state(state: object) -> object:
-    """Cut the graph behind a recurrent state (a tensor or a tuple of tensors)."""
-    if isinstance(state, tuple):
-        return tuple(s.detach() for s in state)
-    return state.detach() if isinstance(state, Tensor) else state
 
 
 class SavedTensorBytes:
