@@ -30,6 +30,13 @@ Two paths with the same signature:
   times that decay, is added back. :math:`T + L/T` Python steps instead of :math:`L`, every
   factor a product of :math:`\bar{A}\le 1` (no division, stable in float32).
 
+Speed on a CPU (measured, ``benchmarks/bench_sequence_mamba.py``): the chunked path does the same
+O(BLDN) work as the loop but in a few passes over (B, L, D, N) tensors, which are memory-bound,
+while the loop's per-step (B, D, N) tensors stay in cache and pay only the per-operation
+overhead. It wins when that overhead dominates (small B·D·N, long L) and loses otherwise; at
+length 2048, batch 2, D = 128, N = 16, on a shared 2-core machine under heavy load, it was not
+faster than the loop. On a GPU the chunked form is the one that parallelises.
+
 Layout (batch first, as everywhere in replearn; the CUDA kernels use channels first):
 ``u, delta, z`` (B, L, D); ``A`` (D, N); ``B, C`` (B, L, N); ``D`` (D,); states (B, D, N).
 
@@ -56,8 +63,9 @@ __all__ = [
     "step_size",
 ]
 
-DEFAULT_CHUNK = 64
-"""Chunk length of the fast path (measured: see ``benchmarks/bench_sequence_mamba.py``)."""
+DEFAULT_CHUNK = 32
+"""Chunk length of the fast path: the best of 16/32/64/128 for training at length 2048
+(``benchmarks/results/sequence_mamba_scan_train.md``; 16 and 32 within noise)."""
 
 
 def step_size(dt: Tensor, bias: Tensor | None = None, softplus: bool = False) -> Tensor:
@@ -176,8 +184,9 @@ def selective_scan_chunked(
 
     With :math:`S_t = \sum_{s \le t} \Delta_s` inside a chunk, the state at step :math:`t` is
     the chunk's own scan from zero plus :math:`\exp(A S_t) \odot H`, where :math:`H` is the
-    state at the chunk's start. Padding with :math:`\Delta = 0` (so :math:`\bar{A} = 1`,
-    :math:`\bar{B} = 0`) keeps the last state exact.
+    state at the chunk's start. The chunks have equal length (at most ``chunk_size``); the
+    sequence is padded with :math:`\Delta = 0` (so :math:`\bar{A} = 1`, :math:`\bar{B} = 0`),
+    which keeps the last state exact.
 
     Shape:
         as :func:`selective_scan_ref`.
@@ -187,9 +196,9 @@ def selective_scan_chunked(
     delta = step_size(delta, delta_bias, delta_softplus)
     batch, length, d_inner = u.shape
     n = A.shape[1]
-    T = min(chunk_size, length)
-    pad = (-length) % T
-    nc = (length + pad) // T
+    nc = -(-length // chunk_size)  # chunks, then the shortest chunk length that covers L
+    T = -(-length // nc)
+    pad = nc * T - length
     dl = _pad_time(delta, pad).view(batch, nc, T, d_inner)  # (B, c, T, D)
     ul = _pad_time(u, pad).view(batch, nc, T, d_inner)
     Bl = _pad_time(B, pad).view(batch, nc, T, 1, n)  # (B, c, T, 1, N)
@@ -202,6 +211,9 @@ def selective_scan_chunked(
     for t in range(1, T):
         local.append(torch.addcmul(b_t[t], a_t[t], local[-1]))  # (2a)
     h_local = torch.stack(local, dim=2)  # (B, c, T, D, N)
+    if nc == 1 and initial_state is None:  # one chunk from zero: nothing to carry
+        y = gate_output((h_local @ Cl)[:, 0, :length, :, 0], u, D, z)
+        return (y, local[-1][:, 0]) if return_last_state else y
     # 2. closed-form decay from the chunk start: prod_s exp(Delta_s A) = exp(A cumsum Delta)
     decay = torch.exp(dl.cumsum(dim=2)[..., None] * A)  # (B, c, T, D, N)
     # 3. carry the state across chunks (nc sequential steps)
