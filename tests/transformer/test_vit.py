@@ -92,7 +92,7 @@ def test_reference_and_sdpa_paths_agree_with_gradients_float64():
     x = torch.randn(2, 1, 8, 8, dtype=torch.float64)
     out_fast = m(x)
     g_fast = torch.autograd.grad(out_fast.square().sum(), list(m.parameters()))
-    m.fast = False
+    m.set_fast(False)
     assert not m.blocks[1].fast
     out_ref = m(x)
     g_ref = torch.autograd.grad(out_ref.square().sum(), list(m.parameters()))

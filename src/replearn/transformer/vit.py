@@ -154,7 +154,8 @@ class EncoderBlock(nn.Module):
     def attention(self, x: Tensor) -> Tensor:
         """Multi-head self-attention, MSA of Eq. (2). Shape: (B, L, D) -> (B, L, D)."""
         b, n, d = x.shape
-        q, k, v = self.qkv(x).reshape(b, n, 3, self.heads, d // self.heads).permute(2, 0, 3, 1, 4)
+        qkv = self.qkv(x).view(b, n, 3, self.heads, d // self.heads)
+        q, k, v = (t.transpose(1, 2) for t in qkv.unbind(2))  # (B, heads, L, d_head) each
         out = scaled_dot_product_attention(
             q, k, v, dropout=self.attn_dropout, fast=self.fast, training=self.training
         )  # (B, heads, L, d_head)
@@ -244,14 +245,11 @@ class ViT(nn.Module):
         nn.init.trunc_normal_(self.pos_embed, std=0.02)
         nn.init.trunc_normal_(self.cls_token, std=0.02)
 
-    @property
-    def fast(self) -> bool:
-        return self.blocks[0].fast if self.depth else True
-
-    @fast.setter
-    def fast(self, value: bool) -> None:
+    def set_fast(self, fast: bool) -> ViT:
+        """Switch every block between the SDPA path and the written-out formula."""
         for block in self.blocks:
-            block.fast = value
+            block.fast = fast
+        return self
 
     def forward_features(self, x: Tensor) -> Tensor:
         """Eq. (1)-(3) and the final LayerNorm: (B, C, H, W) -> (B, N + 1, D), class token first."""
