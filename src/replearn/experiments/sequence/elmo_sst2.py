@@ -216,7 +216,7 @@ def train_classifier(cfg: Config, ctx: RunContext, name: str, feats: dict, label
 
 def _verdict(m: dict[str, Any]) -> tuple[bool, str]:
     gap = m["elmo_dev_accuracy"] - m["static_dev_accuracy"]
-    return gap > 0.0, (
+    return gap >= 0.01, (
         f"{m['data']} dev accuracy {m['elmo_dev_accuracy']:.3f} with frozen ELMo features vs "
         f"{m['static_dev_accuracy']:.3f} with the biLM's static token embeddings "
         f"(gap {gap:+.3f}); test {m['elmo_test_accuracy']:.3f} vs {m['static_test_accuracy']:.3f}; "
@@ -230,8 +230,8 @@ CLAIMS = (
         "contextual-beats-static",
         "Contextual word representations (ELMo: a learned mix of a pretrained biLM's layers) "
         "beat static word embeddings as features for a downstream task (Peters et al. 2018); "
-        "holds if the same classifier reaches a higher SST-2 dev accuracy on the frozen ELMo "
-        "features than on the biLM's token embeddings alone.",
+        "holds if the same classifier's SST-2 dev accuracy is higher by at least 0.01 (9 of "
+        "the 872 sentences) on the frozen ELMo features than on the biLM's token embeddings.",
         _verdict,
         "elmo_accuracy.png",
     ),
