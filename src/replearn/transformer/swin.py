@@ -133,7 +133,8 @@ def merge_patches(x: Tensor) -> Tensor:
     Shape:
         (B, H, W, C) -> (B, ceil(H/2), ceil(W/2), 4C).
     """
-    x = F.pad(x, (0, 0, 0, x.shape[2] % 2, 0, x.shape[1] % 2))
+    if x.shape[1] % 2 or x.shape[2] % 2:
+        x = F.pad(x, (0, 0, 0, x.shape[2] % 2, 0, x.shape[1] % 2))
     return torch.cat([x[:, 0::2, 0::2], x[:, 1::2, 0::2], x[:, 0::2, 1::2], x[:, 1::2, 1::2]], -1)
 
 
@@ -160,16 +161,22 @@ class WindowAttention(nn.Module):
 
     def forward(self, windows: Tensor, mask: Tensor | None = None) -> Tensor:
         b, nw, n, c = windows.shape
-        qkv = self.qkv(windows).reshape(b * nw, n, 3, self.heads, c // self.heads)
-        q, k, v = qkv.permute(2, 0, 3, 1, 4)  # (B·nW, heads, N, d)
-        bias = self.relative_bias()[None]  # (1, heads, N, N)
+        h = self.heads
+        qkv = self.qkv(windows).view(b, nw, n, 3, h, c // h).permute(3, 0, 1, 4, 2, 5)
+        q, k, v = qkv.reshape(3, b, nw * h, n, c // h)  # windows x heads as one axis
+        bias = self.relative_bias().expand(nw, h, n, n)  # B of Eq. (4), (nW, heads, N, N)
         if mask is not None:
-            bias = bias + to_additive_mask(mask, bias.dtype)[:, None]  # (nW, heads, N, N)
-            bias = bias.expand(b, -1, -1, -1, -1).reshape(b * nw, self.heads, n, n)
+            bias = bias + to_additive_mask(mask, bias.dtype)[:, None]
         out = scaled_dot_product_attention(
-            q, k, v, bias, dropout=self.attn_dropout, fast=self.fast, training=self.training
-        )  # (B·nW, heads, N, d)
-        return self.proj(out.transpose(1, 2).reshape(b, nw, n, c))
+            q,
+            k,
+            v,
+            bias.reshape(1, nw * h, n, n),
+            dropout=self.attn_dropout,
+            fast=self.fast,
+            training=self.training,
+        )  # (B, nW·heads, N, d): the mask broadcasts over the batch only
+        return self.proj(out.view(b, nw, h, n, c // h).transpose(2, 3).reshape(b, nw, n, c))
 
 
 class SwinBlock(nn.Module):
@@ -197,7 +204,8 @@ class SwinBlock(nn.Module):
         """(S)W-MSA on a normalised map: pad, roll, partition, attend, reverse, roll back, crop."""
         _, h, w, _ = x.shape
         m, s = self.window, self.shift
-        x = F.pad(x, (0, 0, 0, -w % m, 0, -h % m))  # (B, Hp, Wp, C)
+        if h % m or w % m:
+            x = F.pad(x, (0, 0, 0, -w % m, 0, -h % m))  # (B, Hp, Wp, C)
         hp, wp = x.shape[1:3]
         if s:
             x = torch.roll(x, shifts=(-s, -s), dims=(1, 2))  # cyclic shift
