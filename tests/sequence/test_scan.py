@@ -12,6 +12,7 @@ from hypothesis import strategies as st
 
 from replearn.sequence.scan import (
     discretize,
+    linear_scan,
     selective_scan,
     selective_scan_chunked,
     selective_scan_ref,
@@ -101,6 +102,23 @@ def test_loop_is_the_hand_written_recurrence():
         expected.append(c[t].item() * h)
     y = call(selective_scan_ref, x)
     torch.testing.assert_close(y[0, :, 0], torch.tensor(expected, dtype=F64), **TOL)
+
+
+@pytest.mark.parametrize(("chunk", "with_h0"), [(1, True), (4, False), (6, True), (30, False)])
+def test_linear_scan_equals_loop(chunk, with_h0):
+    g = torch.Generator().manual_seed(7)
+    delta = torch.rand(2, 13, 3, generator=g, dtype=F64)
+    A, b = (
+        -torch.rand(3, 2, generator=g, dtype=F64),
+        torch.randn(2, 13, 3, 2, generator=g, dtype=F64),
+    )
+    h0 = torch.randn(2, 3, 2, generator=g, dtype=F64) if with_h0 else None
+    h, expected = (h0 if with_h0 else torch.zeros(2, 3, 2, dtype=F64)), []
+    for t in range(13):
+        h = torch.exp(delta[:, t, :, None] * A) * h + b[:, t]
+        expected.append(h)
+    out = linear_scan(delta, A, b, h0, chunk)
+    torch.testing.assert_close(out, torch.stack(expected, dim=1), **TOL)
 
 
 def test_skip_and_gate():
