@@ -160,22 +160,15 @@ class WindowAttention(nn.Module):
         return self.bias_table[self.index].permute(2, 0, 1)
 
     def forward(self, windows: Tensor, mask: Tensor | None = None) -> Tensor:
-        b, nw, n, c = windows.shape
-        h = self.heads
+        (b, nw, n, c), h = windows.shape, self.heads
         qkv = self.qkv(windows).view(b, nw, n, 3, h, c // h).permute(3, 0, 1, 4, 2, 5)
         q, k, v = qkv.reshape(3, b, nw * h, n, c // h)  # windows x heads as one axis
         bias = self.relative_bias().expand(nw, h, n, n)  # B of Eq. (4), (nW, heads, N, N)
         if mask is not None:
             bias = bias + to_additive_mask(mask, bias.dtype)[:, None]
-        out = scaled_dot_product_attention(
-            q,
-            k,
-            v,
-            bias.reshape(1, nw * h, n, n),
-            dropout=self.attn_dropout,
-            fast=self.fast,
-            training=self.training,
-        )  # (B, nW·heads, N, d): the mask broadcasts over the batch only
+        bias = bias.reshape(1, nw * h, n, n)  # broadcasts over the batch only
+        kw = {"dropout": self.attn_dropout, "fast": self.fast, "training": self.training}
+        out = scaled_dot_product_attention(q, k, v, bias, **kw)  # (B, nW·heads, N, d)
         return self.proj(out.view(b, nw, h, n, c // h).transpose(2, 3).reshape(b, nw, n, c))
 
 

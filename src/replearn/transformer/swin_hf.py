@@ -18,14 +18,13 @@ from __future__ import annotations
 import math
 import re
 
-import torch
-from torch import Tensor, nn
+from torch import nn
 
 from replearn.transformer.swin import Swin
+from replearn.transformer.vit import HF_ACTIVATIONS, load_hf_tensors
 
 __all__ = ["hf_keys", "swin_from_hf"]
 
-_HF_ACT = {"gelu": "gelu", "gelu_new": "gelu_tanh", "gelu_pytorch_tanh": "gelu_tanh"}
 _BLOCK = {
     "norm1": "layernorm_before",
     "norm2": "layernorm_after",
@@ -75,7 +74,7 @@ def swin_from_hf(hf_model: nn.Module) -> Swin:
         raise ValueError(f"expected a Swin model, got {getattr(cfg, 'model_type', None)!r}")
     prefix = "swin." if any(k.startswith("swin.") for k in theirs) else ""
     sizes = (cfg.image_size, cfg.patch_size)
-    if not all(isinstance(s, int) for s in sizes) or cfg.hidden_act not in _HF_ACT:
+    if not all(isinstance(s, int) for s in sizes) or cfg.hidden_act not in HF_ACTIVATIONS:
         raise ValueError(f"need int image/patch sizes and gelu, got {sizes}, {cfg.hidden_act}")
     res = math.ceil(cfg.image_size / cfg.patch_size)
     for _ in cfg.depths:
@@ -93,28 +92,8 @@ def swin_from_hf(hf_model: nn.Module) -> Swin:
         embed_dim=cfg.embed_dim, depths=cfg.depths, heads=cfg.num_heads,
         window_size=cfg.window_size, mlp_ratio=cfg.mlp_ratio, qkv_bias=cfg.qkv_bias,
         dropout=cfg.hidden_dropout_prob, attn_dropout=cfg.attention_probs_dropout_prob,
-        drop_path_rate=cfg.drop_path_rate, eps=cfg.layer_norm_eps, act=_HF_ACT[cfg.hidden_act],
-        absolute_positions=cfg.use_absolute_embeddings,
+        drop_path_rate=cfg.drop_path_rate, eps=cfg.layer_norm_eps,
+        act=HF_ACTIVATIONS[cfg.hidden_act], absolute_positions=cfg.use_absolute_embeddings,
     )  # fmt: skip
-    _load(model, theirs, prefix)
+    load_hf_tensors(model, theirs, lambda k: hf_keys(k, prefix), reshape={"pos_embed"})
     return model.train(hf_model.training)
-
-
-def _load(model: Swin, theirs: dict[str, Tensor], prefix: str) -> None:
-    """Copy every tensor; raise on a missing, mis-shaped or unused one."""
-    used: set[str] = set()
-    with torch.no_grad():
-        for k, t in model.state_dict().items():
-            keys = hf_keys(k, prefix)
-            if any(key not in theirs for key in keys):
-                raise ValueError(f"{k}: no {keys} in the transformers model")
-            src = torch.cat([theirs[key] for key in keys]) if len(keys) > 1 else theirs[keys[0]]
-            if k == "pos_embed":  # theirs (1, N, C), ours (1, H, W, C)
-                src = src.reshape(t.shape) if src.numel() == t.numel() else src
-            if src.shape != t.shape:
-                raise ValueError(f"{k} <- {keys}: shape {tuple(src.shape)} != {tuple(t.shape)}")
-            t.copy_(src)
-            used.update(keys)
-    unused = {k for k in set(theirs) - used if not k.endswith("relative_position_index")}
-    if unused:
-        raise ValueError(f"tensors of the transformers model not used: {sorted(unused)[:5]}")

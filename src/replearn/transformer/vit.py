@@ -45,7 +45,10 @@ from torch import Tensor, nn
 from replearn.registry import Example, register
 from replearn.transformer.attention import scaled_dot_product_attention
 
-__all__ = ["MLP", "EncoderBlock", "PatchEmbedding", "ViT", "num_patches", "patchify", "unpatchify"]
+__all__ = [
+    "HF_ACTIVATIONS", "MLP", "EncoderBlock", "PatchEmbedding", "ViT", "load_hf_tensors",
+    "num_patches", "patchify", "unpatchify",
+]  # fmt: skip
 
 ACTIVATIONS = {"gelu": "none", "gelu_tanh": "tanh"}
 """Allowed ``act`` names -> the ``approximate`` argument of ``F.gelu``."""
@@ -130,19 +133,9 @@ class EncoderBlock(nn.Module):
         (B, L, D) -> (B, L, D).
     """
 
-    def __init__(
-        self,
-        dim: int,
-        heads: int,
-        mlp_dim: int,
-        *,
-        dropout: float = 0.0,
-        attn_dropout: float = 0.0,
-        eps: float = 1e-6,
-        act: str = "gelu",
-        qkv_bias: bool = True,
-        fast: bool = True,
-    ) -> None:
+    def __init__(self, dim: int, heads: int, mlp_dim: int, *, dropout: float = 0.0,
+                 attn_dropout: float = 0.0, eps: float = 1e-6, act: str = "gelu",
+                 qkv_bias: bool = True, fast: bool = True) -> None:  # fmt: skip
         super().__init__()
         self.heads, self.attn_dropout, self.fast = heads, attn_dropout, fast
         self.norm1, self.norm2 = nn.LayerNorm(dim, eps=eps), nn.LayerNorm(dim, eps=eps)
@@ -203,25 +196,11 @@ class ViT(nn.Module):
         (B, in_chans, image_size, image_size) -> (B, num_classes), or (B, dim) if no classes.
     """
 
-    def __init__(
-        self,
-        *,
-        image_size: int = 224,
-        patch_size: int = 16,
-        in_chans: int = 3,
-        num_classes: int = 1000,
-        dim: int = 768,
-        depth: int = 12,
-        heads: int = 12,
-        mlp_dim: int = 3072,
-        dropout: float = 0.0,
-        attn_dropout: float = 0.0,
-        eps: float = 1e-6,
-        act: str = "gelu",
-        qkv_bias: bool = True,
-        pooler: bool = False,
-        fast: bool = True,
-    ) -> None:
+    def __init__(self, *, image_size: int = 224, patch_size: int = 16, in_chans: int = 3,
+                 num_classes: int = 1000, dim: int = 768, depth: int = 12, heads: int = 12,
+                 mlp_dim: int = 3072, dropout: float = 0.0, attn_dropout: float = 0.0,
+                 eps: float = 1e-6, act: str = "gelu", qkv_bias: bool = True,
+                 pooler: bool = False, fast: bool = True) -> None:  # fmt: skip
         super().__init__()
         if min(image_size, patch_size, in_chans, dim, depth, heads, mlp_dim) < 1:
             raise ValueError("sizes must be positive integers")
@@ -293,7 +272,7 @@ class ViT(nn.Module):
         cfg, theirs = hf_model.config, hf_model.state_dict()
         p = "vit." if any(k.startswith("vit.") for k in theirs) else ""
         sizes = (cfg.image_size, cfg.patch_size)
-        if not all(isinstance(s, int) for s in sizes) or cfg.hidden_act not in _HF_ACT:
+        if not all(isinstance(s, int) for s in sizes) or cfg.hidden_act not in HF_ACTIVATIONS:
             raise ValueError(f"need int image/patch sizes and gelu, got {sizes}, {cfg.hidden_act}")
         has_head = "classifier.weight" in theirs
         model = cls(
@@ -302,16 +281,17 @@ class ViT(nn.Module):
             dim=cfg.hidden_size, depth=cfg.num_hidden_layers, heads=cfg.num_attention_heads,
             mlp_dim=cfg.intermediate_size, dropout=cfg.hidden_dropout_prob,
             attn_dropout=cfg.attention_probs_dropout_prob, eps=cfg.layer_norm_eps,
-            act=_HF_ACT[cfg.hidden_act], qkv_bias=cfg.qkv_bias,
+            act=HF_ACTIVATIONS[cfg.hidden_act], qkv_bias=cfg.qkv_bias,
             pooler=f"{p}pooler.dense.weight" in theirs,
         )  # fmt: skip
         if model.pooler is not None and cfg.pooler_act != "tanh":
             raise ValueError(f"pooler_act {cfg.pooler_act!r} unsupported (tanh)")
-        _load_hf(model, theirs, p)
+        load_hf_tensors(model, theirs, lambda k: _hf_source(k, p))
         return model.train(hf_model.training)
 
 
-_HF_ACT = {"gelu": "gelu", "gelu_new": "gelu_tanh", "gelu_pytorch_tanh": "gelu_tanh"}
+HF_ACTIVATIONS = {"gelu": "gelu", "gelu_new": "gelu_tanh", "gelu_pytorch_tanh": "gelu_tanh"}
+"""``transformers`` ``hidden_act`` -> our ``act``."""
 
 
 def _hf_source(ours: str, p: str) -> list[str]:
@@ -337,18 +317,24 @@ def _hf_source(ours: str, p: str) -> list[str]:
     return [f"{prefix}{table[name]}.{leaf}"]
 
 
-def _load_hf(model: nn.Module, theirs: dict[str, Any], p: str) -> None:
-    """Copy every tensor; raise on a missing, mis-shaped or unused one."""
+def load_hf_tensors(model: nn.Module, theirs: dict[str, Any], source: Any, reshape=()) -> None:
+    """Copy ``cat(theirs[k] for k in source(key))`` into each tensor ``key`` of ``model``.
+
+    Strict both ways: a missing or mis-shaped tensor (unless its key is in ``reshape``) or an
+    unused tensor of theirs (relative position indices aside: not state) raises ValueError.
+    """
     used: set[str] = set()
     with torch.no_grad():
         for k, t in model.state_dict().items():
-            keys = _hf_source(k, p)
+            keys = source(k)
             if any(key not in theirs for key in keys):
                 raise ValueError(f"{k}: no {keys} in the transformers model")
             src = torch.cat([theirs[key] for key in keys]) if len(keys) > 1 else theirs[keys[0]]
+            if k in reshape and src.numel() == t.numel():
+                src = src.reshape(t.shape)
             if src.shape != t.shape:
                 raise ValueError(f"{k} <- {keys}: shape {tuple(src.shape)} != {tuple(t.shape)}")
             t.copy_(src)
             used.update(keys)
-    if unused := set(theirs) - used:
+    if unused := {k for k in set(theirs) - used if not k.endswith("relative_position_index")}:
         raise ValueError(f"tensors of the transformers model not used: {sorted(unused)[:5]}")

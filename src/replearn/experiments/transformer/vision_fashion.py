@@ -109,7 +109,7 @@ class Config:
     lr: float = 2e-3
     weight_decay: float = 0.05
     threads: int | None = 1
-    engine: EngineConfig = field(default_factory=lambda: _engine(400, 100, 40))
+    engine: EngineConfig = field(default_factory=lambda: _engine(400, 50, 40))
 
     def __post_init__(self) -> None:
         if self.lr <= 0 or self.weight_decay < 0:
@@ -131,7 +131,7 @@ def tiny() -> Config:
 
 def quick() -> Config:
     """About a minute: 80 steps per model, 2,000 test images."""
-    return Config(n_val=500, n_test=2_000, engine=_engine(80, 40, 10))
+    return Config(n_val=500, n_test=2_000, engine=_engine(80, 20, 10))
 
 
 def build_models(
