@@ -38,7 +38,7 @@ from replearn.sequence.mamba import MambaMixer
 from replearn.sequence.scan import selective_scan_chunked, selective_scan_ref
 
 SEED = 0
-CHUNKS = (16, 32, 64, 128)
+CHUNKS = (16, 32, 64)
 
 
 def scan_inputs(batch: int, length: int, d: int, n: int) -> list[torch.Tensor]:
@@ -176,7 +176,7 @@ def bench_layer(args: argparse.Namespace, command: str) -> BenchResult:
 def main(argv: list[str] | None = None) -> list[BenchResult]:
     command = shlex.join(["python", "benchmarks/bench_sequence_mamba.py", *(argv or sys.argv[1:])])
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--rounds", type=int, default=9, help="timed rounds (default 9)")
+    parser.add_argument("--rounds", type=int, default=7, help="timed rounds (default 7)")
     parser.add_argument("--length", type=int, default=2048, help="scan length (default 2048)")
     parser.add_argument("--batch-scan", type=int, default=2, help="scan batch (default 2)")
     parser.add_argument("--d-inner", type=int, default=128, help="scan channels D")

@@ -28,11 +28,8 @@ Recurrent mode (generation): per layer a cache of the last ``d_conv - 1`` conv i
 state :math:`h` (B, D, N); :meth:`MambaLM.step` costs O(1) per token.
 
 Parameter names and layout are those of Hugging Face ``transformers``' ``MambaModel`` /
-``MambaForCausalLM`` (``layers.{i}.norm.weight``, ``layers.{i}.mixer.{in_proj, conv1d, x_proj,
-dt_proj, out_proj}.*``, ``mixer.A_log`` (D, N), ``mixer.D`` (D,), ``conv1d.weight`` (D, 1,
-d_conv), ``x_proj`` rows ordered [δ (R), B (N), C (N)], ``norm_f.weight``; the LM's model is
-``backbone``), so :meth:`MambaModel.from_hf` is a state-dict copy
-(:mod:`replearn.sequence.mamba_hf`).
+``MambaForCausalLM`` (table in :mod:`replearn.sequence.mamba_hf`), so ``from_hf`` copies the
+state dict.
 
 Deviations: no padding mask; the residual stream stays in the parameters' dtype (HF keeps it in
 float32 when ``residual_in_fp32``; identical in float32).
@@ -97,20 +94,13 @@ class MambaMixer(nn.Module):
         (B, L, H) -> (B, L, H).
     """
 
+    # fmt: off
     def __init__(
-        self,
-        d_model: int,
-        *,
-        d_state: int = 16,
-        d_conv: int = 4,
-        expand: int = 2,
-        dt_rank: int | str = "auto",
-        dt_min: float = 1e-3,
-        dt_max: float = 0.1,
-        bias: bool = False,
-        conv_bias: bool = True,
-        fast: bool = True,
+        self, d_model: int, *, d_state: int = 16, d_conv: int = 4, expand: int = 2,
+        dt_rank: int | str = "auto", dt_min: float = 1e-3, dt_max: float = 0.1,
+        bias: bool = False, conv_bias: bool = True, fast: bool = True,
     ) -> None:
+        # fmt: on
         super().__init__()
         if min(d_model, d_state, d_conv, expand) < 1:
             raise ValueError(f"sizes must be >= 1, got {(d_model, d_state, d_conv, expand)}")
@@ -348,10 +338,8 @@ class MambaLM(nn.Module):
         logits, cache = self.prefill(prompt)
         out = []
         for _ in range(n_tokens):
-            if temperature == 0:
-                x_t = logits.argmax(-1)
-            else:
-                x_t = torch.multinomial(F.softmax(logits / temperature, -1), 1)[:, 0]
+            probs = F.softmax(logits / max(temperature, 1e-9), -1)
+            x_t = logits.argmax(-1) if temperature == 0 else torch.multinomial(probs, 1)[:, 0]
             out.append(x_t)
             logits, cache = self.step(x_t, cache)
         return torch.stack(out, dim=1)

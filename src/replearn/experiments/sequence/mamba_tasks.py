@@ -72,7 +72,7 @@ class Config:
         engine: training-loop settings (shared by all runs).
     """
 
-    n_train: int = 6000
+    n_train: int = 20000
     n_val: int = 500
     copy_seq_len: int = 64
     copy_tokens: int = 4
@@ -83,10 +83,10 @@ class Config:
     n_layers: int = 2
     s4_d_model: int = 20
     s4_d_state: int = 64
-    lr: float = 5e-3
+    lr: float = 1e-2
     chunked_scan: bool = False
     tasks: tuple[str, ...] = ("copy", "induction")
-    engine: EngineConfig = field(default_factory=lambda: _engine(800, 200))
+    engine: EngineConfig = field(default_factory=lambda: _engine(1500, 250))
 
     def __post_init__(self) -> None:
         if not self.tasks or not set(self.tasks) <= {"copy", "induction"}:
@@ -107,7 +107,7 @@ def tiny() -> Config:
 
 def quick() -> Config:
     """About a minute: fewer steps."""
-    return Config(n_train=3000, engine=_engine(300, 100))
+    return Config(n_train=5000, engine=_engine(300, 100))
 
 
 class InductionHeads(TensorDataset):
