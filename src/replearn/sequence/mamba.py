@@ -298,15 +298,12 @@ class MambaLM(nn.Module):
         (B, L) token ids -> logits (B, L, V); ``logits[:, t]`` predicts token t + 1.
     """
 
+    # fmt: off
     def __init__(
-        self,
-        *,
-        vocab_size: int,
-        d_model: int,
-        n_layers: int,
-        tie_embeddings: bool = True,
+        self, *, vocab_size: int, d_model: int, n_layers: int, tie_embeddings: bool = True,
         **kwargs: object,
     ) -> None:
+        # fmt: on
         super().__init__()
         if vocab_size < 1:
             raise ValueError(f"vocab_size must be >= 1, got {vocab_size}")
