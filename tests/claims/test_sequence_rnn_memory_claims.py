@@ -24,6 +24,7 @@ MEASURED = {
 }
 
 
+@pytest.mark.timeout(3600)  # six networks: ~20 min on 2 loaded cores, over the default 600 s
 def test_claims_verdicts(tmp_path):
     exp = get_experiment("rnn-memory")
     seed_everything(0)  # as `replearn run` does: the same numbers as the CLI run

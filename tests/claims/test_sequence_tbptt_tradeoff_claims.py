@@ -27,6 +27,7 @@ MEASURED = {
 }
 
 
+@pytest.mark.timeout(1800)  # nine networks: ~8 min on 2 loaded cores
 def test_claims_verdicts(tmp_path):
     exp = get_experiment("tbptt-tradeoff")
     seed_everything(0)  # as `replearn run` does: the same numbers as the CLI run
