@@ -29,7 +29,10 @@ costs one pass of one position instead of a pass over the whole context.
 Options and deviations: ``position`` may be ``"learned"`` (GPT-2), ``"sinusoidal"`` (fixed, as
 Vaswani et al.) or ``"rotary"`` (RoFormer, Su et al. 2021, arXiv:2104.09864: rotate queries and
 keys, no added positions); ``bias=False`` drops the biases of linear layers and layer norms;
-``activation`` is GPT-2's tanh GELU by default (``"gelu"`` for the exact one). Past
+``activation`` is GPT-2's tanh GELU by default (``"gelu"`` for the exact one). The
+sinusoidal table is scaled to a standard deviation of 0.02 per coordinate, the scale of the
+token embeddings (Vaswani et al. multiply the embeddings by :math:`\sqrt{C}` instead; unscaled
+unit sinusoids next to 0.02-scale embeddings drown the token identity). Past
 ``block_size`` tokens, generation crops the context to the last ``block_size`` tokens, and with
 a cache re-reads that window, so cached and uncached generation stay identical.
 
@@ -240,8 +243,8 @@ class GPT(nn.Module):
             table = (
                 torch.stack(rotary_embedding(cfg.block_size, cfg.n_embd // cfg.n_head), dim=-1)
                 if cfg.position == "rotary"
-                else sinusoidal_encoding(cfg.block_size, cfg.n_embd)
-            )  # (block_size, D, 2) cos and sin, or (block_size, C)
+                else sinusoidal_encoding(cfg.block_size, cfg.n_embd) * (0.02 * math.sqrt(2))
+            )  # (block_size, D, 2) cos and sin, or (block_size, C) at the scale of wte
             self.register_buffer("pos_table", table, persistent=False)
         self.apply(self._init_weights)
         for name, p in self.named_parameters():  # GPT-2: residual projections / sqrt(2L)

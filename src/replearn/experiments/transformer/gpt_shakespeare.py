@@ -82,13 +82,13 @@ class Config:
     time_budget_s: float = 600.0
     n_layer: int = 4
     n_head: int = 4
-    n_embd: int = 256
-    block_size: int = 256
+    n_embd: int = 192
+    block_size: int = 128
     batch_size: int = 16
     dropout: float = 0.0
     lr: float = 2e-3
     min_lr: float = 1e-4
-    warmup_steps: int = 50
+    warmup_steps: int = 100
     weight_decay: float = 0.1
     beta2: float = 0.99
     grad_clip: float = 1.0
@@ -224,7 +224,7 @@ def train_for(
         if on_step is not None:
             on_step(step)
         if log is not None and step % 25 == 0:
-            log(step, train_loss=float(loss), lr=opt.param_groups[0]["lr"])
+            log(step, train_loss=loss.item(), lr=opt.param_groups[0]["lr"])
         t_train += time.perf_counter() - ts
         if eval_every_s and t_train >= next_eval:
             te = time.perf_counter()
