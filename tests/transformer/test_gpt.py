@@ -203,3 +203,17 @@ def test_flops_and_mfu():
     n = model.num_parameters()
     assert model.estimate_flops(10) == 6 * n + 12 * 2 * 16 * 10
     assert mfu(100.0, 10.0, 4000.0) == pytest.approx(0.25)
+
+
+def test_fixed_position_tables():
+    """Sinusoids at the token embeddings' scale (std 0.02); rotary cos/sin per head dimension."""
+    from replearn.transformer.positions import rotary_embedding, sinusoidal_encoding
+
+    sin = small("sinusoidal")
+    expected = sinusoidal_encoding(12, 16) * 0.02 * math.sqrt(2)
+    torch.testing.assert_close(sin.pos_table, expected, rtol=0, atol=0)
+    assert abs(sin.pos_table.std().item() - 0.02) < 3e-3
+    rot = small("rotary")
+    cos, sn = rotary_embedding(12, 8)
+    torch.testing.assert_close(rot.pos_table, torch.stack([cos, sn], dim=-1), rtol=0, atol=0)
+    assert "wpe" not in dict(sin.transformer.named_children())
