@@ -107,7 +107,7 @@ def check_same_function(ours: Side, theirs: Side) -> dict[str, Any]:
     la.backward()
     lb.backward()
     norm = lambda m: torch.sqrt(sum((p.grad.float() ** 2).sum() for p in m.parameters()))  # noqa: E731
-    check["loss_abs_diff"] = abs(float(la) - float(lb))
+    check["loss_abs_diff"] = abs(float(la.detach()) - float(lb.detach()))
     check["grad_norm_rel_diff"] = float(
         abs(norm(ours.model) - norm(theirs.model)) / norm(theirs.model)
     )
