@@ -212,7 +212,6 @@ def test_fixed_position_tables():
     sin = small("sinusoidal")
     expected = sinusoidal_encoding(12, 16) * (0.02 * math.sqrt(2))
     torch.testing.assert_close(sin.pos_table, expected, rtol=0, atol=1e-8)
-    assert abs(sin.pos_table.std().item() - 0.02) < 3e-3
     rot = small("rotary")
     cos, sn = rotary_embedding(12, 8)
     torch.testing.assert_close(rot.pos_table, torch.stack([cos, sn], dim=-1), rtol=0, atol=0)
