@@ -21,6 +21,12 @@ Every run uses AdamW (nanoGPT's groups), warm-up then a cosine to a tenth of the
 gradient clipping 1.0, float32, one thread; the validation loss is the mean over a fixed set of
 evenly spaced windows of the validation split.
 
+Measured with the default config, seed 0 (2026-11-26, a loaded machine): learned 2.342 vs
+sinusoidal 2.315 nats/char (holds); 15k -> 104k -> 405k -> 802k parameters give 2.603 -> 2.464
+-> 2.382 -> 2.375 (holds); best val loss with dropout 2.799 vs 2.789 without (fails: dropout
+gives the lower *final* loss, 2.888 vs 2.924, as the run without it overfits, but its best
+point is no better at this length).
+
     replearn run gpt-claims                  # ~6 min on a quiet machine (one thread)
     replearn run gpt-claims --preset quick   # ~1 min
 """
