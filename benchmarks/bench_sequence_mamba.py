@@ -1,6 +1,6 @@
 """Mamba on CPU: chunked vs sequential selective scan; our Mamba layer vs transformers' torch path.
 
-    python benchmarks/bench_sequence_mamba.py                      # ~5 min on a busy 2-core box
+    python benchmarks/bench_sequence_mamba.py                      # ~15 min on a busy 2-core box
     python benchmarks/bench_sequence_mamba.py --only scan --length 2048
 
 Results: ``benchmarks/results/sequence_mamba_scan_{train,forward}.{json,md}`` and
