@@ -33,11 +33,11 @@ Two paths with the same signature:
   scan backwards in time (:class:`_ChunkedScan`).
 
 Speed on a CPU (measured, ``benchmarks/bench_sequence_mamba.py``): the chunked path does the same
-O(BLDN) work as the loop but in a few passes over (B, L, D, N) tensors, which are memory-bound,
-while the loop's per-step (B, D, N) tensors stay in cache and pay only the per-operation
-overhead. It wins when that overhead dominates (small B·D·N, long L) and loses otherwise; at
-length 2048, batch 2, D = 128, N = 16, on a shared 2-core machine under heavy load, it was not
-faster than the loop. On a GPU the chunked form is the one that parallelises.
+O(BLDN) work as the loop but in passes over (B, L, D, N) tensors, which are memory-bound, while
+the loop's per-step (B, D, N) tensors stay in cache and pay only the per-operation overhead. At
+length 2048, batch 2, D = 128, N = 16, on a shared 2-core machine under heavy load, a training
+step (forward and backward) was 1.26x faster than the loop, the forward alone 0.75x (slower):
+far from the speed-ups of a fused GPU kernel, which this layout is written for.
 
 Layout (batch first, as everywhere in replearn; the CUDA kernels use channels first):
 ``u, delta, z`` (B, L, D); ``A`` (D, N); ``B, C`` (B, L, N); ``D`` (D,); states (B, D, N).
@@ -68,8 +68,8 @@ __all__ = [
 ]
 
 DEFAULT_CHUNK = 32
-"""Chunk length of the fast path: the best of 16/32/64/128 for training at length 2048
-(``benchmarks/results/sequence_mamba_scan_train.md``; 16 and 32 within noise)."""
+"""Chunk length of the fast path: the best of 16/32/64 for training at length 2048
+(``benchmarks/results/sequence_mamba_scan_train.md``, all three within noise; 128 was slower)."""
 
 
 def step_size(dt: Tensor, bias: Tensor | None = None, softplus: bool = False) -> Tensor:
