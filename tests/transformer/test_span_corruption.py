@@ -24,6 +24,15 @@ from replearn.transformer.span_corruption import (
 SENTINELS = sentinel_ids(1000, 200)
 
 
+@pytest.fixture(autouse=True)
+def _one_thread():
+    """Small tensors: one intra-op thread (a busy machine makes thread syncs costly)."""
+    previous = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(previous)
+
+
 @settings(max_examples=60, deadline=None)
 @given(
     st.integers(2, 300),

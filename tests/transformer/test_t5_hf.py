@@ -11,6 +11,15 @@ from replearn.transformer.t5_hf import config_from_hf, key_map
 transformers = pytest.importorskip("transformers")
 
 
+@pytest.fixture(autouse=True)
+def _one_thread():
+    """Small tensors: one intra-op thread (a busy machine makes thread syncs costly)."""
+    previous = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(previous)
+
+
 def _hf_config(**kw):
     base = dict(
         vocab_size=50, d_model=16, d_kv=5, d_ff=24, num_layers=2, num_decoder_layers=3,

@@ -22,6 +22,15 @@ from replearn.transformer.t5_layers import (
 )
 
 
+@pytest.fixture(autouse=True)
+def _one_thread():
+    """Small tensors: one intra-op thread (a busy machine makes thread syncs costly)."""
+    previous = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(previous)
+
+
 @settings(max_examples=20, deadline=None)
 @given(st.integers(1, 4), st.integers(1, 33), st.floats(1e-8, 1e-2))
 def test_rms_layer_norm_matches_torch_rms_norm(b: int, d: int, eps: float) -> None:
