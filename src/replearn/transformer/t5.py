@@ -23,8 +23,10 @@ al. (2017, arXiv:1706.03762) with the simplifications of Sec. 2.1:
 Positions enter only through the learned scalar bias :math:`B` of Eq. (2), one per head and
 per *bucket* of the distance :math:`j - i` (exact buckets for short distances, logarithmic
 ones up to ``max_distance``; :func:`~replearn.transformer.positions.t5_relative_position_bucket`).
-The bias is computed by the first layer of each stack and shared by all its layers; the
-encoder's is bidirectional, the decoder's causal; cross-attention has none.
+The bias is computed once per stack and shared by all its layers (the paper's "shared across
+layers"; Hugging Face keeps the table in the first layer); the encoder's is bidirectional,
+the decoder's causal; cross-attention has none. The layers live in
+:mod:`replearn.transformer.t5_layers`, the weight import in :mod:`replearn.transformer.t5_hf`.
 
 No :math:`1/\sqrt{d_k}` in Eq. (2): T5 folds it into the initialisation of :math:`W_Q`
 (std :math:`(d_{model} d_{kv})^{-1/2}` instead of :math:`d_{model}^{-1/2}`), so the logits
@@ -44,7 +46,9 @@ embeddings scale the decoder output by :math:`d_{model}^{-1/2}` (T5.1.0), untied
 Tests: :meth:`T5.from_hf` against ``transformers`` ``T5ForConditionalGeneration`` and
 ``T5Model`` (small random configs, ReLU and gated-GELU, padding masks: logits / hidden states
 atol 1e-5 in float32); cached step-by-step decoding equals the full forward (float64);
-cached vs uncached greedy generation; beam 1 equals greedy; the reference attention path
+greedy and beam-search generation equal ``transformers``' ``generate`` (float64); cached vs
+uncached greedy generation; beam 1 equals greedy; beam scores are the sequences' summed
+log-probabilities under the full forward; overfitting one batch; the reference attention path
 equals the ``scaled_dot_product_attention`` one; :func:`rms_layer_norm` against Eq. (1).
 """
 
