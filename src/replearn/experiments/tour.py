@@ -26,6 +26,8 @@ STOPS: tuple[tuple[str, str], ...] = (
     ("norm-compare", "quick"),
     ("regularize-penalties", "quick"),
     ("cnn-arithmetic", "quick"),
+    ("rnn-gradients", "quick"),
+    ("attention-claims", "quick"),
 )
 
 
