@@ -21,6 +21,7 @@ pytestmark = pytest.mark.slow
 MEASURED = {"bidirectional-beats-unidirectional": True}
 
 
+@pytest.mark.timeout(1200)  # two networks: ~3 min on 2 loaded cores
 def test_claims_verdicts(tmp_path):
     exp = get_experiment("birnn-labelling")
     seed_everything(0)  # as `replearn run` does: the same numbers as the CLI run

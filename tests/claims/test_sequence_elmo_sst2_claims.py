@@ -34,6 +34,7 @@ pytestmark = [
 ]
 
 
+@pytest.mark.timeout(2400)  # a biLM and two classifiers: ~17 min on 2 loaded cores
 def test_claims_verdicts(tmp_path):
     exp = get_experiment("elmo-sst2")
     seed_everything(0)  # as `replearn run` does: the same numbers as the CLI run

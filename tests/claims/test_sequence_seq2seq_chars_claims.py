@@ -21,6 +21,7 @@ pytestmark = pytest.mark.slow
 MEASURED = {"attention-helps-long-inputs": True}
 
 
+@pytest.mark.timeout(2400)  # two networks: ~10-20 min on 2 loaded cores, over the default 600 s
 def test_claims_verdicts(tmp_path):
     exp = get_experiment("seq2seq-chars")
     seed_everything(0)  # as `replearn run` does: the same numbers as the CLI run
