@@ -24,6 +24,12 @@ Everything runs on ``threads`` intra-op threads (1 by default: the matrices are 
 busy 2-core machine only adds synchronisation cost). Writes ``t5_text_curves.png`` (training
 loss) and ``t5_text_samples.txt``.
 
+Measured (default config, seed 0; under load: 2 min 20 s of CPU on one thread, 12 min wall
+on a busy 2-core machine): held-out exact match reverse 0.015, sort 0.255, date 0.025 after
+pretraining (mean 0.098), 0.020 / 0.320 / 0.055 from scratch (mean 0.132); task loss 0.80 vs
+0.76 nats/token. The outputs have the right shape (ISO dates with the right month number) but
+miscopy characters: both claims fail at this budget.
+
     replearn run t5-text                    # a few minutes on 2 cores
     replearn run t5-text --preset quick     # about a minute
 """
