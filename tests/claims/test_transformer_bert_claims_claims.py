@@ -1,0 +1,57 @@
+"""Claims of ``bert-claims`` (masking, ALBERT sharing, DistilBERT), default config, seed 0.
+
+Asserts the verdict that was measured (see the evidence strings); a change of verdict means the
+method or the experiment changed. A claim measured as failing is asserted as failing. Needs
+SST-2 and Tiny Shakespeare in $REPLEARN_DATA (skipped without).
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+from replearn.engine.context import RunContext
+from replearn.engine.seed import seed_everything
+from replearn.experiments.base import get_experiment, judge
+
+pytestmark = pytest.mark.slow
+
+# claim id -> measured verdict with the default config, seed 0 (2026-11-26, 2 loaded cores,
+# 3250 s wall): 14.990% of 972,510 tokens selected, 79.91 / 10.06 / 10.03% (|z| <= 0.9);
+# BERT 1,603,904 vs ALBERT 690,048 parameters (2.32x); held-out MLM loss ALBERT 6.306 vs BERT
+# 6.166 nats (+2.3%); teacher 0.7993, distilled student 0.8085 (101.1%), hard-label student 0.7993.
+MEASURED = {
+    "mlm-masking-15-80-10-10": True,
+    "albert-fewer-parameters": True,
+    "albert-small-cost": True,
+    "distilbert-retains-97-percent": True,
+}
+
+
+def _has_data() -> bool:
+    root = os.environ.get("REPLEARN_DATA")
+    return bool(root) and all((Path(root) / d).is_dir() for d in ("sst2", "tinyshakespeare"))
+
+
+@pytest.mark.skipif(not _has_data(), reason="needs SST-2 and Tiny Shakespeare in $REPLEARN_DATA")
+def test_claims_verdicts(tmp_path):
+    exp = get_experiment("bert-claims")
+    seed_everything(0)  # as `replearn run` does: the same numbers as the CLI run
+    ctx = RunContext(out=tmp_path, seed=0, progress=False)
+    ctx.start()
+    try:
+        result = exp.run(exp.config(), ctx)
+    finally:
+        ctx.close()
+    verdicts = {row["id"]: row for row in judge(exp.claims, result.metrics)}
+    assert set(verdicts) == set(MEASURED)
+    for claim_id, expected in MEASURED.items():
+        row = verdicts[claim_id]
+        print(f"{claim_id}: {'holds' if row['holds'] else 'fails'} - {row['evidence']}")
+        assert row["holds"] is expected, f"{claim_id}: {row['evidence']}"
+        if row["plot"] is not None:
+            assert (tmp_path / row["plot"]).exists()
+    for plot in result.plots:
+        assert plot.exists() and plot.stat().st_size > 0
