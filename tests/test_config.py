@@ -60,3 +60,29 @@ def test_values_are_never_evaluated() -> None:
 def test_diff_names_changed_keys() -> None:
     a, b = to_dict(Outer()), to_dict(apply_overrides(Outer(), ["inner.steps=4"]))
     assert diff(a, b) == ["inner.steps: 3 vs 4"]
+
+
+@dataclass(frozen=True)
+class Pair:
+    """Valid only when ``a`` and ``b`` are both zero or both positive."""
+
+    a: int = 1
+    b: int = 1
+
+    def __post_init__(self) -> None:
+        if (self.a == 0) != (self.b == 0):
+            raise ValueError(f"a and b must be zero together, got a={self.a} b={self.b}")
+
+
+@dataclass(frozen=True)
+class Holder:
+    pair: Pair = field(default_factory=Pair)
+
+
+def test_overrides_are_validated_together_in_any_order() -> None:
+    both = Holder(Pair(0, 0))
+    assert apply_overrides(Holder(), ["pair.a=0", "pair.b=0"]) == both
+    assert apply_overrides(Holder(), ["pair.b=0", "pair.a=0"]) == both
+    assert apply_overrides(Holder(), ["pair.a=5", "pair.a=2"]).pair.a == 2  # last one wins
+    with pytest.raises(ConfigError, match="zero together"):
+        apply_overrides(Holder(), ["pair.a=0"])

@@ -86,8 +86,8 @@ def _fields(obj: Any) -> dict[str, Any]:
     return {f.name: hints[f.name] for f in dataclasses.fields(obj)}
 
 
-def set_override(cfg: Any, key: str, text: str) -> Any:
-    """Return a copy of ``cfg`` with the dotted ``key`` set from ``text``."""
+def _parse_override(cfg: Any, key: str, text: str, updates: dict[str, Any]) -> None:
+    """Check the dotted ``key`` against ``cfg``'s fields and put its parsed value in ``updates``."""
     head, _, rest = key.partition(".")
     fields = _fields(cfg)
     if head not in fields:
@@ -101,28 +101,48 @@ def set_override(cfg: Any, key: str, text: str) -> Any:
     if rest:
         if not dataclasses.is_dataclass(current):
             raise ConfigError(f"config key {head!r} has no sub-keys (cannot set {key!r})")
-        return dataclasses.replace(cfg, **{head: set_override(current, rest, text)})
+        _parse_override(current, rest, text, updates.setdefault(head, {}))
+        return
     if dataclasses.is_dataclass(current):
         raise ConfigError(f"config key {key!r} is a section; set one of its keys, e.g. {key}.X=...")
     tp = fields[head]
     try:
-        value = parse_value(text, tp)
+        updates[head] = parse_value(text, tp)
     except ValueError:
         raise ConfigError(f"--set {key}={text!r}: expected {_type_name(tp)}") from None
-    try:
-        return dataclasses.replace(cfg, **{head: value})
-    except (ValueError, TypeError) as err:  # __post_init__ validation
-        raise ConfigError(f"--set {key}={text!r}: {err}") from None
+
+
+def _replace(cfg: Any, updates: dict[str, Any]) -> Any:
+    """``cfg`` with the nested ``updates`` applied: one ``replace`` (one validation) per level."""
+    changes = {
+        name: _replace(getattr(cfg, name), value) if isinstance(value, dict) else value
+        for name, value in updates.items()
+    }
+    return dataclasses.replace(cfg, **changes)
+
+
+def set_override(cfg: Any, key: str, text: str) -> Any:
+    """Return a copy of ``cfg`` with the dotted ``key`` set from ``text``."""
+    return apply_overrides(cfg, [f"{key}={text}"])
 
 
 def apply_overrides(cfg: Any, overrides: typing.Sequence[str]) -> Any:
-    """Apply ``["a=1", "engine.max_steps=10", ...]`` in order."""
+    """Apply ``["a=1", "engine.max_steps=10", ...]``: every key is parsed first, then the
+    config is validated once with all of them (so their order does not matter; a key given
+    twice keeps its last value)."""
+    updates: dict[str, Any] = {}
     for item in overrides:
         key, sep, text = item.partition("=")
         if not sep or not key:
             raise ConfigError(f"--set expects key=value, got {item!r}")
-        cfg = set_override(cfg, key.strip(), text.strip())
-    return cfg
+        _parse_override(cfg, key.strip(), text.strip(), updates)
+    if not updates:
+        return cfg
+    try:
+        return _replace(cfg, updates)
+    except (ValueError, TypeError) as err:  # __post_init__ validation
+        given = " ".join(overrides)
+        raise ConfigError(f"--set {given}: {err}") from None
 
 
 def to_dict(cfg: Any) -> dict[str, Any]:
