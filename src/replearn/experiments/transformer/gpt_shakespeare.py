@@ -10,18 +10,24 @@ configuration trained by :func:`baseline_nanogpt_loop`, a plain PyTorch loop wit
 hyperparameters (its schedule runs in iterations as nanoGPT's does: past iteration 2000 it keeps
 training at the minimum rate 1e-4 until the wall time is spent).
 
-The recipe (the default :class:`Config`, chosen by reasoning and short measurements): a model
-wider than the baseline (4 layers, 192 channels, 1.8M parameters) run through bf16 autocast
-(this CPU's AMX units multiply bf16 matrices faster than float32 ones: 1.4x per step for 4x192
-and 1.6x for 4x256 measured on one thread; 4x128 matrices gain nothing), context 128, batch 16,
-fused AdamW at a peak rate of 2e-3, and a schedule driven by the *clock*: linear warm-up over
-100 steps, then a cosine from ``lr`` to ``min_lr`` over the fraction of the training time spent,
-so the run ends on the minimum rate whatever the machine's speed. Training stops early enough
-for the final evaluation to fit in the budget (its cost is measured on a few batches first).
-A first recipe (4x256, context 256, batch 16 x 256 = 4096 tokens per step) learned too slowly
-per update: after 400 steps (1.6M characters, cosine over those steps) it was at 2.13, where
-nanoGPT's configuration is at 1.88 after 2000 smaller steps (1.5M characters); in this regime
-the number of updates matters more than the batch, hence the smaller batch of 2048 characters.
+The recipe (the default :class:`Config`): nanoGPT's 4x4x128 network with a longer context (128)
+and batch 12 (1536 characters per step), fused AdamW at a peak rate of 2e-3, and a schedule driven
+by the *clock*: linear warm-up over 100 steps, then a cosine from ``lr`` to ``min_lr`` over the
+fraction of the training time spent, so the run ends on the minimum rate whatever the machine's
+speed (the baseline instead sits at 1e-4 after iteration 2000). Training stops early enough for
+the final evaluation to fit in the budget (its cost is measured on a few batches first).
+``precision="bf16"`` (autocast) pays off for wider models only: on this CPU's AMX units a 4x256
+step was 1.6x faster in bf16, 4x192 1.4x, 4x128 slower (one thread).
+
+Measured on a loaded 2-core machine (2026-11-26, one thread, ~3.7k characters/s, far from the
+machine's idle speed), none of the recipes reached the target:
+
+* 4x256, context 256, batch 16, bf16, schedule over 400 steps: 2.13 after 400 steps (1.6M
+  characters; update-starved: nanoGPT's configuration is at 1.9 after 2000 smaller steps);
+* 4x192, context 128, batch 16, bf16, 10 minutes: 373 steps, 2.32; the baseline in the following
+  10 minutes (lighter load): 4878 iterations, 1.82 (1.92 at iteration 2000; published 1.88);
+* the default, 10 minutes, run at the same time as the baseline (same load): 1419 steps, 1.888,
+  vs the baseline 1.874 after 3127 iterations (1.920 at iteration 2000).
 
 Validation loss: mean cross-entropy (nats per character) over a fixed set of windows of the
 validation split (the last 10% of the text; ``eval_windows`` evenly spaced windows of the
@@ -86,9 +92,9 @@ class Config:
     time_budget_s: float = 600.0
     n_layer: int = 4
     n_head: int = 4
-    n_embd: int = 192
+    n_embd: int = 128
     block_size: int = 128
-    batch_size: int = 16
+    batch_size: int = 12
     dropout: float = 0.0
     lr: float = 2e-3
     min_lr: float = 1e-4
@@ -96,7 +102,7 @@ class Config:
     weight_decay: float = 0.1
     beta2: float = 0.99
     grad_clip: float = 1.0
-    precision: Literal["fp32", "bf16"] = "bf16"
+    precision: Literal["fp32", "bf16"] = "fp32"
     threads: int = 2
     eval_windows: int = 256
     eval_every_s: float = 60.0

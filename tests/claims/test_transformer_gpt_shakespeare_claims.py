@@ -1,0 +1,57 @@
+"""Claims of ``gpt-shakespeare`` (character GPT on Tiny Shakespeare in 10 minutes), default
+config, seed 0.
+
+Both claims include a wall-clock budget (10 minutes for ours, then the same wall time for
+nanoGPT's CPU configuration in a plain loop), so the verdicts depend on the machine: they are
+meant for an otherwise idle 2-core machine. Needs Tiny Shakespeare in $REPLEARN_DATA (skipped
+without). About 20 minutes.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+from replearn.engine.context import RunContext
+from replearn.engine.seed import seed_everything
+from replearn.experiments.base import get_experiment, judge
+
+pytestmark = pytest.mark.slow
+
+# claim id -> verdict with the default config, seed 0, measured on a LOADED machine (2026-11-26,
+# one thread, ours and the baseline run side by side for 10 minutes each): ours 1.888 after
+# 1419 steps (fails the 1.70 target) vs the nanoGPT configuration 1.874 after 3127 iterations
+# (1.920 at iteration 2000, published 1.88): the recipe does not beat it (fails). To be
+# re-measured on an idle machine; a faster machine can change both verdicts.
+MEASURED = {
+    "gpt-val-loss-1.70-in-10-min": False,
+    "gpt-beats-plain-loop-at-equal-time": False,
+}
+
+
+def _has_shakespeare() -> bool:
+    root = os.environ.get("REPLEARN_DATA")
+    return bool(root) and (Path(root) / "tinyshakespeare").is_dir()
+
+
+@pytest.mark.skipif(not _has_shakespeare(), reason="needs Tiny Shakespeare in $REPLEARN_DATA")
+def test_claims_verdicts(tmp_path):
+    exp = get_experiment("gpt-shakespeare")
+    seed_everything(0)  # as `replearn run` does
+    ctx = RunContext(out=tmp_path, seed=0, progress=False)
+    ctx.start()
+    try:
+        result = exp.run(exp.config(), ctx)
+    finally:
+        ctx.close()
+    verdicts = {row["id"]: row for row in judge(exp.claims, result.metrics)}
+    assert set(verdicts) == set(MEASURED)
+    for claim_id, expected in MEASURED.items():
+        row = verdicts[claim_id]
+        print(f"{claim_id}: {'holds' if row['holds'] else 'fails'} - {row['evidence']}")
+        assert row["holds"] is expected, f"{claim_id}: {row['evidence']}"
+        assert (tmp_path / row["plot"]).exists()
+    assert (tmp_path / "samples.txt").read_text().count("\n") >= 2
+    assert result.metrics["train_wall_time_s"] <= 1.02 * result.metrics["time_budget_s"]
