@@ -12,10 +12,6 @@ from pathlib import Path
 
 import pytest
 
-from replearn.engine.context import RunContext
-from replearn.engine.seed import seed_everything
-from replearn.experiments.base import get_experiment, judge
-
 # claim id -> measured verdict with the default config, seed 0. Measured (under load, 17 min):
 # fails. SST-2 dev accuracy 0.644 with frozen ELMo features vs 0.648 with the biLM's static
 # token embeddings (gap -0.003); test 0.632 vs 0.629; the biLM, pretrained for 600 steps on
@@ -35,17 +31,8 @@ pytestmark = [
 
 
 @pytest.mark.timeout(2400)  # a biLM and two classifiers: ~17 min on 2 loaded cores
-def test_claims_verdicts(tmp_path):
-    exp = get_experiment("elmo-sst2")
-    seed_everything(0)  # as `replearn run` does: the same numbers as the CLI run
-    ctx = RunContext(out=tmp_path, seed=0, progress=False)
-    ctx.start()
-    try:
-        result = exp.run(exp.config(), ctx)
-    finally:
-        ctx.close()
-    verdicts = {row["id"]: row for row in judge(exp.claims, result.metrics)}
-    assert set(verdicts) == set(MEASURED)
+def test_claims_verdicts(tmp_path, run_default):
+    result, verdicts = run_default("elmo-sst2", MEASURED)
     for claim_id, expected in MEASURED.items():
         row = verdicts[claim_id]
         print(f"{claim_id}: {'holds' if row['holds'] else 'fails'} - {row['evidence']}")

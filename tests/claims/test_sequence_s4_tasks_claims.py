@@ -13,10 +13,6 @@ from pathlib import Path
 
 import pytest
 
-from replearn.engine.context import RunContext
-from replearn.engine.seed import seed_everything
-from replearn.experiments.base import get_experiment, judge
-
 pytestmark = pytest.mark.slow
 
 # claim id -> measured verdict with the default config, seed 0 (2026-11-26, 2-core machine under
@@ -39,17 +35,8 @@ def _has_fashion() -> bool:
 
 
 @pytest.mark.skipif(not _has_fashion(), reason="needs Fashion-MNIST in $REPLEARN_DATA")
-def test_claims_verdicts(tmp_path):
-    exp = get_experiment("s4-tasks")
-    seed_everything(0)  # as `replearn run` does: the same numbers as the CLI run
-    ctx = RunContext(out=tmp_path, seed=0, progress=False)
-    ctx.start()
-    try:
-        result = exp.run(exp.config(), ctx)
-    finally:
-        ctx.close()
-    verdicts = {row["id"]: row for row in judge(exp.claims, result.metrics)}
-    assert set(verdicts) == set(MEASURED)
+def test_claims_verdicts(tmp_path, run_default):
+    result, verdicts = run_default("s4-tasks", MEASURED)
     for claim_id, expected in MEASURED.items():
         row = verdicts[claim_id]
         print(f"{claim_id}: {'holds' if row['holds'] else 'fails'} - {row['evidence']}")

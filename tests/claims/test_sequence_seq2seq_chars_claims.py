@@ -9,10 +9,6 @@ from __future__ import annotations
 
 import pytest
 
-from replearn.engine.context import RunContext
-from replearn.engine.seed import seed_everything
-from replearn.experiments.base import get_experiment, judge
-
 pytestmark = pytest.mark.slow
 
 # claim id -> measured verdict with the default config, seed 0. Measured (under load, 9.5 min):
@@ -22,17 +18,8 @@ MEASURED = {"attention-helps-long-inputs": True}
 
 
 @pytest.mark.timeout(2400)  # two networks: ~10-20 min on 2 loaded cores, over the default 600 s
-def test_claims_verdicts(tmp_path):
-    exp = get_experiment("seq2seq-chars")
-    seed_everything(0)  # as `replearn run` does: the same numbers as the CLI run
-    ctx = RunContext(out=tmp_path, seed=0, progress=False)
-    ctx.start()
-    try:
-        result = exp.run(exp.config(), ctx)
-    finally:
-        ctx.close()
-    verdicts = {row["id"]: row for row in judge(exp.claims, result.metrics)}
-    assert set(verdicts) == set(MEASURED)
+def test_claims_verdicts(tmp_path, run_default):
+    result, verdicts = run_default("seq2seq-chars", MEASURED)
     for claim_id, expected in MEASURED.items():
         row = verdicts[claim_id]
         print(f"{claim_id}: {'holds' if row['holds'] else 'fails'} - {row['evidence']}")

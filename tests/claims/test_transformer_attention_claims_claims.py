@@ -12,26 +12,13 @@ from __future__ import annotations
 
 import pytest
 
-from replearn.engine.context import RunContext
-from replearn.engine.seed import seed_everything
-from replearn.experiments.base import get_experiment, judge
-
 pytestmark = pytest.mark.slow
 
 MEASURED = {"temperature-sharpens-and-flattens": True, "scale-prevents-saturation": True}
 
 
-def test_claims_verdicts(tmp_path):
-    exp = get_experiment("attention-claims")
-    seed_everything(0)
-    ctx = RunContext(out=tmp_path, seed=0, progress=False)
-    ctx.start()
-    try:
-        result = exp.run(exp.config(), ctx)
-    finally:
-        ctx.close()
-    verdicts = {row["id"]: row for row in judge(exp.claims, result.metrics)}
-    assert set(verdicts) == set(MEASURED)
+def test_claims_verdicts(tmp_path, run_default):
+    result, verdicts = run_default("attention-claims", MEASURED)
     for claim_id, expected in MEASURED.items():
         row = verdicts[claim_id]
         print(f"{claim_id}: {'holds' if row['holds'] else 'fails'} - {row['evidence']}")

@@ -14,10 +14,6 @@ from pathlib import Path
 
 import pytest
 
-from replearn.engine.context import RunContext
-from replearn.engine.seed import seed_everything
-from replearn.experiments.base import get_experiment, judge
-
 pytestmark = pytest.mark.slow
 
 # claim id -> verdict with the default config, seed 0, measured on an IDLE 2-core machine
@@ -38,17 +34,8 @@ def _has_shakespeare() -> bool:
 
 
 @pytest.mark.skipif(not _has_shakespeare(), reason="needs Tiny Shakespeare in $REPLEARN_DATA")
-def test_claims_verdicts(tmp_path):
-    exp = get_experiment("gpt-shakespeare")
-    seed_everything(0)  # as `replearn run` does
-    ctx = RunContext(out=tmp_path, seed=0, progress=False)
-    ctx.start()
-    try:
-        result = exp.run(exp.config(), ctx)
-    finally:
-        ctx.close()
-    verdicts = {row["id"]: row for row in judge(exp.claims, result.metrics)}
-    assert set(verdicts) == set(MEASURED)
+def test_claims_verdicts(tmp_path, run_default):
+    result, verdicts = run_default("gpt-shakespeare", MEASURED)
     for claim_id, expected in MEASURED.items():
         row = verdicts[claim_id]
         print(f"{claim_id}: {'holds' if row['holds'] else 'fails'} - {row['evidence']}")

@@ -19,10 +19,6 @@ from pathlib import Path
 
 import pytest
 
-from replearn.engine.context import RunContext
-from replearn.engine.seed import seed_everything
-from replearn.experiments.base import get_experiment, judge
-
 pytestmark = [
     pytest.mark.slow,
     pytest.mark.skipif(
@@ -34,17 +30,8 @@ pytestmark = [
 MEASURED = {"memory-lowers-val-loss": True, "longer-memory-at-evaluation-helps": False}
 
 
-def test_claims_verdicts(tmp_path):
-    exp = get_experiment("transformer-xl-text")
-    seed_everything(0)
-    ctx = RunContext(out=tmp_path, seed=0, progress=False)
-    ctx.start()
-    try:
-        result = exp.run(exp.config(), ctx)
-    finally:
-        ctx.close()
-    verdicts = {row["id"]: row for row in judge(exp.claims, result.metrics)}
-    assert set(verdicts) == set(MEASURED)
+def test_claims_verdicts(tmp_path, run_default):
+    result, verdicts = run_default("transformer-xl-text", MEASURED)
     for claim_id, expected in MEASURED.items():
         row = verdicts[claim_id]
         print(f"{claim_id}: {'holds' if row['holds'] else 'fails'} - {row['evidence']}")
