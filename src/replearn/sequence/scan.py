@@ -35,9 +35,10 @@ Two paths with the same signature:
 Speed on a CPU (measured, ``benchmarks/bench_sequence_mamba.py``): the chunked path does the same
 O(BLDN) work as the loop but in passes over (B, L, D, N) tensors, which are memory-bound, while
 the loop's per-step (B, D, N) tensors stay in cache and pay only the per-operation overhead. At
-length 2048, batch 2, D = 128, N = 16, on a shared 2-core machine under heavy load, a training
-step (forward and backward) was 1.26x faster than the loop, the forward alone 0.75x (slower):
-far from the speed-ups of a fused GPU kernel, which this layout is written for.
+length 2048, batch 2, D = 128, N = 16, on an idle 2-core machine, a training step (forward and
+backward) took 0.52 s against 0.64 s for the loop (1.22x faster), the forward alone 0.15 s
+against 0.10 s (slower): far from the speed-ups of a fused GPU kernel, which this layout is
+written for.
 
 Layout (batch first, as everywhere in replearn; the CUDA kernels use channels first):
 ``u, delta, z`` (B, L, D); ``A`` (D, N); ``B, C`` (B, L, N); ``D`` (D,); states (B, D, N).
