@@ -76,6 +76,17 @@ def predict(model: nn.Module, ds: TensorDataset, batch_size: int = 500) -> Tenso
     return torch.cat(out)
 
 
+def cosine_engine(max_steps: int, batch_size: int = 64) -> EngineConfig:
+    """The engine settings the image claims share: cosine schedule, no checkpoints, 25 log lines."""
+    return EngineConfig(
+        max_steps=max_steps,
+        batch_size=batch_size,
+        log_every=max(1, max_steps // 25),
+        checkpoint_every=0,
+        lr_schedule="cosine",
+    )
+
+
 @dataclass
 class Trained:
     """A trained classifier and what was measured on it.

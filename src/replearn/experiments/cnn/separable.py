@@ -43,6 +43,9 @@ from replearn.experiments.cnn.common import (
     seeded,
     train_classifier,
 )
+from replearn.experiments.cnn.common import (
+    cosine_engine as _engine,
+)
 from replearn.report.plots import line_plot
 
 
@@ -73,16 +76,6 @@ def vgg_net(
         prev = w
     layers += [nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Linear(prev, num_classes)]
     return nn.Sequential(*layers)
-
-
-def _engine(max_steps: int, batch_size: int = 64) -> EngineConfig:
-    return EngineConfig(
-        max_steps=max_steps,
-        batch_size=batch_size,
-        log_every=max(1, max_steps // 25),
-        checkpoint_every=0,
-        lr_schedule="cosine",
-    )
 
 
 @dataclass(frozen=True)
