@@ -26,11 +26,9 @@ replearn run wavenet-demo --preset quick      # ~30 s
 
 from __future__ import annotations
 
-import contextlib
 import copy
 import math
 import time
-from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -42,6 +40,7 @@ from torch.utils.data import TensorDataset
 from replearn.cnn.mulaw import mu_law_decode, mu_law_encode
 from replearn.cnn.wavenet import WaveNet, autoregressive_nll
 from replearn.engine import EngineConfig, RunContext, Task, fit
+from replearn.engine.context import single_thread
 from replearn.experiments.base import Claim, Result, experiment
 from replearn.report.plots import DPI, save_figure
 
@@ -150,17 +149,6 @@ class WaveNetTask(Task):
         loss = autoregressive_nll(logits, x)
         accuracy = (logits[..., :-1].detach().argmax(dim=1) == x[:, 1:]).float().mean()
         return loss, {"accuracy": accuracy}
-
-
-@contextlib.contextmanager
-def single_thread() -> Iterator[None]:
-    """One intra-op thread (then restore): small per-sample ops only pay thread syncs on more."""
-    previous = torch.get_num_threads()
-    torch.set_num_threads(1)
-    try:
-        yield
-    finally:
-        torch.set_num_threads(previous)
 
 
 def timed_generation(model: WaveNet, prime: Tensor, cfg: Config, seed: int, method: str) -> Any:

@@ -35,9 +35,9 @@ from torch.utils.data import TensorDataset
 
 from replearn.data.sequences import IGNORE_INDEX, SelectiveCopy
 from replearn.engine import EngineConfig, RunContext, Task, fit
+from replearn.engine.context import single_thread
 from replearn.engine.trainer import evaluate
 from replearn.experiments.base import Claim, Result, experiment
-from replearn.experiments.cnn.wavenet import single_thread
 from replearn.report.plots import line_plot, read_metrics
 from replearn.sequence.mamba import MambaLM
 from replearn.sequence.s4 import S4Layer
