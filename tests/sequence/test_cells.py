@@ -1,4 +1,7 @@
-"""RNN/LSTM/GRU cells vs torch.nn.*Cell with copied weights (float64), and the GRU conventions."""
+"""RNN/LSTM/GRU cells vs torch.nn.*Cell with copied weights (float64); validation.
+
+The equations themselves (and the two GRU conventions): ``test_cell_equations.py``.
+"""
 
 from __future__ import annotations
 
@@ -6,7 +9,6 @@ import pytest
 import torch
 from torch import nn
 
-from replearn.sequence import cells as C
 from replearn.sequence.cells import GRUCell, LSTMCell, RNNCell
 
 D = torch.float64
@@ -61,41 +63,6 @@ def test_cell_zero_default_state(make_ours, make_torch) -> None:
     ours, ref = _pair(make_ours, make_torch, True)
     x = torch.randn(2, 4, dtype=D)
     torch.testing.assert_close(_flat(ours(x)), _flat(ref(x)), **TOL)
-
-
-def test_gru_course_convention_is_torch_with_z_flipped() -> None:
-    """z_course = 1 - z_torch: negating the z rows of W and b gives the course's update gate."""
-    torch.manual_seed(1)
-    cell = GRUCell(3, 5).to(D)
-    x, h = torch.randn(4, 3, dtype=D), torch.randn(4, 5, dtype=D)
-    ax = torch.nn.functional.linear(x, cell.weight_ih, cell.bias_ih).chunk(3, -1)
-    ah = torch.nn.functional.linear(h, cell.weight_hh, cell.bias_hh).chunk(3, -1)
-    r = C.gru_reset_gate(ax[0], ah[0])
-    n = C.gru_candidate(ax[2], ah[2], r)
-    z_torch = C.gru_update_gate(ax[1], ah[1])
-    z_course = C.gru_update_gate(-ax[1], -ah[1])  # negated z rows
-    torch.testing.assert_close(z_course, 1 - z_torch, **TOL)
-    h_course = C.gru_hidden_course(h, n, z_course)
-    torch.testing.assert_close(h_course, cell(x, h), **TOL)
-    torch.testing.assert_close(C.gru_hidden(h, n, z_torch), cell(x, h), **TOL)
-    # the two forms differ if the gate is not flipped (so the test can fail)
-    assert not torch.allclose(C.gru_hidden_course(h, n, z_torch), cell(x, h))
-
-
-def test_lstm_equations_by_hand() -> None:
-    """Eqs. (2)-(4) on a one-unit cell with hand-picked pre-activations."""
-    ax = torch.tensor([[0.0, 100.0, 0.5, -100.0]], dtype=D)  # i = 1/2, f = 1, g = tanh .5, o = 0
-    i, f, g, o = C.lstm_gates(ax, torch.zeros_like(ax))
-    c = C.lstm_cell_state(torch.tensor([[2.0]], dtype=D), i, f, g)
-    torch.testing.assert_close(
-        c, torch.tensor([[2.0 + 0.5 * torch.tanh(torch.tensor(0.5)).item()]], dtype=D)
-    )
-    torch.testing.assert_close(C.lstm_hidden(c, o), torch.zeros(1, 1, dtype=D), atol=1e-40, rtol=0)
-
-
-def test_rnn_relu_is_relu() -> None:
-    a = torch.tensor([[-1.0, 2.0]])
-    assert torch.equal(C.rnn_hidden(a, torch.zeros_like(a), "relu"), torch.tensor([[0.0, 2.0]]))
 
 
 def test_parameter_shapes_and_init_range() -> None:
