@@ -21,9 +21,11 @@ The final state stacks, for each layer then each direction, the last state reach
 (:math:`\overrightarrow{h}^\ell_L` and :math:`\overleftarrow{h}^\ell_1`).
 
 Two paths with the same weights and signature: the *reference* path (``fast=False``,
-:func:`reference_forward`) is the readable loop over layers, directions and time steps over the
-cell equations, with the input projection of all steps done in one product; the *fast* path
-(``fast=True``, default) is torch's fused kernel (:mod:`replearn.sequence.rnn_fast`).
+:func:`~replearn.sequence.rnn_reference.reference_forward`, re-exported here) is the readable
+loop over layers, directions and time steps over the cell equations, with the input projection
+of all steps done in one product; the *fast* path (``fast=True``, default) is torch's fused
+kernel (:mod:`replearn.sequence.rnn_fast`). This file holds the modules: argument and shape
+validation, torch's parameter layout, the dispatch to one path or the other.
 
 The constructor, the forward signature, the parameter names (``weight_ih_l0``,
 ``weight_hh_l1_reverse``, ``bias_ih_l0``, ...) and the initialisation (all ~
@@ -41,96 +43,15 @@ from __future__ import annotations
 import math
 
 import torch
-import torch.nn.functional as F
 from torch import Tensor, nn
 
 from replearn.registry import Example, register
-from replearn.sequence.cells import GATES, gru_step, lstm_step, rnn_step
+from replearn.sequence.cells import GATES
 from replearn.sequence.rnn_fast import fused_forward
+from replearn.sequence.rnn_reference import State, recurrent_layer, reference_forward
 
+# recurrent_layer and reference_forward are re-exported from replearn.sequence.rnn_reference
 __all__ = ["GRU", "LSTM", "RNN", "RNNBase", "recurrent_layer", "reference_forward"]
-
-State = Tensor | tuple[Tensor, Tensor]
-
-
-def recurrent_layer(
-    mode: str,
-    x: Tensor,
-    h: Tensor,
-    c: Tensor | None,
-    weights: list[Tensor | None],
-    *,
-    reverse: bool = False,
-) -> tuple[Tensor, Tensor, Tensor | None]:
-    """One direction of one layer: the cell of ``mode`` applied along time (Eq. 1).
-
-    Args:
-        mode: 'RNN_TANH', 'RNN_RELU', 'LSTM' or 'GRU'.
-        x: the layer's input sequence.
-        h, c: initial hidden (and, for LSTM, cell) state.
-        weights: ``[weight_ih, weight_hh, bias_ih, bias_hh]`` (biases may be None).
-        reverse: run from the last step to the first.
-
-    Shape:
-        x: (L, B, I), h, c: (B, H) -> outputs (L, B, H), h_L (B, H), c_L (B, H) or None.
-    """
-    w_ih, w_hh, b_ih, b_hh = weights
-    # Input projections of every step in one product, then split into steps with `unbind`
-    # (one backward node; indexing ax[t] would scatter a full-size gradient at every step).
-    ax = F.linear(x, w_ih, b_ih).unbind(0)  # L tensors (B, G·H)
-    steps = range(x.shape[0] - 1, -1, -1) if reverse else range(x.shape[0])
-    outputs: list[Tensor] = [h] * x.shape[0]
-    for t in steps:
-        if mode == "LSTM":
-            h, c = lstm_step(ax[t], h, c, w_hh, b_hh)
-        elif mode == "GRU":
-            h = gru_step(ax[t], h, w_hh, b_hh)
-        else:
-            h = rnn_step(ax[t], h, w_hh, b_hh, "tanh" if mode == "RNN_TANH" else "relu")
-        outputs[t] = h
-    return torch.stack(outputs), h, c
-
-
-def reference_forward(
-    mode: str,
-    x: Tensor,
-    hx: State,
-    weights: list[list[Tensor | None]],
-    *,
-    dropout: float = 0.0,
-    training: bool = False,
-    bidirectional: bool = False,
-) -> tuple[Tensor, State]:
-    """The readable stacked (bi)directional loop (Eq. 1), time-major.
-
-    ``weights[layer * D + direction]`` is that cell's ``[w_ih, w_hh, b_ih, b_hh]``.
-
-    Shape:
-        x: (L, B, I); hx: (num_layers·D, B, H), a pair for LSTM -> (L, B, D·H) and states like hx.
-    """
-    num_dirs = 2 if bidirectional else 1
-    h0, c0 = hx if mode == "LSTM" else (hx, None)
-    num_layers = len(weights) // num_dirs
-    h_n: list[Tensor] = []
-    c_n: list[Tensor] = []
-    layer_input = x  # (L, B, I)
-    for layer in range(num_layers):
-        if layer > 0:
-            layer_input = F.dropout(layer_input, dropout, training)  # between layers only
-        outs = []
-        for d in range(num_dirs):
-            k = layer * num_dirs + d
-            c_k = c0[k] if c0 is not None else None
-            out, h, c = recurrent_layer(
-                mode, layer_input, h0[k], c_k, weights[k], reverse=d == 1
-            )  # (L, B, H)
-            outs.append(out)
-            h_n.append(h)
-            if c is not None:
-                c_n.append(c)
-        layer_input = torch.cat(outs, dim=-1)  # (L, B, D·H)
-    states: State = (torch.stack(h_n), torch.stack(c_n)) if mode == "LSTM" else torch.stack(h_n)
-    return layer_input, states
 
 
 class RNNBase(nn.Module):
