@@ -84,7 +84,8 @@ def test_bert_from_hf_training_loss_and_gradients_match():
     theirs_grads = dict(theirs.named_parameters())
     prefix = "bert."
     for name, p in ours.named_parameters():
-        g = theirs_grads[hf_key(name, family="bert", prefix=prefix)].grad
+        key = hf_key(name, family="bert", prefix=prefix)
+        g = torch.cat([theirs_grads[k].grad for k in (key if isinstance(key, tuple) else (key,))])
         torch.testing.assert_close(p.grad, g, rtol=1e-4, atol=1e-5, msg=name)
 
 
@@ -128,4 +129,12 @@ def test_hf_key_examples():
     assert hf_key("mlm_norm.bias", family="roberta", prefix="roberta.") == "lm_head.layer_norm.bias"
     assert hf_key("layer.o.weight", family="albert", prefix="albert.") == (
         "albert.encoder.albert_layer_groups.0.albert_layers.0.attention.dense.weight"
+    )
+    # the fused projection: query, key, value rows in this order
+    assert hf_key("layers.1.qkv.bias", family="bert", prefix="") == tuple(
+        f"encoder.layer.1.attention.self.{n}.bias" for n in ("query", "key", "value")
+    )
+    assert hf_key("layer.qkv.weight", family="albert", prefix="albert.") == tuple(
+        f"albert.encoder.albert_layer_groups.0.albert_layers.0.attention.{n}.weight"
+        for n in ("query", "key", "value")
     )

@@ -29,7 +29,10 @@ embedding matrix (tied) plus an output bias,
 
 Pre-training minimises the mean cross-entropy of the masked tokens plus that of the IsNext /
 NotNext label (Sec. 3.1, Task #1 and #2). Sequence classification (SST-2, Sec. 4.1) is a linear
-layer on the dropped-out pooled vector :math:`c`.
+layer on the dropped-out pooled vector :math:`c`. :meth:`BERT.pretraining_loss` computes that
+loss with the head of Eq. (6) run on the labelled positions only (the other logits are never
+read); :meth:`BERT.pretraining_logits` gives all the logits. The functions of each equation and
+the encoder layer (Q, K, V projections fused into one GEMM) are in :mod:`.bert_layers`.
 
 RoBERTa is the same network without NSP, trained with dynamic masking (:mod:`.mlm`); its
 positions start after the padding index and skip padding (``positions="roberta"``,
@@ -42,169 +45,36 @@ Tests (``tests/transformer/test_bert*.py``): ``BERT.from_hf`` on ``transformers`
 ``BertModel`` / ``BertForPreTraining`` / ``BertForSequenceClassification`` /
 ``RobertaForMaskedLM`` built from small random configs (atol 1e-5 in float32, padding mask
 included); the fast attention path equals the reference path in float64; the parameter count
-equals :func:`bert_num_parameters`.
+equals :func:`bert_num_parameters`; :meth:`BERT.pretraining_loss` and its gradients equal the
+full-logits loss in float64.
 """
 
 from __future__ import annotations
 
 import torch
-import torch.nn.functional as F
 from torch import Tensor, nn
 
 from replearn.registry import Example, register
-from replearn.transformer.attention import scaled_dot_product_attention
+from replearn.transformer.bert_layers import (
+    IGNORE_INDEX,
+    EncoderLayer,
+    bert_num_parameters,
+    cls_pool,
+    embed,
+    mlm_logits,
+    padding_mask,
+    post_ln,
+    pretraining_loss,
+    roberta_position_ids,
+    select_labelled,
+)
 
+# The functional core and the encoder layer live in .bert_layers; re-exported here.
 __all__ = [
-    "BERT", "EncoderLayer", "bert_num_parameters", "cls_pool", "embed", "mlm_logits",
-    "padding_mask", "post_ln", "pretraining_loss", "roberta_position_ids",
+    "BERT", "IGNORE_INDEX", "EncoderLayer", "bert_num_parameters", "cls_pool", "embed",
+    "mlm_logits", "padding_mask", "post_ln", "pretraining_loss", "roberta_position_ids",
+    "select_labelled",
 ]  # fmt: skip
-
-IGNORE_INDEX = -100
-"""Label of a position that does not count in a loss (not masked, padding, no NSP label)."""
-
-
-def embed(tok: Tensor, seg: Tensor | None, pos: Tensor) -> Tensor:
-    r"""Eq. (1) before the LayerNorm: :math:`W_{tok}[x] + W_{seg}[s] + W_{pos}[p]` (looked up).
-
-    Shape:
-        tok (B, L, E), seg (B, L, E) or None, pos (B or 1, L, E) -> (B, L, E).
-    """
-    out = tok + pos
-    return out if seg is None else out + seg
-
-
-def padding_mask(attention_mask: Tensor | None) -> Tensor | None:
-    """A (B, L) 1/0 padding mask as the boolean (B, 1, 1, L) attention mask (True = attend).
-
-    Shape:
-        (B, L) -> (B, 1, 1, L).
-    """
-    return None if attention_mask is None else attention_mask.bool()[:, None, None, :]
-
-
-def post_ln(x: Tensor, sublayer_out: Tensor, norm: nn.LayerNorm) -> Tensor:
-    r"""Eq. (2)/(3): :math:`\mathrm{LN}(x + \mathrm{sublayer}(x))` (post-LN residual).
-
-    Shape:
-        (B, L, H), (B, L, H) -> (B, L, H).
-    """
-    return norm(x + sublayer_out)
-
-
-def cls_pool(h: Tensor, dense: nn.Linear) -> Tensor:
-    r"""Eq. (4): :math:`c = \tanh(W_p h_0 + b_p)` on the first (``[CLS]``) position.
-
-    Shape:
-        (B, L, H) -> (B, H).
-    """
-    return torch.tanh(dense(h[:, 0]))
-
-
-def mlm_logits(
-    h: Tensor, dense: nn.Linear, norm: nn.LayerNorm, emb: Tensor, bias: Tensor, act: str = "gelu"
-) -> Tensor:
-    r"""Eq. (6): :math:`W_{tok}\,\mathrm{LN}(\mathrm{GELU}(W_t h + b_t)) + b_{out}` (tied decoder).
-
-    Shape:
-        h (..., H), emb (V, E) with ``dense`` H -> E -> (..., V).
-    """
-    approximate = "none" if act == "gelu" else "tanh"  # "gelu_new": tanh form
-    return F.linear(norm(F.gelu(dense(h), approximate=approximate)), emb, bias)
-
-
-def pretraining_loss(
-    mlm: Tensor, labels: Tensor, nsp: Tensor | None = None, nsp_labels: Tensor | None = None
-) -> Tensor:
-    r"""Sec. 3.1: mean CE over masked tokens (labels ``!= -100``) plus mean CE of IsNext.
-
-    A term with no labelled position (no token selected, no sentence pair in the batch)
-    contributes 0 (not the NaN of an empty mean).
-
-    Shape:
-        mlm (B, L, V) or (n, V), labels (B, L) or (n,), nsp (B, 2), nsp_labels (B,) -> ().
-    """
-    sel = labels != IGNORE_INDEX  # (B, L)
-    loss = F.cross_entropy(mlm[sel].float(), labels[sel]) if sel.any() else mlm.sum() * 0.0
-    if nsp is not None and nsp_labels is not None:
-        has = nsp_labels != IGNORE_INDEX  # (B,)
-        if has.any():
-            loss = loss + F.cross_entropy(nsp[has].float(), nsp_labels[has])
-    return loss
-
-
-def roberta_position_ids(input_ids: Tensor, padding_idx: int) -> Tensor:
-    """RoBERTa positions: ``padding_idx + 1, + 2, ...`` over the tokens, ``padding_idx`` on padding.
-
-    Shape:
-        (B, L) -> (B, L).
-    """
-    keep = (input_ids != padding_idx).long()  # (B, L)
-    return torch.cumsum(keep, dim=1) * keep + padding_idx
-
-
-def bert_num_parameters(
-    *, vocab_size: int, hidden: int, layers: int, intermediate: int, max_len: int,
-    type_vocab_size: int = 2, num_labels: int = 0, heads: bool = True,
-) -> int:  # fmt: skip
-    """Closed-form parameter count of :class:`BERT` (tied decoder counted once).
-
-    Embeddings ``(V + P + T) H + 2H``; per layer ``4(H^2 + H) + 2(HI) + I + H + 4H``; pooler
-    ``H^2 + H``; with ``heads``: MLM ``H^2 + H + 2H + V`` and NSP ``2H + 2``; classifier ``KH + K``.
-    """
-    h, i = hidden, intermediate
-    n = (vocab_size + max_len + type_vocab_size) * h + 2 * h
-    n += layers * (4 * (h * h + h) + 2 * h * i + i + h + 4 * h) + h * h + h
-    if heads:
-        n += h * h + 3 * h + vocab_size + 2 * h + 2
-    return n + (num_labels * h + num_labels if num_labels else 0)
-
-
-class EncoderLayer(nn.Module):
-    """One post-LN encoder layer, Eqs. (2)-(3): self-attention and a GELU feed-forward.
-
-    Args:
-        hidden: model width H.
-        heads: attention heads (H divisible by them).
-        intermediate: feed-forward width I.
-        dropout: dropout on each sub-layer output.
-        attn_dropout: dropout on the attention probabilities.
-        eps: LayerNorm epsilon.
-        act: ``"gelu"`` (exact) or ``"gelu_new"`` (tanh approximation, ALBERT).
-        fast: attention through ``F.scaled_dot_product_attention`` (else the reference path).
-
-    Shape:
-        (B, L, H), mask (B, 1, 1, L) bool -> (B, L, H).
-    """
-
-    def __init__(
-        self, hidden: int, heads: int, intermediate: int, *, dropout: float = 0.1,
-        attn_dropout: float = 0.1, eps: float = 1e-12, act: str = "gelu", fast: bool = True,
-    ) -> None:  # fmt: skip
-        super().__init__()
-        if hidden % heads or act not in ("gelu", "gelu_new"):
-            raise ValueError(f"hidden {hidden} must divide by heads {heads}; act gelu/gelu_new")
-        self.heads, self.attn_dropout, self.fast = heads, attn_dropout, fast
-        self.approximate = "none" if act == "gelu" else "tanh"
-        self.q, self.k, self.v, self.o = (nn.Linear(hidden, hidden) for _ in range(4))
-        self.attn_norm = nn.LayerNorm(hidden, eps=eps)
-        self.ff1, self.ff2 = nn.Linear(hidden, intermediate), nn.Linear(intermediate, hidden)
-        self.ff_norm = nn.LayerNorm(hidden, eps=eps)
-        self.drop = nn.Dropout(dropout)
-
-    def attention(self, h: Tensor, mask: Tensor | None) -> Tensor:
-        """Multi-head self-attention (before the residual)."""
-        b, n, d = h.shape
-        split = lambda t: t.view(b, n, self.heads, d // self.heads).transpose(1, 2)  # noqa: E731
-        q, k, v = split(self.q(h)), split(self.k(h)), split(self.v(h))  # (B, heads, L, D)
-        out = scaled_dot_product_attention(
-            q, k, v, mask, dropout=self.attn_dropout, fast=self.fast, training=self.training
-        )  # (B, heads, L, D)
-        return self.o(out.transpose(1, 2).reshape(b, n, d))
-
-    def forward(self, h: Tensor, mask: Tensor | None = None) -> Tensor:
-        a = post_ln(h, self.drop(self.attention(h, mask)), self.attn_norm)  # Eq. (2)
-        f = self.ff2(F.gelu(self.ff1(a), approximate=self.approximate))
-        return post_ln(a, self.drop(f), self.ff_norm)  # Eq. (3)
 
 
 def _example() -> Example:
@@ -330,6 +200,28 @@ class BERT(nn.Module):
         h = self(input_ids, token_type_ids, attention_mask)
         nsp = self.nsp(self.pooled(h)) if self.nsp is not None else None
         return self.mlm(h), nsp
+
+    def pretraining_loss(
+        self, input_ids: Tensor, labels: Tensor, token_type_ids: Tensor | None = None,
+        attention_mask: Tensor | None = None, nsp_labels: Tensor | None = None,
+    ) -> Tensor:  # fmt: skip
+        """Sec. 3.1 training loss with the masked-LM head run on the labelled positions only.
+
+        Equals ``pretraining_loss(*self.pretraining_logits(...), labels, nsp_labels)`` (the
+        function of :mod:`.bert_layers`), gradients included: the head of Eq. (6) acts on each
+        position separately and the cross-entropy reads only ``labels != -100``, so
+        :func:`select_labelled` gathers those rows first (the vocabulary projection then costs
+        ~15% of the full one). ``nsp_labels=None``: masked-LM term only.
+
+        Shape:
+            input_ids, labels (B, L), nsp_labels (B,) -> ().
+        """
+        if nsp_labels is not None and self.nsp is None:
+            raise RuntimeError("nsp_labels given but this BERT was built with nsp_head=False")
+        h = self(input_ids, token_type_ids, attention_mask)  # (B, L, H)
+        rows, targets = select_labelled(h, labels)  # (n, H), (n,)
+        nsp = self.nsp(self.pooled(h)) if nsp_labels is not None else None  # (B, 2)
+        return pretraining_loss(self.mlm(rows), targets, nsp, nsp_labels)
 
     def classify(
         self, input_ids: Tensor, token_type_ids: Tensor | None = None,

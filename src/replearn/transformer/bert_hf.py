@@ -22,10 +22,13 @@ from replearn.transformer.bert import BERT
 
 __all__ = ["albert_from_hf", "bert_from_hf", "hf_key", "load_mapped"]
 
+_QKV = {  # our fused projection -> its three parts (BERT/RoBERTa, ALBERT), in row order
+    "qkv": (
+        ("attention.self.query", "attention.self.key", "attention.self.value"),
+        ("attention.query", "attention.key", "attention.value"),
+    ),
+}
 _LAYER = {  # our EncoderLayer names -> (BERT/RoBERTa, ALBERT) names inside one layer
-    "q": ("attention.self.query", "attention.query"),
-    "k": ("attention.self.key", "attention.key"),
-    "v": ("attention.self.value", "attention.value"),
     "o": ("attention.output.dense", "attention.dense"),
     "attn_norm": ("attention.output.LayerNorm", "attention.LayerNorm"),
     "ff1": ("intermediate.dense", "ffn"),
@@ -40,8 +43,11 @@ _EMB = {
 }
 
 
-def hf_key(ours: str, *, family: str, prefix: str) -> str:
+def hf_key(ours: str, *, family: str, prefix: str) -> str | tuple[str, ...]:
     """The ``transformers`` state-dict key of our tensor ``ours``.
+
+    Our fused ``qkv`` projection maps to a tuple of three keys (query, key, value) whose tensors,
+    concatenated along dim 0, give ours.
 
     Args:
         ours: e.g. ``"layers.3.ff1.weight"`` (BERT) or ``"layer.ff1.weight"`` (ALBERT).
@@ -50,10 +56,15 @@ def hf_key(ours: str, *, family: str, prefix: str) -> str:
     """
     name, _, leaf = ours.rpartition(".")
     col = 1 if family == "albert" else 0
+    where = None
     if m := re.fullmatch(r"layers\.(\d+)\.(\w+)", name):
-        return f"{prefix}encoder.layer.{m[1]}.{_LAYER[m[2]][col]}.{leaf}"
-    if m := re.fullmatch(r"layer\.(\w+)", name):  # ALBERT's one shared layer
-        return f"{prefix}encoder.albert_layer_groups.0.albert_layers.0.{_LAYER[m[1]][col]}.{leaf}"
+        where, part = f"{prefix}encoder.layer.{m[1]}.", m[2]
+    elif m := re.fullmatch(r"layer\.(\w+)", name):  # ALBERT's one shared layer
+        where, part = f"{prefix}encoder.albert_layer_groups.0.albert_layers.0.", m[1]
+    if where is not None:
+        if part in _QKV:
+            return tuple(f"{where}{n}.{leaf}" for n in _QKV[part][col])
+        return f"{where}{_LAYER[part][col]}.{leaf}"
     if name in _EMB:
         return f"{prefix}embeddings.{_EMB[name]}.{leaf}"
     head = {"bert": "cls.predictions.", "roberta": "lm_head.", "albert": "predictions."}[family]
@@ -77,19 +88,22 @@ def hf_key(ours: str, *, family: str, prefix: str) -> str:
 def load_mapped(model: nn.Module, theirs: dict[str, Tensor], key: Any) -> None:
     """Copy ``theirs[key(k)]`` into every tensor ``k`` of ``model``; strict both ways.
 
-    Their decoder weights tied to the embedding (``*.decoder.weight`` / ``*.decoder.bias``) are
-    not copied but checked equal to the tensors they are tied to.
+    A tuple of keys (our fused Q/K/V projection) is concatenated along dim 0. Their decoder
+    weights tied to the embedding (``*.decoder.weight`` / ``*.decoder.bias``) are not copied but
+    checked equal to the tensors they are tied to.
     """
     ours = model.state_dict()
     used: set[str] = set()
     with torch.no_grad():
         for k, t in ours.items():
-            src = theirs.get(key(k))
+            names = key(k) if isinstance(key(k), tuple) else (key(k),)
+            parts = [theirs.get(n) for n in names]
+            src = None if any(p is None for p in parts) else torch.cat(parts)  # type: ignore[arg-type]
             if src is None or src.shape != t.shape:
                 got = None if src is None else tuple(src.shape)
                 raise ValueError(f"{k} -> {key(k)}: missing or shape {got} != {tuple(t.shape)}")
             t.copy_(src)
-            used.add(key(k))
+            used.update(names)
     tied = {k for k in theirs if k.endswith(("decoder.weight", "decoder.bias"))}
     for k in tied:
         target = key("tok_emb.weight") if k.endswith("weight") else key("mlm_bias")
