@@ -1,4 +1,7 @@
-"""GPT: fast vs reference attention, causality, KV cache == full pass, sizes, optimizer."""
+"""GPT: fast vs reference attention, causality, KV cache == full pass, sizes, optimizer.
+
+Its layers (attention, MLP, block, heads, config validation): ``test_gpt_layers.py``.
+"""
 
 from __future__ import annotations
 
@@ -6,10 +9,8 @@ import math
 
 import pytest
 import torch
-from hypothesis import given, settings
-from hypothesis import strategies as st
 
-from replearn.transformer.gpt import GPT, GPTConfig, lm_loss, merge_heads, mfu, split_heads
+from replearn.transformer.gpt import GPT, GPTConfig, lm_loss, mfu
 
 POSITIONS = ["learned", "sinusoidal", "rotary"]
 
@@ -30,33 +31,6 @@ def small(position: str = "learned", **kw) -> GPT:
 
 def tokens(b: int, t: int, vocab: int = 13, seed: int = 1) -> torch.Tensor:
     return torch.randint(0, vocab, (b, t), generator=torch.Generator().manual_seed(seed))
-
-
-@pytest.mark.parametrize(
-    "kw",
-    [
-        {"n_embd": 10, "n_head": 3},
-        {"n_layer": 0},
-        {"vocab_size": True},
-        {"dropout": 1.0},
-        {"position": "alibi"},
-        {"activation": "relu"},
-        {"n_embd": 6, "n_head": 2, "position": "rotary"},
-    ],
-)
-def test_config_rejects_bad_values(kw):
-    with pytest.raises(ValueError):
-        GPTConfig(**kw)
-
-
-@given(b=st.integers(1, 3), t=st.integers(1, 9), h=st.sampled_from([1, 2, 4]))
-@settings(max_examples=20, deadline=None)
-def test_split_and_merge_heads_are_inverse(b, t, h):
-    x = torch.randn(b, t, 8)
-    heads = split_heads(x, h)
-    assert heads.shape == (b, h, t, 8 // h)
-    torch.testing.assert_close(heads[:, 1 % h, :, :], x[..., (1 % h) * 8 // h :][..., : 8 // h])
-    torch.testing.assert_close(merge_heads(heads), x, rtol=0, atol=0)
 
 
 def test_lm_loss_is_the_mean_next_token_nll():
