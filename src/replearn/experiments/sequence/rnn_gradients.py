@@ -27,7 +27,8 @@ inputs):
    RNN, for each init: an orthogonal matrix is an isometry, a Gaussian one is not (its
    spectral radius fluctuates around 1 and its singular values spread from 0 to 2).
 
-Writes ``gradient_norms.png``, ``clipping.png`` and ``orthogonal_vs_gaussian.png``.
+Writes ``gradient_norms.png``, ``clipping.png`` and ``orthogonal_vs_gaussian.png``. The claims'
+verdicts and the plots are in :mod:`replearn.experiments.sequence.rnn_gradients_report`.
 
 replearn run rnn-gradients                  # 53 s on 2 cores under heavy load
 replearn run rnn-gradients --preset quick
@@ -40,13 +41,12 @@ import statistics
 from dataclasses import dataclass
 from typing import Any
 
-import matplotlib.pyplot as plt
 import torch
 from torch import Tensor
 
 from replearn.data.sequences import AddingProblem
 from replearn.engine import RunContext
-from replearn.experiments.base import Claim, Result, experiment
+from replearn.experiments.base import Result, experiment
 from replearn.experiments.sequence.rnn_common import (
     SequenceModel,
     fit_log_slope,
@@ -56,7 +56,12 @@ from replearn.experiments.sequence.rnn_common import (
     tail_mean,
     vanishing_distance,
 )
-from replearn.report.plots import CURVE_FIGSIZE, DPI, save_figure
+from replearn.experiments.sequence.rnn_gradients_report import (
+    CLAIMS,
+    plot_clipping,
+    plot_orthogonal,
+    plot_profiles,
+)
 from replearn.sequence.clipping import clip_grad_norm, global_norm
 from replearn.sequence.init import orthogonal_, scale_spectral_radius
 
@@ -218,153 +223,6 @@ def orthogonal_vs_gaussian(cfg: Config, seed: int) -> dict[str, Any]:
     return out
 
 
-def _plot_profiles(path: Any, curves: dict[str, Tensor]) -> Any:
-    fig, ax = plt.subplots(figsize=CURVE_FIGSIZE, dpi=DPI)
-    for label, log_prof in curves.items():
-        rel = (log_prof - log_prof[0]) / math.log(10)
-        ax.plot(range(len(log_prof)), rel.numpy(), label=label)
-    ax.set_xlabel("distance T - t (steps back from the loss)")
-    ax.set_ylabel("log10 ||dL/dh_t|| / ||dL/dh_T|| (batch geo. mean)")
-    ax.set_title("gradient norm vs distance, Gaussian W_hh at spectral radius rho")
-    ax.legend(fontsize="small")
-    fig.tight_layout()
-    return save_figure(fig, path)
-
-
-def _plot_clipping(path: Any, runs: dict[str, dict[str, list[float]]]) -> Any:
-    fig, (a1, a2) = plt.subplots(1, 2, figsize=(10.0, 3.8), dpi=DPI)
-    for label, run in runs.items():
-        loss = [v if math.isfinite(v) else float("nan") for v in run["loss"]]
-        norm = [v if math.isfinite(v) else float("nan") for v in run["grad_norm"]]
-        a1.plot(range(len(loss)), loss, label=label, linewidth=1)
-        a2.plot(range(len(norm)), norm, label=label, linewidth=1)
-    a1.axhline(1 / 6, color="0.5", linestyle=":", label="predict the mean (1/6)")
-    a1.set_ylim(1e-2, 1e4)  # the unclipped loss leaves the axis on its way to inf
-    for ax, name in ((a1, "training loss (MSE)"), (a2, "gradient norm before clipping")):
-        ax.set_yscale("log")
-        ax.set_xlabel("SGD step")
-        ax.set_ylabel(name)
-        ax.legend(fontsize="small")
-    a1.set_title("adding problem, tanh RNN at a large spectral radius")
-    fig.tight_layout()
-    return save_figure(fig, path)
-
-
-def _plot_ortho(path: Any, res: dict[str, Any]) -> Any:
-    fig, ax = plt.subplots(figsize=CURVE_FIGSIZE, dpi=DPI)
-    for color, name in (("C0", "orthogonal"), ("C1", "gaussian")):
-        for i, log_prof in enumerate(res["profiles"][name]):
-            label = f"{name} (median distance {statistics.median(res[name])})" if i == 0 else None
-            rel = (log_prof - log_prof[0]) / math.log(10)
-            ax.plot(rel.numpy(), color=color, alpha=0.6, label=label)
-    ax.axhline(math.log10(1e-3), color="0.5", linestyle=":")
-    ax.set_xlabel("distance T - t")
-    ax.set_ylabel("log10 ||dL/dh_t|| / ||dL/dh_T||")
-    ax.set_title("tanh RNN, orthogonal vs Gaussian W_hh of the same scale")
-    ax.legend(fontsize="small")
-    fig.tight_layout()
-    return save_figure(fig, path)
-
-
-def _vanish(m: dict[str, Any]) -> tuple[bool, str]:
-    holds = all(
-        m[f"tanh_rho{r}_slope"] < 0 and m[f"tanh_rho{r}_r2"] >= 0.9 for r in m["vanish_radii"]
-    )
-    parts = [
-        f"rho={r}: log-slope {m[f'tanh_rho{r}_slope']:.3f}/step (R² {m[f'tanh_rho{r}_r2']:.3f}), "
-        f"norm x1e{m[f'tanh_rho{r}_log10_ratio']:.1f} over {m['seq_len']} steps, below 1e-3 "
-        f"after {m[f'tanh_rho{r}_distance']} steps"
-        for r in m["vanish_radii"]
-    ]
-    return holds, "tanh RNN: " + "; ".join(parts) + " (holds if slope < 0 with R² >= 0.9)"
-
-
-def _explode(m: dict[str, Any]) -> tuple[bool, str]:
-    r = m["explode_radius"]
-    holds = m["linear_explode_slope"] > 0 and m["linear_explode_log10_ratio"] > 6
-    return holds, (
-        f"rho={r}: linear RNN log-slope {m['linear_explode_slope']:.3f}/step (log rho = "
-        f"{math.log(r):.3f}), norm x1e{m['linear_explode_log10_ratio']:.1f} over {m['seq_len']} "
-        f"steps; ReLU slope {m['relu_explode_slope']:.3f}, tanh slope {m['tanh_explode_slope']:.3f}"
-        " (holds if the linear RNN grows by more than 1e6)"
-    )
-
-
-def _clipping(m: dict[str, Any]) -> tuple[bool, str]:
-    stable = m["clipped_finite"] and m["clipped_loss_last"] < m["clipped_loss_first"]
-    unstable = (not m["unclipped_finite"]) or m["unclipped_loss_last"] >= m["unclipped_loss_first"]
-    return stable and unstable, (
-        f"clipped (max norm {m['clip_max_norm']}): loss {m['clipped_loss_first']:.3g} -> "
-        f"{m['clipped_loss_last']:.3g} (first/last 10%), all finite: {m['clipped_finite']}, "
-        f"largest raw gradient norm {m['clipped_max_grad_norm']:.3g}; unclipped: "
-        f"{m['unclipped_steps']} steps, loss {m['unclipped_loss_first']:.3g} -> "
-        f"{m['unclipped_loss_last']:.3g}, all finite: {m['unclipped_finite']}"
-    )
-
-
-def _orthogonal(m: dict[str, Any]) -> tuple[bool, str]:
-    holds = m["orthogonal_median_distance"] > m["gaussian_median_distance"]
-    return holds, (
-        f"distance to a 1e-3 fall, median over {m['n_inits']} inits (T={m['ortho_seq_len']}): "
-        f"orthogonal {m['orthogonal_median_distance']} {m['orthogonal_distances']} vs Gaussian "
-        f"{m['gaussian_median_distance']} {m['gaussian_distances']}; linear-RNN log-slope "
-        f"{m['orthogonal_linear_slope']:.4f} vs {m['gaussian_linear_slope']:.4f} per step"
-    )
-
-
-def _isometry(m: dict[str, Any]) -> tuple[bool, str]:
-    holds = (
-        m["orthogonal_linear_max_log10_drift"] < 0.01 and m["gaussian_linear_min_log10_drift"] > 1
-    )
-    return holds, (
-        f"linear RNN, T={m['ortho_seq_len']}, {m['n_inits']} inits: largest |log10 "
-        f"||dL/dh_t|| / ||dL/dh_T|| | is at most {m['orthogonal_linear_max_log10_drift']:.2e} "
-        f"for orthogonal W_hh and between {m['gaussian_linear_min_log10_drift']:.2f} and "
-        f"{m['gaussian_linear_max_log10_drift']:.2f} for Gaussian W_hh (holds if < 0.01 vs > 1)"
-    )
-
-
-CLAIMS = (
-    Claim(
-        "vanishing-gradients",
-        "In a vanilla tanh RNN whose recurrent matrix has spectral radius < 1 the gradient "
-        "norm ||dL/dh_t|| decays exponentially with the distance T - t.",
-        _vanish,
-        "gradient_norms.png",
-    ),
-    Claim(
-        "exploding-gradients",
-        "With a large spectral radius (linear RNN) the gradient norm grows exponentially "
-        "with the distance.",
-        _explode,
-        "gradient_norms.png",
-    ),
-    Claim(
-        "clipping-stabilises",
-        "Clipping the gradient norm keeps training stable under exploding gradients: the loss "
-        "stays finite and decreases with clipping, while without it training diverges or "
-        "does not improve.",
-        _clipping,
-        "clipping.png",
-    ),
-    Claim(
-        "orthogonal-init-preserves-gradients",
-        "Orthogonal initialisation of W_hh preserves the gradient norm over more steps than a "
-        "Gaussian initialisation of the same scale.",
-        _orthogonal,
-        "orthogonal_vs_gaussian.png",
-    ),
-    Claim(
-        "orthogonal-init-isometry-linear",
-        "In the linear regime an orthogonal W_hh keeps ||dL/dh_t|| exactly constant over "
-        "any distance, while a Gaussian W_hh of the same scale makes it drift by orders of "
-        "magnitude.",
-        _isometry,
-        None,
-    ),
-)
-
-
 @experiment(
     "rnn-gradients",
     topic="sequence",
@@ -422,8 +280,8 @@ def run(cfg: Config, ctx: RunContext) -> Result:
         if math.isfinite(a):
             ctx.log(step, **row)
     plots = [
-        _plot_profiles(ctx.path("gradient_norms.png"), curves),
-        _plot_clipping(ctx.path("clipping.png"), runs),
-        _plot_ortho(ctx.path("orthogonal_vs_gaussian.png"), ortho),
+        plot_profiles(ctx.path("gradient_norms.png"), curves),
+        plot_clipping(ctx.path("clipping.png"), runs),
+        plot_orthogonal(ctx.path("orthogonal_vs_gaussian.png"), ortho),
     ]
     return Result(metrics=metrics, plots=plots)

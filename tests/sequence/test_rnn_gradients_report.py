@@ -1,0 +1,103 @@
+"""Verdicts and plots of ``rnn-gradients``: each verdict on metrics that hold and that fail."""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+
+import pytest
+import torch
+
+from replearn.experiments.sequence import rnn_gradients_report as R
+
+
+def holding_metrics() -> dict:
+    """Final metrics under which every claim holds (the names ``run`` writes)."""
+    m: dict = {"seq_len": 100, "vanish_radii": [0.5, 0.9], "explode_radius": 1.5}
+    for r, slope in ((0.5, -1.2), (0.9, -0.3)):
+        m |= {f"tanh_rho{r}_slope": slope, f"tanh_rho{r}_r2": 0.99}
+        m |= {f"tanh_rho{r}_log10_ratio": slope * 100 / math.log(10), f"tanh_rho{r}_distance": 12}
+    m |= {"linear_explode_slope": 0.39, "linear_explode_log10_ratio": 17.0}
+    m |= {"relu_explode_slope": 0.1, "tanh_explode_slope": -0.05}
+    m |= {"clip_max_norm": 1.0, "clipped_finite": True, "clipped_loss_first": 0.5}
+    m |= {"clipped_loss_last": 0.1, "clipped_max_grad_norm": 1e3, "unclipped_steps": 22}
+    m |= {"unclipped_finite": False, "unclipped_loss_first": 0.5, "unclipped_loss_last": 1e30}
+    m |= {"n_inits": 2, "ortho_seq_len": 60}
+    m |= {"orthogonal_median_distance": 50, "orthogonal_distances": [40, 60]}
+    m |= {"gaussian_median_distance": 20, "gaussian_distances": [10, 30]}
+    m |= {"orthogonal_linear_slope": 0.0, "gaussian_linear_slope": -0.01}
+    m |= {"orthogonal_linear_max_log10_drift": 1e-12, "gaussian_linear_min_log10_drift": 1.5}
+    m |= {"gaussian_linear_max_log10_drift": 3.0}
+    return m
+
+
+def test_claims_are_the_five_of_the_experiment() -> None:
+    ids = [c.id for c in R.CLAIMS]
+    assert ids == [
+        "vanishing-gradients",
+        "exploding-gradients",
+        "clipping-stabilises",
+        "orthogonal-init-preserves-gradients",
+        "orthogonal-init-isometry-linear",
+    ]
+    import replearn.experiments.sequence.rnn_gradients  # noqa: F401  (registers the experiment)
+    from replearn.experiments.base import get_experiment
+
+    assert get_experiment("rnn-gradients").claims == R.CLAIMS
+
+
+def test_every_verdict_holds_on_holding_metrics_and_quotes_numbers() -> None:
+    m = holding_metrics()
+    for claim in R.CLAIMS:
+        holds, evidence = claim.verdict(m)
+        assert holds is True, (claim.id, evidence)
+        assert any(ch.isdigit() for ch in evidence)
+    assert "-1.200/step" in R.vanishing_verdict(m)[1]
+    assert "x1e17.0" in R.exploding_verdict(m)[1]
+
+
+@pytest.mark.parametrize(
+    ("verdict", "change"),
+    [
+        (R.vanishing_verdict, {"tanh_rho0.9_slope": 0.01}),
+        (R.vanishing_verdict, {"tanh_rho0.5_r2": 0.5}),
+        (R.exploding_verdict, {"linear_explode_log10_ratio": 5.0}),
+        (R.exploding_verdict, {"linear_explode_slope": -0.1}),
+        (R.clipping_verdict, {"clipped_finite": False}),
+        (R.clipping_verdict, {"clipped_loss_last": 0.6}),
+        (R.clipping_verdict, {"unclipped_finite": True, "unclipped_loss_last": 0.2}),
+        (R.orthogonal_verdict, {"orthogonal_median_distance": 20}),
+        (R.isometry_verdict, {"orthogonal_linear_max_log10_drift": 0.02}),
+        (R.isometry_verdict, {"gaussian_linear_min_log10_drift": 0.5}),
+    ],
+)
+def test_each_verdict_fails_when_its_condition_breaks(verdict, change) -> None:
+    holds, _ = verdict(holding_metrics() | change)
+    assert holds is False
+
+
+def test_unclipped_run_that_stays_finite_but_stalls_counts_as_unstable() -> None:
+    m = holding_metrics() | {"unclipped_finite": True, "unclipped_loss_last": 0.5}
+    assert R.clipping_verdict(m)[0] is True
+
+
+def test_plots_write_their_png(tmp_path) -> None:
+    prof = torch.linspace(0, -5, 11, dtype=torch.float64)
+    paths = [
+        R.plot_profiles(tmp_path / "gradient_norms.png", {"tanh, rho=0.5": prof}),
+        R.plot_clipping(
+            tmp_path / "clipping.png",
+            {
+                "clipped": {"loss": [0.5, 0.3, 0.2], "grad_norm": [5.0, 3.0, 2.0]},
+                "unclipped": {"loss": [0.5, float("inf")], "grad_norm": [5.0, float("nan")]},
+            },
+        ),
+        R.plot_orthogonal(
+            tmp_path / "orthogonal_vs_gaussian.png",
+            {"orthogonal": [11, 11], "gaussian": [4, 6], "profiles": {
+                "orthogonal": [prof / 10, prof / 20], "gaussian": [prof, prof * 2]}},
+        ),
+    ]  # fmt: skip
+    for path in paths:
+        data = Path(path).read_bytes()
+        assert data[:8] == b"\x89PNG\r\n\x1a\n" and len(data) > 1000
