@@ -16,21 +16,28 @@ in the same process (``benchmarks/harness.py``).
 Parts:
 
 * ``pretraining``: ``BertForPreTraining(config)`` (masked-LM + NSP heads) against
-  ``BERT.from_hf`` of it; loss = masked-token cross-entropy + NSP cross-entropy
-  (:func:`replearn.transformer.bert.pretraining_loss`, computed the same way on both sides from
-  their logits);
+  ``BERT.from_hf`` of it; loss = masked-token cross-entropy + NSP cross-entropy;
 * ``mlm``: ``BertForMaskedLM(config)`` (no pooler, no NSP) against ``BERT.from_hf`` of it; loss =
   masked-token cross-entropy.
+
+Both sides train on the same loss (:func:`replearn.transformer.bert_layers.pretraining_loss`, the
+mean cross-entropy over the labelled positions, plus NSP). ``transformers`` computes it from its
+full ``(B, L, V)`` logits (its API has no other path); replearn calls
+:meth:`~replearn.transformer.bert.BERT.pretraining_loss`, which runs the masked-LM head on the
+labelled positions only (the other logits are never read; NVIDIA's BERT does the same). The
+two give the same loss and gradients (``tests/transformer/test_bert_layers.py``, float64) and
+are checked equal here before timing.
 
 Attention: ``transformers`` runs with ``attn_implementation="sdpa"``
 (``F.scaled_dot_product_attention`` with an additive padding mask); replearn with ``fast=True``,
 i.e. :func:`replearn.transformer.attention.scaled_dot_product_attention` calling
-``F.scaled_dot_product_attention`` with a boolean padding mask. Both use dropout 0.1 (hidden and
+``F.scaled_dot_product_attention`` with a boolean padding mask, and one fused ``Linear(H, 3H)``
+for Q, K and V (``transformers``: three ``Linear(H, H)``). Both use dropout 0.1 (hidden and
 attention probabilities) and the exact GELU. A round is ``--steps`` training steps on a fixed
 random batch (random tokens, the last quarter of every other row padded, 15% of the real
 tokens labelled, random NSP labels); each side has its own model copy and
 ``torch.optim.AdamW(lr=1e-4)``. Before timing the two are checked to compute the same function
-(eval mode: logits; loss and gradient norm).
+(eval mode: logits; the timed loss paths: loss and gradient norm).
 """
 
 from __future__ import annotations
@@ -68,18 +75,20 @@ def make_batch(args: argparse.Namespace, device: torch.device) -> dict[str, Tens
 
 
 class Side:
-    """One contender: ``logits(batch) -> (mlm, nsp or None)``, its optimizer, the batch."""
+    """One contender: ``logits(batch) -> (mlm, nsp or None)``, ``loss(batch) -> ()``, its
+    optimizer, the batch."""
 
-    def __init__(self, logits: Any, model: nn.Module, batch: dict, steps: int, amp: Any) -> None:
-        self.logits, self.model, self.batch, self.steps, self.amp = logits, model, batch, steps, amp
+    def __init__(
+        self, logits: Any, loss: Any, model: nn.Module, batch: dict, steps: int, amp: Any
+    ) -> None:
+        self.logits, self.loss_fn, self.model, self.batch = logits, loss, model, batch
+        self.steps, self.amp = steps, amp
         self.model.train()
         self.opt = torch.optim.AdamW(model.parameters(), lr=1e-4)
 
     def loss(self) -> Tensor:
-        b = self.batch
         with self.amp():
-            mlm, nsp = self.logits(b)
-        return pretraining_loss(mlm, b["labels"], nsp, b["nsp"] if nsp is not None else None)
+            return self.loss_fn(self.batch)
 
     def train(self) -> float:
         """Timed: ``steps`` training steps; returns the last loss."""
@@ -145,13 +154,21 @@ def bench_part(part: str, args: argparse.Namespace, command: str) -> BenchResult
             return out.prediction_logits, out.seq_relationship_logits
         return out.logits, None
 
+    def theirs_loss(b: dict) -> Tensor:  # from the full (B, L, V) logits
+        mlm, nsp = theirs_logits(b)
+        return pretraining_loss(mlm, b["labels"], nsp, b["nsp"] if nsp is not None else None)
+
     def ours_logits(b: dict) -> tuple[Tensor, Tensor | None]:
         if part == "pretraining":
             return ours.pretraining_logits(b["x"], b["tt"], b["mask"])
         return ours.mlm(ours(b["x"], b["tt"], b["mask"])), None
 
-    s_ours = Side(ours_logits, ours, batch, args.steps, amp)
-    s_theirs = Side(theirs_logits, hf, batch, args.steps, amp)
+    def ours_loss(b: dict) -> Tensor:  # the head on the labelled positions only
+        nsp = b["nsp"] if part == "pretraining" else None
+        return ours.pretraining_loss(b["x"], b["labels"], b["tt"], b["mask"], nsp)
+
+    s_ours = Side(ours_logits, ours_loss, ours, batch, args.steps, amp)
+    s_theirs = Side(theirs_logits, theirs_loss, hf, batch, args.steps, amp)
     check = check_same_function(s_ours, s_theirs)
     print(f"{part}: same function: {check}")
     if not check["same_function"]:
@@ -164,9 +181,11 @@ def bench_part(part: str, args: argparse.Namespace, command: str) -> BenchResult
         f"{args.batch} x {args.seq} tokens, {args.dtype}, {args.steps} training steps per round "
         f"({n_params:,} parameters on each side, decoder tied to the embedding).\n\n"
         "- `replearn`: `BERT.from_hf(hf_model)`, attention `fast=True` "
-        "(`F.scaled_dot_product_attention`, boolean padding mask).\n"
+        "(`F.scaled_dot_product_attention`, boolean padding mask), one fused Q/K/V `Linear`; "
+        "loss from `BERT.pretraining_loss` (masked-LM head on the labelled positions only).\n"
         f'- `transformers` (peer): `{cls.__name__}(config)` with `attn_implementation="sdpa"` '
-        "(`F.scaled_dot_product_attention`, additive padding mask).\n\n"
+        "(`F.scaled_dot_product_attention`, additive padding mask); the same loss from its "
+        "full logits.\n\n"
         f"Same function checked before timing (eval mode): {check}.\n\n"
         "Throughput = tokens per round / median round time; the claim is a throughput ratio "
         ">= 1.0x. The machine may be shared (see the load average): quote the ratios."
