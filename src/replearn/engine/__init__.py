@@ -2,7 +2,7 @@
 
 from replearn.engine.callbacks import Callback, NonFiniteLossError
 from replearn.engine.checkpoint import CheckpointError, load_checkpoint, save_checkpoint
-from replearn.engine.context import RunContext
+from replearn.engine.context import RunContext, single_thread
 from replearn.engine.tasks import ClassificationTask, RegressionTask
 from replearn.engine.trainer import EngineConfig, Loop, Task, evaluate, fit
 
@@ -20,4 +20,5 @@ __all__ = [
     "fit",
     "load_checkpoint",
     "save_checkpoint",
+    "single_thread",
 ]

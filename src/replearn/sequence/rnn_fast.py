@@ -7,7 +7,8 @@ initial state(s), the *flat* list of weights (for each layer, then each directio
 bidirectional, batch_first``. On CPU this is a C++ loop over time (with the input projection of
 all steps done at once); on CUDA it is cuDNN. :func:`fused_forward` calls that kernel with the
 weights of our module in that order, so it computes the same function as the reference loop of
-:func:`replearn.sequence.rnn.reference_forward` (tested equal in float64, values and gradients).
+:func:`replearn.sequence.rnn_reference.reference_forward` (tested equal in float64, values and
+gradients).
 
 Inter-layer dropout draws its masks inside the kernel, so with ``dropout > 0`` in training mode
 the two paths agree in distribution only.

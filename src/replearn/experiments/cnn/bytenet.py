@@ -25,9 +25,7 @@ replearn run bytenet-chars --set task=date compare_undilated=false
 from __future__ import annotations
 
 import calendar
-import contextlib
 import random
-from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
@@ -38,6 +36,7 @@ from torch.utils.data import TensorDataset
 
 from replearn.cnn.bytenet import ByteNet, decoder_inputs
 from replearn.engine import EngineConfig, RunContext, Task, fit
+from replearn.engine.context import single_thread
 from replearn.experiments.base import Claim, Result, experiment
 from replearn.report.plots import line_plot, read_metrics
 
@@ -105,17 +104,6 @@ def tiny() -> Config:
 def quick() -> Config:
     """About 30 s: a quarter of the training steps."""
     return Config(n_train=8000, engine=_engine(250, 125))
-
-
-@contextlib.contextmanager
-def single_thread() -> Iterator[None]:
-    """One intra-op thread (then restore): small convolutions only pay thread syncs on more."""
-    previous = torch.get_num_threads()
-    torch.set_num_threads(1)
-    try:
-        yield
-    finally:
-        torch.set_num_threads(previous)
 
 
 def char_pairs(cfg: Config, n: int, rng: random.Random) -> list[tuple[str, str]]:

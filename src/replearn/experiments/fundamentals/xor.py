@@ -14,10 +14,8 @@ Writes ``xor_decision_surfaces.png`` (p(y=1 | x) of every seed's network) and
 
 from __future__ import annotations
 
-import contextlib
 import math
 import statistics
-from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
@@ -28,6 +26,7 @@ from torch import Tensor
 from torch.utils.data import TensorDataset
 
 from replearn.engine import EngineConfig, RunContext, Task, fit
+from replearn.engine.context import single_thread
 from replearn.experiments.base import Claim, Result, experiment
 from replearn.fundamentals.mlp import MLP
 from replearn.report.plots import DPI, line_plot, read_metrics, save_figure
@@ -97,21 +96,6 @@ def init_mlp(cfg: Config, generator: torch.Generator) -> MLP:
             layer.weight.uniform_(-bound, bound, generator=generator)
             layer.bias.uniform_(-bound, bound, generator=generator)
     return model
-
-
-@contextlib.contextmanager
-def single_thread() -> Iterator[None]:
-    """Run torch on one intra-op thread, then restore the previous count.
-
-    The tensors here have 4 rows: a second thread only adds synchronization
-    overhead (10x slower steps on a busy 2-core machine); results do not change.
-    """
-    previous = torch.get_num_threads()
-    torch.set_num_threads(1)
-    try:
-        yield
-    finally:
-        torch.set_num_threads(previous)
 
 
 class XORTask(Task):

@@ -11,12 +11,11 @@
 
 from __future__ import annotations
 
-import contextlib
 import dataclasses
 import math
 import statistics
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from typing import Any
 
 import torch
@@ -32,6 +31,7 @@ from replearn.engine import (
     evaluate,
     fit,
 )
+from replearn.engine.context import single_thread  # noqa: F401 (re-exported)
 from replearn.norm import (
     BatchNorm2d,
     GroupNorm,
@@ -93,22 +93,6 @@ def make_cnn(
             if isinstance(m, (nn.Conv2d, nn.Linear)):
                 weight_norm(m, fast=fast)
     return model
-
-
-@contextlib.contextmanager
-def single_thread() -> Iterator[None]:
-    """Run torch on one thread, then restore the previous count.
-
-    The tensors are small: on a shared 2-core machine a second thread mostly waits
-    (steps several times slower under load), and one thread makes the numbers the
-    same on every machine.
-    """
-    previous = torch.get_num_threads()
-    torch.set_num_threads(1)
-    try:
-        yield
-    finally:
-        torch.set_num_threads(previous)
 
 
 def train_variant(

@@ -14,20 +14,20 @@ r"""Problems of the optimization experiments (and of the optimizer tests), and t
 * Least squares with features on very different scales, and its ridge solution.
 
 Point functions take (..., d) and return (...). Also here: :func:`make_optimizer` (the
-roster), :func:`descend` (full-gradient descent of a test function) and
-:func:`single_thread`.
+roster), :func:`descend` (full-gradient descent of a test function); :func:`single_thread` is
+:func:`replearn.engine.context.single_thread`, re-exported for the optimizer experiments.
 """
 
 from __future__ import annotations
 
-import contextlib
 import math
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable
 from typing import Any
 
 import torch
 from torch import Tensor
 
+from replearn.engine.context import single_thread
 from replearn.optim import SGD, AdaBound, Adagrad, Adam, AdamW, AMSGrad, RMSprop
 
 __all__ = [
@@ -105,21 +105,6 @@ def make_optimizer(
     if name == "adabound":
         return AdaBound(params, lr=lr, final_lr=final_lr, gamma=gamma)
     raise ValueError(f"unknown optimizer {name!r}; choose from {', '.join(OPTIMIZERS)}")
-
-
-@contextlib.contextmanager
-def single_thread() -> Iterator[None]:
-    """Run torch on one intra-op thread, then restore the previous count.
-
-    The tensors of these experiments are small: on a busy two-core machine a second
-    thread mostly waits for the first.
-    """
-    previous = torch.get_num_threads()
-    torch.set_num_threads(1)
-    try:
-        yield
-    finally:
-        torch.set_num_threads(previous)
 
 
 def descend(

@@ -21,8 +21,6 @@ replearn run birnn-labelling --set task=future
 
 from __future__ import annotations
 
-import contextlib
-from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
@@ -32,6 +30,7 @@ from torch import Tensor, nn
 from torch.utils.data import TensorDataset
 
 from replearn.engine import EngineConfig, RunContext, Task, evaluate, fit
+from replearn.engine.context import single_thread
 from replearn.experiments.base import Claim, Result, experiment
 from replearn.report.plots import line_plot, read_metrics
 from replearn.sequence.birnn import BiRNN
@@ -92,17 +91,6 @@ def tiny() -> Config:
 def quick() -> Config:
     """About 30 s: a third of the steps."""
     return Config(n_train=4000, engine=_engine(300, 150))
-
-
-@contextlib.contextmanager
-def single_thread() -> Iterator[None]:
-    """One intra-op thread (then restore): small recurrent steps only pay thread syncs on more."""
-    previous = torch.get_num_threads()
-    torch.set_num_threads(1)
-    try:
-        yield
-    finally:
-        torch.set_num_threads(previous)
 
 
 def labelling_data(cfg: Config, n: int, generator: torch.Generator) -> TensorDataset:

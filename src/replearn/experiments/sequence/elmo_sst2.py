@@ -25,9 +25,7 @@ replearn run elmo-sst2 --preset quick         # ~1 min
 
 from __future__ import annotations
 
-import contextlib
 import random
-from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
@@ -39,6 +37,7 @@ from torch.utils.data import TensorDataset
 
 from replearn.data.text import SST2, WordVocab
 from replearn.engine import EngineConfig, RunContext, Task, evaluate, fit
+from replearn.engine.context import single_thread
 from replearn.experiments.base import Claim, Result, experiment
 from replearn.report.plots import DPI, line_plot, read_metrics, save_figure
 from replearn.sequence.elmo import BiLM, ScalarMix
@@ -93,17 +92,6 @@ def tiny() -> Config:
 def quick() -> Config:
     """About a minute: a smaller biLM, fewer steps."""
     return Config(dim=64, bilm=_engine(150), n_classifier_train=8000, classifier=_engine(400, 256))
-
-
-@contextlib.contextmanager
-def single_thread() -> Iterator[None]:
-    """One intra-op thread (then restore): small recurrent steps only pay thread syncs on more."""
-    previous = torch.get_num_threads()
-    torch.set_num_threads(1)
-    try:
-        yield
-    finally:
-        torch.set_num_threads(previous)
 
 
 SPLITS = ("train", "dev", "test")

@@ -8,19 +8,21 @@
   optional embedding and a linear head.
 * :class:`SavedTensorBytes` -- counts the bytes autograd keeps for the backward pass
   (``torch.autograd.graph.saved_tensors_hooks``), a device-independent memory measure.
-* :func:`single_thread`, :func:`head_mean`, :func:`tail_mean` -- small utilities.
+* :func:`head_mean`, :func:`tail_mean` -- small utilities; :func:`single_thread` is
+  :func:`replearn.engine.context.single_thread`, re-exported for the experiments above.
 """
 
 from __future__ import annotations
 
 import contextlib
 import math
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from typing import Literal
 
 import torch
 from torch import Tensor, nn
 
+from replearn.engine.context import single_thread  # noqa: F401 (re-exported)
 from replearn.sequence.rnn import GRU, LSTM, RNN
 
 Nonlinearity = Literal["tanh", "relu", "linear"]
@@ -183,17 +185,6 @@ class SavedTensorBytes:
     def __exit__(self, *exc: object) -> None:
         assert self._hooks is not None
         self._hooks.__exit__(*exc)
-
-
-@contextlib.contextmanager
-def single_thread() -> Iterator[None]:
-    """One intra-op thread (then restore): per-step RNN ops only pay thread syncs on more."""
-    previous = torch.get_num_threads()
-    torch.set_num_threads(1)
-    try:
-        yield
-    finally:
-        torch.set_num_threads(previous)
 
 
 def tail_mean(values: Sequence[float], fraction: float = 0.1) -> float:

@@ -29,12 +29,10 @@ replearn run s4-tasks --preset quick        # about a minute
 
 from __future__ import annotations
 
-import contextlib
 import copy
 import random
 import statistics
 import time
-from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
@@ -44,6 +42,7 @@ from torch.utils.data import TensorDataset
 
 from replearn.data import load_classification
 from replearn.engine import ClassificationTask, EngineConfig, RunContext, evaluate, fit
+from replearn.engine.context import single_thread
 from replearn.experiments.base import Claim, Result, experiment
 from replearn.report.plots import line_plot
 from replearn.sequence.s4 import S4DKernel, s4d_recurrence
@@ -143,17 +142,6 @@ def quick() -> Config:
         lengths=(1024, 2048, 4096, 8192),
         engine=_engine(300, eval_every=100),
     )
-
-
-@contextlib.contextmanager
-def single_thread() -> Iterator[None]:
-    """One intra-op thread, restored after (stable timings on a shared machine)."""
-    previous = torch.get_num_threads()
-    torch.set_num_threads(1)
-    try:
-        yield
-    finally:
-        torch.set_num_threads(previous)
 
 
 def _subset(ds: TensorDataset, n: int | None, seed: int) -> TensorDataset:

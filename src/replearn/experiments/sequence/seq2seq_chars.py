@@ -23,8 +23,6 @@ replearn run seq2seq-chars --set task=date        # date-format conversion
 
 from __future__ import annotations
 
-import contextlib
-from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
@@ -34,6 +32,7 @@ from torch.utils.data import TensorDataset
 
 from replearn.data.char_tasks import BOS, EOS, PAD, CharSeq2Seq, CharTaskVocab
 from replearn.engine import EngineConfig, RunContext, Task, fit
+from replearn.engine.context import single_thread
 from replearn.experiments.base import Claim, Result, experiment
 from replearn.report.plots import line_plot, read_metrics
 from replearn.sequence.seq2seq import Seq2Seq, sequence_nll
@@ -110,17 +109,6 @@ def tiny() -> Config:
 def quick() -> Config:
     """About a minute: a quarter of the training steps, fewer test strings."""
     return Config(n_train=8000, n_test=300, engine=_engine(150, 75))
-
-
-@contextlib.contextmanager
-def single_thread() -> Iterator[None]:
-    """One intra-op thread (then restore): small recurrent steps only pay thread syncs on more."""
-    previous = torch.get_num_threads()
-    torch.set_num_threads(1)
-    try:
-        yield
-    finally:
-        torch.set_num_threads(previous)
 
 
 class Seq2SeqTask(Task):
