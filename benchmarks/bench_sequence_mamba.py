@@ -9,12 +9,13 @@ Results: ``benchmarks/results/sequence_mamba_scan_{train,forward}.{json,md}`` an
 Claims checked (ratios of median round times, interleaved in one process by
 ``benchmarks/harness.py``, one torch thread):
 
-1. ``scan``: :func:`replearn.sequence.scan.selective_scan_chunked` is at least 5x faster than
-   the sequential reference :func:`~replearn.sequence.scan.selective_scan_ref` at length 2048
-   (time ratio <= 0.2), for training (forward + backward of every input) and, separately, for
-   the forward pass alone. Several chunk sizes run as separate contenders, so the table also
-   shows how the chunk size was picked (``DEFAULT_CHUNK``). Inputs: batch 2, D = 128 inner
-   channels, N = 16 states, float32, with the D skip, the z gate and the softplus of Δ.
+1. ``scan``: :func:`~replearn.sequence.scan_chunked.selective_scan_chunked` is at least 5x
+   faster than the sequential reference :func:`~replearn.sequence.scan.selective_scan_ref` at
+   length 2048 (time ratio <= 0.2), for training (forward + backward of every input) and,
+   separately, for the forward pass alone. Several chunk sizes run as separate contenders, so
+   the table also shows how the chunk size was picked (``DEFAULT_CHUNK``). Inputs: batch 2,
+   D = 128 inner channels, N = 16 states, float32, with the D skip, the z gate and the
+   softplus of Δ. ``--threads 2`` gives both contenders the machine's two cores.
 2. ``layer``: the training throughput (forward, mean-square loss, backward) of our
    :class:`~replearn.sequence.mamba.MambaMixer` built by copying a ``transformers``
    ``MambaMixer`` is at least that of the ``transformers`` mixer itself, whose pure-PyTorch
@@ -35,7 +36,8 @@ import torch.nn.functional as F
 
 from harness import RESULTS_DIR, BenchResult, compare
 from replearn.sequence.mamba import MambaMixer
-from replearn.sequence.scan import selective_scan_chunked, selective_scan_ref
+from replearn.sequence.scan import selective_scan_ref
+from replearn.sequence.scan_chunked import selective_scan_chunked
 
 SEED = 0
 CHUNKS = (16, 32, 64)
