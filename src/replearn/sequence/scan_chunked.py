@@ -97,11 +97,12 @@ def linear_scan(
     if h0 is not None:
         entry = nc - 1 if reverse else 0
         h[:, entry, first].addcmul_(a[:, entry, first], h0)
+    rest = slice(0, nc - 1) if reverse else slice(1, nc)  # the chunks not entered from h0
     h_t, a_t = h.unbind(2), a.unbind(2)  # every chunk's step t: (B, nc, *S)
+    p_t = a[:, rest].unbind(2)  # the decays are needed in these chunks only
     for t in range(T - 2, -1, -1) if reverse else range(1, T):  # 1.
         h_t[t].addcmul_(a_t[t], h_t[t + step])  # (2a)
-        if nc > 1:
-            a_t[t].mul_(a_t[t + step])  # P_t
+        p_t[t].mul_(p_t[t + step])  # P_t (after a_t[t] was used)
     if nc > 1:
         last = T - 1 - first  # the chunk's exit step
         order = list(range(nc - 1, -1, -1) if reverse else range(nc))
@@ -109,7 +110,6 @@ def linear_scan(
         for c in order[1:]:  # 2.
             entries.append(start)
             start = torch.addcmul(h[:, c, last], a[:, c, last], start)
-        rest = slice(0, nc - 1) if reverse else slice(1, nc)  # the chunks not entered from h0
         entry = torch.stack(entries[::-1] if reverse else entries, dim=1)  # (B, nc - 1, *S)
         h[:, rest].addcmul_(a[:, rest], entry[:, :, None])  # 3.
     return h.view(batch, nc * T, *state)[:, :length]
@@ -127,7 +127,7 @@ def _transition(delta: Tensor, A_t: Tensor) -> Tensor:
     Shape:
         delta: (B, S, D); A_t (A transposed): (N, D) -> (B, S, N, D).
     """
-    return torch.exp(delta[:, :, None, :] * A_t)
+    return (delta[:, :, None, :] * A_t).exp_()
 
 
 def _input(delta: Tensor, u: Tensor, B: Tensor) -> Tensor:
