@@ -88,7 +88,8 @@ def _example() -> Example:
     paper="Devlin, Chang, Lee & Toutanova 2019, arXiv:1810.04805 (BERT); "
     "Liu et al. 2019, arXiv:1907.11692 (RoBERTa positions)",
     reference="transformers BertModel/BertForPreTraining/BertForSequenceClassification/"
-    "RobertaForMaskedLM with copied weights (from_hf, atol 1e-5); closed-form parameter count",
+    "RobertaForMaskedLM with copied weights (from_hf, atol 1e-5); closed-form parameter count; "
+    "gathered masked-LM loss and gradients vs the full-logits loss (float64)",
     example=_example,
 )
 class BERT(nn.Module):
