@@ -8,7 +8,12 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from replearn.sequence.scan import selective_scan_ref
-from replearn.sequence.scan_chunked import block_length, linear_scan, selective_scan_chunked
+from replearn.sequence.scan_chunked import (
+    BLOCK_ELEMENTS,
+    block_length,
+    linear_scan,
+    selective_scan_chunked,
+)
 
 
 @settings(max_examples=25, deadline=None)
@@ -94,6 +99,7 @@ def test_float32_strong_decay_stays_finite(scan):
 
 def test_block_length(scan):
     """A multiple of the chunk, about BLOCK_ELEMENTS elements per block, at least one chunk."""
-    assert block_length(2, 128, 16, 16) == 64  # 2**18 / (2 * 128 * 16) = 64 steps: 4 chunks
-    assert block_length(2, 128, 16, 32) % 32 == 0
+    assert block_length(2, 128, 16, 16) == BLOCK_ELEMENTS // (2 * 128 * 16)
+    assert block_length(2, 128, 16, 24) % 24 == 0
+    assert block_length(2, 128, 16, 24) <= BLOCK_ELEMENTS // (2 * 128 * 16)
     assert block_length(64, 4096, 16, 8) == 8  # one chunk when a step alone is larger

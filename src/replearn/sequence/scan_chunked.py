@@ -52,12 +52,15 @@ __all__ = [
     "selective_scan_chunked",
 ]
 
-BLOCK_ELEMENTS = 1 << 18
-"""Elements of a (B, steps, D, N) block tensor of the fast path (1 MiB in float32)."""
+BLOCK_ELEMENTS = 1 << 19
+"""Elements of a (B, steps, N, D) block tensor of the fast path (2 MiB in float32). Picked on
+the benchmark's inputs (batch 2, length 2048, D = 128, N = 16; blocks of 64-512 steps, chunks of
+16 and 32, 1 and 2 threads, CPU time on a quiet 2-core machine): 128-step blocks were the best
+or within noise of it everywhere, smaller blocks pay more Python steps, larger ones leave the
+cache."""
 
-DEFAULT_CHUNK = 32
-"""Chunk length of the fast path: the best of 16/32/64 for training at length 2048
-(``benchmarks/results/sequence_mamba_scan_train.md``, all three within noise; 128 was slower)."""
+DEFAULT_CHUNK = 16
+"""Chunk length of the fast path (see :data:`BLOCK_ELEMENTS`; 16 and 32 were within noise)."""
 
 
 def _pad_time(x: Tensor, pad: int) -> Tensor:
