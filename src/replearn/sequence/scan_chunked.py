@@ -108,11 +108,12 @@ def linear_scan(
         p_t[t].mul_(p_t[t + step])  # P_t (after a_t[t] was used)
     if nc > 1:
         last = T - 1 - first  # the chunk's exit step
+        h_exit, a_exit = h[:, :, last].unbind(1), a[:, :, last].unbind(1)  # (B, *S) each
         order = list(range(nc - 1, -1, -1) if reverse else range(nc))
-        start, entries = h[:, order[0], last], []
+        start, entries = h_exit[order[0]], []
         for c in order[1:]:  # 2.
             entries.append(start)
-            start = torch.addcmul(h[:, c, last], a[:, c, last], start)
+            start = torch.addcmul(h_exit[c], a_exit[c], start)
         entry = torch.stack(entries[::-1] if reverse else entries, dim=1)  # (B, nc - 1, *S)
         h[:, rest].addcmul_(a[:, rest], entry[:, :, None])  # 3.
     return h.view(batch, nc * T, *state)[:, :length]
