@@ -5,6 +5,8 @@ The reference loop alone, on random shapes: ``test_rnn_reference.py``.
 
 from __future__ import annotations
 
+import inspect
+
 import pytest
 import torch
 from torch import nn
@@ -125,6 +127,24 @@ def test_default_init_range_and_repr() -> None:
     text = repr(m)
     assert "num_layers=2" in text and "bidirectional=True" in text and "dropout=0.1" in text
     assert "nonlinearity='relu'" in repr(RNN(2, 3, nonlinearity="relu"))
+
+
+@pytest.mark.parametrize("cls", [RNN, LSTM, GRU])
+def test_constructor_signature_is_torchs(cls: type[RNNBase]) -> None:
+    """torch.nn.RNNBase's names, order and defaults (less mode, proj_size; plus fast, and
+    RNN's nonlinearity='tanh'); keyword-only after num_layers (documented deviation)."""
+    ours = dict(inspect.signature(cls).parameters)
+    theirs = dict(inspect.signature(nn.RNNBase.__init__).parameters)
+    for name in ("self", "mode", "proj_size"):
+        del theirs[name]
+    assert ours.pop("fast").default is True
+    if cls is RNN:
+        assert ours.pop("nonlinearity").default == "tanh"
+    assert list(ours) == list(theirs)
+    assert [p.default for p in ours.values()] == [p.default for p in theirs.values()]
+    positional = [n for n, p in ours.items() if p.kind is p.POSITIONAL_OR_KEYWORD]
+    assert positional == ["input_size", "hidden_size", "num_layers"]
+    assert all(p.kind is p.KEYWORD_ONLY for n, p in ours.items() if n not in positional)
 
 
 @pytest.mark.parametrize(

@@ -57,8 +57,10 @@ __all__ = ["GRU", "LSTM", "RNN", "RNNBase", "recurrent_layer", "reference_forwar
 class RNNBase(nn.Module):
     """Stacked recurrent network with torch's constructor, parameters and forward (see module doc).
 
+    A subclass names its recurrence in the class attribute ``MODE`` ('RNN_TANH', 'RNN_RELU',
+    'LSTM' or 'GRU'), so it inherits this constructor unchanged.
+
     Args:
-        mode: 'RNN_TANH', 'RNN_RELU', 'LSTM' or 'GRU'.
         input_size: features per step of the input.
         hidden_size: features of the state of each layer and direction.
         num_layers: stacked layers.
@@ -69,9 +71,10 @@ class RNNBase(nn.Module):
         fast: use torch's fused kernel instead of the reference loop.
     """
 
+    MODE: str = ""  # set by each subclass: a key of GATES
+
     def __init__(
         self,
-        mode: str,
         input_size: int,
         hidden_size: int,
         num_layers: int = 1,
@@ -85,8 +88,9 @@ class RNNBase(nn.Module):
         dtype: torch.dtype | None = None,
     ) -> None:
         super().__init__()
+        mode = self.MODE
         if mode not in GATES:
-            raise ValueError(f"mode must be one of {sorted(GATES)}, got {mode!r}")
+            raise ValueError(f"MODE must be one of {sorted(GATES)}, got {mode!r}")
         for name, value in (("input_size", input_size), ("hidden_size", hidden_size),
                             ("num_layers", num_layers)):  # fmt: skip
             if isinstance(value, bool) or not isinstance(value, int) or value < 1:
@@ -213,6 +217,8 @@ _REF = " with a loaded state_dict (float64: outputs, states, all gradients); ref
 class RNN(RNNBase):
     """Stacked Elman RNN (tanh or ReLU), ``torch.nn.RNN``-compatible; see :class:`RNNBase`."""
 
+    MODE = "RNN_TANH"
+
     def __init__(
         self,
         input_size: int,
@@ -231,11 +237,11 @@ class RNN(RNNBase):
         if nonlinearity not in ("tanh", "relu"):
             raise ValueError(f"nonlinearity must be 'tanh' or 'relu', got {nonlinearity!r}")
         super().__init__(
-            f"RNN_{nonlinearity.upper()}", input_size, hidden_size, num_layers, bias=bias,
-            batch_first=batch_first, dropout=dropout, bidirectional=bidirectional, fast=fast,
-            device=device, dtype=dtype,
+            input_size, hidden_size, num_layers, bias=bias, batch_first=batch_first,
+            dropout=dropout, bidirectional=bidirectional, fast=fast, device=device, dtype=dtype,
         )  # fmt: skip
-        self.nonlinearity = nonlinearity
+        # tanh and ReLU share one parameter layout (GATES): only the mode the forward runs changes
+        self.mode, self.nonlinearity = f"RNN_{nonlinearity.upper()}", nonlinearity
 
 
 @register(
@@ -247,24 +253,7 @@ class RNN(RNNBase):
 class LSTM(RNNBase):
     """Stacked LSTM, ``torch.nn.LSTM``-compatible (no ``proj_size``); see :class:`RNNBase`."""
 
-    def __init__(
-        self,
-        input_size: int,
-        hidden_size: int,
-        num_layers: int = 1,
-        *,
-        bias: bool = True,
-        batch_first: bool = False,
-        dropout: float = 0.0,
-        bidirectional: bool = False,
-        fast: bool = True,
-        device: torch.device | str | None = None,
-        dtype: torch.dtype | None = None,
-    ) -> None:
-        super().__init__(
-            "LSTM", input_size, hidden_size, num_layers, bias=bias, batch_first=batch_first,
-            dropout=dropout, bidirectional=bidirectional, fast=fast, device=device, dtype=dtype,
-        )  # fmt: skip
+    MODE = "LSTM"
 
 
 @register(
@@ -276,21 +265,4 @@ class LSTM(RNNBase):
 class GRU(RNNBase):
     """Stacked GRU (torch's gate convention), ``torch.nn.GRU``-compatible; see :class:`RNNBase`."""
 
-    def __init__(
-        self,
-        input_size: int,
-        hidden_size: int,
-        num_layers: int = 1,
-        *,
-        bias: bool = True,
-        batch_first: bool = False,
-        dropout: float = 0.0,
-        bidirectional: bool = False,
-        fast: bool = True,
-        device: torch.device | str | None = None,
-        dtype: torch.dtype | None = None,
-    ) -> None:
-        super().__init__(
-            "GRU", input_size, hidden_size, num_layers, bias=bias, batch_first=batch_first,
-            dropout=dropout, bidirectional=bidirectional, fast=fast, device=device, dtype=dtype,
-        )  # fmt: skip
+    MODE = "GRU"
