@@ -1,8 +1,15 @@
-"""Shared fixture of the claims tests: run an experiment (default config, seed 0), judge it."""
+"""Shared by the claims tests: the ``run_default`` fixture runs an experiment (default config,
+seed 0) and judges it; the ``requires_data`` marker skips a test whose data sets are missing.
+
+``@pytest.mark.requires_data("sst2", "tinyshakespeare", reason=...)`` (on a test, a
+``pytest.param`` or a module's ``pytestmark``) skips, at collection, unless ``$REPLEARN_DATA``
+holds every named folder; ``reason`` defaults to "needs <folders> in $REPLEARN_DATA".
+"""
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import os
+from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any
 
@@ -13,6 +20,34 @@ from replearn.engine.seed import seed_everything
 from replearn.experiments.base import Result, get_experiment, judge
 
 RunDefault = Callable[[str, dict[str, bool]], tuple[Result, dict[str, dict[str, Any]]]]
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line(
+        "markers",
+        "requires_data(*folders, reason=None): skip unless $REPLEARN_DATA holds every folder",
+    )
+
+
+def missing_data(folders: Iterable[str]) -> list[str]:
+    """The ``folders`` that ``$REPLEARN_DATA`` lacks (all of them when it is unset or empty)."""
+    root = os.environ.get("REPLEARN_DATA")
+    return [f for f in folders if not (root and (Path(root) / f).is_dir())]
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Add a skip mark to each test whose ``requires_data`` folders are not all there."""
+    for item in items:
+        for mark in item.iter_markers("requires_data"):
+            if not mark.args or set(mark.kwargs) - {"reason"}:
+                raise pytest.UsageError(
+                    f"{item.nodeid}: use requires_data('folder', ..., reason='...')"
+                )
+            if missing_data(mark.args):
+                default = f"needs {' and '.join(mark.args)} in $REPLEARN_DATA"
+                # skipif, not skip: `-rs` then reports each test's line, as for a decorator
+                item.add_marker(pytest.mark.skipif(True, reason=mark.kwargs.get("reason", default)))
+                break
 
 
 @pytest.fixture

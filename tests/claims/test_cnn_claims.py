@@ -11,9 +11,6 @@ as failing is asserted as failing.
 
 from __future__ import annotations
 
-import os
-from pathlib import Path
-
 import pytest
 
 from replearn.engine.context import RunContext
@@ -44,20 +41,15 @@ MEASURED = {
     "cnn-invariance": {"pooling-feature-invariance": True, "pooling-network-robustness": True},
 }
 NEEDS_FASHION = {"cnn-residual", "cnn-se", "cnn-separable", "cnn-invariance"}
-
-
-def _has_fashion() -> bool:
-    root = os.environ.get("REPLEARN_DATA")
-    return bool(root) and (Path(root) / "fashion-mnist").is_dir()
+NEEDS_FASHION_MARK = pytest.mark.requires_data(
+    "fashion-mnist", reason="needs Fashion-MNIST in $REPLEARN_DATA"
+)
 
 
 CASES = [
     pytest.param(
         name,
-        marks=pytest.mark.skipif(
-            name in NEEDS_FASHION and not _has_fashion(),
-            reason="needs Fashion-MNIST in $REPLEARN_DATA",
-        ),
+        marks=[NEEDS_FASHION_MARK] if name in NEEDS_FASHION else [],
     )
     for name in sorted(MEASURED)
 ]
@@ -85,7 +77,7 @@ def test_claims_verdicts(name, tmp_path):
         assert plot.exists() and plot.stat().st_size > 0
 
 
-@pytest.mark.skipif(not _has_fashion(), reason="needs Fashion-MNIST in $REPLEARN_DATA")
+@NEEDS_FASHION_MARK
 def test_fashion_speedrun_claim(tmp_path):
     """``fashion-speedrun`` through the CLI: its wall time is the runner's, as in the README.
 

@@ -7,7 +7,6 @@ under ``$REPLEARN_DATA`` (as in CI); about 1-2 minutes on 2 cores.
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 import pytest
@@ -17,8 +16,8 @@ from replearn.experiments.base import get_experiment, judge
 
 pytestmark = [
     pytest.mark.slow,
-    pytest.mark.skipif(
-        not (Path(os.environ.get("REPLEARN_DATA", "/nonexistent")) / "fashion-mnist").is_dir(),
+    pytest.mark.requires_data(
+        "fashion-mnist",
         reason="norm-compare's default config needs Fashion-MNIST under $REPLEARN_DATA",
     ),
 ]

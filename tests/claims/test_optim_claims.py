@@ -7,9 +7,6 @@ Fashion-MNIST by default and needs ``$REPLEARN_DATA``.
 
 from __future__ import annotations
 
-import os
-from pathlib import Path
-
 import pytest
 
 from replearn.engine.context import RunContext
@@ -24,17 +21,17 @@ MEASURED = {
     "optim-variants": {"amsgrad-converges": True, "adamw-differs": True},
 }
 NEEDS_FASHION = {"optim-compare"}
+NEEDS_FASHION_MARK = pytest.mark.requires_data(
+    "fashion-mnist", reason="REPLEARN_DATA with fashion-mnist/ is not set"
+)
+CASES = [
+    pytest.param(name, marks=[NEEDS_FASHION_MARK] if name in NEEDS_FASHION else [])
+    for name in sorted(MEASURED)
+]
 
 
-def _has_fashion_mnist() -> bool:
-    root = os.environ.get("REPLEARN_DATA")
-    return bool(root) and (Path(root) / "fashion-mnist").is_dir()
-
-
-@pytest.mark.parametrize("name", sorted(MEASURED))
+@pytest.mark.parametrize("name", CASES)
 def test_claims_verdicts(name, tmp_path):
-    if name in NEEDS_FASHION and not _has_fashion_mnist():
-        pytest.skip("REPLEARN_DATA with fashion-mnist/ is not set")
     exp = get_experiment(name)
     ctx = RunContext(out=tmp_path, seed=0, progress=False)
     ctx.start()

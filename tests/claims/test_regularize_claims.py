@@ -7,16 +7,18 @@ default config trains on Fashion-MNIST and needs ``$REPLEARN_DATA``.
 
 from __future__ import annotations
 
-import os
-from pathlib import Path
-
 import pytest
 
 from replearn.engine.context import RunContext
 from replearn.engine.seed import seed_everything
 from replearn.experiments.base import get_experiment, judge
 
-pytestmark = pytest.mark.slow
+pytestmark = [
+    pytest.mark.slow,
+    pytest.mark.requires_data(
+        "fashion-mnist", reason="REPLEARN_DATA with fashion-mnist/ is not set"
+    ),
+]
 
 # experiment -> {claim id: measured verdict with the default config, seed 0}
 MEASURED = {
@@ -40,15 +42,8 @@ MEASURED = {
 }
 
 
-def _has_fashion_mnist() -> bool:
-    root = os.environ.get("REPLEARN_DATA")
-    return bool(root) and (Path(root) / "fashion-mnist").is_dir()
-
-
 @pytest.mark.parametrize("name", sorted(MEASURED))
 def test_claims_verdicts(name, tmp_path):
-    if not _has_fashion_mnist():
-        pytest.skip("REPLEARN_DATA with fashion-mnist/ is not set")
     exp = get_experiment(name)
     seed_everything(0)
     ctx = RunContext(out=tmp_path, seed=0, progress=False)

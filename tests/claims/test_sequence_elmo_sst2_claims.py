@@ -7,9 +7,6 @@ failing. Needs the SST-2 files in $REPLEARN_DATA (skipped without).
 
 from __future__ import annotations
 
-import os
-from pathlib import Path
-
 import pytest
 
 # claim id -> measured verdict with the default config, seed 0. Measured (under load, 17 min):
@@ -19,14 +16,9 @@ import pytest
 MEASURED = {"contextual-beats-static": False}
 
 
-def _has_sst2() -> bool:
-    root = os.environ.get("REPLEARN_DATA")
-    return bool(root) and (Path(root) / "sst2").is_dir()
-
-
 pytestmark = [
     pytest.mark.slow,
-    pytest.mark.skipif(not _has_sst2(), reason="needs SST-2 in $REPLEARN_DATA"),
+    pytest.mark.requires_data("sst2", reason="needs SST-2 in $REPLEARN_DATA"),
 ]
 
 

@@ -8,9 +8,6 @@ Fashion-MNIST in $REPLEARN_DATA (skipped without).
 
 from __future__ import annotations
 
-import os
-from pathlib import Path
-
 import pytest
 
 pytestmark = pytest.mark.slow
@@ -29,12 +26,7 @@ MEASURED = {
 }
 
 
-def _has_fashion() -> bool:
-    root = os.environ.get("REPLEARN_DATA")
-    return bool(root) and (Path(root) / "fashion-mnist").is_dir()
-
-
-@pytest.mark.skipif(not _has_fashion(), reason="needs Fashion-MNIST in $REPLEARN_DATA")
+@pytest.mark.requires_data("fashion-mnist", reason="needs Fashion-MNIST in $REPLEARN_DATA")
 def test_claims_verdicts(tmp_path, run_default):
     result, verdicts = run_default("s4-tasks", MEASURED)
     for claim_id, expected in MEASURED.items():

@@ -7,9 +7,6 @@ SST-2 and Tiny Shakespeare in $REPLEARN_DATA (skipped without).
 
 from __future__ import annotations
 
-import os
-from pathlib import Path
-
 import pytest
 
 pytestmark = pytest.mark.slow
@@ -23,12 +20,9 @@ MEASURED = {
 }
 
 
-def _has_data() -> bool:
-    root = os.environ.get("REPLEARN_DATA")
-    return bool(root) and all((Path(root) / d).is_dir() for d in ("sst2", "tinyshakespeare"))
-
-
-@pytest.mark.skipif(not _has_data(), reason="needs SST-2 and Tiny Shakespeare in $REPLEARN_DATA")
+@pytest.mark.requires_data(
+    "sst2", "tinyshakespeare", reason="needs SST-2 and Tiny Shakespeare in $REPLEARN_DATA"
+)
 def test_claims_verdicts(tmp_path, run_default):
     result, verdicts = run_default("bert-sst2", MEASURED)
     for claim_id, expected in MEASURED.items():

@@ -7,9 +7,6 @@ Tiny Shakespeare in $REPLEARN_DATA (skipped without). About 6 minutes on one idl
 
 from __future__ import annotations
 
-import os
-from pathlib import Path
-
 import pytest
 
 pytestmark = pytest.mark.slow
@@ -26,12 +23,7 @@ MEASURED = {
 }
 
 
-def _has_shakespeare() -> bool:
-    root = os.environ.get("REPLEARN_DATA")
-    return bool(root) and (Path(root) / "tinyshakespeare").is_dir()
-
-
-@pytest.mark.skipif(not _has_shakespeare(), reason="needs Tiny Shakespeare in $REPLEARN_DATA")
+@pytest.mark.requires_data("tinyshakespeare", reason="needs Tiny Shakespeare in $REPLEARN_DATA")
 def test_claims_verdicts(tmp_path, run_default):
     result, verdicts = run_default("gpt-claims", MEASURED)
     for claim_id, expected in MEASURED.items():

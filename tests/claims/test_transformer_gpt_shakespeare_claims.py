@@ -9,9 +9,6 @@ without). About 20 minutes.
 
 from __future__ import annotations
 
-import os
-from pathlib import Path
-
 import pytest
 
 pytestmark = pytest.mark.slow
@@ -28,12 +25,7 @@ MEASURED = {
 }
 
 
-def _has_shakespeare() -> bool:
-    root = os.environ.get("REPLEARN_DATA")
-    return bool(root) and (Path(root) / "tinyshakespeare").is_dir()
-
-
-@pytest.mark.skipif(not _has_shakespeare(), reason="needs Tiny Shakespeare in $REPLEARN_DATA")
+@pytest.mark.requires_data("tinyshakespeare", reason="needs Tiny Shakespeare in $REPLEARN_DATA")
 def test_claims_verdicts(tmp_path, run_default):
     result, verdicts = run_default("gpt-shakespeare", MEASURED)
     for claim_id, expected in MEASURED.items():

@@ -19,15 +19,12 @@ Run time: 2 min 20 s of CPU (one thread), 12 min wall on the loaded 2-core machi
 
 from __future__ import annotations
 
-import os
-from pathlib import Path
-
 import pytest
 
 pytestmark = [
     pytest.mark.slow,
-    pytest.mark.skipif(
-        not (Path(os.environ.get("REPLEARN_DATA", "/nonexistent")) / "tinyshakespeare").is_dir(),
+    pytest.mark.requires_data(
+        "tinyshakespeare",
         reason="needs Tiny Shakespeare in $REPLEARN_DATA",
     ),
 ]

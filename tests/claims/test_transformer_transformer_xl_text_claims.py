@@ -14,15 +14,12 @@ Measured (default config, seed 0, `replearn run transformer-xl-text`):
 
 from __future__ import annotations
 
-import os
-from pathlib import Path
-
 import pytest
 
 pytestmark = [
     pytest.mark.slow,
-    pytest.mark.skipif(
-        not (Path(os.environ.get("REPLEARN_DATA", "/nonexistent")) / "tinyshakespeare").is_dir(),
+    pytest.mark.requires_data(
+        "tinyshakespeare",
         reason="needs Tiny Shakespeare in $REPLEARN_DATA",
     ),
 ]
