@@ -127,6 +127,25 @@ def _check_act(cfg: Any) -> str:
     return str(cfg.hidden_act)
 
 
+def _encoder_kwargs(cfg: Any) -> dict[str, Any]:
+    """The encoder settings BERT, RoBERTa and ALBERT share, from a ``transformers`` config."""
+    pad = getattr(cfg, "pad_token_id", None)
+    return dict(
+        vocab_size=cfg.vocab_size,
+        hidden=cfg.hidden_size,
+        layers=cfg.num_hidden_layers,
+        heads=cfg.num_attention_heads,
+        intermediate=cfg.intermediate_size,
+        max_len=cfg.max_position_embeddings,
+        type_vocab_size=cfg.type_vocab_size,
+        dropout=cfg.hidden_dropout_prob,
+        attn_dropout=cfg.attention_probs_dropout_prob,
+        eps=cfg.layer_norm_eps,
+        act=_check_act(cfg),
+        pad_id=pad if pad is not None else 0,
+    )
+
+
 def bert_from_hf(hf_model: nn.Module) -> BERT:
     """:class:`BERT` with the config and every tensor of a ``transformers`` BERT/RoBERTa model.
 
@@ -142,19 +161,8 @@ def bert_from_hf(hf_model: nn.Module) -> BERT:
     if "classifier" in children and family == "roberta":
         raise ValueError("RoBERTa's classification head (dense, tanh, out_proj) is not supported")
     model = BERT(
-        vocab_size=cfg.vocab_size,
-        hidden=cfg.hidden_size,
-        layers=cfg.num_hidden_layers,
-        heads=cfg.num_attention_heads,
-        intermediate=cfg.intermediate_size,
-        max_len=cfg.max_position_embeddings,
-        type_vocab_size=cfg.type_vocab_size,
-        dropout=cfg.hidden_dropout_prob,
-        attn_dropout=cfg.attention_probs_dropout_prob,
-        eps=cfg.layer_norm_eps,
-        act=_check_act(cfg),
+        **_encoder_kwargs(cfg),
         positions="roberta" if family == "roberta" else "absolute",
-        pad_id=cfg.pad_token_id if cfg.pad_token_id is not None else 0,
         pooler=has("pooler."),
         mlm_head=has("cls.predictions.") or has("lm_head."),
         nsp_head=has("cls.seq_relationship."),
@@ -175,19 +183,8 @@ def albert_from_hf(hf_model: nn.Module) -> nn.Module:
     if cfg.model_type != "albert" or cfg.num_hidden_groups != 1 or cfg.inner_group_num != 1:
         raise ValueError("expected an ALBERT model with one shared layer group of one layer")
     model = ALBERT(
-        vocab_size=cfg.vocab_size,
+        **_encoder_kwargs(cfg),
         embedding=cfg.embedding_size,
-        hidden=cfg.hidden_size,
-        layers=cfg.num_hidden_layers,
-        heads=cfg.num_attention_heads,
-        intermediate=cfg.intermediate_size,
-        max_len=cfg.max_position_embeddings,
-        type_vocab_size=cfg.type_vocab_size,
-        dropout=cfg.hidden_dropout_prob,
-        attn_dropout=cfg.attention_probs_dropout_prob,
-        eps=cfg.layer_norm_eps,
-        act=_check_act(cfg),
-        pad_id=cfg.pad_token_id if cfg.pad_token_id is not None else 0,
         pooler=f"{prefix}pooler.weight" in sd,
         mlm_head="predictions.bias" in sd,
         sop_head="sop_classifier.classifier.weight" in sd,
