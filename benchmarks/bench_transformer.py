@@ -24,8 +24,9 @@ afterwards with the same ``--rounds``, ``--warmup``, ``--threads``, ``--device``
    both attend to everything); the generated tokens are checked identical.
 3. **MFU** (model FLOPs utilisation): training FLOPs per token ``6N + 12 L C T``
    (:meth:`GPT.estimate_flops`) x measured tokens/s / the device's peak (``--peak-tflops``;
-   by default 989 TFLOP/s dense bf16 for an H100 SXM, 312 for an A100, none on CPU). Reported,
-   no threshold.
+   by default 989 TFLOP/s dense bf16 for an H100 SXM, 312 for an A100, none on CPU; with
+   ``--measure-peak`` the measured FLOP/s of a 2048^3 matrix product in the benchmark's dtype
+   and threads, an achievable peak for a CPU). Reported, no threshold.
 """
 
 from __future__ import annotations
@@ -35,6 +36,7 @@ import contextlib
 import shlex
 import subprocess
 import sys
+import time
 from pathlib import Path
 from typing import Any
 
@@ -50,10 +52,32 @@ PEAK_TFLOPS = {"H100": 989.0, "H200": 989.0, "A100": 312.0, "L4": 121.0}
 """Dense bf16 tensor-core peaks (NVIDIA data sheets), by name fragment of the device."""
 
 
-def peak_flops(device: torch.device, override: float | None) -> float | None:
-    """The device's dense bf16 peak in FLOP/s (None on CPU unless given)."""
+def measured_peak(device: torch.device, dtype: torch.dtype, n: int = 2048, reps: int = 5) -> float:
+    """The FLOP/s of an n x n x n matrix product on the device (an achievable peak: a CPU
+    has no data-sheet figure to divide by). Median of ``reps`` timed products after one."""
+    a, b = (torch.randn(n, n, device=device, dtype=dtype) for _ in range(2))
+    sync = torch.cuda.synchronize if device.type == "cuda" else (lambda: None)
+    times = []
+    for i in range(reps + 1):
+        sync()
+        start = time.perf_counter()
+        a @ b
+        sync()
+        if i:
+            times.append(time.perf_counter() - start)
+    return 2 * n**3 / sorted(times)[len(times) // 2]
+
+
+def peak_flops(
+    device: torch.device, override: float | None, measure: bool = False, dtype: torch.dtype =
+    torch.float32,
+) -> float | None:  # fmt: skip
+    """The device's peak in FLOP/s: ``override`` (TFLOP/s), else measured (``measure``), else
+    the dense bf16 data-sheet figure of a known GPU (None on CPU)."""
     if override:
         return override * 1e12
+    if measure:
+        return measured_peak(device, dtype)
     if device.type != "cuda":
         return None
     name = torch.cuda.get_device_name(device)
@@ -168,7 +192,8 @@ def bench_train(args: argparse.Namespace, command: str) -> BenchResult:
     rate = {k: tokens / st.median for k, st in result.stats.items()}
     result.extra["tokens_per_s_median"] = rate
     result.extra["throughput_ratio"] = rate["replearn"] / rate["transformers"]
-    peak = peak_flops(device, args.peak_tflops)
+    dtype = torch.bfloat16 if args.dtype == "bf16" else torch.float32
+    peak = peak_flops(device, args.peak_tflops, args.measure_peak, dtype)
     result.notes += (
         f"\n\nThroughput (median): replearn {rate['replearn']:.0f} tokens/s, transformers "
         f"{rate['transformers']:.0f} tokens/s: **{result.extra['throughput_ratio']:.3f}x** "
@@ -177,7 +202,8 @@ def bench_train(args: argparse.Namespace, command: str) -> BenchResult:
     if peak is not None:
         result.extra["mfu"] = {k: mfu(flops_per_token, r, peak) for k, r in rate.items()}
         result.notes += (
-            f" MFU at a peak of {peak / 1e12:.0f} TFLOP/s: replearn "
+            f" MFU at a {'measured ' if args.measure_peak else ''}peak of "
+            f"{peak / 1e12:.3g} TFLOP/s: replearn "
             f"{result.extra['mfu']['replearn']:.1%}, transformers "
             f"{result.extra['mfu']['transformers']:.1%}."
         )
@@ -283,6 +309,10 @@ def main(argv: list[str] | None = None) -> list[BenchResult]:
     p.add_argument("--prompt", type=int, default=16, help="prompt tokens (generation)")
     p.add_argument("--new-tokens", type=int, default=256)
     p.add_argument("--peak-tflops", type=float, default=None, help="device peak for MFU")
+    p.add_argument(
+        "--measure-peak", action="store_true",
+        help="MFU against the measured FLOP/s of a 2048^3 matrix product (e.g. on a CPU)",
+    )  # fmt: skip
     p.add_argument("--only", nargs="+", choices=("gpt-train", "gpt-generate", "peers"))
     p.add_argument("--out", type=Path, default=RESULTS_DIR)
     args = p.parse_args(argv)
