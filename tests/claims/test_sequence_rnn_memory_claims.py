@@ -2,6 +2,8 @@
 
 Asserts the verdict that was measured (see the evidence strings); a change of verdict means the
 method or the experiment changed. A claim measured as failing is asserted as failing.
+
+Experiment module: ``replearn.experiments.sequence.rnn_memory``.
 """
 
 from __future__ import annotations

@@ -4,6 +4,8 @@ config, seed 0.
 Asserts the verdict that was measured (see the evidence strings); a change of verdict means the
 method or the experiment changed. A claim measured as failing is asserted as failing. Needs
 Fashion-MNIST in $REPLEARN_DATA (skipped without).
+
+Experiment module: ``replearn.experiments.sequence.s4_tasks``.
 """
 
 from __future__ import annotations

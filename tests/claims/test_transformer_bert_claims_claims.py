@@ -3,6 +3,8 @@
 Asserts the verdict that was measured (see the evidence strings); a change of verdict means the
 method or the experiment changed. A claim measured as failing is asserted as failing. Needs
 SST-2 and Tiny Shakespeare in $REPLEARN_DATA (skipped without).
+
+Experiment module: ``replearn.experiments.transformer.bert_claims``.
 """
 
 from __future__ import annotations

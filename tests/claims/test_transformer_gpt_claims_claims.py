@@ -3,6 +3,8 @@
 Asserts the verdict that was measured (see the evidence strings); a change of verdict means the
 method or the experiment changed. A claim measured as failing is asserted as failing. Needs
 Tiny Shakespeare in $REPLEARN_DATA (skipped without). About 6 minutes on one idle core.
+
+Experiment module: ``replearn.experiments.transformer.gpt_claims``.
 """
 
 from __future__ import annotations

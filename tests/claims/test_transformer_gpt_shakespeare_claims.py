@@ -5,6 +5,8 @@ Both claims include a wall-clock budget (10 minutes for ours, then the same wall
 nanoGPT's CPU configuration in a plain loop), so the verdicts depend on the machine: they are
 meant for an otherwise idle 2-core machine. Needs Tiny Shakespeare in $REPLEARN_DATA (skipped
 without). About 20 minutes.
+
+Experiment module: ``replearn.experiments.transformer.gpt_shakespeare``.
 """
 
 from __future__ import annotations

@@ -10,6 +10,8 @@ Measured (default config, seed 0, `replearn run transformer-xl-text`):
 - longer-memory-at-evaluation-helps FAILS: memory 128 at evaluation gives 1.9631, slightly
   worse than 1.9596 with the training memory 32 (-0.0035). Training only ever saw distances
   up to 63; the paper's gains come from far larger models and corpora.
+
+Experiment module: ``replearn.experiments.transformer.transformer_xl_text``.
 """
 
 from __future__ import annotations
