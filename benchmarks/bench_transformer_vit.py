@@ -17,7 +17,9 @@ it, so the two compute the same function (checked before timing: logits, loss, g
 Attention: ``transformers`` with ``attn_implementation="sdpa"`` (separate q/k/v projections,
 then ``F.scaled_dot_product_attention``); replearn with ``fast=True`` (one fused ``qkv``
 projection, then :func:`replearn.transformer.attention.scaled_dot_product_attention`, which calls
-``F.scaled_dot_product_attention``; no mask on either side). Dropout 0 on both sides. A round is
+``F.scaled_dot_product_attention``; no mask on either side); replearn's ``ViT.forward`` computes
+the last layer for the class token only (the classifier reads nothing else; ``transformers``
+computes every row of it). Dropout 0 on both sides. A round is
 ``--steps`` training steps on a fixed random batch; each side has its own model and
 ``torch.optim.AdamW(lr=1e-4)``; with ``--dtype bf16`` both run under ``torch.autocast``.
 """
@@ -128,7 +130,8 @@ def bench_train(args: argparse.Namespace, command: str) -> BenchResult:
         f"{args.classes} classes, batch {args.batch}, {args.dtype} on {args.device}, "
         f"{args.steps} training steps per round ({n_params:,} parameters on each side).\n\n"
         "- `replearn`: `ViT.from_hf(hf_model)`, attention `fast=True`: fused `qkv` projection, "
-        "then `F.scaled_dot_product_attention` (no mask).\n"
+        "then `F.scaled_dot_product_attention` (no mask); the last layer is computed for the "
+        "class token only (the head reads nothing else: same logits and gradients).\n"
         "- `transformers` (peer): `ViTForImageClassification(config)`, "
         '`attn_implementation="sdpa"` (separate q/k/v projections, then '
         "`F.scaled_dot_product_attention`).\n\n"

@@ -101,6 +101,28 @@ def test_reference_and_sdpa_paths_agree_with_gradients_float64():
         torch.testing.assert_close(a, b, **F64)
 
 
+@pytest.mark.parametrize(
+    "kwargs", [{}, {"pooler": True, "qkv_bias": False}, {"num_classes": 0, "depth": 1}]
+)
+@pytest.mark.parametrize("fast", [True, False])
+def test_class_token_shortcut_equals_full_last_layer_float64(kwargs, fast):
+    """forward computes the last layer for the class token only: same logits and gradients as
+    forward_head(forward_features(x)), which computes every row."""
+    m = ViT(**{"image_size": 8, "patch_size": 2, "in_chans": 2, "num_classes": 5, "dim": 12,
+               "depth": 2, "heads": 3, "mlp_dim": 16, "fast": fast, **kwargs}).double()  # fmt: skip
+    randomize_(m, 4)
+    x = torch.randn(3, 2, 8, 8, dtype=torch.float64)
+    w = torch.randn(3, m.head.out_features if m.head is not None else 12, dtype=torch.float64)
+    outs, grads = [], []
+    for f in (m, lambda t: m.forward_head(m.forward_features(t))):
+        out = f(x)
+        outs.append(out)
+        grads.append(torch.autograd.grad((out * w).sum(), list(m.parameters())))
+    torch.testing.assert_close(outs[0], outs[1], **F64)
+    for a, b in zip(*grads, strict=True):
+        torch.testing.assert_close(a, b, **F64)
+
+
 CONFIGS = [
     dict(image_size=8, patch_size=4, num_channels=1, hidden_size=16, num_hidden_layers=2,
          num_attention_heads=2, intermediate_size=32),

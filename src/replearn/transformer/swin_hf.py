@@ -21,7 +21,7 @@ import re
 from torch import nn
 
 from replearn.transformer.swin import Swin
-from replearn.transformer.vit import HF_ACTIVATIONS, load_hf_tensors
+from replearn.transformer.vit_hf import HF_ACTIVATIONS, load_hf_tensors
 
 __all__ = ["hf_keys", "swin_from_hf"]
 

@@ -26,7 +26,10 @@ The MLP is two linear layers with a GELU between; the classification head is a l
 Deviations: the patch embedding is a convolution with kernel and stride :math:`P` (the same map
 as :func:`patchify` then :math:`E`, tested equal); no interpolation of the positions to other
 image sizes (the input must have the configured size); query, key and value projections are
-one fused ``qkv`` linear layer.
+one fused ``qkv`` linear layer. :meth:`ViT.forward` computes the last layer for the class token
+only (keys and values from every token; :meth:`EncoderBlock.forward_class_token`): the head
+reads nothing else, so the logits and gradients are those of the full layer (tested), at about
+a quarter less work for a 4-layer model; :meth:`ViT.forward_features` computes every row.
 
 Tests: :meth:`ViT.from_hf` against ``transformers`` ``ViTModel`` / ``ViTForImageClassification``
 (random small configs, atol 1e-5, gradients too); the convolutional embedding against
@@ -36,14 +39,13 @@ round trip (hypothesis); the reference attention path against the SDPA path (flo
 
 from __future__ import annotations
 
-from typing import Any
-
 import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
 from replearn.registry import Example, register
 from replearn.transformer.attention import scaled_dot_product_attention
+from replearn.transformer.vit_hf import HF_ACTIVATIONS, load_hf_tensors, vit_hf_keys
 
 __all__ = [
     "HF_ACTIVATIONS", "MLP", "EncoderBlock", "PatchEmbedding", "ViT", "load_hf_tensors",
@@ -158,6 +160,26 @@ class EncoderBlock(nn.Module):
         x = x + self.drop(self.attention(self.norm1(x)))  # Eq. (2)
         return x + self.mlp(self.norm2(x))  # Eq. (3)
 
+    def forward_class_token(self, x: Tensor) -> Tensor:
+        """Eq. (2)-(3) for row 0 (the class token) only, keys and values from every row: all a
+        classifier reads from the last layer. Shape: (B, L, D) -> (B, 1, D)."""
+        b, n, d = x.shape
+        h = self.norm1(x)
+        w, bias = self.qkv.weight, self.qkv.bias
+        q = F.linear(h[:, :1], w[:d], None if bias is None else bias[:d])  # (B, 1, D)
+        kv = F.linear(h, w[d:], None if bias is None else bias[d:]).view(b, n, 2, self.heads, -1)
+        k, v = (t.transpose(1, 2) for t in kv.unbind(2))  # (B, heads, L, d_head)
+        out = scaled_dot_product_attention(
+            q.view(b, 1, self.heads, -1).transpose(1, 2),
+            k,
+            v,
+            dropout=self.attn_dropout,
+            fast=self.fast,
+            training=self.training,
+        )  # (B, heads, 1, d_head)
+        x0 = x[:, :1] + self.drop(self.proj(out.transpose(1, 2).reshape(b, 1, d)))  # Eq. (2)
+        return x0 + self.mlp(self.norm2(x0))  # Eq. (3)
+
 
 def _example() -> Example:
     model = ViT(image_size=8, patch_size=4, in_chans=1, num_classes=3, dim=16, depth=2, heads=2,
@@ -230,8 +252,8 @@ class ViT(nn.Module):
             block.fast = fast
         return self
 
-    def forward_features(self, x: Tensor) -> Tensor:
-        """Eq. (1)-(3) and the final LayerNorm: (B, C, H, W) -> (B, N + 1, D), class token first."""
+    def embed(self, x: Tensor) -> Tensor:
+        """Eq. (1): (B, C, H, W) -> z_0 (B, N + 1, D), class token first."""
         if x.ndim != 4 or x.shape[1] != self.in_chans or x.shape[-2:] != (self.image_size,) * 2:
             raise ValueError(
                 f"expected (B, {self.in_chans}, {self.image_size}, {self.image_size}) images, "
@@ -239,7 +261,11 @@ class ViT(nn.Module):
             )
         tokens = self.patch_embed(x)  # (B, N, D)
         cls = self.cls_token.expand(x.shape[0], -1, -1)  # (B, 1, D)
-        z = self.drop(torch.cat([cls, tokens], dim=1) + self.pos_embed)  # Eq. (1)
+        return self.drop(torch.cat([cls, tokens], dim=1) + self.pos_embed)  # Eq. (1)
+
+    def forward_features(self, x: Tensor) -> Tensor:
+        """Eq. (1)-(3) and the final LayerNorm: (B, C, H, W) -> (B, N + 1, D), class token first."""
+        z = self.embed(x)
         for block in self.blocks:
             z = block(z)
         return self.norm(z)  # Eq. (4) reads row 0
@@ -252,7 +278,12 @@ class ViT(nn.Module):
         return y if pre_logits or self.head is None else self.head(y)
 
     def forward(self, x: Tensor) -> Tensor:
-        return self.forward_head(self.forward_features(x))
+        """Logits (or pre-logits): ``forward_head(forward_features(x))``, with the last layer
+        computed for the class token only (the head reads nothing else; tested equal)."""
+        z = self.embed(x)
+        for block in self.blocks[:-1]:
+            z = block(z)
+        return self.forward_head(self.norm(self.blocks[-1].forward_class_token(z)))
 
     def extra_repr(self) -> str:
         return (
@@ -286,55 +317,5 @@ class ViT(nn.Module):
         )  # fmt: skip
         if model.pooler is not None and cfg.pooler_act != "tanh":
             raise ValueError(f"pooler_act {cfg.pooler_act!r} unsupported (tanh)")
-        load_hf_tensors(model, theirs, lambda k: _hf_source(k, p))
+        load_hf_tensors(model, theirs, lambda k: vit_hf_keys(k, p))
         return model.train(hf_model.training)
-
-
-HF_ACTIVATIONS = {"gelu": "gelu", "gelu_new": "gelu_tanh", "gelu_pytorch_tanh": "gelu_tanh"}
-"""``transformers`` ``hidden_act`` -> our ``act``."""
-
-
-def _hf_source(ours: str, p: str) -> list[str]:
-    """The ``transformers`` keys whose concatenation is our tensor ``ours``."""
-    parts = ours.split(".")
-    if parts[0] == "blocks":
-        i, name, leaf = parts[1], ".".join(parts[2:-1]), parts[-1]
-        layer = f"{p}layers.{i}."
-        if name == "qkv":
-            return [f"{layer}attention.{x}_proj.{leaf}" for x in "qkv"]
-        table = {
-            "norm1": "layernorm_before",
-            "norm2": "layernorm_after",
-            "proj": "attention.o_proj",
-        }
-        return [f"{layer}{table.get(name, name)}.{leaf}"]  # mlp.fc1 / mlp.fc2 keep their names
-    table = {"patch_embed.proj": f"{p}embeddings.patch_embeddings.projection", "norm": "layernorm",
-             "pooler": "pooler.dense", "head": "classifier"}  # fmt: skip
-    if ours in ("cls_token", "pos_embed"):
-        return [f"{p}embeddings.{'cls_token' if ours == 'cls_token' else 'position_embeddings'}"]
-    name, leaf = ours.rsplit(".", 1)
-    prefix = "" if name in ("patch_embed.proj", "head") else p
-    return [f"{prefix}{table[name]}.{leaf}"]
-
-
-def load_hf_tensors(model: nn.Module, theirs: dict[str, Any], source: Any, reshape=()) -> None:
-    """Copy ``cat(theirs[k] for k in source(key))`` into each tensor ``key`` of ``model``.
-
-    Strict both ways: a missing or mis-shaped tensor (unless its key is in ``reshape``) or an
-    unused tensor of theirs (relative position indices aside: not state) raises ValueError.
-    """
-    used: set[str] = set()
-    with torch.no_grad():
-        for k, t in model.state_dict().items():
-            keys = source(k)
-            if any(key not in theirs for key in keys):
-                raise ValueError(f"{k}: no {keys} in the transformers model")
-            src = torch.cat([theirs[key] for key in keys]) if len(keys) > 1 else theirs[keys[0]]
-            if k in reshape and src.numel() == t.numel():
-                src = src.reshape(t.shape)
-            if src.shape != t.shape:
-                raise ValueError(f"{k} <- {keys}: shape {tuple(src.shape)} != {tuple(t.shape)}")
-            t.copy_(src)
-            used.update(keys)
-    if unused := {k for k in set(theirs) - used if not k.endswith("relative_position_index")}:
-        raise ValueError(f"tensors of the transformers model not used: {sorted(unused)[:5]}")
