@@ -40,7 +40,7 @@ from replearn.sequence.scan import selective_scan_ref
 from replearn.sequence.scan_chunked import selective_scan_chunked
 
 SEED = 0
-CHUNKS = (16, 32, 64)
+CHUNKS = (8, 16, 32)
 
 
 def scan_inputs(batch: int, length: int, d: int, n: int) -> list[torch.Tensor]:
