@@ -11,7 +11,8 @@ import pytest
 
 pytestmark = pytest.mark.slow
 
-# claim id -> measured verdict with the default config, seed 0 (2026-11-26, under heavy load)
+# claim id -> measured verdict with the default config, seed 0 (2026-11-26, under heavy load;
+# re-measured on a quiet machine after the chunked-scan rewrite: the same numbers, 172 s wall)
 MEASURED = {
     # measured: Mamba 0.137 (6928 parameters; still on the chance plateau, 0.125, after 1500
     # steps) vs S4 0.693 (7410 parameters): Mamba did not learn selective copying in this budget
