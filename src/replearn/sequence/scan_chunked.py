@@ -55,12 +55,12 @@ __all__ = [
 BLOCK_ELEMENTS = 1 << 19
 """Elements of a (B, steps, N, D) block tensor of the fast path (2 MiB in float32). Picked on
 the benchmark's inputs (batch 2, length 2048, D = 128, N = 16; blocks of 64-512 steps, chunks of
-16 and 32, 1 and 2 threads, CPU time on a quiet 2-core machine): 128-step blocks were the best
-or within noise of it everywhere, smaller blocks pay more Python steps, larger ones leave the
-cache."""
+8 to 32, 1 and 2 threads, on a quiet 2-core machine): 128-step blocks were the best or within
+noise of it everywhere; smaller blocks pay more Python steps, larger ones leave the cache."""
 
 DEFAULT_CHUNK = 16
-"""Chunk length of the fast path (see :data:`BLOCK_ELEMENTS`; 16 and 32 were within noise)."""
+"""Chunk length of the fast path (see :data:`BLOCK_ELEMENTS`; 8, 16 and 32 were within noise:
+``benchmarks/results/sequence_mamba_scan_*.md``)."""
 
 
 def _pad_time(x: Tensor, pad: int) -> Tensor:
@@ -228,8 +228,8 @@ def selective_scan_chunked(
     chunk_size: int = DEFAULT_CHUNK,
     block_size: int | None = None,
 ) -> Tensor | tuple[Tensor, Tensor]:
-    """Fast path of :func:`selective_scan_ref` (same arguments, plus ``chunk_size`` and
-    ``block_size``, the time steps per block; default :func:`block_length`).
+    """Fast path of :func:`~replearn.sequence.scan.selective_scan_ref` (same arguments, plus
+    ``chunk_size`` and ``block_size``, the time steps per block; default :func:`block_length`).
 
     The states come from :func:`linear_scan`; the gradients from the adjoint scan of
     :class:`_ChunkedScan` (first order only).
