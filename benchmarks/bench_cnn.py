@@ -62,6 +62,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
+import harness
 from harness import RESULTS_DIR, BenchResult, compare, write_atomic
 from replearn.cnn.convnext import ConvNeXt
 from replearn.cnn.efficientnet import EfficientNet
@@ -266,14 +267,7 @@ def bench_model(name: str, args: argparse.Namespace, command: str) -> BenchResul
 
 def add_throughput(result: BenchResult, images: int, out: Path) -> BenchResult:
     """Add images/s (images per round / median round time) to the notes and JSON; rewrite."""
-    rate = {k: images / st.median for k, st in result.stats.items()}
-    result.extra["images_per_s_median"] = rate
-    result.extra["throughput_ratio"] = rate["replearn"] / rate[result.baseline]
-    rows = ", ".join(f"`{k}` {v:.1f} images/s" for k, v in rate.items())
-    result.notes += (
-        f"\n\nThroughput (median): {rows}; replearn / transformers = "
-        f"**{result.extra['throughput_ratio']:.3f}x** (claim: >= 1.0x)."
-    )
+    harness.add_throughput(result, images, "images", digits=1)
     result.write(out)
     return result
 

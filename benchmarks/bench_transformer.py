@@ -44,7 +44,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from harness import RESULTS_DIR, BenchResult, compare, write_atomic
+from harness import RESULTS_DIR, BenchResult, add_throughput, compare, write_atomic
 from replearn.transformer.gpt import GPT, GPTConfig, mfu
 
 SEED = 0
@@ -189,16 +189,9 @@ def bench_train(args: argparse.Namespace, command: str) -> BenchResult:
                "flops_per_token": flops_per_token, "dtype": args.dtype, "device": args.device},
         progress=print,
     )  # fmt: skip
-    rate = {k: tokens / st.median for k, st in result.stats.items()}
-    result.extra["tokens_per_s_median"] = rate
-    result.extra["throughput_ratio"] = rate["replearn"] / rate["transformers"]
+    rate = add_throughput(result, tokens, "tokens")
     dtype = torch.bfloat16 if args.dtype == "bf16" else torch.float32
     peak = peak_flops(device, args.peak_tflops, args.measure_peak, dtype)
-    result.notes += (
-        f"\n\nThroughput (median): replearn {rate['replearn']:.0f} tokens/s, transformers "
-        f"{rate['transformers']:.0f} tokens/s: **{result.extra['throughput_ratio']:.3f}x** "
-        "(claim >= 1.0x)."
-    )
     if peak is not None:
         result.extra["mfu"] = {k: mfu(flops_per_token, r, peak) for k, r in rate.items()}
         result.notes += (

@@ -52,7 +52,7 @@ from typing import Any
 import torch
 from torch import Tensor, nn
 
-from harness import RESULTS_DIR, BenchResult, compare, write_atomic
+from harness import RESULTS_DIR, BenchResult, add_throughput, compare, write_atomic
 from replearn.transformer.bert import BERT, pretraining_loss
 
 SEED = 0
@@ -199,14 +199,7 @@ def bench_part(part: str, args: argparse.Namespace, command: str) -> BenchResult
         extra={"part": part, "tokens_per_round": tokens, "parameters": n_params,
                "same_function_check": check, "attention": "sdpa both"},
     )  # fmt: skip
-    rate = {k: tokens / st.median for k, st in result.stats.items()}
-    result.extra["tokens_per_s_median"] = rate
-    result.extra["throughput_ratio"] = rate["replearn"] / rate["transformers"]
-    result.notes += (
-        f"\n\nThroughput (median): replearn {rate['replearn']:.0f} tokens/s, transformers "
-        f"{rate['transformers']:.0f} tokens/s: **{result.extra['throughput_ratio']:.3f}x** "
-        "(claim: >= 1.0x)."
-    )
+    add_throughput(result, tokens, "tokens")
     result.write(args.out)
     return result
 

@@ -37,7 +37,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from harness import RESULTS_DIR, BenchResult, compare
+from harness import RESULTS_DIR, BenchResult, add_throughput, compare
 from replearn.transformer.vit import ViT
 
 SEED = 0
@@ -150,14 +150,7 @@ def bench_train(args: argparse.Namespace, command: str) -> BenchResult:
                              "transformers": "sdpa (q/k/v + F.scaled_dot_product_attention)"},
                "dtype": args.dtype, "device": args.device},
     )  # fmt: skip
-    rate = {k: images / st.median for k, st in result.stats.items()}
-    result.extra["images_per_s_median"] = rate
-    result.extra["throughput_ratio"] = rate["replearn"] / rate["transformers"]
-    result.notes += (
-        f"\n\nThroughput (median): replearn {rate['replearn']:.1f} images/s, transformers "
-        f"{rate['transformers']:.1f} images/s: **{result.extra['throughput_ratio']:.3f}x** "
-        "(claim: >= 1.0x)."
-    )
+    add_throughput(result, images, "images", digits=1)
     result.write(args.out)
     return result
 

@@ -560,3 +560,20 @@ def compare(
     if out_dir is not None:
         result.write(out_dir)
     return result
+
+
+def add_throughput(
+    result: BenchResult, per_round: float, unit: str, ours: str = "replearn", digits: int = 0
+) -> dict[str, float]:
+    """Median throughputs (``per_round`` items / median round time) into ``result.extra``
+    (``<unit>_per_s_median``, ``throughput_ratio`` of ``ours`` over the baseline) and a line of
+    its notes; returns the throughputs per contender."""
+    rate = {k: per_round / st.median for k, st in result.stats.items()}
+    ratio = rate[ours] / rate[result.baseline]
+    result.extra[f"{unit}_per_s_median"] = rate
+    result.extra["throughput_ratio"] = ratio
+    result.notes += (
+        f"\n\nThroughput (median): {ours} {rate[ours]:.{digits}f} {unit}/s, {result.baseline} "
+        f"{rate[result.baseline]:.{digits}f} {unit}/s: **{ratio:.3f}x** (claim: >= 1.0x)."
+    )
+    return rate
