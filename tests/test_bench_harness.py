@@ -155,3 +155,18 @@ def test_summary_statistics() -> None:
     assert harness.median_ci(range(5)) is None  # too few for 95%
     assert harness.median_ci(range(1, 16)) == (4, 12)  # standard table, n = 15
     assert harness.median_ci(range(1, 21)) == (6, 15)  # n = 20
+
+
+def test_add_throughput_reads_the_medians():
+    """items per round / median time per contender, ours over the baseline, one notes line."""
+    result = harness.compare(
+        "throughput", {"replearn": lambda: _sleep(0.001), "peer": lambda: _sleep(0.002)},
+        rounds=5, warmup=1, baseline="peer", out_dir=None,
+    )  # fmt: skip
+    rate = harness.add_throughput(result, 10, "images", digits=1)
+    for name, stats in result.stats.items():
+        assert rate[name] == pytest.approx(10 / stats.median)
+    assert result.extra["images_per_s_median"] == rate
+    assert result.extra["throughput_ratio"] == pytest.approx(rate["replearn"] / rate["peer"])
+    assert 2 - RATIO_TOLERANCE <= result.extra["throughput_ratio"] <= 2 + RATIO_TOLERANCE
+    assert "images/s" in result.notes and "x** (claim: >= 1.0x)" in result.notes
