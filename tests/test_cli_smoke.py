@@ -1,4 +1,10 @@
-"""Every experiment runs through the CLI with its tiny preset and writes a complete run folder."""
+"""Every experiment runs through the CLI with its tiny preset and writes a complete run folder.
+
+The experiments whose tiny preset reads a data file are listed in ``USES_FILES`` and marked
+``data_files``; each run checks the list is right. ``.ci/run`` runs them a second time with
+an empty ``$REPLEARN_DATA`` and cache (``-m data_files``), so they are known to pass on a
+fresh clone (on the stand-ins of tests/fixtures/data) as well as on the real files.
+"""
 
 from __future__ import annotations
 
@@ -11,8 +17,21 @@ import pytest
 
 from replearn import registry
 from replearn.cli import main
+from replearn.data import sources
 
 EXPERIMENTS = [e.name for e in registry.entries(kind="experiment")]
+USES_FILES = {
+    "bert-claims",
+    "bert-sst2",
+    "char-lstm",
+    "gpt-claims",
+    "gpt-shakespeare",
+    "t5-text",
+    "transformer-xl-text",
+}
+PARAMS = [
+    pytest.param(n, marks=pytest.mark.data_files) if n in USES_FILES else n for n in EXPERIMENTS
+]
 
 
 class _Images(HTMLParser):
@@ -25,10 +44,19 @@ class _Images(HTMLParser):
             self.srcs += [v for k, v in attrs if k == "src" and v]
 
 
-@pytest.mark.parametrize("name", EXPERIMENTS)
-def test_experiment_runs_with_tiny_preset(name: str, tmp_path: Path) -> None:
+@pytest.mark.parametrize("name", PARAMS)
+def test_experiment_runs_with_tiny_preset(name: str, tmp_path: Path, monkeypatch) -> None:
     out = tmp_path / name
+    read: set[str] = set()
+    resolve = sources._resolve
+
+    def recording(dataset, spec, *, download):
+        read.add(dataset)
+        return resolve(dataset, spec, download=download)
+
+    monkeypatch.setattr(sources, "_resolve", recording)
     assert main(["run", name, "--preset", "tiny", "--no-progress", "--out", str(out)]) == 0
+    assert bool(read) == (name in USES_FILES), f"{name} read {read}: update USES_FILES"
     for f in ("config.json", "env.json", "metrics.jsonl", "result.json", "report.html"):
         assert (out / f).is_file(), f"{name}: {f} missing"
     result = json.loads((out / "result.json").read_text())

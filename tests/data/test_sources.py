@@ -290,3 +290,47 @@ def test_recompressed_gzip_passes_by_content_and_changed_content_fails(env, monk
     write(env["data"] / "a.gz", gzip.compress(content + b"!", mtime=0))
     with pytest.raises(DataError, match="SHA-256 mismatch"):
         sources.file_path("toy", "a.gz")
+
+
+# --- test fixtures ($REPLEARN_FIXTURE_DATA) -------------------------------------------------
+
+FIXTURE_DATA = Path(__file__).resolve().parents[1] / "fixtures" / "data"
+
+
+def test_fixture_digests_are_pinned_and_match_the_shipped_files():
+    for dataset, files in sources.FIXTURES.items():
+        assert set(files) == {f.name for f in sources.DATASETS[dataset].files}
+        for name, digest in files.items():
+            assert sources.sha256sum(FIXTURE_DATA / dataset / name) == digest
+            assert digest != sources.DATASETS[dataset].file(name).sha256
+
+
+def test_fixture_used_only_when_enabled_and_the_real_file_is_absent(tmp_path, monkeypatch):
+    monkeypatch.setenv("REPLEARN_DATA", str(tmp_path / "data"))
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "xdg"))
+    monkeypatch.setenv("REPLEARN_OFFLINE", "1")
+    monkeypatch.delenv("REPLEARN_FIXTURE_DATA", raising=False)
+    with pytest.raises(DataError, match="REPLEARN_OFFLINE"):
+        sources.file_path("tinyshakespeare", "input.txt")
+    monkeypatch.setenv("REPLEARN_FIXTURE_DATA", str(FIXTURE_DATA))
+    path = sources.file_path("tinyshakespeare", "input.txt")
+    assert path == FIXTURE_DATA / "tinyshakespeare" / "input.txt"
+    assert "tinyshakespeare/input.txt" in sources.fixtures_used()
+    assert sources.dataset_path("sst2") == FIXTURE_DATA / "sst2"
+    # a real file that is present but wrong is refused: the stand-in never replaces it
+    write(tmp_path / "data" / "tinyshakespeare" / "input.txt", EVIL)
+    with pytest.raises(DataError, match="SHA-256 mismatch"):
+        sources.file_path("tinyshakespeare", "input.txt")
+
+
+def test_a_tampered_fixture_is_refused(tmp_path, monkeypatch):
+    monkeypatch.setenv("REPLEARN_DATA", str(tmp_path / "data"))
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "xdg"))
+    write(tmp_path / "fx" / "tinyshakespeare" / "input.txt", EVIL)
+    monkeypatch.setenv("REPLEARN_FIXTURE_DATA", str(tmp_path / "fx"))
+    with pytest.raises(DataError, match="test fixture"):
+        sources.file_path("tinyshakespeare", "input.txt")
+    # a file with no pinned stand-in is not looked for in the fixture folder
+    write(tmp_path / "fx" / "fashion-mnist" / "t10k-labels-idx1-ubyte.gz", GOOD)
+    with pytest.raises(DataError, match="REPLEARN_OFFLINE"):
+        sources.file_path("fashion-mnist", "t10k-labels-idx1-ubyte.gz")

@@ -15,6 +15,17 @@ The SHA-256 of a file is verified every time it is resolved (the digest is cache
 in-process per ``(path, inode, size, mtime)`` so repeated loads cost a ``stat``). A
 mismatch raises :class:`DataError` and the file is never used.
 
+Test fixtures. The test suite must pass on a fresh clone without any data folder, so
+``$REPLEARN_FIXTURE_DATA`` may name a folder of small stand-ins in the same formats
+(``tests/fixtures/data``: 16 KB of Tiny Shakespeare, a few hundred synthetic SST-2
+rows). A stand-in is used only when that variable is set, only when the real file is
+found nowhere above (steps 1-2; it is preferred to a download), and only if its own
+SHA-256 matches the digest pinned for it in :data:`FIXTURES`. A real file that exists
+is always checked against the real digest: a wrong real file still raises, whatever the
+fixture folder holds. ``tests/conftest.py`` sets the variable; users never need it.
+:func:`fixtures_used` lists the stand-ins resolved in this process, and the run records
+them (``env.json``), so a result computed on a fixture says so.
+
 Example:
     >>> from replearn.data import file_path
     >>> file_path("tinyshakespeare", "input.txt")  # doctest: +SKIP
@@ -38,6 +49,7 @@ from pathlib import Path
 
 __all__ = [
     "DATASETS",
+    "FIXTURES",
     "DataError",
     "DatasetInfo",
     "DatasetSpec",
@@ -45,6 +57,7 @@ __all__ = [
     "cache_dir",
     "dataset_path",
     "file_path",
+    "fixtures_used",
     "list_datasets",
     "offline",
     "sha256sum",
@@ -212,6 +225,23 @@ DATASETS: dict[str, DatasetSpec] = {
     )
 }
 
+# Small stand-ins for the test suite (see the module docstring): data set -> file -> the
+# SHA-256 of the stand-in in $REPLEARN_FIXTURE_DATA (tests/fixtures/data, written by
+# tests/fixtures/make_data.py). Never accepted in place of a real file that exists.
+FIXTURES: dict[str, dict[str, str]] = {
+    "tinyshakespeare": {
+        "input.txt": "9d189f6a2d73710967056f1e3847a043aa6e35cb7252b9d0492fafa4d97c2eb1",
+    },
+    "sst2": {
+        "train.tsv": "4a6bd948e888acb34a9b9bbd1314f71f22dc2d30267bb99c5ae2b54d591d23f9",
+        "dev.tsv": "01a9cdd5f19e35c60600a6daf11360a4bd96ef895c722464667122b4dc2e46d6",
+        "test.tsv": "5dd4865b6a002b8a5dfb78703217de632c801198f2cd950884e798b23de0a92e",
+    },
+}
+
+# "<data set>/<file>" of every fixture resolved in this process.
+_FIXTURES_USED: set[str] = set()
+
 # (resolved path, inode, size, mtime_ns) -> SHA-256 hex digest.
 _DIGESTS: dict[tuple[str, int, int, int], str] = {}
 
@@ -247,6 +277,37 @@ def cache_dir() -> Path:
 def _data_root() -> Path | None:
     root = os.environ.get("REPLEARN_DATA", "")
     return Path(root).expanduser() if root else None
+
+
+def _fixture_root() -> Path | None:
+    root = os.environ.get("REPLEARN_FIXTURE_DATA", "")
+    return Path(root).expanduser() if root else None
+
+
+def _fixture(dataset: str, filename: str) -> Path | None:
+    """The verified stand-in for a file, when fixtures are enabled and it exists; else None.
+
+    Raises:
+        DataError: If the stand-in exists but does not match its pinned digest.
+    """
+    root = _fixture_root()
+    expected = FIXTURES.get(dataset, {}).get(filename)
+    if root is None or expected is None or not (root / dataset / filename).is_file():
+        return None
+    path = root / dataset / filename
+    actual = sha256sum(path)
+    if actual != expected:
+        raise DataError(
+            f"SHA-256 mismatch for the test fixture {dataset}/{filename} at {path}: "
+            f"expected {expected}, got {actual}; refusing to use it"
+        )
+    _FIXTURES_USED.add(f"{dataset}/{filename}")
+    return path
+
+
+def fixtures_used() -> list[str]:
+    """``"<data set>/<file>"`` of every test fixture resolved in this process (sorted)."""
+    return sorted(_FIXTURES_USED)
 
 
 def _candidates(dataset: str, filename: str) -> list[Path]:
@@ -394,6 +455,9 @@ def _resolve(dataset: str, spec: FileSpec, *, download: bool) -> Path | None:
         if path.is_file():
             _check(dataset, spec, path)
             return path
+    stand_in = _fixture(dataset, spec.name)
+    if stand_in is not None:
+        return stand_in
     return _download(dataset, spec) if download else None
 
 
@@ -436,6 +500,10 @@ def dataset_path(name: str) -> Path:
             for spec in dataset.files:
                 _check(name, spec, folder / spec.name)
             return folder
+    fixture_root = _fixture_root()
+    stand_ins = [_fixture(name, spec.name) for spec in dataset.files] if fixture_root else []
+    if stand_ins and all(p is not None for p in stand_ins):
+        return fixture_root / name
     for spec in dataset.files:
         target = cache / spec.name
         if target.is_file():

@@ -72,15 +72,27 @@ class CharVocab:
         return "".join(self.itos[i] for i in ids)
 
 
-@lru_cache(maxsize=1)
 def tiny_shakespeare_text() -> str:
-    """Return the full Tiny Shakespeare text (1,115,394 characters), verified."""
-    return file_path("tinyshakespeare", "input.txt").read_text(encoding="utf-8")
+    """Return the full Tiny Shakespeare text (1,115,394 characters), verified.
+
+    The file is located (and its digest checked) on every call; its content is cached per
+    path, so a change of ``$REPLEARN_DATA`` within a process is honoured.
+    """
+    return _read_text(file_path("tinyshakespeare", "input.txt"))
 
 
-@lru_cache(maxsize=1)
+@lru_cache(maxsize=2)
+def _read_text(path: Path) -> str:
+    return path.read_text(encoding="utf-8")
+
+
 def _encoded_shakespeare() -> tuple[CharVocab, torch.Tensor]:
-    text = tiny_shakespeare_text()
+    return _encode_text(file_path("tinyshakespeare", "input.txt"))
+
+
+@lru_cache(maxsize=2)
+def _encode_text(path: Path) -> tuple[CharVocab, torch.Tensor]:
+    text = _read_text(path)
     vocab = CharVocab(text)
     return vocab, torch.tensor(vocab.encode(text), dtype=torch.int64)
 
@@ -208,9 +220,13 @@ def read_sst2_tsv(path: str | Path) -> tuple[list[str], list[int]]:
     return sentences, labels
 
 
-@lru_cache(maxsize=3)
 def _sst2_split(split: str) -> tuple[tuple[str, ...], tuple[int, ...]]:
-    sentences, labels = read_sst2_tsv(file_path("sst2", f"{split}.tsv"))
+    return _read_sst2(file_path("sst2", f"{split}.tsv"))
+
+
+@lru_cache(maxsize=6)
+def _read_sst2(path: Path) -> tuple[tuple[str, ...], tuple[int, ...]]:
+    sentences, labels = read_sst2_tsv(path)
     return tuple(sentences), tuple(labels)
 
 
