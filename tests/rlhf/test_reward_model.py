@@ -112,6 +112,6 @@ def test_reward_model_reads_the_last_token_only():
     loss.backward()
     assert rm.head.weight.grad is not None and rm.log_tau.grad is not None
     assert 0.0 <= float(acc) <= 1.0
-    assert float(RewardModel(rm.backbone, tau=2.0).tau) == pytest.approx(2.0)
+    assert float(RewardModel(rm.backbone, tau=2.0).tau.detach()) == pytest.approx(2.0)
     with pytest.raises(ValueError):
         RewardModel(rm.backbone, tau=0.0)

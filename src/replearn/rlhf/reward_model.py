@@ -151,4 +151,4 @@ class RewardModel(nn.Module):
         return loss, (r_w > r_l).float().mean().detach()
 
     def extra_repr(self) -> str:
-        return f"tau={float(self.tau):.3g}, learn_tau={self.log_tau.requires_grad}"
+        return f"tau={float(self.tau.detach()):.3g}, learn_tau={self.log_tau.requires_grad}"
