@@ -30,7 +30,8 @@ With :math:`\rho_{i,t} = \pi_\theta(o_{i,t} \mid q, o_{i,<t}) /
         - \log \frac{\pi_{ref}(o_{i,t}|\cdot)}{\pi_\theta(o_{i,t}|\cdot)} - 1     \qquad (3)
 
 Eq. (3) is Schulman's :math:`k_3` (:func:`replearn.rlhf.kl.kl_k3`), added to the loss instead of
-being folded into the reward as PPO-RLHF does.
+being folded into the reward as PPO-RLHF does. The clipped term is PPO's
+(:func:`replearn.rl.losses.clipped_surrogate`).
 
 Deviations and options: the std of Eq. (1) is the unbiased one (``torch.std``) with
 :math:`\epsilon = 10^{-4}`, as TRL's ``GRPOTrainer``; ``scale_rewards=False`` drops the division
@@ -45,9 +46,9 @@ from __future__ import annotations
 
 from typing import Literal
 
-import torch
 from torch import Tensor
 
+from replearn.rl.losses import clip_fraction, clipped_surrogate, masked_mean
 from replearn.rlhf.kl import kl_k3
 
 __all__ = ["group_relative_advantages", "grpo_loss"]
@@ -104,19 +105,16 @@ def grpo_loss(
     if length_norm not in ("sequence", "token"):
         raise ValueError(f"length_norm must be 'sequence' or 'token', got {length_norm!r}")
     mask = mask.to(logp.dtype)
-    ratio = torch.exp(logp - old_logp)  # (B, T)
-    adv = advantages.to(logp.dtype)[:, None]  # (B, 1)
-    surrogate = torch.minimum(ratio * adv, ratio.clamp(1 - clip_eps, 1 + clip_eps) * adv)
+    adv = advantages.to(logp.dtype)[:, None].expand_as(logp)  # (B, T)
+    surrogate = clipped_surrogate(logp, old_logp, adv, clip_eps, reduction="none")  # (B, T)
     kl = kl_k3(logp, ref_logp)  # Eq. (3), (B, T)
     per_token = surrogate - beta * kl  # (B, T)
     if length_norm == "sequence":
         objective = ((per_token * mask).sum(1) / mask.sum(1).clamp_min(1)).mean()
     else:
-        objective = (per_token * mask).sum() / mask.sum().clamp_min(1)
-    n = mask.sum().clamp_min(1)
-    clipped = ((ratio - 1).abs() > clip_eps).to(mask.dtype)
+        objective = masked_mean(per_token, mask)
     stats = {
-        "kl": ((kl * mask).sum() / n).detach(),
-        "clip_fraction": ((clipped * mask).sum() / n).detach(),
+        "kl": masked_mean(kl.detach(), mask),
+        "clip_fraction": clip_fraction(logp.detach(), old_logp, clip_eps, mask=mask),
     }
     return -objective, stats
