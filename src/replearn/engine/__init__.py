@@ -1,20 +1,28 @@
-"""The training engine: loop, callbacks, checkpoints, distributed plumbing, logging, seeding."""
+"""The training engine: one loop (simple and general tasks), data sources, budgets, schedules,
+EMA, callbacks, checkpoints, distributed plumbing, logging, seeding."""
 
 from replearn.engine.callbacks import Callback, NonFiniteLossError
 from replearn.engine.checkpoint import CheckpointError, load_checkpoint, save_checkpoint
 from replearn.engine.context import RunContext, single_thread
+from replearn.engine.data import RandomWindows, SampleStream, Stream
+from replearn.engine.ema import EMA
 from replearn.engine.tasks import ClassificationTask, RegressionTask
-from replearn.engine.trainer import EngineConfig, Loop, Task, evaluate, fit
+from replearn.engine.trainer import EngineConfig, Loop, SkipUpdate, Task, evaluate, fit
 
 __all__ = [
+    "EMA",
     "Callback",
     "CheckpointError",
     "ClassificationTask",
     "EngineConfig",
     "Loop",
     "NonFiniteLossError",
+    "RandomWindows",
     "RegressionTask",
     "RunContext",
+    "SampleStream",
+    "SkipUpdate",
+    "Stream",
     "Task",
     "evaluate",
     "fit",

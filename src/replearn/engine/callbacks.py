@@ -3,9 +3,10 @@
 Hook points, in the order :func:`replearn.engine.trainer.fit` calls them::
 
     on_fit_start(loop)
-    for every batch:
-        on_loss(loop, loss) -> bool          # True: skip this batch (no update)
-        on_before_optimizer_step(loop)       # gradients are ready
+    for every update:
+        for every Loop.optimize(loss, name) (once in a simple task):
+            on_loss(loop, loss) -> bool      # True: skip this update
+            on_before_optimizer_step(loop)   # gradients of loop.stepping_parameters() are ready
         on_step_end(loop)                    # loop.step counts updates done
         on_validation_end(loop, metrics)     # after an evaluation
     on_fit_end(loop)
@@ -97,34 +98,18 @@ class NonFiniteGuard(Callback):
 
 
 class GradientClipping(Callback):
-    """Clip gradients by global L2 norm and/or by value before each update."""
+    """Clip the gradients of the optimizer being stepped by global L2 norm and/or by value."""
 
     def __init__(self, *, max_norm: float | None = None, max_value: float | None = None) -> None:
         self.max_norm = max_norm
         self.max_value = max_value
 
     def on_before_optimizer_step(self, loop: Loop) -> None:
-        params = [p for p in loop.task.parameters() if p.grad is not None]
+        params = [p for p in loop.stepping_parameters() if p.grad is not None]
         if self.max_value is not None:
             torch.nn.utils.clip_grad_value_(params, self.max_value)
         if self.max_norm is not None:
             loop.grad_norm = torch.nn.utils.clip_grad_norm_(params, self.max_norm)
-
-
-class LRSchedule(Callback):
-    """Steps a ``torch.optim.lr_scheduler`` scheduler after every update."""
-
-    def __init__(self, scheduler: torch.optim.lr_scheduler.LRScheduler) -> None:
-        self.scheduler = scheduler
-
-    def on_step_end(self, loop: Loop) -> None:
-        self.scheduler.step()
-
-    def state_dict(self) -> dict[str, Any]:
-        return self.scheduler.state_dict()
-
-    def load_state_dict(self, state: dict[str, Any]) -> None:
-        self.scheduler.load_state_dict(state)
 
 
 class EarlyStopping(Callback):

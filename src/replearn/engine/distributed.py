@@ -76,6 +76,26 @@ def all_reduce_mean(values: dict[str, float], device: torch.device) -> dict[str,
     return dict(zip(keys, t.tolist(), strict=True))
 
 
+def all_reduce_gradients(params: list[torch.nn.Parameter]) -> None:
+    """Average the gradients of ``params`` over ranks (what DDP does, without its hooks)."""
+    if not dist.is_initialized():
+        return
+    world = dist.get_world_size()
+    for p in params:
+        if p.grad is not None:
+            dist.all_reduce(p.grad)
+            p.grad.div_(world)
+
+
+def broadcast_module(module: torch.nn.Module) -> None:
+    """Copy rank 0's parameters and buffers to every rank (what DDP does at construction)."""
+    if not dist.is_initialized():
+        return
+    with torch.no_grad():
+        for t in [*module.parameters(), *module.buffers()]:
+            dist.broadcast(t.data, src=0)
+
+
 def gather_tensor(t: torch.Tensor) -> list[torch.Tensor]:
     """All-gather a same-shaped tensor from every rank (``[t]`` in one process)."""
     if not dist.is_initialized():

@@ -39,6 +39,11 @@ class MetricsLogger:
         self.lines = 0
         self._fh = None
 
+    @property
+    def is_open(self) -> bool:
+        """Whether :meth:`open` was called (and :meth:`close` not since)."""
+        return self._fh is not None
+
     def open(self, keep_lines: int | None = None) -> None:
         """Start writing; ``keep_lines`` keeps exactly that many existing lines (resume)."""
         if not self.enabled:

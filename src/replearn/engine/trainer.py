@@ -1,21 +1,30 @@
-"""The supervised / generative training loop: :func:`fit`.
+"""The one training loop: :func:`fit`.
 
-Read :meth:`Loop.run` top to bottom: it is the whole algorithm. A task object
-(an ``nn.Module`` holding the model) supplies ``training_step(batch) -> (loss,
-metrics)`` and optionally ``validation_step(batch) -> metrics``; callbacks
-(:mod:`replearn.engine.callbacks`) add early stopping, checkpointing, LR
-schedules, clipping, the NaN guard and the progress bar.
+Read :meth:`Loop.run` top to bottom: it is the whole algorithm. A task (an ``nn.Module``
+holding the model) takes one of two forms:
 
-Determinism: the data order of epoch ``e`` is a permutation drawn from a
-generator seeded by ``(seed, e)``, so the position in the data is just
-``(epoch, batch_in_epoch)``; with every RNG state and the number of lines of
-``metrics.jsonl`` stored in each checkpoint, a resumed run continues bitwise
-identically on CPU.
+* simple: ``training_step(batch) -> (loss, metrics)``; the engine does backward and the
+  optimizer step;
+* general ("manual optimization", as in Lightning): ``update(batch, loop) -> metrics``
+  owns the update, with several optimizers, inner steps (n_critic), EMA teachers,
+  rollouts; it calls ``loop.optimize(loss, name)`` for each optimizer step.
 
-Distributed: under torchrun the task is wrapped in ``DistributedDataParallel``;
-each global batch of ``batch_size`` examples is cut into ``world_size`` equal
-slices, one per rank, so N processes follow the same trajectory as one process
-with the same global batch.
+Either way the engine owns device placement, bf16 autocast, the NaN guard, gradient
+clipping, DDP gradient synchronisation, the step and wall-clock budgets, the learning-rate
+schedule (a function of the step and of the fraction of the budget spent), logging
+(``metrics.jsonl`` and the in-memory :attr:`Loop.history`), evaluation, callbacks and
+checkpoints. Data is a ``Dataset``, a :class:`~replearn.engine.data.Stream`, or ``None``
+(the task draws its own); see :mod:`replearn.engine.data`.
+
+Determinism: the data position, every RNG state, the stream state, the task's whole
+``state_dict`` (parameters, buffers such as queues, submodules such as an
+:class:`~replearn.engine.ema.EMA`, ``get_extra_state``) and the history travel in each
+checkpoint, so a resumed run with a step budget continues bitwise identically on CPU.
+
+Distributed: under torchrun a simple task is wrapped in ``DistributedDataParallel``; a
+general task's gradients are averaged over ranks in :meth:`Loop.optimize`. Each global
+batch is cut into ``world_size`` equal slices, one per rank, so N processes follow the
+trajectory of one process with the same global batch.
 """
 
 from __future__ import annotations
@@ -27,27 +36,42 @@ from dataclasses import dataclass
 from typing import Any, Literal
 
 import torch
-from torch import nn
+from torch import Tensor, nn
 from torch.nn.parallel import DistributedDataParallel
-from torch.utils.data import DataLoader, Dataset, TensorDataset
+from torch.utils.data import Dataset
 
 from replearn.config import ConfigError
 from replearn.engine import checkpoint as ckpt
-from replearn.engine import distributed
+from replearn.engine import distributed, schedules
+from replearn.engine.budget import Budget
 from replearn.engine.callbacks import (
     Callback,
     Checkpointing,
     EarlyStopping,
     GradientClipping,
-    LRSchedule,
     NonFiniteGuard,
     ProgressCallback,
 )
 from replearn.engine.context import RunContext
+from replearn.engine.data import (
+    Stream,
+    batch_size_of,
+    epoch_permutation,
+    evaluate,
+    iterate_batches,
+    rank_slice,
+    to_device,
+)
 from replearn.engine.logging import ProgressBar
 from replearn.engine.seed import rng_state, set_rng_state
 
-CHECKPOINT_FORMAT = 1
+__all__ = [
+    "EngineConfig", "Loop", "Task", "batch_size_of", "epoch_permutation", "evaluate", "fit",
+    "iterate_batches", "to_device",
+]  # fmt: skip
+
+CHECKPOINT_FORMAT = 2
+Optimizers = torch.optim.Optimizer | dict[str, torch.optim.Optimizer]
 
 
 @dataclass(frozen=True)
@@ -55,35 +79,41 @@ class EngineConfig:
     """The ``engine`` section of every training experiment's config.
 
     Attributes:
-        max_steps: optimizer updates to run.
+        max_steps: updates to run (one ``Task.update`` or one optimizer step of a simple task).
+        time_budget_s: wall-clock seconds for training plus evaluation, never exceeded (None:
+            no limit); the loop stops early enough for the final evaluation to fit.
         batch_size: global batch (split evenly over torchrun processes).
         log_every: write the running training metrics every this many updates.
-        eval_every: evaluate on the validation set every this many updates (0: at the end).
+        eval_every: evaluate every this many updates (0: at the end only).
+        eval_every_s: also evaluate every this many seconds of training (0: off).
         checkpoint_every: write a checkpoint every this many updates (0: at the end only).
         keep_checkpoints: how many checkpoints to keep.
         num_workers: DataLoader worker processes (0: load in the main process).
         grad_clip_norm: clip the global gradient L2 norm to this (None: off).
         grad_clip_value: clip each gradient entry to +-this (None: off).
-        nan_policy: on a NaN/Inf loss, 'abort' (exit code 3) or 'skip' the batch.
+        nan_policy: on a NaN/Inf loss, 'abort' (exit code 3) or 'skip' the update.
         max_skips: with 'skip', abort after this many non-finite losses in a row.
         early_stopping_patience: evaluations without improvement before stopping (0: off).
         early_stopping_min_delta: smallest change that counts as an improvement.
         early_stopping_monitor: validation metric to watch.
         early_stopping_mode: 'min' or 'max' for the monitored metric.
         restore_best: put back the best weights when early stopping is on.
-        lr_schedule: 'constant', 'cosine' (to 0 over max_steps), 'warmup-cosine'
-            (linear warm-up for warmup_steps, then cosine) or 'step' (x0.1 every third).
-        warmup_steps: warm-up length for 'warmup-cosine'.
-        precision: 'fp32' or 'bf16' (autocast; for GPUs).
+        lr_schedule: 'constant', 'cosine', 'warmup-cosine', 'linear' or 'step', over the
+            budget (see :mod:`replearn.engine.schedules`; ``fit(lr_schedule=fn)`` overrides).
+        warmup_steps: warm-up length for 'warmup-cosine' and 'linear'.
+        min_lr_ratio: final learning rate as a fraction of the base rate (cosine, linear).
+        precision: 'fp32' or 'bf16' (autocast on the run's device type).
         progress: show the progress bar.
         fault_nan_at_step: fault injection for tests and demos of the NaN guard: the
             loss of this update is replaced by NaN once (-1: never).
     """
 
     max_steps: int = 1000
+    time_budget_s: float | None = None
     batch_size: int = 128
     log_every: int = 50
     eval_every: int = 0
+    eval_every_s: float = 0.0
     checkpoint_every: int = 500
     keep_checkpoints: int = 2
     num_workers: int = 0
@@ -96,8 +126,9 @@ class EngineConfig:
     early_stopping_monitor: str = "val_loss"
     early_stopping_mode: Literal["min", "max"] = "min"
     restore_best: bool = True
-    lr_schedule: Literal["constant", "cosine", "warmup-cosine", "step"] = "constant"
+    lr_schedule: Literal["constant", "cosine", "warmup-cosine", "linear", "step"] = "constant"
     warmup_steps: int = 0
+    min_lr_ratio: float = 0.0
     precision: Literal["fp32", "bf16"] = "fp32"
     progress: bool = True
     fault_nan_at_step: int = -1
@@ -111,157 +142,70 @@ class EngineConfig:
                 raise ValueError(f"engine.{name} must be >= 0, got {getattr(self, name)}")
         if self.keep_checkpoints < 1:
             raise ValueError(f"engine.keep_checkpoints must be >= 1, got {self.keep_checkpoints}")
+        if self.time_budget_s is not None and not self.time_budget_s > 0:
+            raise ValueError(f"engine.time_budget_s must be > 0 or None, got {self.time_budget_s}")
+        if self.eval_every_s < 0 or not 0.0 <= self.min_lr_ratio <= 1.0:
+            raise ValueError("engine.eval_every_s must be >= 0 and min_lr_ratio in [0, 1]")
+        if self.lr_schedule not in schedules.NAMES:
+            raise ValueError(f"engine.lr_schedule must be one of {schedules.NAMES}")
+        if self.precision not in ("fp32", "bf16"):
+            raise ValueError(f"engine.precision must be 'fp32' or 'bf16', got {self.precision!r}")
+
+
+class SkipUpdate(Exception):
+    """Raised by :meth:`Loop.optimize` when the NaN guard skips the update."""
 
 
 class Task(nn.Module):
-    """What :func:`fit` trains: holds the model and defines the loss.
+    """What :func:`fit` trains: holds the model(s) and defines the loss or the whole update.
 
-    ``forward`` is ``training_step`` so that ``DistributedDataParallel`` can wrap
-    the task and synchronise gradients.
+    ``forward`` is ``training_step`` so that ``DistributedDataParallel`` can wrap a simple
+    task and synchronise its gradients.
     """
 
-    def training_step(self, batch: Any) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
+    def training_step(self, batch: Any) -> tuple[Tensor, dict[str, Tensor]]:
         """Return ``(loss, metrics)`` for one batch (metrics as detached scalars)."""
-        raise TypeError(f"{type(self).__name__} must define training_step")
+        raise TypeError(f"{type(self).__name__} must define training_step or update")
 
-    def validation_step(self, batch: Any) -> dict[str, torch.Tensor]:
+    def update(self, batch: Any, loop: Loop) -> dict[str, Tensor]:
+        """One update; the general form overrides it and calls ``loop.optimize(loss, name)``.
+
+        Returns the metrics to log (averaged over the updates between two log rows). The
+        default is the simple form: ``training_step`` through the (DDP-wrapped) task.
+        """
+        with loop.autocast():
+            loss, metrics = loop.model(batch)
+        loop.optimize(loss)
+        return {"loss": loss.detach(), **metrics}
+
+    def validation_step(self, batch: Any) -> dict[str, Tensor]:
         """Metrics for one validation batch (averaged over batches, weighted by size)."""
         loss, metrics = self.training_step(batch)
         return {"loss": loss.detach(), **metrics}
 
-    def forward(self, batch: Any) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
+    def validate(self, loop: Loop) -> dict[str, float]:
+        """The evaluation the loop logs: by default ``validation_step`` over ``val_set``.
+
+        Override for evaluations without a data set (returns of a policy, sample quality);
+        return the names as they should be logged (``val_...``).
+        """
+        if loop.val_set is None:
+            return {}
+        return evaluate(self, loop.val_set, device=loop.device)
+
+    def forward(self, batch: Any) -> tuple[Tensor, dict[str, Tensor]]:
         return self.training_step(batch)
 
 
-def batch_size_of(batch: Any) -> int:
-    """Leading dimension of the first tensor in a batch."""
-    if isinstance(batch, torch.Tensor):
-        return batch.shape[0]
-    if isinstance(batch, (list, tuple)):
-        return batch_size_of(batch[0])
-    if isinstance(batch, dict):
-        return batch_size_of(next(iter(batch.values())))
-    raise TypeError(f"cannot find the batch size of {type(batch).__name__}")
+def _is_manual(task: Task) -> bool:
+    return type(task).update is not Task.update
 
 
-def to_device(batch: Any, device: torch.device) -> Any:
-    """Move every tensor of a (nested) batch to ``device``."""
-    if isinstance(batch, torch.Tensor):
-        return batch.to(device, non_blocking=True)
-    if isinstance(batch, (list, tuple)):
-        return type(batch)(to_device(b, device) for b in batch)
-    if isinstance(batch, dict):
-        return {k: to_device(v, device) for k, v in batch.items()}
-    return batch
-
-
-def epoch_permutation(n: int, seed: int, epoch: int) -> torch.Tensor:
-    """The data order of one epoch: a permutation drawn from a generator seeded by (seed, epoch)."""
-    gen = torch.Generator().manual_seed(seed * 1_000_003 + epoch)
-    return torch.randperm(n, generator=gen)
-
-
-def iterate_batches(
-    dataset: Dataset,
-    *,
-    batch_size: int,
-    seed: int,
-    epoch: int,
-    start: int = 0,
-    rank: int = 0,
-    world_size: int = 1,
-    num_workers: int = 0,
-) -> Iterator[Any]:
-    """This rank's slices of the global batches of one epoch, from batch ``start`` on.
-
-    Incomplete last batches are dropped, so every rank sees equal slices.
-    ``TensorDataset`` with ``num_workers=0`` is indexed directly (no per-example
-    collation); anything else goes through a ``DataLoader`` with a fixed batch list
-    and its own generator (so it never draws from the global RNG).
-    """
-    n = len(dataset)  # type: ignore[arg-type]
-    per_rank = batch_size // world_size
-    perm = epoch_permutation(n, seed, epoch)
-    n_batches = n // batch_size
-    slices = [
-        perm[b * batch_size + rank * per_rank : b * batch_size + (rank + 1) * per_rank]
-        for b in range(start, n_batches)
-    ]
-    if isinstance(dataset, TensorDataset) and num_workers == 0:
-        for idx in slices:
-            yield tuple(t[idx] for t in dataset.tensors)
-        return
-    loader = DataLoader(
-        dataset,
-        batch_sampler=[s.tolist() for s in slices],
-        num_workers=num_workers,
-        generator=torch.Generator().manual_seed(seed * 1_000_003 + epoch),
-        persistent_workers=False,
-    )
-    yield from loader
-
-
-@torch.no_grad()
-def evaluate(
-    task: Task,
-    dataset: Dataset,
-    *,
-    batch_size: int = 512,
-    device: torch.device | str = "cpu",
-    prefix: str = "val_",
-) -> dict[str, float]:
-    """Average ``task.validation_step`` over ``dataset`` in order (weighted by batch size)."""
-    was_training = task.training
-    task.eval()
-    totals: dict[str, float] = {}
-    count = 0
-    n = len(dataset)  # type: ignore[arg-type]
-    if isinstance(dataset, TensorDataset):
-        batches: Any = (
-            tuple(t[i : i + batch_size] for t in dataset.tensors) for i in range(0, n, batch_size)
-        )
-    else:
-        batches = DataLoader(dataset, batch_size=batch_size, shuffle=False)
-    for batch in batches:
-        batch = to_device(batch, torch.device(device))
-        size = batch_size_of(batch)
-        for key, value in task.validation_step(batch).items():
-            totals[key] = totals.get(key, 0.0) + float(value) * size
-        count += size
-    task.train(was_training)
-    return {f"{prefix}{k}": v / max(count, 1) for k, v in totals.items()}
-
-
-def build_scheduler(
-    optimizer: torch.optim.Optimizer, cfg: EngineConfig
-) -> torch.optim.lr_scheduler.LRScheduler | None:
-    """torch's schedulers for ``cfg.lr_schedule`` (None for 'constant')."""
-    sched = torch.optim.lr_scheduler
-    if cfg.lr_schedule == "constant":
-        return None
-    if cfg.lr_schedule == "cosine":
-        return sched.CosineAnnealingLR(optimizer, T_max=cfg.max_steps)
-    if cfg.lr_schedule == "step":
-        return sched.StepLR(optimizer, step_size=max(cfg.max_steps // 3, 1), gamma=0.1)
-    warm = max(min(cfg.warmup_steps, cfg.max_steps - 1), 1)
-    return sched.SequentialLR(
-        optimizer,
-        [
-            sched.LinearLR(optimizer, start_factor=1.0 / warm, total_iters=warm),
-            sched.CosineAnnealingLR(optimizer, T_max=max(cfg.max_steps - warm, 1)),
-        ],
-        milestones=[warm],
-    )
-
-
-def default_callbacks(cfg: EngineConfig, ctx: RunContext, optimizer: Any) -> list[Callback]:
+def default_callbacks(cfg: EngineConfig, ctx: RunContext) -> list[Callback]:
     """The callbacks ``cfg`` asks for, in the order they run."""
     cbs: list[Callback] = [NonFiniteGuard(policy=cfg.nan_policy, max_skips=cfg.max_skips)]
     if cfg.grad_clip_norm is not None or cfg.grad_clip_value is not None:
         cbs.append(GradientClipping(max_norm=cfg.grad_clip_norm, max_value=cfg.grad_clip_value))
-    scheduler = build_scheduler(optimizer, cfg)
-    if scheduler is not None:
-        cbs.append(LRSchedule(scheduler))
     if cfg.early_stopping_patience > 0:
         cbs.append(
             EarlyStopping(
@@ -279,49 +223,135 @@ def default_callbacks(cfg: EngineConfig, ctx: RunContext, optimizer: Any) -> lis
 
 
 class Loop:
-    """State of one :func:`fit` call; :meth:`run` is the training loop."""
+    """State of one :func:`fit` call; :meth:`run` is the training loop.
+
+    What a general task's ``update`` uses: :meth:`optimize`, :meth:`autocast`,
+    :attr:`optimizers`, :attr:`step`, :attr:`progress`, :attr:`device`, :attr:`history`.
+    """
 
     def __init__(
         self,
         task: Task,
-        optimizer: torch.optim.Optimizer,
-        train_set: Dataset,
+        optimizers: Optimizers,
+        data: Dataset | Stream | None,
         *,
         cfg: EngineConfig,
         ctx: RunContext,
         val_set: Dataset | None = None,
         callbacks: Sequence[Callback] = (),
+        lr_schedule: schedules.Schedule | None = None,
     ) -> None:
         world = ctx.dist.world_size
         if cfg.batch_size % world:
             raise ConfigError(
                 f"engine.batch_size={cfg.batch_size} is not divisible by {world} processes"
             )
-        if len(train_set) < cfg.batch_size:  # type: ignore[arg-type]
+        if isinstance(data, Dataset) and len(data) < cfg.batch_size:  # type: ignore[arg-type]
             raise ConfigError(
-                f"engine.batch_size={cfg.batch_size} exceeds the {len(train_set)} training examples"  # type: ignore[arg-type]
+                f"engine.batch_size={cfg.batch_size} exceeds the {len(data)} training examples"  # type: ignore[arg-type]
             )
-        self.task, self.optimizer, self.train_set, self.val_set = (
-            task,
-            optimizer,
-            train_set,
-            val_set,
-        )
+        if isinstance(optimizers, torch.optim.Optimizer):
+            optimizers = {"main": optimizers}
+        if not optimizers:
+            raise ValueError("fit needs at least one optimizer")
+        self.task, self.optimizers, self.data, self.val_set = task, dict(optimizers), data, val_set
         self.cfg, self.ctx = cfg, ctx
-        self.callbacks = [*default_callbacks(cfg, ctx, optimizer), *callbacks]
-        self.step = 0  # optimizer updates done
+        self.manual = _is_manual(task)
+        self.callbacks = [*default_callbacks(cfg, ctx), *callbacks]
+        self.schedule = lr_schedule or schedules.named(
+            cfg.lr_schedule, max_steps=cfg.max_steps, warmup_steps=cfg.warmup_steps,
+            min_factor=cfg.min_lr_ratio, clock_driven=cfg.time_budget_s is not None,
+        )  # fmt: skip
+        self.base_lrs = {n: [g["lr"] for g in o.param_groups] for n, o in self.optimizers.items()}
+        self.budget = Budget(cfg.time_budget_s)
+        self.model: nn.Module = task  # the DDP wrapper under torchrun (simple tasks)
+        self.step = 0  # updates done
         self.epoch = 0
         self.batch_in_epoch = 0  # batches of this epoch consumed (updated or skipped)
         self.should_stop = False
-        self.last_loss: torch.Tensor | None = None
-        self.grad_norm: torch.Tensor | None = None
+        self.history: list[dict[str, Any]] = []  # every logged row, also after a resume
+        self.last_loss: Tensor | None = None
+        self.grad_norm: Tensor | None = None
+        self.stepping: str | None = None  # the optimizer Loop.optimize is stepping
         self.last_checkpoint: str | None = None
         self.last_checkpoint_step = -1
         self._fault_pending = cfg.fault_nan_at_step >= 0
         self.final_validation_done = False
-        self.running: dict[str, torch.Tensor] = {}  # sums of training metrics since the last log
+        self.running: dict[str, Tensor] = {}  # sums of training metrics since the last log
         self.running_count = 0
-        self.wall_time_s = 0.0
+        self._batches: Iterator[Any] | None = None
+
+    # -- what an update uses -------------------------------------------------------------
+    @property
+    def device(self) -> torch.device:
+        """Where the task and its batches live."""
+        return self.ctx.device
+
+    @property
+    def optimizer(self) -> torch.optim.Optimizer:
+        """The only optimizer (an error when the task has several)."""
+        if len(self.optimizers) != 1:
+            raise AttributeError(f"the task has {len(self.optimizers)} optimizers: name one")
+        return next(iter(self.optimizers.values()))
+
+    @property
+    def progress(self) -> float:
+        """Fraction of the budget spent: max(step / max_steps, elapsed / time budget)."""
+        return max(self.step / self.cfg.max_steps, self.budget.fraction())
+
+    @property
+    def wall_time_s(self) -> float:
+        """Seconds of training and evaluation so far (summed over resumes)."""
+        return self.budget.elapsed()
+
+    def autocast(self) -> contextlib.AbstractContextManager[Any]:
+        """bf16 autocast on the run's device type when ``precision='bf16'``, else nothing."""
+        if self.cfg.precision == "bf16":
+            return torch.autocast(self.device.type, dtype=torch.bfloat16)
+        return contextlib.nullcontext()
+
+    def stepping_parameters(self) -> list[nn.Parameter]:
+        """Parameters of the optimizer being stepped (what clipping and DDP sync touch)."""
+        opt = self.optimizers[self.stepping] if self.stepping else self.optimizer
+        return [p for g in opt.param_groups for p in g["params"]]
+
+    def optimize(
+        self, loss: Tensor, name: str | None = None, *, retain_graph: bool = False
+    ) -> None:
+        """One optimizer step on ``loss``: NaN guard, zero_grad, backward, sync, clip, step.
+
+        Raises:
+            SkipUpdate: the NaN guard skips this update (caught by the loop).
+            NonFiniteLossError: the NaN guard aborts the run.
+        """
+        if name is None and len(self.optimizers) != 1:
+            raise ValueError(f"name the optimizer: one of {sorted(self.optimizers)}")
+        name = name if name is not None else next(iter(self.optimizers))
+        if name not in self.optimizers:
+            raise KeyError(f"no optimizer {name!r}; have {sorted(self.optimizers)}")
+        opt = self.optimizers[name]
+        if self._fault_pending and self.step + 1 == self.cfg.fault_nan_at_step:
+            self._fault_pending = False
+            loss = loss * float("nan")
+        if any(cb.on_loss(self, loss) for cb in self.callbacks):
+            opt.zero_grad(set_to_none=True)
+            raise SkipUpdate
+        opt.zero_grad(set_to_none=True)
+        loss.backward(retain_graph=retain_graph)
+        self.stepping = name
+        if self.manual and self.ctx.dist.enabled:
+            distributed.all_reduce_gradients(self.stepping_parameters())
+        for cb in self.callbacks:
+            cb.on_before_optimizer_step(self)
+        opt.step()
+        self.stepping = None
+        self.last_loss = loss.detach()
+
+    def log(self, **metrics: Any) -> None:
+        """Log a row at the current step (``metrics.jsonl`` on rank 0 and :attr:`history`)."""
+        row = {"step": self.step, "epoch": self.epoch, **metrics}
+        self.history.append({k: float(v) if isinstance(v, Tensor) else v for k, v in row.items()})
+        self.ctx.log(self.step, epoch=self.epoch, **metrics)
 
     # -- checkpoints -------------------------------------------------------------------
     def state_dict(self) -> dict[str, Any]:
@@ -334,13 +364,17 @@ class Loop:
             "batch_in_epoch": self.batch_in_epoch,
             "world_size": self.ctx.dist.world_size,
             "task": self.task.state_dict(),
-            "optimizer": self.optimizer.state_dict(),
+            "optimizers": {n: o.state_dict() for n, o in self.optimizers.items()},
+            "base_lrs": self.base_lrs,
+            "stream": self.data.state_dict() if isinstance(self.data, Stream) else {},
             "callbacks": [cb.state_dict() for cb in self.callbacks],
             "rng": rng,
             "torch_rng_per_rank": distributed.gather_tensor(rng["torch"]),
             "running": dict(self.running),
             "running_count": self.running_count,
             "final_validation_done": self.final_validation_done,
+            "history": self.history,
+            "budget": self.budget.state_dict(),
             "metrics_lines": self.ctx.logger.lines if self.ctx.logger else 0,
         }
 
@@ -350,18 +384,26 @@ class Loop:
             raise ckpt.CheckpointError(f"{source}: unknown checkpoint format {state.get('format')}")
         try:
             self.task.load_state_dict(state["task"])
-            self.optimizer.load_state_dict(state["optimizer"])
+            if sorted(state["optimizers"]) != sorted(self.optimizers):
+                raise ValueError(f"optimizers {sorted(state['optimizers'])} were checkpointed")
+            for name, opt in self.optimizers.items():
+                opt.load_state_dict(state["optimizers"][name])
             if len(state["callbacks"]) != len(self.callbacks):
                 raise ValueError("the callbacks differ from the checkpointed run")
             for cb, cb_state in zip(self.callbacks, state["callbacks"], strict=True):
                 cb.load_state_dict(cb_state)
+            if isinstance(self.data, Stream):
+                self.data.load_state_dict(state["stream"])
         except (RuntimeError, ValueError, KeyError) as err:
             detail = " ".join(line.strip() for line in str(err).strip().splitlines()[:3])
             raise ckpt.CheckpointError(f"{source} does not fit this run: {detail[:300]}") from None
+        self.base_lrs = {n: list(v) for n, v in state["base_lrs"].items()}
         self.step, self.epoch = int(state["step"]), int(state["epoch"])
         self.batch_in_epoch = int(state["batch_in_epoch"])
         self.running, self.running_count = dict(state["running"]), int(state["running_count"])
         self.final_validation_done = bool(state["final_validation_done"])
+        self.history = list(state["history"])
+        self.budget.load_state_dict(state["budget"])
         set_rng_state(state["rng"])
         per_rank = state["torch_rng_per_rank"]
         if len(per_rank) == self.ctx.dist.world_size:
@@ -371,6 +413,7 @@ class Loop:
 
     def save_checkpoint(self, keep: int = 2) -> None:
         """Write ``checkpoints/step-N.ckpt`` then the ``latest`` pointer (rank 0 only)."""
+        t = time.perf_counter()
         if self.ctx.logger is not None:
             self.ctx.logger.flush()
         state = self.state_dict()  # collective (gathers RNG states): every rank calls it
@@ -382,107 +425,139 @@ class Loop:
             self.last_checkpoint = str(path)
         self.last_checkpoint_step = self.step
         distributed.barrier()
+        self.budget.note_checkpoint(time.perf_counter() - t)
 
     # -- the loop ----------------------------------------------------------------------
-    def _validate(self) -> None:
-        if self.val_set is None:
+    def _next_batch(self) -> Any:
+        """The next batch of this rank (None when the task draws its own data)."""
+        if self.data is None:
+            return None
+        if isinstance(self.data, Stream):
+            batch = rank_slice(self.data.next_batch(), self.ctx.dist.rank, self.ctx.dist.world_size)
+            return to_device(batch, self.device)
+        while True:
+            if self._batches is None:
+                self._batches = iterate_batches(
+                    self.data, batch_size=self.cfg.batch_size, seed=self.ctx.seed,
+                    epoch=self.epoch, start=self.batch_in_epoch, rank=self.ctx.dist.rank,
+                    world_size=self.ctx.dist.world_size, num_workers=self.cfg.num_workers,
+                )  # fmt: skip
+            batch = next(self._batches, None)
+            if batch is not None:
+                self.batch_in_epoch += 1
+                return to_device(batch, self.device)
+            self._batches, self.epoch, self.batch_in_epoch = None, self.epoch + 1, 0
+
+    def _set_learning_rates(self) -> None:
+        if self.schedule is None:
             return
-        metrics = evaluate(self.task, self.val_set, device=self.ctx.device)
-        self.ctx.log(self.step, epoch=self.epoch, **metrics)
+        factor = self.schedule(self.step, self.progress)
+        for name, opt in self.optimizers.items():
+            for group, base in zip(opt.param_groups, self.base_lrs[name], strict=True):
+                group["lr"] = base * factor
+
+    def _validate(self) -> None:
+        with self.budget.measure_evaluation():
+            metrics = self.task.validate(self)
+        if not metrics:
+            return
+        self.log(**metrics)
         for cb in self.callbacks:
             cb.on_validation_end(self, metrics)
 
+    def _log_training(self) -> None:
+        n = self.running_count
+        row = {f"train_{k}": float(v) / n for k, v in self.running.items()}
+        row = distributed.all_reduce_mean(row, self.device)
+        lrs = {"lr": next(iter(self.optimizers.values())).param_groups[0]["lr"]}
+        if len(self.optimizers) > 1:
+            lrs = {f"lr_{k}": o.param_groups[0]["lr"] for k, o in self.optimizers.items()}
+        self.log(**lrs, **row)
+        self.running, self.running_count = {}, 0
+
+    def _finished(self) -> bool:
+        if self.step >= self.cfg.max_steps or self.should_stop:
+            return True
+        has_eval = self.val_set is not None or type(self.task).validate is not Task.validate
+        return self.budget.should_stop(self.ctx.dist, final_evaluation=has_eval)
+
     def run(self) -> Loop:
-        """Train until ``max_steps`` updates or a callback stops the loop."""
+        """Train until ``max_steps`` updates, the time budget, or a callback stops the loop."""
         cfg, ctx = self.cfg, self.ctx
+        self.task.to(ctx.device)
         if ctx.resume_state is not None:
             self.load_state_dict(ctx.resume_state, source="the resumed checkpoint")
             ctx.resume_state = None
-        model: nn.Module = self.task
-        if ctx.dist.enabled:
+        if ctx.dist.enabled and not self.manual:
             ids = [ctx.device.index] if ctx.device.type == "cuda" else None
-            model = DistributedDataParallel(self.task, device_ids=ids)
-        autocast = (
-            torch.autocast(ctx.device.type, dtype=torch.bfloat16)
-            if cfg.precision == "bf16"
-            else contextlib.nullcontext()
-        )
+            self.model = DistributedDataParallel(self.task, device_ids=ids)
+        elif ctx.dist.enabled:
+            distributed.broadcast_module(self.task)
         for cb in self.callbacks:
             cb.on_fit_start(self)
         self.task.train()
-        t0 = time.perf_counter()
-        while self.step < cfg.max_steps and not self.should_stop:
-            batches = iterate_batches(
-                self.train_set,
-                batch_size=cfg.batch_size,
-                seed=ctx.seed,
-                epoch=self.epoch,
-                start=self.batch_in_epoch,
-                rank=ctx.dist.rank,
-                world_size=ctx.dist.world_size,
-                num_workers=cfg.num_workers,
-            )
-            for batch in batches:
-                batch = to_device(batch, ctx.device)
-                with autocast:
-                    loss, metrics = model(batch)
-                if self._fault_pending and self.step + 1 == cfg.fault_nan_at_step:
-                    self._fault_pending = False
-                    loss = loss * float("nan")
-                self.batch_in_epoch += 1
-                if any(cb.on_loss(self, loss) for cb in self.callbacks):
-                    self.optimizer.zero_grad(set_to_none=True)
+        self.budget.start()
+        if self.budget.limited and self.step == 0 and not self.final_validation_done:
+            self._validate()  # measures what the final evaluation will cost
+        while not self._finished():
+            with self.budget.measure_step():
+                self._set_learning_rates()
+                batch = self._next_batch()
+                try:
+                    metrics = self.task.update(batch, self)
+                except SkipUpdate:
                     continue
-                self.optimizer.zero_grad(set_to_none=True)
-                loss.backward()
-                for cb in self.callbacks:
-                    cb.on_before_optimizer_step(self)
-                self.optimizer.step()
                 self.step += 1
-                self.last_loss = loss.detach()
-                for key, value in {"loss": self.last_loss, **metrics}.items():
+                for key, value in metrics.items():
                     value = torch.as_tensor(value).detach().float()
                     self.running[key] = self.running.get(key, 0.0) + value
                 self.running_count += 1
                 if self.step % cfg.log_every == 0 or self.step == cfg.max_steps:
-                    n = self.running_count
-                    row = {f"train_{k}": float(v) / n for k, v in self.running.items()}
-                    row = distributed.all_reduce_mean(row, ctx.device)
-                    lr = self.optimizer.param_groups[0]["lr"]
-                    ctx.log(self.step, epoch=self.epoch, lr=lr, **row)
-                    self.running, self.running_count = {}, 0
-                if cfg.eval_every and self.step % cfg.eval_every == 0:
-                    self._validate()
-                for cb in self.callbacks:
-                    cb.on_step_end(self)
-                if self.step >= cfg.max_steps or self.should_stop:
-                    break
-            else:
-                self.epoch += 1
-                self.batch_in_epoch = 0
+                    self._log_training()
+            if (cfg.eval_every and self.step % cfg.eval_every == 0) or self.budget.eval_due(
+                cfg.eval_every_s, ctx.dist
+            ):
+                self._validate()
+            for cb in self.callbacks:
+                cb.on_step_end(self)
+        if self.running_count:
+            self._log_training()
         if not self.final_validation_done and (not cfg.eval_every or self.step % cfg.eval_every):
             self._validate()
         self.final_validation_done = True
-        self.wall_time_s = time.perf_counter() - t0
         for cb in self.callbacks:
             cb.on_fit_end(self)
+        self.budget.stop()
         return self
 
 
 def fit(
     task: Task,
-    optimizer: torch.optim.Optimizer,
-    train_set: Dataset,
+    optimizer: Optimizers,
+    data: Dataset | Stream | None,
     *,
     cfg: EngineConfig,
     ctx: RunContext,
     val_set: Dataset | None = None,
     callbacks: Sequence[Callback] = (),
+    lr_schedule: schedules.Schedule | None = None,
 ) -> Loop:
-    """Train ``task`` with ``optimizer`` on ``train_set``; see :class:`Loop` and the module doc.
+    """Train ``task`` with ``optimizer`` (or a dict of named optimizers) on ``data``.
 
-    Returns the finished :class:`Loop` (``step``, ``epoch``, ``wall_time_s``, callbacks).
+    Called from Python with a :class:`RunContext` whose ``metrics.jsonl`` is not open,
+    ``fit`` opens it in ``ctx.out`` and closes it at the end. Returns the finished
+    :class:`Loop` (``step``, ``epoch``, ``wall_time_s``, ``history``, callbacks).
     """
-    return Loop(
-        task, optimizer, train_set, cfg=cfg, ctx=ctx, val_set=val_set, callbacks=callbacks
-    ).run()
+    loop = Loop(
+        task, optimizer, data, cfg=cfg, ctx=ctx, val_set=val_set, callbacks=callbacks,
+        lr_schedule=lr_schedule,
+    )  # fmt: skip
+    logger = ctx.logger
+    opened_here = logger is not None and logger.enabled and not logger.is_open
+    if opened_here:
+        logger.open()
+    try:
+        return loop.run()
+    finally:
+        if opened_here:
+            logger.close()
