@@ -140,3 +140,44 @@ def test_bypassed_conv_modules_make_receptive_fields_unknown() -> None:
     rows, total = layer_table(Functional(), (torch.randn(1, 1, 9, 9),))
     assert [r.name for r in rows] == ["head"] and total == 2 * 25 + 2 + 2 * 2 * 9 + 2
     assert rows[0].receptive_field is None  # not (3, 3): the first conv was invisible
+
+
+class _Attention(nn.Module):
+    """Projections as modules; QK^T and AV as functional products (einsum and sdpa)."""
+
+    def __init__(self, dim: int, sdpa: bool) -> None:
+        super().__init__()
+        self.qkv, self.proj, self.sdpa = nn.Linear(dim, 3 * dim), nn.Linear(dim, dim), sdpa
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        b, t, c = x.shape
+        q, k, v = self.qkv(x).view(b, t, 3, 2, c // 2).permute(2, 0, 3, 1, 4)
+        if self.sdpa:
+            y = torch.nn.functional.scaled_dot_product_attention(q, k, v, is_causal=True)
+        else:
+            att = torch.einsum("bhtd,bhsd->bhts", q, k).softmax(-1)
+            y = att @ v
+        return self.proj(y.transpose(1, 2).reshape(b, t, c))
+
+
+@pytest.mark.parametrize("sdpa", [False, True])
+def test_attention_products_are_counted(sdpa: bool) -> None:
+    b, t, c = 3, 5, 8
+    model = _Attention(c, sdpa)
+    rows, _ = layer_table(model, (torch.randn(b, t, c),))
+    products = [r for r in rows if r.type == "_Attention: matrix products"]
+    assert len(products) == 1
+    # QK^T: b*h*t*t*d multiply-adds, AV: the same; a multiply-add is 2 FLOPs; h*d = c
+    assert products[0].flops == 2 * (2 * b * t * t * c)
+    linear = sum(r.flops for r in rows if r.type == "Linear")
+    assert linear == 2 * b * t * c * 3 * c + b * t * 3 * c + 2 * b * t * c * c + b * t * c
+
+
+def test_cli_arch_of_an_experiment_shows_its_model(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["arch", "mlp", "--preset", "tiny", "--set", "hidden=24"]) == 0
+    out = capsys.readouterr().out
+    assert "the model the experiment trains" in out and "(1, 24)" in out and "(1, 10)" in out
+    # the README's form: the experiment qualified by its topic, a batch of 8 digit vectors
+    assert main(["arch", "fundamentals.mlp", "--input-shape", "8,64"]) == 0
+    out = capsys.readouterr().out
+    assert "(8, 256)" in out and "(8, 10)" in out

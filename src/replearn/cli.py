@@ -5,7 +5,7 @@
                       [--preset P] [--set key=value ...]
     replearn claims [TOPIC] [--quick] [--out DIR]
     replearn report RUN_DIR
-    replearn arch MODEL [--input-shape C,H,W | B,C,H,W]
+    replearn arch NAME [--input-shape B,C,H,W] [--preset P] [--set key=value ...]
     replearn data list | verify [NAME] | path NAME
 
 Exit codes: 0 success, 2 bad input (one line on stderr, no traceback),
@@ -61,11 +61,18 @@ def _build_parser() -> argparse.ArgumentParser:
     rp = sub.add_parser("report", help="rebuild a run's report.html")
     rp.add_argument("run_dir", type=Path)
 
-    ar = sub.add_parser("arch", help="per-layer table of a registered model")
-    ar.add_argument("model")
+    ar = sub.add_parser(
+        "arch",
+        help="per-layer table of the model an experiment trains (or a method's example)",
+    )
+    ar.add_argument("model", help="an experiment (mlp, gpt-shakespeare) or a method (cnn.resnet)")
     ar.add_argument(
         "--input-shape",
-        help="comma-separated; without the batch (C,H,W: batch 1) or with it (B,C,H,W)",
+        help="comma-separated, batch first (B,C,H,W); a method also takes C,H,W (batch 1)",
+    )
+    ar.add_argument("--preset", help="the experiment's preset (e.g. tiny)")
+    ar.add_argument(
+        "--set", dest="overrides", nargs="+", action="extend", default=[], metavar="KEY=VALUE"
     )
 
     da = sub.add_parser("data", help="data sets: list, verify, path")
@@ -117,7 +124,7 @@ def _dispatch(args: argparse.Namespace) -> int:
     if args.command == "report":
         return commands.cmd_report(args.run_dir)
     if args.command == "arch":
-        return commands.cmd_arch(args.model, args.input_shape)
+        return commands.cmd_arch(args.model, args.input_shape, args.preset, args.overrides)
     return commands.cmd_data(args.data_command, getattr(args, "name", None))
 
 

@@ -180,17 +180,16 @@ def _parse_shape(text: str) -> tuple[int, ...]:
     return shape
 
 
-def cmd_arch(model: str, input_shape: str | None) -> int:
-    """``replearn arch``: per layer output shape, parameters, receptive field and FLOPs.
-
-    ``--input-shape`` may omit the batch (``C,H,W``: batch 1) or include it
-    (``B,C,H,W``): with as many numbers as the example input has dimensions it
-    includes the batch, with one fewer it does not.
-    """
+def _random_like(first: Any, shape: tuple[int, ...]) -> Any:
     import torch
 
-    from replearn.metrics.arch import layer_table
+    if first.is_floating_point():
+        return torch.randn(shape, dtype=first.dtype)
+    return torch.randint(0, int(first.max()) + 1, shape, dtype=first.dtype)  # ids, levels
 
+
+def _method_inputs(model: str, input_shape: str | None) -> tuple[Any, tuple[Any, ...], str]:
+    """A registered method's example module and inputs (``--input-shape`` applied)."""
     entry = registry.get(model, kind="method")
     if entry.example is None:
         raise ConfigError(f"{model!r} is not a model (it has no example input)")
@@ -206,22 +205,90 @@ def cmd_arch(model: str, input_shape: str | None) -> int:
                 f"--input-shape for {model} needs {first.dim() - 1} numbers (or {first.dim()} "
                 f"with the batch), like {','.join(map(str, first.shape[1:]))}; got {input_shape!r}"
             )
-        if first.is_floating_point():
-            x = torch.randn(shape, dtype=first.dtype)
-        else:  # token ids / levels: stay within the example's range
-            x = torch.randint(0, int(first.max()) + 1, shape, dtype=first.dtype)
-        inputs = (x, *inputs[1:])
+        inputs = (_random_like(first, shape), *inputs[1:])
+    return example.module, inputs, f"{model}: the registered example"
+
+
+def _experiment_batch(name: str, input_shape: str | None, preset: str | None, sets: list[str]):
+    """The task an experiment trains and one batch of its training data."""
+    from replearn.load import capture_fit, example_batch, flat_tensors
+
+    cap = capture_fit(name, preset=preset, overrides=sets)
+    shape = _parse_shape(input_shape) if input_shape else None
+    batch = example_batch(cap.data, n=shape[0] if shape else 1)
+    tensors = flat_tensors(batch)
+    if shape is not None and tensors:
+        first = tensors[0]
+        if len(shape) == first.dim() - 1:
+            shape = (first.shape[0], *shape)
+        if len(shape) != first.dim():
+            raise ConfigError(
+                f"--input-shape for {name} needs {first.dim()} numbers (batch first), like "
+                f"{','.join(map(str, first.shape))}; got {input_shape!r}"
+            )
+        if tuple(first.shape) != shape:
+            replaced = _random_like(first, shape)
+            batch = _replace_first(batch, first, replaced)
+            tensors = (replaced, *tensors[1:])
+    label = f"{name}: the model the experiment trains" + (f" (preset {preset})" if preset else "")
+    return cap.task, batch, tensors, label
+
+
+def _replace_first(batch: Any, old: Any, new: Any) -> Any:
+    if batch is old:
+        return new
+    if isinstance(batch, (list, tuple)):
+        return type(batch)(_replace_first(b, old, new) for b in batch)
+    if isinstance(batch, dict):
+        return {k: _replace_first(v, old, new) for k, v in batch.items()}
+    return batch
+
+
+def cmd_arch(
+    model: str, input_shape: str | None, preset: str | None = None, sets: list[str] | None = None
+) -> int:
+    """``replearn arch``: per layer output shape, parameters, receptive field and FLOPs.
+
+    ``MODEL`` is an experiment (``mlp``, or qualified ``fundamentals.mlp``): the model it
+    trains under its config (``--preset``, ``--set``), run on one batch of its training data
+    (``--input-shape`` replaces that batch's input, batch first); or else a registered method:
+    its example module. For a method, ``--input-shape`` may omit the batch (``C,H,W``:
+    batch 1) or include it (``B,C,H,W``).
+    """
+    from replearn.metrics.arch import layer_table
+
+    exp_name = _experiment_name(model)
+    call = None
+    if exp_name is not None:
+        task, batch, inputs, label = _experiment_batch(exp_name, input_shape, preset, sets or [])
+        if _is_manual(task):
+            raise ConfigError(
+                f"{exp_name} trains through Task.update (several models or optimizers), which "
+                "arch cannot run on one batch; try one of its methods (replearn list "
+                f"{registry.get(exp_name, kind='experiment').topic})"
+            )
+        module = task
+
+        def call() -> object:
+            return task.training_step(batch)
+
+    else:
+        if preset or sets:
+            raise ConfigError(f"--preset and --set apply to experiments; {model} is a method")
+        module, inputs, label = _method_inputs(model, input_shape)
+    shape = tuple(inputs[0].shape) if inputs else ()
     try:
-        rows, total = layer_table(example.module, inputs)
-    except (RuntimeError, ValueError) as err:
+        rows, total = layer_table(module, tuple(inputs), call=call)
+    except (RuntimeError, ValueError, TypeError, IndexError) as err:
         raise ConfigError(
-            f"{model} cannot take input of shape {tuple(inputs[0].shape)}: "
-            f"{str(err).splitlines()[0]}"
+            f"{model} cannot take input of shape {shape}: {str(err).splitlines()[0]}"
         ) from None
     table = Table(
-        title=f"{model} (input {tuple(inputs[0].shape)})",
-        caption="FLOPs: a multiply-add is 2, whole input batch; receptive field: input positions "
-        "per spatial axis ('-': not defined, e.g. after linear or global pooling)",
+        title=f"{label} (input {shape})",
+        caption="FLOPs: a multiply-add is 2, whole input batch; rows '<Module>: matrix "
+        "products' are products outside layers (attention's QK^T and AV); receptive field: "
+        "input positions per spatial axis ('-': not defined, e.g. after linear or global "
+        "pooling)",
     )
     columns = ("layer", "type", "output shape", "parameters", "receptive field", "FLOPs")
     for col in columns:
@@ -230,11 +297,32 @@ def cmd_arch(model: str, input_shape: str | None) -> int:
         rf = "-" if r.receptive_field is None else "x".join(map(str, r.receptive_field))
         flops = "-" if r.flops is None else f"{r.flops:,}"
         name = r.name or "(model)"
-        table.add_row(name, r.type, str(r.output_shape), f"{r.parameters:,}", rf, flops)
+        out_shape = str(r.output_shape) if r.output_shape else "-"
+        params = f"{r.parameters:,}" if r.output_shape else "-"
+        table.add_row(name, r.type, out_shape, params, rf, flops)
     total_flops = sum(r.flops for r in rows if r.flops is not None)
     table.add_row("total", "", "", f"{total:,}", "", f"{total_flops:,}")
     _console().print(table)
     return 0
+
+
+def _experiment_name(model: str) -> str | None:
+    """``model`` as an experiment name (``mlp`` or ``fundamentals.mlp``), or None."""
+    experiments = {e.name: e for e in registry.entries(kind="experiment")}
+    if model in experiments:
+        return model
+    topic, _, rest = model.partition(".")
+    if rest in experiments and experiments[rest].topic == topic:
+        return rest
+    return None
+
+
+def _is_manual(task: Any) -> bool:
+    from replearn.engine.trainer import Task
+
+    own_update = type(task).update is not Task.update
+    own_step = type(task).training_step is not Task.training_step
+    return own_update or not own_step
 
 
 def cmd_data(command: str, name: str | None) -> int:

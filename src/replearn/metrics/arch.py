@@ -23,9 +23,16 @@ dropout, identity, flatten                   0
 anything else                               not counted ('-')
 =========================================  =====================================================
 
-Operations outside modules (``x + shortcut``, ``F.relu``, a functional call on
-a module's weight) are not counted. Modules are recognised by ``torch.nn``
-class, and replearn's from-scratch drop-ins by their (torch) class name.
+**Matrix products outside leaf modules** (attention's :math:`QK^\top` and
+:math:`AV`, whether written with ``@``, ``einsum``, ``bmm`` or
+``F.scaled_dot_product_attention``; a functional ``F.linear`` on a module's weight) are
+counted from the operations actually dispatched (``aten.mm / addmm / bmm / baddbmm``:
+:math:`2mkn` per matrix; scaled dot-product attention: :math:`2 L S (E + E_v)` per
+batch and head) and given one row per module that issues them (type
+``"<Module>: matrix products"``), after that module's own layers. Other operations
+outside modules (``x + shortcut``, ``F.relu``, softmax written functionally) are not
+counted. Modules are recognised by ``torch.nn`` class, and replearn's from-scratch
+drop-ins by their (torch) class name.
 
 **Receptive field** (input positions per spatial axis, Eq. 4 of
 :mod:`replearn.cnn.arithmetic`): each tensor produced by a leaf module carries
@@ -48,12 +55,15 @@ fields against the support of the input gradient of one output unit.
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from dataclasses import dataclass, replace
+from typing import Any
 
 import torch
 from torch import nn
+from torch.utils._python_dispatch import TorchDispatchMode
 
-__all__ = ["LayerRow", "layer_flops", "layer_kind", "layer_table"]
+__all__ = ["LayerRow", "layer_flops", "layer_kind", "layer_table", "product_flops"]
 
 _KINDS: dict[str, tuple[type[nn.Module], ...]] = {
     "conv": (nn.Conv1d, nn.Conv2d, nn.Conv3d),
@@ -184,12 +194,62 @@ def _largest(state: tuple[tuple[int, int], ...]) -> int:
     return max((r for r, _ in state), default=1)
 
 
+_MM = {"mm", "addmm", "bmm", "baddbmm"}
+
+
+def product_flops(op: str, args: tuple[Any, ...]) -> int:
+    """FLOPs of one dispatched matrix-product op (0 for any other op).
+
+    ``mm / addmm / bmm / baddbmm``: :math:`2mkn` per matrix of the batch; any
+    ``scaled_dot_product`` attention: :math:`2LSE + 2LSE_v` per batch entry and head
+    (:math:`QK^\top` and :math:`AV`; the softmax is not counted).
+    """
+    tensors = [a for a in args if isinstance(a, torch.Tensor)]
+    if op in _MM:
+        a, b = tensors[-2], tensors[-1]
+        batch = a.shape[0] if a.dim() == 3 else 1
+        return 2 * batch * a.shape[-2] * a.shape[-1] * b.shape[-1]
+    if "scaled_dot_product" in op and len(tensors) >= 3:
+        q, k, v = tensors[:3]
+        batch = math.prod(q.shape[:-2])
+        return 2 * batch * q.shape[-2] * k.shape[-2] * (q.shape[-1] + v.shape[-1])
+    return 0
+
+
+class _ProductCounter(TorchDispatchMode):
+    """Adds each matrix product's FLOPs to the module on top of ``stack`` (if not a leaf)."""
+
+    def __init__(self, stack: list[nn.Module], leaves: set[nn.Module]) -> None:
+        super().__init__()
+        self.stack, self.leaves = stack, leaves
+        self.flops: dict[nn.Module, int] = {}
+
+    def __torch_dispatch__(self, func, types, args=(), kwargs=None):  # type: ignore[no-untyped-def]
+        if self.stack and self.stack[-1] not in self.leaves:
+            n = product_flops(func.overloadpacket.__name__, tuple(args))
+            if n:
+                owner = self.stack[-1]
+                self.flops[owner] = self.flops.get(owner, 0) + n
+        return func(*args, **(kwargs or {}))
+
+
 @torch.no_grad()
-def layer_table(model: nn.Module, inputs: tuple[torch.Tensor, ...]) -> tuple[list[LayerRow], int]:
+def layer_table(
+    model: nn.Module,
+    inputs: tuple[torch.Tensor, ...],
+    call: Callable[[], object] | None = None,
+) -> tuple[list[LayerRow], int]:
     """Run ``model(*inputs)`` once (eval mode) and describe every leaf module call.
 
+    Args:
+        model: The module whose layers are described.
+        inputs: Its inputs (their receptive field is 1).
+        call: Runs the forward pass instead of ``model(*inputs)`` (e.g. a task's
+            ``training_step(batch)``, whose tensors are ``inputs``).
+
     Returns:
-        The rows in call order and the model's total parameter count ``sum(p.numel())``.
+        The rows in call order (plus one row per module issuing matrix products outside
+        its leaf modules, see the module docstring) and the total parameter count.
     """
     rows: list[LayerRow] = []
     names = {module: name for name, module in model.named_modules()}
@@ -218,13 +278,33 @@ def layer_table(model: nn.Module, inputs: tuple[torch.Tensor, ...]) -> tuple[lis
 
     leaves = [m for m in model.modules() if not any(True for _ in m.children())]
     handles = [module.register_forward_hook(hook) for module in leaves]
+    stack: list[nn.Module] = []
+    counter = _ProductCounter(stack, set(leaves))
+
+    def enter(module: nn.Module, args: object) -> None:
+        stack.append(module)
+
+    def leave(module: nn.Module, args: object, output: object) -> None:
+        stack.pop()
+        if module in counter.flops:
+            name = names.get(module, "")
+            kind = f"{type(module).__name__}: matrix products"
+            rows.append(LayerRow(name, kind, (), 0, None, counter.flops.pop(module)))
+
+    for module in model.modules():
+        handles.append(module.register_forward_pre_hook(enter))
+        handles.append(module.register_forward_hook(leave))
     was_training = model.training
     model.eval()
     try:
         for x in inputs:
             if isinstance(x, torch.Tensor):
                 record(x, ())  # r = 1 along every axis
-        model(*inputs)
+        with counter:
+            if call is None:
+                model(*inputs)
+            else:
+                call()
     finally:
         for h in handles:
             h.remove()
