@@ -166,8 +166,36 @@ def cmd_report(run_dir: Path) -> int:
 
     if not (run_dir / "config.json").is_file():
         raise ConfigError(f"{run_dir} is not a run folder (no config.json)")
+    check_run_files(run_dir)
     print(write_run_report(run_dir))
     return 0
+
+
+def check_run_files(run_dir: Path) -> None:
+    """Raise ``ConfigError`` naming the first corrupt file of a run folder (and the line)."""
+    for name in ("config.json", "result.json", "env.json"):
+        path = run_dir / name
+        if not path.is_file():
+            continue
+        try:
+            value = json.loads(path.read_text(encoding="utf-8"))
+        except (json.JSONDecodeError, UnicodeDecodeError) as err:
+            raise ConfigError(f"{path} is corrupt: {err}") from None
+        if not isinstance(value, dict):
+            raise ConfigError(f"{path} is corrupt: not a JSON object")
+    metrics = run_dir / "metrics.jsonl"
+    if metrics.is_file():
+        try:
+            lines = metrics.read_text(encoding="utf-8").splitlines()
+        except UnicodeDecodeError as err:
+            raise ConfigError(f"{metrics} is corrupt: {err}") from None
+        for number, line in enumerate(lines, start=1):
+            try:
+                row = json.loads(line)
+            except json.JSONDecodeError as err:
+                raise ConfigError(f"{metrics}:{number} is corrupt: {err}") from None
+            if not isinstance(row, dict):
+                raise ConfigError(f"{metrics}:{number} is corrupt: not a JSON object")
 
 
 def _parse_shape(text: str) -> tuple[int, ...]:

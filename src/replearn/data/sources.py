@@ -55,11 +55,13 @@ __all__ = [
     "DatasetSpec",
     "FileSpec",
     "cache_dir",
+    "data_used",
     "dataset_path",
     "file_path",
     "fixtures_used",
     "list_datasets",
     "offline",
+    "reset_data_used",
     "sha256sum",
     "verify",
 ]
@@ -239,8 +241,10 @@ FIXTURES: dict[str, dict[str, str]] = {
     },
 }
 
-# "<data set>/<file>" of every fixture resolved in this process.
+# "<data set>/<file>" of every fixture resolved, and every data set whose real files were
+# resolved, since the last reset_data_used() (the runner records them in result.json).
 _FIXTURES_USED: set[str] = set()
+_RESOLVED: set[str] = set()
 
 # (resolved path, inode, size, mtime_ns) -> SHA-256 hex digest.
 _DIGESTS: dict[tuple[str, int, int, int], str] = {}
@@ -306,8 +310,21 @@ def _fixture(dataset: str, filename: str) -> Path | None:
 
 
 def fixtures_used() -> list[str]:
-    """``"<data set>/<file>"`` of every test fixture resolved in this process (sorted)."""
+    """``"<data set>/<file>"`` of every test fixture resolved since the last reset (sorted)."""
     return sorted(_FIXTURES_USED)
+
+
+def data_used() -> dict[str, str]:
+    """Data set -> ``"file"`` or ``"test fixture"``: what was resolved since the last reset."""
+    used = {name: "file" for name in sorted(_RESOLVED)}
+    used.update({f.split("/")[0]: "test fixture" for f in _FIXTURES_USED})
+    return used
+
+
+def reset_data_used() -> None:
+    """Forget what :func:`data_used` and :func:`fixtures_used` report (a run starts)."""
+    _RESOLVED.clear()
+    _FIXTURES_USED.clear()
 
 
 def _candidates(dataset: str, filename: str) -> list[Path]:
@@ -454,11 +471,16 @@ def _resolve(dataset: str, spec: FileSpec, *, download: bool) -> Path | None:
     for path in _candidates(dataset, spec.name):
         if path.is_file():
             _check(dataset, spec, path)
+            _RESOLVED.add(dataset)
             return path
     stand_in = _fixture(dataset, spec.name)
     if stand_in is not None:
         return stand_in
-    return _download(dataset, spec) if download else None
+    if not download:
+        return None
+    path = _download(dataset, spec)
+    _RESOLVED.add(dataset)
+    return path
 
 
 def file_path(name: str, filename: str) -> Path:
@@ -499,6 +521,7 @@ def dataset_path(name: str) -> Path:
         if all((folder / spec.name).is_file() for spec in dataset.files):
             for spec in dataset.files:
                 _check(name, spec, folder / spec.name)
+            _RESOLVED.add(name)
             return folder
     fixture_root = _fixture_root()
     stand_ins = [_fixture(name, spec.name) for spec in dataset.files] if fixture_root else []

@@ -96,8 +96,39 @@ def _write_json(path: Path, obj: Any) -> None:
     ckpt.atomic_write_text(path, json.dumps(obj, indent=2, sort_keys=False) + "\n")
 
 
+EXTENDABLE = "max_steps"
+"""``--resume`` accepts a config that differs only in raising ``*.max_steps`` (extend a run)."""
+
+
+def _flat(d: dict[str, Any], prefix: str = "") -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for key, value in d.items():
+        if isinstance(value, dict):
+            out.update(_flat(value, f"{prefix}{key}."))
+        else:
+            out[f"{prefix}{key}"] = value
+    return out
+
+
+def _extends(old: dict[str, Any], new: dict[str, Any]) -> bool:
+    """Whether ``new`` differs from ``old`` only by larger ``max_steps`` values."""
+    a, b = _flat(old), _flat(new)
+    changed = [k for k in set(a) | set(b) if a.get(k) != b.get(k)]
+    return all(
+        k.rsplit(".", 1)[-1] == EXTENDABLE
+        and isinstance(a.get(k), int)
+        and isinstance(b.get(k), int)
+        and b[k] > a[k]
+        for k in changed
+    )
+
+
 def _check_folder(out: Path, record: dict[str, Any], resume: bool) -> None:
-    """Refuse to overwrite a run; on resume refuse a different config."""
+    """Refuse to overwrite a run; on resume refuse a missing run or a different config.
+
+    ``--resume`` may raise ``engine.max_steps`` (any ``*.max_steps``) to extend a run:
+    training continues from the newest checkpoint up to the new step count.
+    """
     config_file = out / "config.json"
     holds_run = config_file.exists() or (out / "metrics.jsonl").exists()
     if not resume:
@@ -106,13 +137,51 @@ def _check_folder(out: Path, record: dict[str, Any], resume: bool) -> None:
                 f"{out} already holds a run; pass --resume to continue it or choose another --out"
             )
         return
-    if config_file.exists():
+    if not config_file.exists():
+        if holds_run or any((out / "checkpoints").glob("*.ckpt")):
+            return  # checkpoints without a config: the checkpoint check decides
+        raise ConfigError(
+            f"--resume: {out} holds no run (no config.json); run without --resume to start one"
+        )
+    try:
         old = json.loads(config_file.read_text(encoding="utf-8"))
-        changes = diff(old, json.loads(json.dumps(record)))  # tuples -> lists, as on disk
-        if changes:
-            raise ckpt.CheckpointError(
-                f"--resume: the run in {out} was started with another config ({'; '.join(changes)})"
-            )
+    except (json.JSONDecodeError, UnicodeDecodeError) as err:
+        raise ConfigError(f"--resume: {config_file} is corrupt ({err})") from None
+    new = json.loads(json.dumps(record))  # tuples -> lists, as on disk
+    changes = diff(old, new)
+    if changes and not _extends(old, new):
+        raise ckpt.CheckpointError(
+            f"--resume: the run in {out} was started with another config ({'; '.join(changes)}); "
+            f"only {EXTENDABLE} may be raised"
+        )
+
+
+def _clean_failed_start(out: Path, created: bool) -> None:
+    """After a run failed with no checkpoint written, leave nothing that blocks a retry."""
+    if any((out / "checkpoints").glob("*.ckpt")):
+        return  # something to --resume from: keep it all
+    if created:
+        import shutil
+
+        shutil.rmtree(out, ignore_errors=True)
+        return
+    for name in ("config.json", "env.json", "metrics.jsonl"):
+        (out / name).unlink(missing_ok=True)
+
+
+def data_description(cfg: Any) -> str:
+    """The data a run used: the config's ``data`` field and the files read, in words."""
+    from replearn.data import sources
+
+    parts = []
+    if isinstance(getattr(cfg, "data", None), str):
+        parts.append(cfg.data)
+    for name, kind in sources.data_used().items():
+        if name not in parts:
+            parts.append(name if kind == "file" else f"{name} (test fixture)")
+        elif kind != "file":
+            parts[parts.index(name)] = f"{name} (test fixture)"
+    return ", ".join(parts) or "generated / embedded"
 
 
 def _save_model(model: torch.nn.Module, path: Path) -> None:
@@ -180,23 +249,35 @@ def _run(
     ctx = RunContext(
         out=out_dir, seed=seed, device=dev, resume=resume, dist=dist, progress=progress
     )
+    created = not out_dir.exists()
     if dist.is_main:
         out_dir.mkdir(parents=True, exist_ok=True)
         _write_json(out_dir / "config.json", record)
         _write_json(out_dir / "env.json", environment(dev, dist.world_size))
     distributed.barrier()
     seed_everything(seed)
-    ctx.start(say=_say)
+    from replearn.data import sources
+
+    sources.reset_data_used()
     t0 = time.perf_counter()
     try:
-        result: Result = exp.run(cfg, ctx)
-    finally:
-        ctx.close()
+        ctx.start(say=_say)
+        try:
+            result: Result = exp.run(cfg, ctx)
+        finally:
+            ctx.close()
+    except BaseException:
+        if dist.is_main and not resume:
+            _clean_failed_start(out_dir, created)
+        raise
     wall = time.perf_counter() - t0
     metrics = {**result.metrics, "wall_time_s": round(wall, 3)}
     claims = judge(exp.claims, metrics)
     if dist.is_main:
-        _write_json(out_dir / "result.json", {**metrics, "claims": claims})
+        context = {"preset": preset, "seed": seed, "data": data_description(cfg)}
+        if sources.fixtures_used():
+            context["data_fixtures"] = sources.fixtures_used()
+        _write_json(out_dir / "result.json", {**metrics, "claims": claims, "context": context})
         if result.model is not None:
             _save_model(result.model, out_dir / "model.safetensors")
         if report:
