@@ -6,7 +6,7 @@
     replearn claims [TOPIC] [--quick] [--out DIR]
     replearn report RUN_DIR
     replearn arch NAME [--input-shape B,C,H,W] [--preset P] [--set key=value ...]
-    replearn data list | verify [NAME] | path NAME
+    replearn data list | verify [NAME] | path NAME | download [NAME]
 
 Exit codes: 0 success, 2 bad input (one line on stderr, no traceback),
 3 the NaN guard aborted training, 130 interrupted.
@@ -75,13 +75,15 @@ def _build_parser() -> argparse.ArgumentParser:
         "--set", dest="overrides", nargs="+", action="extend", default=[], metavar="KEY=VALUE"
     )
 
-    da = sub.add_parser("data", help="data sets: list, verify, path")
+    da = sub.add_parser("data", help="data sets: list, verify, path, download")
     da_sub = da.add_subparsers(dest="data_command", required=True, parser_class=_Parser)
-    da_sub.add_parser("list")
-    ver = da_sub.add_parser("verify")
-    ver.add_argument("name", nargs="?")
-    pa = da_sub.add_parser("path")
+    da_sub.add_parser("list", help="every data set, where its files are, embedded ones")
+    ver = da_sub.add_parser("verify", help="check the SHA-256 of the files present")
+    ver.add_argument("name", nargs="?", help="one data set (default: all)")
+    pa = da_sub.add_parser("path", help="the folder (or file) a data set is read from")
     pa.add_argument("name")
+    dl = da_sub.add_parser("download", help="fetch missing files, verified, into the cache")
+    dl.add_argument("name", nargs="?", help="one data set (default: all)")
     return p
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import inspect
 import json
+import os
 from pathlib import Path
 from typing import Any
 
@@ -19,10 +20,13 @@ _REPO = _PACKAGE_ROOT.parents[1]  # the checkout (src/replearn -> repo) in a dev
 
 
 def _console() -> Console:
-    """Rich console; wide when the output is not a terminal, so names are never cut."""
+    """Rich console: the terminal's width; $COLUMNS (else 120) when output is not a terminal."""
     console = Console(highlight=False, soft_wrap=True)
     if not console.is_terminal:
-        console = Console(highlight=False, soft_wrap=True, width=200)
+        width = os.environ.get("COLUMNS", "")
+        console = Console(
+            highlight=False, soft_wrap=True, width=int(width) if width.isdigit() else 120
+        )
     return console
 
 
@@ -354,30 +358,88 @@ def _is_manual(task: Any) -> bool:
 
 
 def cmd_data(command: str, name: str | None) -> int:
-    """``replearn data list | verify [NAME] | path NAME``."""
+    """``replearn data list | verify [NAME] | path NAME | download [NAME]``."""
     from replearn.data import sources
 
+    embedded = {e.name: e for e in sources.embedded_datasets()}
     if command == "list":
-        table = Table(title="data sets (files)")
-        for col in ("name", "description", "files", "where"):
-            table.add_column(col, overflow="fold")
-        for info in sources.list_datasets():
-            where = sorted(
-                {str(Path(w).parent) if w != "missing" else w for w in info.files.values()}
-            )
-            table.add_row(info.name, info.description, str(len(info.files)), ", ".join(where))
-        _console().print(table)
-        print("embedded (no file): digits, mnist1d, toy2d, sequence tasks, gymnasium")
-        return 0
+        return _data_list(sources, embedded)
     if command == "path":
+        if name in embedded:
+            print(embedded[name].where())
+            return 0
+        if name not in sources.DATASETS:
+            known = sorted([*sources.DATASETS, *embedded])
+            raise ConfigError(f"unknown data set {name!r}; known: {', '.join(known)}")
         print(sources.dataset_path(name))
         return 0
-    names = [name] if name else [d.name for d in sources.list_datasets()]
-    bad = 0
+    if name is not None and name in embedded:
+        print(f"{name}: nothing to {command}, it is embedded ({embedded[name].where()})")
+        return 0
+    names = [name] if name else list(sources.DATASETS)
+    if command == "download":
+        return _data_download(sources, names)
+    return _data_verify(sources, names, named=name is not None)
+
+
+def _data_list(sources: Any, embedded: dict[str, Any]) -> int:
+    table = Table(title="data sets")
+    for col in ("name", "description", "files", "where"):
+        table.add_column(col, overflow="fold")
+    for info in sources.list_datasets():
+        present = [w for w in info.files.values() if w != "missing"]
+        where = sorted({str(Path(w).parent) for w in present})
+        state = f"{len(present)} of {len(info.files)}"
+        if len(present) < len(info.files):
+            where.append(f"missing: replearn data download {info.name}")
+        table.add_row(info.name, info.description, state, ", ".join(where))
+    for e in embedded.values():
+        table.add_row(e.name, e.description, "embedded", str(e.where()))
+    _console().print(table)
+    return 0
+
+
+def _data_download(sources: Any, names: list[str]) -> int:
+    from rich.progress import BarColumn, DownloadColumn, Progress, TransferSpeedColumn
+
+    columns = ("{task.description}", BarColumn(), DownloadColumn(), TransferSpeedColumn())
+    with Progress(*columns, console=_console(), transient=True) as bar:
+        tasks: dict[str, Any] = {}
+
+        def report(url: str, done: int, total: int | None) -> None:
+            if url not in tasks:
+                tasks[url] = bar.add_task(url.rsplit("/", 1)[-1], total=total)
+            bar.update(tasks[url], completed=done, total=total)
+
+        results = {n: sources.download(n, progress=report) for n in names}
+    for n, files in results.items():
+        for file, what in files:
+            print(f"{n}/{file}: {what} (SHA-256 verified)")
+    return 0
+
+
+def _data_verify(sources: Any, names: list[str], *, named: bool) -> int:
+    failed, missing, verified = [], [], []
     for n in names:
-        for file, ok, message in sources.verify(n):
-            bad += not ok
-            print(f"{'ok  ' if ok else 'FAIL'} {n}/{file}: {message}")
-    if bad:
-        print(json.dumps({"failed": bad}))
-    return 2 if bad else 0
+        rows = sources.verify(n)
+        bad = [(f, msg) for f, ok, msg in rows if not ok and not msg.startswith("missing")]
+        absent = [f for f, ok, msg in rows if not ok and msg.startswith("missing")]
+        if bad:
+            failed.append(n)
+            for f, msg in bad:
+                print(f"{n}: FAILED {f}: {msg}")
+        elif absent:
+            missing.append(n)
+            have = len(rows) - len(absent)
+            print(f"{n}: not downloaded ({have} of {len(rows)} files; replearn data download {n})")
+        else:
+            verified.append(n)
+            where = sorted({str(Path(msg).parent) for _, _, msg in rows})
+            print(f"{n}: ok, {len(rows)} files verified (SHA-256) in {', '.join(where)}")
+    print(
+        f"{len(names)} data set{'s' * (len(names) != 1)}: {len(verified)} verified, "
+        f"{len(missing)} not downloaded, {len(failed)} failed"
+    )
+    if failed:
+        return 2
+    return 1 if named and missing else 0

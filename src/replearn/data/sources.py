@@ -43,7 +43,7 @@ import tempfile
 import urllib.request
 import zipfile
 import zlib
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -53,10 +53,13 @@ __all__ = [
     "DataError",
     "DatasetInfo",
     "DatasetSpec",
+    "EmbeddedData",
     "FileSpec",
     "cache_dir",
     "data_used",
     "dataset_path",
+    "download",
+    "embedded_datasets",
     "file_path",
     "fixtures_used",
     "list_datasets",
@@ -387,11 +390,22 @@ def _check(dataset: str, spec: FileSpec, path: Path) -> None:
         )
 
 
+# Called as progress(url, bytes_done, bytes_total or None) while _fetch downloads.
+_PROGRESS: list[Callable[[str, int, int | None], None]] = []
+
+
 def _fetch(url: str, dest: Path) -> None:
     """Download ``url`` to ``dest`` (the only function that touches the network)."""
     request = urllib.request.Request(url, headers={"User-Agent": "replearn"})
     with urllib.request.urlopen(request, timeout=60) as response, dest.open("wb") as out:
-        shutil.copyfileobj(response, out, length=1 << 20)
+        length = response.headers.get("Content-Length")
+        total = int(length) if length and length.isdigit() else None
+        done = 0
+        for chunk in iter(lambda: response.read(1 << 20), b""):
+            out.write(chunk)
+            done += len(chunk)
+            for report in _PROGRESS:
+                report(url, done, total)
 
 
 def _temp_in(folder: Path, name: str) -> Path:
@@ -427,7 +441,8 @@ def _download(dataset: str, spec: FileSpec) -> Path:
         searched = ", ".join(str(p) for p in _candidates(dataset, spec.name))
         raise DataError(
             f"{dataset}/{spec.name} not found (searched {searched}) and REPLEARN_OFFLINE "
-            f"forbids downloading it from {spec.url}; set REPLEARN_DATA to a folder holding it"
+            f"forbids downloading it from {spec.url}; set REPLEARN_DATA to a folder holding it "
+            f"(or run 'replearn data download {dataset}' where the network is allowed)"
         )
     folder.mkdir(parents=True, exist_ok=True)
     download = _temp_in(folder, Path(spec.url).name)
@@ -541,6 +556,121 @@ def dataset_path(name: str) -> Path:
             shutil.copyfile(local, tmp)
             _install(name, spec, tmp, target)
     return cache
+
+
+def download(
+    name: str, progress: Callable[[str, int, int | None], None] | None = None
+) -> list[tuple[str, str]]:
+    """Make every file of a data set present and verified, downloading what is missing.
+
+    A file already in ``$REPLEARN_DATA`` or the cache is verified, not fetched again (test
+    fixtures are never used here). A download goes to a temporary file in the cache
+    folder, is checked against its SHA-256 and only then renamed into place.
+
+    Args:
+        name: Data set name (a key of :data:`DATASETS`).
+        progress: Called as ``progress(url, bytes_done, bytes_total_or_None)`` during a
+            download.
+
+    Returns:
+        One ``(filename, what happened)`` per file: ``"present at PATH"`` or
+        ``"downloaded to PATH"``.
+
+    Raises:
+        DataError: Unknown data set, offline, network error or digest mismatch (nothing
+            is kept then).
+    """
+    dataset = _spec(name)
+    done = []
+    if progress is not None:
+        _PROGRESS.append(progress)
+    try:
+        for spec in dataset.files:
+            found = next((p for p in _candidates(name, spec.name) if p.is_file()), None)
+            if found is not None:
+                _check(name, spec, found)
+                done.append((spec.name, f"present at {found}"))
+                continue
+            path = _download(name, spec)
+            done.append((spec.name, f"downloaded to {path}"))
+    finally:
+        if progress is not None:
+            _PROGRESS.remove(progress)
+    return done
+
+
+@dataclass(frozen=True)
+class EmbeddedData:
+    """A data set that needs no download: shipped by a dependency or generated.
+
+    Attributes:
+        name: What ``--set data=...`` and ``replearn data path`` call it.
+        description: One line.
+        where: Returns the file (or module) it comes from.
+    """
+
+    name: str
+    description: str
+    where: Callable[[], Path]
+
+
+def _digits_file() -> Path:
+    import sklearn.datasets
+
+    return Path(sklearn.datasets.__file__).parent / "data" / "digits.csv.gz"
+
+
+def _module_file(module: str) -> Callable[[], Path]:
+    def where() -> Path:
+        import importlib
+
+        return Path(importlib.import_module(module).__file__ or module)
+
+    return where
+
+
+def _mnist1d_file() -> Path:
+    from replearn.data.images import _mnist1d_cache_file
+
+    return _mnist1d_cache_file()
+
+
+def embedded_datasets() -> list[EmbeddedData]:
+    """The data sets with no file to download (gymnasium only when it is installed)."""
+    import importlib.util
+
+    found = [
+        EmbeddedData(
+            "digits",
+            "8x8 handwritten digits, 1,797 images, 10 classes (scikit-learn's copy of UCI)",
+            _digits_file,
+        ),
+        EmbeddedData(
+            "mnist1d",
+            "MNIST-1D: 40-sample 1-D signals, 10 classes, generated by the mnist1d package "
+            "(cached after the first use)",
+            _mnist1d_file,
+        ),
+        EmbeddedData(
+            "toy2d",
+            "2-D toy densities (moons, rings, mixtures, ...), generated",
+            _module_file("replearn.data.toy2d"),
+        ),
+        EmbeddedData(
+            "sequence-tasks",
+            "copy, selective copy, associative recall, adding problem: generated",
+            _module_file("replearn.data.sequences"),
+        ),
+    ]
+    if importlib.util.find_spec("gymnasium") is not None:
+        found.append(
+            EmbeddedData(
+                "gymnasium",
+                "reinforcement-learning environments of the gymnasium package",
+                _module_file("gymnasium"),
+            )
+        )
+    return found
 
 
 def verify(name: str) -> list[tuple[str, bool, str]]:
