@@ -1,0 +1,1 @@
+"""RLHF experiments: GRPO on arithmetic, SFT -> reward model -> PPO on sentiment."""

@@ -1,0 +1,62 @@
+"""Stages shared by the RLHF experiments: pretraining and SFT of a tiny character GPT."""
+
+from __future__ import annotations
+
+import copy
+import statistics
+from typing import Any
+
+import torch
+from torch.utils.data import TensorDataset
+
+from replearn.engine import EngineConfig, RandomWindows, RunContext, fit
+from replearn.rlhf.trainers import LanguageModelTask, SFTTask
+from replearn.transformer.gpt import GPT, GPTConfig
+
+__all__ = ["engine", "frozen_copy", "paired_difference", "pretrain", "sft"]
+
+
+def engine(max_steps: int, batch_size: int, log_every: int = 10, **kw: Any) -> EngineConfig:
+    """A quiet engine config (no progress bar, checkpoints at the end)."""
+    return EngineConfig(
+        max_steps=max_steps, batch_size=batch_size, log_every=log_every, checkpoint_every=0,
+        progress=False, **kw,
+    )  # fmt: skip
+
+
+def pretrain(
+    text_ids: torch.Tensor, cfg: GPTConfig, eng: EngineConfig, lr: float, ctx: RunContext
+) -> GPT:
+    """Step 0: a fresh GPT trained on random windows of ``text_ids`` (next-token loss)."""
+    torch.manual_seed(ctx.seed)
+    model = GPT(cfg)
+    stream = RandomWindows(
+        text_ids, block_size=cfg.block_size, batch_size=eng.batch_size, seed=ctx.seed
+    )
+    fit(LanguageModelTask(model), model.configure_optimizers(lr=lr, weight_decay=0.0), stream,
+        cfg=eng, ctx=ctx)  # fmt: skip
+    return model
+
+
+def sft(
+    model: GPT, seqs: torch.Tensor, prompt_len: int, eos_id: int, eng: EngineConfig, lr: float,
+    ctx: RunContext,
+) -> GPT:  # fmt: skip
+    """Step 1: supervised fine-tuning on (prompt, response) sequences, prompt masked."""
+    task = SFTTask(model, prompt_len=prompt_len, eos_id=eos_id)
+    fit(task, model.configure_optimizers(lr=lr, weight_decay=0.0), TensorDataset(seqs),
+        cfg=eng, ctx=ctx)  # fmt: skip
+    return model
+
+
+def frozen_copy(model: GPT) -> GPT:
+    """The reference policy: a copy without gradients."""
+    ref = copy.deepcopy(model)
+    return ref.requires_grad_(False).eval()
+
+
+def paired_difference(after: list[float], before: list[float]) -> tuple[float, float]:
+    """Mean paired difference across seeds and its standard error (0 with one seed)."""
+    d = [a - b for a, b in zip(after, before, strict=True)]
+    se = statistics.stdev(d) / len(d) ** 0.5 if len(d) > 1 else 0.0
+    return statistics.fmean(d), se
