@@ -112,6 +112,20 @@ def _parse_override(cfg: Any, key: str, text: str, updates: dict[str, Any]) -> N
         raise ConfigError(f"--set {key}={text!r}: expected {_type_name(tp)}") from None
 
 
+def _step_budget_alone(cfg: Any, updates: dict[str, Any]) -> None:
+    """A section given ``max_steps`` but not ``time_budget_s`` loses its wall-clock budget.
+
+    So ``--set engine.max_steps=N`` alone makes any run step-budgeted and deterministic,
+    whatever the preset's time budget; give ``engine.time_budget_s`` too to keep both.
+    """
+    names = {f.name for f in dataclasses.fields(cfg)}
+    if "max_steps" in updates and "time_budget_s" in names and "time_budget_s" not in updates:
+        updates["time_budget_s"] = None
+    for name, value in updates.items():
+        if isinstance(value, dict):
+            _step_budget_alone(getattr(cfg, name), value)
+
+
 def _replace(cfg: Any, updates: dict[str, Any]) -> Any:
     """``cfg`` with the nested ``updates`` applied: one ``replace`` (one validation) per level."""
     changes = {
@@ -138,6 +152,7 @@ def apply_overrides(cfg: Any, overrides: typing.Sequence[str]) -> Any:
         _parse_override(cfg, key.strip(), text.strip(), updates)
     if not updates:
         return cfg
+    _step_budget_alone(cfg, updates)
     try:
         return _replace(cfg, updates)
     except (ValueError, TypeError) as err:  # __post_init__ validation

@@ -331,3 +331,15 @@ def test_fit_moves_the_task_to_the_context_device(tmp_path: Path) -> None:
     with contextlib.suppress(NotImplementedError, RuntimeError):
         loop.run()  # meta tensors cannot be logged or checkpointed: placement is checked first
     assert len(seen) >= 2 and all(d.type == "meta" for d in seen)
+
+
+def test_max_steps_override_alone_turns_the_time_budget_off() -> None:
+    from replearn.config import apply_overrides
+    from replearn.experiments.transformer.gpt_shakespeare import Config
+
+    cfg = Config()
+    assert cfg.engine.time_budget_s == 600.0
+    stepped = apply_overrides(cfg, ["engine.max_steps=50"])
+    assert stepped.engine.max_steps == 50 and stepped.engine.time_budget_s is None
+    both = apply_overrides(cfg, ["engine.max_steps=50", "engine.time_budget_s=30"])
+    assert both.engine.time_budget_s == 30.0

@@ -85,7 +85,7 @@ class EngineConfig:
         batch_size: global batch (split evenly over torchrun processes).
         log_every: write the running training metrics every this many updates.
         eval_every: evaluate every this many updates (0: at the end only).
-        eval_every_s: also evaluate every this many seconds of training (0: off).
+        eval_every_s: with a time budget, also evaluate every this many seconds (0: off).
         checkpoint_every: write a checkpoint every this many updates (0: at the end only).
         keep_checkpoints: how many checkpoints to keep.
         num_workers: DataLoader worker processes (0: load in the main process).
@@ -187,7 +187,8 @@ class Task(nn.Module):
         """The evaluation the loop logs: by default ``validation_step`` over ``val_set``.
 
         Override for evaluations without a data set (returns of a policy, sample quality);
-        return the names as they should be logged (``val_...``).
+        return the names as they should be logged (``val_...``). ``loop.final_evaluation``
+        tells the end-of-run evaluation (which may be larger) from periodic ones.
         """
         if loop.val_set is None:
             return {}
@@ -277,6 +278,8 @@ class Loop:
         self.last_checkpoint_step = -1
         self._fault_pending = cfg.fault_nan_at_step >= 0
         self.final_validation_done = False
+        self.final_evaluation = False  # True during the end-of-run (and budget-probe) evaluation
+        self._last_eval_step = -1
         self.running: dict[str, Tensor] = {}  # sums of training metrics since the last log
         self.running_count = 0
         self._batches: Iterator[Any] | None = None
@@ -456,9 +459,13 @@ class Loop:
             for group, base in zip(opt.param_groups, self.base_lrs[name], strict=True):
                 group["lr"] = base * factor
 
-    def _validate(self) -> None:
-        with self.budget.measure_evaluation():
-            metrics = self.task.validate(self)
+    def _validate(self, *, final: bool = False) -> None:
+        self.final_evaluation, self._last_eval_step = final, self.step
+        try:
+            with self.budget.measure_evaluation():
+                metrics = self.task.validate(self)
+        finally:
+            self.final_evaluation = False
         if not metrics:
             return
         self.log(**metrics)
@@ -498,7 +505,7 @@ class Loop:
         self.task.train()
         self.budget.start()
         if self.budget.limited and self.step == 0 and not self.final_validation_done:
-            self._validate()  # measures what the final evaluation will cost
+            self._validate(final=True)  # measures what the final evaluation will cost
         while not self._finished():
             with self.budget.measure_step():
                 self._set_learning_rates()
@@ -514,16 +521,17 @@ class Loop:
                 self.running_count += 1
                 if self.step % cfg.log_every == 0 or self.step == cfg.max_steps:
                     self._log_training()
+            every_s = cfg.eval_every_s if self.budget.limited else 0.0  # deterministic without
             if (cfg.eval_every and self.step % cfg.eval_every == 0) or self.budget.eval_due(
-                cfg.eval_every_s, ctx.dist
+                every_s, ctx.dist
             ):
-                self._validate()
+                self._validate(final=self.step >= cfg.max_steps)
             for cb in self.callbacks:
                 cb.on_step_end(self)
         if self.running_count:
             self._log_training()
-        if not self.final_validation_done and (not cfg.eval_every or self.step % cfg.eval_every):
-            self._validate()
+        if not self.final_validation_done and self._last_eval_step != self.step:
+            self._validate(final=True)
         self.final_validation_done = True
         for cb in self.callbacks:
             cb.on_fit_end(self)

@@ -17,9 +17,10 @@ characters) for long enough to overfit, a GPT without dropout reaches its best v
 early and then gets worse; dropout (``dropout`` = 0.2, nanoGPT's Shakespeare value) regularises.
 Holds if the best validation loss with dropout is lower than without.
 
-Every run uses AdamW (nanoGPT's groups), warm-up then a cosine to a tenth of the peak rate,
-gradient clipping 1.0, float32, one thread; the validation loss is the mean over a fixed set of
-evenly spaced windows of the validation split.
+Every run trains through the engine in its own child run folder (random windows of the text as
+in nanoGPT; AdamW with nanoGPT's groups; the engine's warm-up then cosine to a tenth of the peak
+rate; gradient clipping 1.0; float32; one thread); the validation loss is the mean over a fixed
+set of evenly spaced windows of the validation split.
 
 Measured with the default config, seed 0 (2026-11-26, a loaded machine): learned 2.342 vs
 sinusoidal 2.315 nats/char (holds); 15k -> 104k -> 405k -> 802k parameters give 2.603 -> 2.464
@@ -42,14 +43,9 @@ import torch
 from torch import Tensor
 
 from replearn.data.text import TinyShakespeare
-from replearn.engine import RunContext
+from replearn.engine import EngineConfig, RandomWindows, RunContext, fit
 from replearn.experiments.base import Claim, Result, experiment
-from replearn.experiments.transformer.gpt_shakespeare import (
-    batches,
-    cosine_lr,
-    eval_windows,
-    evaluate,
-)
+from replearn.experiments.transformer.char_gpt import CharLMTask, eval_windows
 from replearn.report.plots import line_plot
 from replearn.transformer.gpt import GPT, GPTConfig
 
@@ -130,36 +126,33 @@ def quick() -> Config:
 
 
 def train_steps(
-    gcfg: GPTConfig, data: Tensor, val: Tensor, cfg: Config, steps: int, seed: int
+    gcfg: GPTConfig, data: Tensor, val: Tensor, cfg: Config, steps: int, ctx: RunContext, name: str
 ) -> tuple[GPT, list[tuple[int, float, float]]]:
-    """Train a fresh GPT for ``steps`` steps; the curve of (step, train loss, val loss).
+    """Train a fresh GPT for ``steps`` steps through the engine in child run ``name``.
 
+    Returns the model and its curve of (step, mean train loss since the last point, val loss).
     Same seed -> same initialisation (where shapes agree) and the same batches.
     """
-    torch.manual_seed(seed)
+    torch.manual_seed(ctx.seed)
     model = GPT(gcfg)
     opt = model.configure_optimizers(lr=cfg.lr, weight_decay=0.1, betas=(0.9, 0.99))
-    it = batches(data, gcfg.block_size, cfg.batch_size, torch.Generator().manual_seed(seed))
-    curve, running = [], 0.0
-    for step in range(1, steps + 1):
-        lr = (
-            cfg.lr * step / cfg.warmup_steps
-            if step <= cfg.warmup_steps
-            else cosine_lr(
-                (step - cfg.warmup_steps) / max(steps - cfg.warmup_steps, 1), cfg.lr, cfg.lr / 10
-            )
-        )
-        for g in opt.param_groups:
-            g["lr"] = lr
-        x, y = next(it)
-        loss = model.train().loss(x, y)
-        loss.backward()
-        torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
-        opt.step()
-        opt.zero_grad(set_to_none=True)
-        running = loss.item() if step == 1 else 0.9 * running + 0.1 * loss.item()
-        if step % cfg.eval_every == 0 or step == steps:
-            curve.append((step, running, evaluate(model, val)))
+    engine = EngineConfig(
+        max_steps=steps, batch_size=cfg.batch_size, log_every=cfg.eval_every,
+        eval_every=cfg.eval_every, checkpoint_every=0, grad_clip_norm=1.0,
+        lr_schedule="warmup-cosine", warmup_steps=min(cfg.warmup_steps, steps - 1),
+        min_lr_ratio=0.1, progress=False,
+    )  # fmt: skip
+    task = CharLMTask(model, val, curve_windows=len(val))
+    with ctx.child(name) as sub:
+        stream = RandomWindows(data, block_size=gcfg.block_size, batch_size=cfg.batch_size,
+                               seed=sub.seed)  # fmt: skip
+        loop = fit(task, opt, stream, cfg=engine, ctx=sub)
+    train = {r["step"]: r["train_loss"] for r in loop.history if "train_loss" in r}
+    curve = [
+        (r["step"], train[r["step"]], r.get("val_loss", r.get("val_loss_curve")))
+        for r in loop.history
+        if ("val_loss" in r or "val_loss_curve" in r) and r["step"] in train
+    ]
     return model, curve
 
 
@@ -251,15 +244,17 @@ def _run(cfg: Config, ctx: RunContext) -> Result:
     pos_curves = {}
     for position in cfg.positions:
         gcfg = make(cfg.position_layers, cfg.position_width, position=position)
-        _, curve = train_steps(gcfg, train.data, val, cfg, cfg.position_steps, ctx.seed)
+        _, curve = train_steps(gcfg, train.data, val, cfg, cfg.position_steps, ctx,
+                               f"positions-{position}")  # fmt: skip
         pos_curves[position] = curve
         m[f"val_loss_{position}"] = curve[-1][2]
         ctx.log(cfg.position_steps, **{f"val_loss_{position}": curve[-1][2]})
     m["position_steps"] = cfg.position_steps
     params, losses = [], []
     for layers, width in cfg.scaling_sizes:
+        name = f"scaling-L{layers}-C{width}"
         model, curve = train_steps(make(layers, width), train.data, val, cfg,
-                                   cfg.scaling_steps, ctx.seed)  # fmt: skip
+                                   cfg.scaling_steps, ctx, name)  # fmt: skip
         params.append(model.num_parameters())
         losses.append(curve[-1][2])
         ctx.log(cfg.scaling_steps, **{f"val_loss_L{layers}_C{width}": losses[-1]})
@@ -269,7 +264,7 @@ def _run(cfg: Config, ctx: RunContext) -> Result:
     drop_curves = {}
     for name, p in (("no_dropout", 0.0), ("dropout", cfg.dropout)):
         gcfg = make(cfg.dropout_layers, cfg.dropout_width, dropout=p)
-        _, curve = train_steps(gcfg, small, val, cfg, cfg.dropout_steps, ctx.seed)
+        _, curve = train_steps(gcfg, small, val, cfg, cfg.dropout_steps, ctx, f"dropout-{name}")
         drop_curves[name] = curve
         m[f"best_val_loss_{name}"] = min(c[2] for c in curve)
         m[f"final_val_loss_{name}"] = curve[-1][2]
