@@ -1,0 +1,2 @@
+"""Reinforcement-learning experiments: dynamic programming, tabular TD, DQN, policy
+gradients, PPO, reward hacking."""

@@ -1,0 +1,334 @@
+"""Engine tasks of the RL experiments: PPO, A2C, REINFORCE and DQN agents trained by ``fit``.
+
+Every task draws its own data (``fit(task, opt, None, ...)``): one call of ``update`` is
+one rollout and its gradient steps (PPO, A2C, REINFORCE) or ``train_freq`` environment
+steps and ``gradient_steps`` updates (DQN). The environments, their random generators,
+the episode statistics and the replay buffer are declared state (``get_extra_state`` and
+buffers), so a checkpoint taken at an update boundary resumes exactly. ``validate``
+evaluates the greedy policy on fresh environments seeded from the step (no state), over
+``final_eval_episodes`` episodes after the last update and ``eval_episodes`` before.
+"""
+
+from __future__ import annotations
+
+import statistics
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import matplotlib.pyplot as plt
+import torch
+from torch import Tensor
+
+from replearn.engine import Loop, Task
+from replearn.report.plots import DPI, save_figure
+from replearn.rl.agents import ActorCritic, QNetwork
+from replearn.rl.dqn import ReplayBuffer, dqn_loss, dqn_targets, linear_epsilon
+from replearn.rl.envs import VectorEnv
+from replearn.rl.hacking import ProxyBonusGrid
+from replearn.rl.losses import discounted_returns, gae_advantages
+from replearn.rl.pg import a2c_loss, complete_episode_mask, reinforce_loss
+from replearn.rl.ppo import PPOHyperparameters, ppo_update, rollout_batch
+from replearn.rl.rollout import collect_rollout, evaluate_policy
+
+RECENT = 20  # episodes in the running "episode_return" (SB3's ep_rew_mean uses 100)
+
+
+def env_factory(env_id: str, num_envs: int, **kw: Any) -> Callable[[int], VectorEnv]:
+    """``seed -> VectorEnv(env_id, num_envs, seed=seed)``; ``env_id`` ``"ProxyBonusGrid"``
+    builds :class:`~replearn.rl.hacking.ProxyBonusGrid` (keyword arguments ``grid_*``)."""
+    if env_id == "ProxyBonusGrid":
+        grid_kw = {k[5:]: v for k, v in kw.items() if k.startswith("grid_")}
+        rest = {k: v for k, v in kw.items() if not k.startswith("grid_")}
+        limit = grid_kw.get("max_steps", 40)
+        return lambda seed: VectorEnv(
+            lambda: ProxyBonusGrid(**grid_kw), num_envs, seed=seed, max_episode_steps=limit,
+            info_keys=("true_reward", "bonus"), **rest,
+        )  # fmt: skip
+    return lambda seed: VectorEnv(env_id, num_envs, seed=seed, **kw)
+
+
+def smooth(ys: list[float], window: int) -> list[float]:
+    """Trailing moving average over up to ``window`` points."""
+    out, acc = [], 0.0
+    for i, y in enumerate(ys):
+        acc += y
+        if i >= window:
+            acc -= ys[i - window]
+        out.append(acc / min(i + 1, window))
+    return out
+
+
+def plot_xy(
+    path: Path, curves: dict[str, tuple[list[float], list[float]]], *, xlabel: str,
+    ylabel: str, title: str, hline: float | None = None,
+) -> Path:  # fmt: skip
+    """Curves with their own x values (episodes end at different environment steps)."""
+    fig, ax = plt.subplots(figsize=(6.4, 4.0), dpi=DPI)
+    for label, (xs, ys) in curves.items():
+        ax.plot(xs, ys, label=label, linewidth=1.2)
+    if hline is not None:
+        ax.axhline(hline, color="k", linestyle=":", linewidth=1)
+    ax.set_xlabel(xlabel)
+    ax.set_ylabel(ylabel)
+    ax.set_title(title, fontsize="medium")
+    ax.grid(alpha=0.3)
+    if len(curves) > 1:
+        ax.legend(fontsize="small")
+    fig.tight_layout()
+    return save_figure(fig, path)
+
+
+def episode_curve(episodes: list[dict[str, float]], key: str = "return", window: int = 20):
+    """(environment steps, smoothed per-episode ``key``) of a task's finished episodes."""
+    xs = [e["env_step"] for e in episodes]
+    return xs, smooth([e[key] for e in episodes], window)
+
+
+def last_eval(history: list[dict[str, Any]]) -> dict[str, float]:
+    """The last evaluation row of a loop's history (``eval_return``, ``eval_return_std``)."""
+    rows = [r for r in history if "eval_return" in r]
+    return rows[-1] if rows else {}
+
+
+class RLTask(Task):
+    """What the RL tasks share: training environments, episode bookkeeping, evaluation.
+
+    Args:
+        envs: the training environments.
+        make_eval_envs: ``seed -> VectorEnv`` for evaluation.
+        eval_episodes: episodes per evaluation during training.
+        final_eval_episodes: episodes of the evaluation after the last update.
+    """
+
+    def __init__(
+        self,
+        envs: VectorEnv,
+        make_eval_envs: Callable[[int], VectorEnv],
+        *,
+        eval_episodes: int = 10,
+        final_eval_episodes: int = 100,
+    ) -> None:
+        super().__init__()
+        self.envs, self.make_eval_envs = envs, make_eval_envs
+        self.eval_episodes, self.final_eval_episodes = eval_episodes, final_eval_episodes
+        self.env_steps = 0
+        self.episodes: list[dict[str, float]] = []  # every finished training episode
+        self.train_time_s = 0.0  # wall time inside update (not checkpointed: not exact)
+        self.last_eval: list[float] = []
+
+    def greedy_action(self, obs: Tensor) -> Tensor:
+        """The evaluated (deterministic) policy."""
+        raise NotImplementedError
+
+    def _note_episodes(self) -> dict[str, Tensor]:
+        for ep in self.envs.drain_episodes():
+            self.episodes.append({**ep, "env_step": float(self.env_steps)})
+        recent = [e["return"] for e in self.episodes[-RECENT:]]
+        mean = sum(recent) / len(recent) if recent else 0.0
+        return {"episode_return": torch.tensor(mean)}
+
+    def validate(self, loop: Loop) -> dict[str, float]:
+        final = loop.step >= loop.cfg.max_steps
+        n = self.final_eval_episodes if final else self.eval_episodes
+        if n <= 0:
+            return {}
+        self.eval()
+        with torch.no_grad():
+            returns = evaluate_policy(
+                self.greedy_action, lambda: self.make_eval_envs(10_000 + loop.step), n
+            )
+        self.train()
+        self.last_eval = returns
+        return {
+            "eval_return": sum(returns) / len(returns),
+            "eval_return_std": statistics.pstdev(returns),
+            "eval_env_steps": float(self.env_steps),
+        }
+
+    def get_extra_state(self) -> dict[str, Any]:
+        return {"envs": self.envs.get_state(), "env_steps": self.env_steps,
+                "episodes": [dict(e) for e in self.episodes]}  # fmt: skip
+
+    def set_extra_state(self, state: dict[str, Any]) -> None:
+        self.envs.set_state(state["envs"])
+        self.env_steps = int(state["env_steps"])
+        self.episodes = [dict(e) for e in state["episodes"]]
+
+
+class PPOTask(RLTask):
+    """PPO (:func:`replearn.rl.ppo.ppo_update`): one rollout of ``n_steps`` per env and
+    ``hp.epochs`` minibatch epochs per update; ``anneal_clip`` scales the clip range by
+    ``1 - progress`` (RL-zoo's ``lin_0.2``)."""
+
+    def __init__(
+        self, agent: ActorCritic, envs: VectorEnv, make_eval_envs: Callable[[int], VectorEnv],
+        *, hp: PPOHyperparameters, n_steps: int, anneal_clip: bool = False, **kw: Any,
+    ) -> None:  # fmt: skip
+        super().__init__(envs, make_eval_envs, **kw)
+        self.agent, self.hp, self.n_steps, self.anneal_clip = agent, hp, n_steps, anneal_clip
+        self.kl_history: list[float] = []  # kl_after of every update
+
+    def greedy_action(self, obs: Tensor) -> Tensor:
+        return self.agent.actor(obs).argmax(-1)
+
+    def update(self, batch: Any, loop: Loop) -> dict[str, Tensor]:
+        t0 = time.perf_counter()
+        clip = self.hp.clip
+        if clip is not None and self.anneal_clip:
+            clip = clip * max(1.0 - loop.progress, 1e-8)
+        ro = collect_rollout(self.agent, self.envs, self.n_steps, self.hp.gamma)
+        self.env_steps += ro.env_steps
+        data = rollout_batch(ro, self.hp.gamma, self.hp.gae_lambda)
+        stats = ppo_update(self.agent, data, self.hp, loop.optimize, clip=clip)
+        self.kl_history.append(stats["kl_after"])
+        self.train_time_s += time.perf_counter() - t0
+        return {**{k: torch.tensor(v) for k, v in stats.items()}, **self._note_episodes()}
+
+    def get_extra_state(self) -> dict[str, Any]:
+        return {**super().get_extra_state(), "kl_history": list(self.kl_history)}
+
+    def set_extra_state(self, state: dict[str, Any]) -> None:
+        super().set_extra_state(state)
+        self.kl_history = list(state["kl_history"])
+
+
+class A2CTask(RLTask):
+    """A2C: a rollout of ``n_steps`` per env, GAE advantages, one gradient step (Eq. 5 of
+    :mod:`replearn.rl.pg`)."""
+
+    def __init__(
+        self, agent: ActorCritic, envs: VectorEnv, make_eval_envs: Callable[[int], VectorEnv],
+        *, n_steps: int, gamma: float, gae_lambda: float, vf_coef: float, ent_coef: float,
+        **kw: Any,
+    ) -> None:  # fmt: skip
+        super().__init__(envs, make_eval_envs, **kw)
+        self.agent, self.n_steps, self.gamma, self.gae_lambda = agent, n_steps, gamma, gae_lambda
+        self.vf_coef, self.ent_coef = vf_coef, ent_coef
+
+    def greedy_action(self, obs: Tensor) -> Tensor:
+        return self.agent.actor(obs).argmax(-1)
+
+    def update(self, batch: Any, loop: Loop) -> dict[str, Tensor]:
+        t0 = time.perf_counter()
+        ro = collect_rollout(self.agent, self.envs, self.n_steps, self.gamma)
+        self.env_steps += ro.env_steps
+        adv = gae_advantages(ro.rewards, ro.values, ro.dones, ro.last_value,
+                             self.gamma, self.gae_lambda)  # fmt: skip
+        D = ro.obs.shape[-1]
+        logp, logits, v = self.agent.evaluate_actions(ro.obs.reshape(-1, D), ro.actions.reshape(-1))
+        loss, terms = a2c_loss(logp, logits, v, adv.reshape(-1), (adv + ro.values).reshape(-1),
+                               vf_coef=self.vf_coef, ent_coef=self.ent_coef)  # fmt: skip
+        loop.optimize(loss)
+        self.train_time_s += time.perf_counter() - t0
+        return {**terms, **self._note_episodes()}
+
+
+class ReinforceTask(RLTask):
+    """REINFORCE with reward-to-go over the complete episodes of each rollout; with
+    ``baseline`` a learned value network is subtracted and regressed on the returns."""
+
+    def __init__(
+        self, agent: ActorCritic, envs: VectorEnv, make_eval_envs: Callable[[int], VectorEnv],
+        *, n_steps: int, gamma: float, baseline: bool, vf_coef: float = 0.5, **kw: Any,
+    ) -> None:  # fmt: skip
+        super().__init__(envs, make_eval_envs, **kw)
+        self.agent, self.n_steps, self.gamma, self.baseline = agent, n_steps, gamma, baseline
+        self.vf_coef = vf_coef
+
+    def greedy_action(self, obs: Tensor) -> Tensor:
+        return self.agent.actor(obs).argmax(-1)
+
+    def update(self, batch: Any, loop: Loop) -> dict[str, Tensor]:
+        t0 = time.perf_counter()
+        ro = collect_rollout(self.agent, self.envs, self.n_steps, self.gamma)
+        self.env_steps += ro.env_steps
+        mask = complete_episode_mask(ro.dones).reshape(-1)
+        returns = discounted_returns(
+            ro.rewards, ro.dones, self.gamma, torch.zeros(ro.dones.shape[1])
+        )
+        D = ro.obs.shape[-1]
+        logp, _, v = self.agent.evaluate_actions(ro.obs.reshape(-1, D), ro.actions.reshape(-1))
+        g = returns.reshape(-1)
+        loss = reinforce_loss(logp, g, baseline=v if self.baseline else None, mask=mask)
+        if self.baseline:
+            loss = loss + self.vf_coef * 0.5 * (((v - g) ** 2) * mask).sum() / mask.sum().clamp_min(
+                1
+            )
+        loop.optimize(loss)
+        self.train_time_s += time.perf_counter() - t0
+        return {"loss": loss.detach(), **self._note_episodes()}
+
+
+class DQNTask(RLTask):
+    """DQN (:mod:`replearn.rl.dqn`) in stable-baselines3's schedule: per update,
+    ``train_freq`` environment steps (ε-greedy, ε linear over ``exploration_steps``) into
+    the replay buffer, then ``gradient_steps`` Huber-loss steps on minibatches once
+    ``learning_starts`` steps were taken. The target network is copied every
+    ``target_update_interval`` environment steps; with ``target_network=False`` the
+    targets use the online network itself."""
+
+    def __init__(
+        self, q: QNetwork, envs: VectorEnv, make_eval_envs: Callable[[int], VectorEnv], *,
+        gamma: float, buffer_size: int, batch_size: int, learning_starts: int, train_freq: int,
+        gradient_steps: int, target_update_interval: int, exploration_steps: int,
+        eps_start: float, eps_end: float, target_network: bool = True, double: bool = False,
+        **kw: Any,
+    ) -> None:  # fmt: skip
+        super().__init__(envs, make_eval_envs, **kw)
+        self.q, self.gamma, self.batch_size = q, gamma, batch_size
+        self.learning_starts, self.train_freq, self.gradient_steps = (
+            learning_starts, train_freq, gradient_steps)  # fmt: skip
+        self.target_update_interval, self.exploration_steps = (
+            target_update_interval, exploration_steps)  # fmt: skip
+        self.eps_start, self.eps_end = eps_start, eps_end
+        self.use_target, self.double = target_network, double
+        self.target = QNetwork(q.obs_dim, q.n_actions, hidden=q.hidden) if target_network else None
+        if self.target is not None:
+            self.target.load_state_dict(q.state_dict())
+            self.target.requires_grad_(False)
+        self.replay = ReplayBuffer(buffer_size, envs.obs_dim)
+
+    def greedy_action(self, obs: Tensor) -> Tensor:
+        return self.q(obs).argmax(-1)
+
+    @torch.no_grad()
+    def _collect(self) -> float:
+        N = self.envs.num_envs
+        eps = 0.0
+        for _ in range(max(self.train_freq // N, 1)):
+            eps = linear_epsilon(self.env_steps, start=self.eps_start, end=self.eps_end,
+                                 duration=self.exploration_steps)  # fmt: skip
+            obs = self.envs.obs
+            explore = torch.rand(N) < eps
+            random_a = torch.randint(self.envs.n_actions, (N,))
+            actions = torch.where(explore, random_a, self.q(obs).argmax(-1))
+            _, r, term, _trunc, final_obs = self.envs.step(actions.numpy())
+            self.replay.add(obs, actions, r, final_obs, term)
+            for _ in range(N):
+                self.env_steps += 1
+                if self.target is not None and self.env_steps % self.target_update_interval == 0:
+                    self.target.load_state_dict(self.q.state_dict())
+        return eps
+
+    def update(self, batch: Any, loop: Loop) -> dict[str, Tensor]:
+        t0 = time.perf_counter()
+        eps = self._collect()
+        losses = []
+        if self.env_steps > self.learning_starts:
+            for _ in range(self.gradient_steps):
+                b = self.replay.sample(self.batch_size)
+                with torch.no_grad():
+                    net = self.target if self.target is not None else self.q
+                    next_q = net(b["next_obs"])
+                    online = self.q(b["next_obs"]) if self.double else None
+                    y = dqn_targets(b["rewards"], b["terminated"], next_q, self.gamma,
+                                    next_q_online=online)  # fmt: skip
+                loss = dqn_loss(self.q(b["obs"]), b["actions"], y)
+                loop.optimize(loss)
+                losses.append(float(loss.detach()))
+        self.train_time_s += time.perf_counter() - t0
+        mean_loss = sum(losses) / len(losses) if losses else 0.0
+        return {"td_loss": torch.tensor(mean_loss), "epsilon": torch.tensor(eps),
+                **self._note_episodes()}  # fmt: skip
