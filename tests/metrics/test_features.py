@@ -59,8 +59,9 @@ def test_user_module_plugs_in():
         ModuleFeatures(body).probabilities(x)
 
 
-def test_cache_round_trip_and_tamper_detection(tmp_cache):
-    model = feature_classifier("digits", steps=20)
+def test_cache_round_trip_and_tamper_detection(tmp_cache, monkeypatch):
+    monkeypatch.setitem(feat._TRAIN_STEPS, "digits", 20)  # a short "default" for the test
+    model = feature_classifier("digits")
     path = feat.cache_path("digits")
     assert str(path).startswith(str(tmp_cache)) and path.is_file()
     record = json.loads(path.with_suffix(".json").read_text())
@@ -77,9 +78,11 @@ def test_cache_round_trip_and_tamper_detection(tmp_cache):
         feature_classifier("digits")
 
 
-def test_missing_without_training_raises(tmp_cache):
+def test_missing_without_training_raises_and_custom_steps_are_not_cached(tmp_cache):
     with pytest.raises(ValueError, match="no cached"):
         feature_classifier("digits", train_if_missing=False)
+    feature_classifier("digits", steps=5)
+    assert not feat.cache_path("digits").exists()
 
 
 @pytest.mark.slow

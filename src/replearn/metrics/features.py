@@ -242,8 +242,8 @@ def feature_classifier(
 ) -> FeatureClassifier:
     """The cached, verified classifier for ``data`` (trained and cached when missing).
 
-    ``steps`` overrides the training length of a missing classifier (tests use a short one
-    in a temporary cache; the default is the reproducible one).
+    ``steps`` trains a classifier of another length instead, never cached (the tiny presets
+    use a short one); the cached file is always the default, reproducible one.
 
     Raises:
         ValueError: the cached weights or their test predictions do not match the sidecar,
@@ -253,6 +253,8 @@ def feature_classifier(
 
     from replearn.data.images import load_classification
 
+    if steps is not None:
+        return train_feature_classifier(data, steps=steps)[0].eval()
     path = cache_path(data)
     side = path.with_suffix(".json")
     if path.is_file() and side.is_file():
@@ -268,7 +270,7 @@ def feature_classifier(
         return model
     if not train_if_missing:
         raise ValueError(f"no cached feature classifier at {path}")
-    model, record = train_feature_classifier(data, steps=steps)
+    model, record = train_feature_classifier(data)
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_suffix(".tmp")
     save_file({k: v.contiguous() for k, v in model.state_dict().items()}, str(tmp))
