@@ -1,0 +1,1 @@
+"""VAE experiments: VAE and beta-VAE, IWAE, IAF posterior, the manifold hypothesis, VRNN."""
