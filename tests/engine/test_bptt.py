@@ -65,7 +65,7 @@ def _hand(model, x, y, t: int, k1: int, k2: int) -> list[torch.Tensor]:
 def test_k_at_least_the_length_is_full_bptt(k1: int, k2: int) -> None:
     model, x, y = _setup()
     task = TruncatedBPTTTask(model, x, y, k1=k1, k2=k2)
-    assert len(task.updates()) == 1
+    assert task.updates_per_pass == 1
     loss, _ = task.training_step()
     out, _ = model(x)
     full = _grads(model, sequence_cross_entropy(out, y))
@@ -145,8 +145,7 @@ def _train(out: Path, crash_at: int = -1, resume_state=None):
     ctx = RunContext(out=out, seed=0, progress=False, resume_state=resume_state)
     ctx.logger.open(keep_lines=resume_state["metrics_lines"] if resume_state else None)
     try:
-        fit(task, opt, task.updates(), cfg=cfg, ctx=ctx, val_set=task.validation_set(),
-            callbacks=[_CrashAt(crash_at)])  # fmt: skip
+        fit(task, opt, None, cfg=cfg, ctx=ctx, callbacks=[_CrashAt(crash_at)])
     finally:
         ctx.logger.close()
     return task

@@ -22,13 +22,16 @@ carried value, a constant for this update. :math:`k_1 = k_2 = k` is plain trunca
 over the whole stream). With :math:`k_2 > k_1` the last :math:`k_2 - k_1` steps of the previous
 window are recomputed (the cost of the longer memory: :math:`k_2` forward steps per :math:`k_1`).
 
-:class:`TruncatedBPTTTask` implements Eq. (1) for :func:`replearn.engine.trainer.fit`. The
-engine shuffles the items of its dataset, whereas the order of a stream is the algorithm, so the
-task keeps its own cursor and :meth:`TruncatedBPTTTask.updates` is a dataset that only counts
-the updates of one pass (one engine epoch = one pass over the stream; at the end of the stream
-the state goes back to zero). The cursor and the carried state are part of the task's
-``state_dict`` (``get_extra_state``), so checkpoints hold them and a resumed run continues
-exactly. Under torchrun every rank would read the same columns: use one process.
+:class:`TruncatedBPTTTask` implements Eq. (1) as a task of the engine's general loop that
+draws its own data: ``fit(task, optimizer, None, ...)``. The order of a stream is the
+algorithm (no shuffling), so the task keeps its own cursor: each update reads the next
+:math:`k_1` steps, and at the end of the stream the state goes back to zero (one pass =
+``task.updates_per_pass`` updates; ``engine.max_steps`` sets how many). The cursor and the
+carried state are part of the task's ``state_dict`` (``get_extra_state``), so checkpoints
+hold them and a resumed run continues exactly. Under torchrun each rank reads its own equal
+share of the stream's columns and DDP averages the gradients, so N processes follow one
+process's trajectory. Evaluation (``validate``) reads the whole validation stream with the
+state carried.
 
 The model is called as ``model(x, state) -> (outputs, new_state)`` with ``x`` (k, B, ...)
 time-major and ``state`` None at the start (``torch.nn.LSTM`` and
@@ -48,9 +51,8 @@ from typing import Any
 import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
-from torch.utils.data import TensorDataset
 
-from replearn.engine.trainer import Task
+from replearn.engine.trainer import Loop, Task
 
 __all__ = [
     "TruncatedBPTTTask", "batchify", "detach_state", "language_model_streams",
@@ -156,18 +158,27 @@ class TruncatedBPTTTask(Task):
         """Steps T of the stream."""
         return self.inputs.shape[0]
 
-    def updates(self) -> TensorDataset:
-        """A dataset with one item per update of a pass (pass it to ``fit`` with batch_size=1)."""
-        return TensorDataset(torch.arange(math.ceil(self.length / self.k1)))
+    @property
+    def updates_per_pass(self) -> int:
+        """Updates of one pass over the stream: ceil(T / k1)."""
+        return math.ceil(self.length / self.k1)
 
-    @staticmethod
-    def validation_set() -> TensorDataset:
-        """A one-item dataset: ``fit(val_set=...)`` then reads the whole validation stream once."""
-        return TensorDataset(torch.zeros(1))
+    def _columns(self, stream: Tensor) -> Tensor:
+        """This rank's equal share of the stream's columns (all of them in one process)."""
+        if not torch.distributed.is_initialized():
+            return stream
+        world, rank = torch.distributed.get_world_size(), torch.distributed.get_rank()
+        if stream.shape[1] % world:
+            raise ValueError(f"{stream.shape[1]} columns cannot be split over {world} ranks")
+        per = stream.shape[1] // world
+        return stream[:, rank * per : (rank + 1) * per]
 
-    def _run(self, start: int, stop: int, state: State, inputs: Tensor) -> tuple[Any, State]:
+    def _run(
+        self, start: int, stop: int, state: State, inputs: Tensor, *, split: bool = True
+    ) -> tuple[Any, State]:
         dev = next(self.model.parameters()).device
-        return self.model(inputs[start:stop].to(dev), state)
+        window = self._columns(inputs[start:stop]) if split else inputs[start:stop]
+        return self.model(window.to(dev), state)
 
     def training_step(self, batch: Any = None) -> tuple[Tensor, dict[str, Tensor]]:
         """One update of Eq. (1) at the cursor; ``batch`` (an update counter) is not read."""
@@ -183,7 +194,7 @@ class TruncatedBPTTTask(Task):
             out, state = self._run(s_next, end, state, self.inputs)
             outs.append(out)
         outputs = torch.cat(outs)[t - s :]  # the k1 new steps
-        loss = self.loss_fn(outputs, self.targets[t:end].to(outputs.device))
+        loss = self.loss_fn(outputs, self._columns(self.targets[t:end]).to(outputs.device))
         if end < self.length:
             self.cursor, self.carried = end, carried
         else:  # end of the stream: the next pass starts from a zero state
@@ -197,10 +208,21 @@ class TruncatedBPTTTask(Task):
             raise ValueError("TruncatedBPTTTask was built without a validation stream")
         total, state, n = 0.0, None, self.val_inputs.shape[0]
         for start in range(0, n, self.k1):
-            out, state = self._run(start, min(start + self.k1, n), state, self.val_inputs)
-            target = self.val_targets[start : start + self.k1].to(out.device)
+            stop = min(start + self.k1, n)
+            out, state = self._run(start, stop, state, self.val_inputs, split=False)
+            target = self.val_targets[start:stop].to(out.device)
             total += float(self.loss_fn(out, target)) * out.shape[0]
         return {"loss": torch.tensor(total / n)}
+
+    def validate(self, loop: Loop) -> dict[str, float]:
+        """``val_loss`` over the validation stream (nothing without one)."""
+        if self.val_inputs is None:
+            return {}
+        was_training = self.training
+        self.eval()
+        loss = float(self.validation_step()["loss"])
+        self.train(was_training)
+        return {"val_loss": loss}
 
     # -- checkpointed with the task: the cursor and the carried state ----------------------
     def get_extra_state(self) -> dict[str, Any]:

@@ -195,9 +195,7 @@ def run(cfg: Config, ctx: RunContext) -> Result:
     task = TruncatedBPTTTask(model, x, y, k1=cfg.bptt, val_inputs=vx, val_targets=vy)
     opt = torch.optim.Adam(model.parameters(), lr=cfg.lr)
     with single_thread():
-        loop = fit(
-            task, opt, task.updates(), cfg=cfg.engine, ctx=ctx, val_set=task.validation_set()
-        )
+        loop = fit(task, opt, None, cfg=cfg.engine, ctx=ctx)
         model = model.cpu()
         val_loss = float(task.cpu().validation_step()["loss"])
         gen = torch.Generator().manual_seed(ctx.seed)

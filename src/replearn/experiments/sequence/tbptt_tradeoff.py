@@ -50,12 +50,11 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
-from replearn.engine import RunContext
+from replearn.engine import Callback, EngineConfig, Loop, RunContext, fit
 from replearn.engine.bptt import TruncatedBPTTTask
 from replearn.experiments.base import Claim, Result, experiment
 from replearn.experiments.sequence.rnn_common import SavedTensorBytes, SequenceModel, single_thread
 from replearn.report.plots import CURVE_FIGSIZE, DPI, save_figure
-from replearn.sequence.clipping import clip_grad_norm
 
 
 @dataclass(frozen=True)
@@ -133,14 +132,51 @@ def echo_stream(
 def echo_loss(logits: Tensor, y: Tensor) -> Tensor:
     """Cross-entropy summed over the heads, averaged over the answered positions.
 
+    A window with no answered position (every lag longer than the steps read so far) gives
+    0, not the 0/0 of a mean over nothing.
+
     Shape:
         logits: (B, T, D, K); y: (B, T, D) -> scalar.
     """
-    return F.cross_entropy(logits.flatten(0, 2), y.flatten(), ignore_index=-100) * y.shape[-1]
+    target = y.flatten()
+    answered = (target != -100).sum().clamp(min=1)
+    total = F.cross_entropy(logits.flatten(0, 2), target, ignore_index=-100, reduction="sum")
+    return total / answered * y.shape[-1]
 
 
-def train_truncated(cfg: Config, k: int, lags: tuple[int, ...], seed: int) -> dict[str, Any]:
-    """Train one GRU with heads for ``lags`` with truncation ``k``; accuracy and costs."""
+class _MeasuredTBPTT(TruncatedBPTTTask):
+    """The TBPTT task, also recording the bytes autograd saves in each update's forward."""
+
+    saved_bytes = 0
+
+    def training_step(self, batch: Any = None) -> tuple[Tensor, dict[str, Tensor]]:
+        with SavedTensorBytes() as counter:
+            out = super().training_step(batch)
+        self.saved_bytes = max(self.saved_bytes, counter.bytes)
+        return out
+
+
+class _UpdateTimes(Callback):
+    """Wall time of each update (from the end of one to the end of the next)."""
+
+    def __init__(self) -> None:
+        self.times: list[float] = []
+        self._last = 0.0
+
+    def on_fit_start(self, loop: Loop) -> None:
+        self._last = time.perf_counter()
+
+    def on_step_end(self, loop: Loop) -> None:
+        now = time.perf_counter()
+        self.times.append(now - self._last)
+        self._last = now
+
+
+def train_truncated(
+    cfg: Config, k: int, lags: tuple[int, ...], seed: int, ctx: RunContext
+) -> dict[str, Any]:
+    """Train one GRU with heads for ``lags`` with truncation ``k`` for one pass over the stream,
+    through the engine in a child run; accuracy and costs."""
     gen = torch.Generator().manual_seed(seed)
     x, y = echo_stream(cfg.batch_size, cfg.train_tokens, cfg.num_symbols, lags, gen)
     torch.manual_seed(seed)  # the same initial weights for every k
@@ -156,25 +192,19 @@ def train_truncated(cfg: Config, k: int, lags: tuple[int, ...], seed: int) -> di
     def loss_fn(outputs: Tensor, targets: Tensor) -> Tensor:
         return echo_loss(outputs.unflatten(-1, (len(lags), cfg.num_symbols)), targets)
 
-    task = TruncatedBPTTTask(model, x.T, y.transpose(0, 1), k1=k, loss_fn=loss_fn)
+    task = _MeasuredTBPTT(model, x.T, y.transpose(0, 1), k1=k, loss_fn=loss_fn)
     opt = torch.optim.Adam(model.parameters(), lr=cfg.lr)
-    times, losses, saved = [], [], 0
-    for _ in range(len(task.updates())):  # one pass over the stream
-        t0 = time.perf_counter()
-        with SavedTensorBytes() as counter:
-            loss, _ = task.training_step()  # k steps from the carried (detached) state
-        opt.zero_grad()
-        loss.backward()
-        clip_grad_norm(model.parameters(), 1.0)
-        opt.step()
-        times.append(time.perf_counter() - t0)
-        losses.append(loss.item())
-        saved = max(saved, counter.bytes)
+    engine = EngineConfig(max_steps=task.updates_per_pass, batch_size=1, log_every=1,
+                          checkpoint_every=0, grad_clip_norm=1.0, progress=False)  # fmt: skip
+    timer = _UpdateTimes()
+    with ctx.child(f"k{k}-lags{'-'.join(map(str, lags))}", seed=seed) as sub:
+        loop = fit(task, opt, None, cfg=engine, ctx=sub, callbacks=[timer])
+    losses = [r["train_loss"] for r in loop.history if "train_loss" in r]
     return {
         "accuracy": lag_accuracy(model, cfg, lags, seed + 1),
-        "saved_bytes": saved,
-        "train_update_ms": 1e3 * statistics.median(times),
-        "updates": len(times),
+        "saved_bytes": task.saved_bytes,
+        "train_update_ms": 1e3 * statistics.median(timer.times),
+        "updates": loop.step,
         "final_loss": statistics.mean(losses[-max(len(losses) // 10, 1) :]),
     }
 
@@ -225,11 +255,11 @@ def time_updates(cfg: Config, seed: int) -> dict[int, float]:
     return {k: 1e3 * statistics.median(v) for k, v in times.items()}
 
 
-def train_all(cfg: Config, k: int, seed: int) -> dict[str, Any]:
+def train_all(cfg: Config, k: int, seed: int, ctx: RunContext) -> dict[str, Any]:
     """Truncation ``k``: one model per lag (or one with every head if ``joint_heads``)."""
     if cfg.joint_heads:
-        return train_truncated(cfg, k, cfg.lags, seed)
-    runs = [train_truncated(cfg, k, (d,), seed) for d in cfg.lags]
+        return train_truncated(cfg, k, cfg.lags, seed, ctx)
+    runs = [train_truncated(cfg, k, (d,), seed, ctx) for d in cfg.lags]
     return {
         "accuracy": [r["accuracy"][0] for r in runs],
         "saved_bytes": max(r["saved_bytes"] for r in runs),
@@ -349,7 +379,7 @@ def run(cfg: Config, ctx: RunContext) -> Result:
     res: dict[int, dict[str, Any]] = {}
     with single_thread():
         for k in cfg.truncations:
-            res[k] = train_all(cfg, k, ctx.seed)
+            res[k] = train_all(cfg, k, ctx.seed, ctx)
             ctx.log(
                 k,
                 **{
