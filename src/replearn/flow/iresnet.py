@@ -73,6 +73,7 @@ def fixed_point_inverse(
 ) -> tuple[Tensor, int]:
     r"""Alg. 1: :math:`x^{k+1} = y - g(x^k)`, :math:`x^0 = y`, until the step is below ``atol``.
 
+    Stops early when the iteration diverges (a step above ``1e12`` or not finite).
     Returns ``(x, iterations used)``.
 
     Shape:
@@ -83,7 +84,7 @@ def fixed_point_inverse(
         x_next = y - g(x)
         step = (x_next - x).abs().max()
         x = x_next
-        if not torch.isfinite(step) or step < atol:
+        if not torch.isfinite(step) or step < atol or step > 1e12:
             return x, k
     return x, n_iterations
 
