@@ -97,7 +97,7 @@ class Config:
     k_eval: int = 100
     seeds: int = 3
     engine: EngineConfig = field(
-        default_factory=lambda: dataclasses.replace(engine(800, batch_size=64), grad_clip_norm=10.0)
+        default_factory=lambda: dataclasses.replace(engine(600, batch_size=64), grad_clip_norm=10.0)
     )
 
     def __post_init__(self) -> None:
