@@ -39,7 +39,6 @@ task needs positions least: ``--set steps=3000 compare_scratch=false pretrain_st
 from __future__ import annotations
 
 import datetime as dt
-import math
 import random
 import zlib
 from dataclasses import dataclass
@@ -49,7 +48,7 @@ import torch
 from torch import Tensor
 
 from replearn.data.text import TinyShakespeare
-from replearn.engine import RunContext
+from replearn.engine import EngineConfig, RunContext, Stream, Task, fit
 from replearn.experiments.base import Claim, Result, experiment
 from replearn.transformer.span_corruption import span_corruption
 from replearn.transformer.t5 import T5, T5Config
@@ -185,64 +184,92 @@ def pad(rows: list[list[int]], value: int) -> Tensor:
     return torch.tensor([r + [value] * (width - len(r)) for r in rows], dtype=torch.long)
 
 
-def _lr(step: int, steps: int, lr: float) -> float:
-    warm = max(1, steps // 20)
-    if step < warm:
-        return lr * (step + 1) / warm
-    return lr / 10 + 0.45 * lr * (1 + math.cos(math.pi * (step - warm) / max(1, steps - warm)))
+class TextToTextTask(Task):
+    """T5's cross-entropy on ``(inputs, labels)`` batches (pad masked, labels -100 ignored)."""
+
+    def __init__(self, model: T5) -> None:
+        super().__init__()
+        self.model = model
+
+    def training_step(self, batch: Any) -> tuple[Tensor, dict[str, Tensor]]:
+        x, labels = batch
+        return self.model.loss(x, labels, x != PAD), {}
+
+
+def _python_rng_state(rng: random.Random) -> list[Any]:
+    version, internal, gauss = rng.getstate()
+    return [version, list(internal), gauss]
+
+
+class TaskStream(Stream):
+    """Endless batches mixing the tasks evenly (train side of the split), from a seeded RNG."""
+
+    def __init__(self, cfg: Config, codec: Codec, seed: int) -> None:
+        self.cfg, self.codec, self.rng = cfg, codec, random.Random(seed)
+
+    def next_batch(self) -> tuple[Tensor, Tensor]:
+        per_task, cfg = self.cfg.batch_size // len(self.cfg.tasks), self.cfg
+        ex = [e for t in cfg.tasks
+              for e in sample_split(t, per_task, test=False, rng=self.rng, cfg=cfg)]  # fmt: skip
+        return (
+            pad([self.codec.encode(x) for x, _ in ex], PAD),
+            pad([self.codec.encode(y) for _, y in ex], -100),
+        )
+
+    def state_dict(self) -> dict[str, Any]:
+        return {"rng": _python_rng_state(self.rng)}
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        version, internal, gauss = state["rng"]
+        self.rng.setstate((version, tuple(internal), gauss))
+
+
+class SpanCorruptionStream(Stream):
+    """Endless span-corruption batches of random Tiny Shakespeare windows (then eos)."""
+
+    def __init__(self, cfg: Config, codec: Codec, text_ids: list[int], seed: int) -> None:
+        self.cfg, self.codec, self.text_ids = cfg, codec, text_ids
+        self.gen = torch.Generator().manual_seed(seed)
+
+    def next_batch(self) -> tuple[Tensor, Tensor]:
+        n = self.cfg.pretrain_chars
+        starts = torch.randint(len(self.text_ids) - n, (self.cfg.batch_size,), generator=self.gen)
+        pairs = [
+            span_corruption(self.text_ids[s : s + n], self.codec.sentinels, generator=self.gen)
+            for s in starts.tolist()
+        ]
+        inputs = pad([[*i.tolist(), EOS] for i, _ in pairs], PAD)
+        return inputs, pad([[*t.tolist(), EOS] for _, t in pairs], -100)
+
+    def state_dict(self) -> dict[str, Any]:
+        return {"generator": self.gen.get_state()}
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        self.gen.set_state(state["generator"])
 
 
 def train(
-    model: T5, batches, steps: int, lr: float, bias_lr_mult: float = 1.0, log=None, tag: str = ""
+    model: T5, stream: Stream, steps: int, cfg: Config, ctx: RunContext, name: str
 ) -> list[float]:
-    """AdamW on ``model.loss`` over ``steps`` batches (x, labels); the loss curve.
+    """AdamW on ``model.loss`` for ``steps`` batches through the engine (child run ``name``).
 
-    The relative-position tables (one scalar per bucket and head) get ``bias_lr_mult`` times
-    the rate: Adam moves every parameter by about the rate per step, and these scalars must
-    travel several units to make attention position-sensitive.
+    Linear warm-up over 5% of the steps, cosine to lr / 10, clipping 1.0. The
+    relative-position tables (one scalar per bucket and head) get ``bias_lr_mult`` times the
+    rate: Adam moves every parameter by about the rate per step, and these scalars must
+    travel several units to make attention position-sensitive. Returns the loss curve.
     """
     tables = [p for n, p in model.named_parameters() if "relative_attention_bias" in n]
     others = [p for n, p in model.named_parameters() if "relative_attention_bias" not in n]
-    groups = [{"params": others, "mult": 1.0}, {"params": tables, "mult": bias_lr_mult}]
-    opt = torch.optim.AdamW(groups, lr=lr, weight_decay=0.01)
-    model.train()
-    curve = []
-    for step in range(steps):
-        for g in opt.param_groups:
-            g["lr"] = _lr(step, steps, lr) * g["mult"]
-        x, labels = next(batches)
-        loss = model.loss(x, labels, x != PAD)
-        opt.zero_grad(set_to_none=True)
-        loss.backward()
-        torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
-        opt.step()
-        curve.append(loss.item())
-        if log is not None and (step + 1) % 50 == 0:
-            log(step + 1, **{f"{tag}loss": sum(curve[-50:]) / 50})
-    return curve
-
-
-def task_batches(cfg: Config, codec: Codec, rng: random.Random):
-    """Endless batches mixing the tasks evenly (train side of the split)."""
-    per_task = cfg.batch_size // len(cfg.tasks)
-    while True:
-        ex = [e for t in cfg.tasks for e in sample_split(t, per_task, test=False, rng=rng, cfg=cfg)]
-        yield (
-            pad([codec.encode(x) for x, _ in ex], PAD),
-            pad([codec.encode(y) for _, y in ex], -100),
-        )
-
-
-def pretrain_batches(cfg: Config, codec: Codec, text_ids: list[int], gen: torch.Generator):
-    """Endless span-corruption batches of random Tiny Shakespeare windows (then eos)."""
-    n = cfg.pretrain_chars
-    while True:
-        starts = torch.randint(len(text_ids) - n, (cfg.batch_size,), generator=gen).tolist()
-        pairs = [
-            span_corruption(text_ids[s : s + n], codec.sentinels, generator=gen) for s in starts
-        ]
-        inputs = pad([[*i.tolist(), EOS] for i, _ in pairs], PAD)
-        yield inputs, pad([[*t.tolist(), EOS] for _, t in pairs], -100)
+    groups = [{"params": others, "lr": cfg.lr}, {"params": tables, "lr": cfg.lr * cfg.bias_lr_mult}]
+    opt = torch.optim.AdamW(groups, lr=cfg.lr, weight_decay=0.01)
+    engine = EngineConfig(
+        max_steps=steps, batch_size=cfg.batch_size, log_every=1, checkpoint_every=0,
+        grad_clip_norm=1.0, lr_schedule="warmup-cosine", warmup_steps=max(1, steps // 20),
+        min_lr_ratio=0.1, progress=False,
+    )  # fmt: skip
+    with ctx.child(name) as sub:
+        loop = fit(TextToTextTask(model), opt, stream, cfg=engine, ctx=sub)
+    return [r["train_loss"] for r in loop.history if "train_loss" in r]
 
 
 @torch.no_grad()
@@ -356,16 +383,13 @@ def run(cfg: Config, ctx: RunContext) -> Result:
             model = T5(tcfg)
             name = "scratch" if prefix else "T5"
             if pre_steps:
-                gen = torch.Generator().manual_seed(ctx.seed)
                 text = shakespeare_ids(codec).tolist()
-                batches = pretrain_batches(cfg, codec, text, gen)
-                curve = train(model, batches, pre_steps, cfg.lr, cfg.bias_lr_mult, ctx.log,
-                              "pretrain_")  # fmt: skip
+                stream = SpanCorruptionStream(cfg, codec, text, ctx.seed)
+                curve = train(model, stream, pre_steps, cfg, ctx, f"{name}-pretrain")
                 curves["span corruption (Tiny Shakespeare)"] = curve
                 metrics["pretrain_loss"] = sum(curve[-20:]) / len(curve[-20:])
-            rng = random.Random(ctx.seed)
-            curve = train(model, task_batches(cfg, codec, rng), cfg.steps, cfg.lr,
-                          cfg.bias_lr_mult, ctx.log, f"{prefix}task_")  # fmt: skip
+            stream = TaskStream(cfg, codec, ctx.seed)
+            curve = train(model, stream, cfg.steps, cfg, ctx, f"{name}-tasks")
             curves[f"tasks, {name}" + (" (after pretraining)" if pre_steps else "")] = curve
             metrics[f"{prefix}task_loss"] = sum(curve[-20:]) / len(curve[-20:])
             scores = []
