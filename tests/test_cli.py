@@ -153,7 +153,7 @@ def test_nan_guard_abort_exits_3_and_skip_finishes(capsys, tmp_path: Path) -> No
 
 
 def test_unknown_topic_and_model(capsys) -> None:
-    assert "unknown topic" in _one_line_error(capsys, main(["list", "fundamental"]))
+    assert "matches 'zzqx'" in _one_line_error(capsys, main(["list", "zzqx"]))
     assert "fundamentals.mlp" in _one_line_error(capsys, main(["arch", "fundamentals.mpl"]))
     assert "--input-shape" in _one_line_error(
         capsys, main(["arch", "fundamentals.mlp", "--input-shape", "a,b"])

@@ -1,6 +1,8 @@
 """The ``replearn`` command line.
 
-    replearn list [TOPIC] [--markdown]
+    replearn --version
+    replearn list [TOPIC | WORD] [--markdown]
+    replearn info NAME                      (also: replearn run NAME --help)
     replearn run NAME [--out DIR] [--seed N] [--device cpu|cuda|auto] [--resume]
                       [--preset P] [--set key=value ...]
     replearn claims [TOPIC] [--quick] [--out DIR]
@@ -31,13 +33,22 @@ class _Parser(argparse.ArgumentParser):
         self.exit(EXIT_USAGE, f"replearn: error: {message} (see '{self.prog} --help')\n")
 
 
-def _build_parser() -> argparse.ArgumentParser:
+def _build_parser(run_parser: bool = False) -> argparse.ArgumentParser:
+    """The parser of ``replearn`` (or, with ``run_parser``, of its ``run`` sub-command)."""
+    from replearn import __version__
+
     p = _Parser(prog="replearn", description="The representation-learning curriculum, runnable.")
+    p.add_argument("--version", action="version", version=f"replearn {__version__}")
     sub = p.add_subparsers(dest="command", required=True, parser_class=_Parser)
 
     ls = sub.add_parser("list", help="registered methods and experiments")
-    ls.add_argument("topic", nargs="?", help="only this topic (e.g. fundamentals)")
+    ls.add_argument(
+        "topic", nargs="?", help="a topic (fundamentals) or a word to search (gpt, attention)"
+    )
     ls.add_argument("--markdown", action="store_true", help="print the docs/coverage.md table")
+
+    info = sub.add_parser("info", help="what an experiment or method is, its presets and keys")
+    info.add_argument("name", help="an experiment (mlp) or a method (fundamentals.mlp)")
 
     run = sub.add_parser("run", help="run an experiment into a run folder")
     run.add_argument("name", help="experiment name (see 'replearn list')")
@@ -51,6 +62,8 @@ def _build_parser() -> argparse.ArgumentParser:
     )
     run.add_argument("--no-progress", action="store_true", help="hide the progress bar")
     run.add_argument("--no-report", action="store_true", help="skip plots and report.html")
+    if run_parser:
+        return run
 
     cl = sub.add_parser("claims", help="measure the course's claims")
     cl.add_argument("topic", nargs="?")
@@ -96,8 +109,32 @@ def _usage_errors() -> tuple[type[BaseException], ...]:
     return (UnknownNameError, ConfigError, DataError, CheckpointError)
 
 
+def _run_help(argv: list[str]) -> int | None:
+    """``replearn run NAME --help``: the generic help, then ``replearn info NAME``."""
+    if len(argv) < 3 or argv[0] != "run" or not {"-h", "--help"} & set(argv):
+        return None
+    name = next((a for a in argv[1:] if not a.startswith("-")), None)
+    if name is None:
+        return None
+    from replearn.registry import UnknownNameError
+
+    print(_build_parser(run_parser=True).format_help())
+    from replearn import describe
+
+    try:
+        print(describe.describe(name), end="")
+    except UnknownNameError as err:
+        print(f"replearn: error: {err}", file=sys.stderr)
+        return EXIT_USAGE
+    return 0
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the console script; returns the exit code."""
+    argv = list(sys.argv[1:] if argv is None else argv)
+    shown = _run_help(argv)
+    if shown is not None:
+        return shown
     args = _build_parser().parse_args(argv)
     from replearn.engine.callbacks import NonFiniteLossError
 
@@ -119,6 +156,8 @@ def _dispatch(args: argparse.Namespace) -> int:
 
     if args.command == "list":
         return commands.cmd_list(args.topic, markdown=args.markdown)
+    if args.command == "info":
+        return commands.cmd_info(args.name)
     if args.command == "run":
         return commands.cmd_run(args)
     if args.command == "claims":

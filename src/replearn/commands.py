@@ -77,23 +77,56 @@ def coverage_markdown() -> str:
 
 
 def cmd_list(topic: str | None, *, markdown: bool) -> int:
-    """``replearn list``."""
+    """``replearn list [TOPIC | WORD]``: a topic's entries, or those a word matches."""
+    word = None
     if topic is not None and topic not in registry.topics():
-        import difflib
+        word, topic = topic.lower(), None
+    entries = registry.entries(topic=topic)
+    if word is not None:
+        entries = [e for e in entries if word in " ".join(_searchable(e)).lower()]
+        if not entries:
+            import difflib
 
-        close = difflib.get_close_matches(topic, registry.topics(), n=3)
-        hint = f"; did you mean {', '.join(close)}?" if close else ""
-        raise ConfigError(f"unknown topic {topic!r}{hint} (topics: {', '.join(registry.topics())})")
+            close = difflib.get_close_matches(word, registry.topics(), n=3)
+            hint = f"; did you mean the topic {', '.join(close)}?" if close else ""
+            raise ConfigError(
+                f"no method or experiment matches {word!r}{hint} "
+                f"(topics: {', '.join(registry.topics())})"
+            )
     if markdown:
-        print(coverage_markdown(), end="")
+        if word is not None:
+            raise ConfigError("--markdown takes a topic, not a search word")
+        print(coverage_markdown() if topic is None else _markdown(entries), end="")
         return 0
-    table = Table(title="replearn: methods and experiments")
-    table.add_column("name", no_wrap=True)
-    for col in ("kind", "topic", "paper", "checked against"):
-        table.add_column(col, overflow="fold")
-    for e in registry.entries(topic=topic):
-        table.add_row(e.name, e.kind, e.topic, e.paper or "-", e.reference or "-")
+    title = "replearn: " + (f"matching {word!r}" if word else topic or "methods and experiments")
+    table = Table(title=title, caption="details: replearn info NAME")
+    table.add_column("name", no_wrap=True, style="bold")
+    table.add_column("kind", no_wrap=True)
+    table.add_column("what it is", overflow="fold", ratio=3)
+    table.add_column("paper", overflow="fold", ratio=2)
+    for e in entries:
+        kind = "experiment" if e.kind == "experiment" else "method"
+        table.add_row(e.name, kind, e.summary or "-", e.paper or "-")
     _console().print(table)
+    return 0
+
+
+def _searchable(e: registry.Entry) -> list[str]:
+    return [e.name, e.topic, e.summary or "", e.paper or "", e.reference or ""]
+
+
+def _markdown(entries: list[registry.Entry]) -> str:
+    full = coverage_markdown().splitlines()
+    names = {f"`{e.name}`" for e in entries}
+    keep = [ln for ln in full[6:] if ln.split(" | ")[1] in names]
+    return "\n".join([*full[:6], *keep]) + "\n"
+
+
+def cmd_info(name: str) -> int:
+    """``replearn info NAME``."""
+    from replearn.describe import describe
+
+    print(describe(name), end="")
     return 0
 
 
