@@ -30,7 +30,6 @@ replearn run transformer-xl-text --preset quick   # about a minute
 
 from __future__ import annotations
 
-import math
 import time
 from dataclasses import dataclass
 from typing import Any
@@ -41,7 +40,7 @@ import torch.nn.functional as F
 from torch import Tensor
 
 from replearn.data.text import TinyShakespeare
-from replearn.engine import RunContext
+from replearn.engine import EngineConfig, RunContext, Task, fit
 from replearn.experiments.base import Claim, Result, experiment
 from replearn.report.plots import DPI, save_figure
 from replearn.transformer.transformer_xl import TransformerXL
@@ -118,38 +117,63 @@ def streams(data: Tensor, batch_size: int) -> Tensor:
     return data[: n * batch_size].view(batch_size, n)
 
 
-def lr_at(step: int, cfg: Config) -> float:
-    """Linear warm-up, then cosine from ``lr`` to ``lr / 10`` at the last step."""
-    if step < cfg.warmup_steps:
-        return cfg.lr * (step + 1) / cfg.warmup_steps
-    frac = (step - cfg.warmup_steps) / max(1, cfg.steps - cfg.warmup_steps)
-    return cfg.lr * (0.1 + 0.9 * 0.5 * (1 + math.cos(math.pi * min(1.0, frac))))
+class SegmentTask(Task):
+    """Next-character loss on consecutive segments of the streams, the memory carried.
+
+    Draws its own data (``fit(task, opt, None, ...)``): update ``i`` reads segment
+    ``i mod (segments per pass)`` of every stream, and the memory goes back to empty at the
+    start of the text. The cursor and the memory are checkpointed (``get_extra_state``), so
+    a resumed run continues exactly; under torchrun each rank reads its share of the streams.
+    """
+
+    def __init__(self, model: TransformerXL, streams: Tensor, seg_len: int) -> None:
+        super().__init__()
+        self.model, self.streams, self.seg_len = model, streams, seg_len  # streams (B, N)
+        self.per_pass = (streams.shape[1] - 1) // seg_len
+        self.cursor = 0
+        self.memory: list[Tensor] | None = None
+
+    def _rows(self) -> Tensor:
+        if not torch.distributed.is_initialized():
+            return self.streams
+        world, rank = torch.distributed.get_world_size(), torch.distributed.get_rank()
+        per = self.streams.shape[0] // world
+        return self.streams[rank * per : (rank + 1) * per]
+
+    def training_step(self, batch: Any = None) -> tuple[Tensor, dict[str, Tensor]]:
+        t = self.cursor * self.seg_len
+        if t == 0:
+            self.memory = None  # back at the start of the text
+        s = self._rows().to(next(self.model.parameters()).device)
+        x, y = s[:, t : t + self.seg_len], s[:, t + 1 : t + 1 + self.seg_len]
+        logits, memory = self.model(x, self.memory, return_memory=True)
+        self.memory = [m.detach() for m in memory] if memory is not None else None
+        self.cursor = (self.cursor + 1) % self.per_pass
+        return F.cross_entropy(logits.flatten(0, 1).float(), y.flatten()), {}
+
+    def get_extra_state(self) -> dict[str, Any]:
+        mem = [] if self.memory is None else [m.cpu() for m in self.memory]
+        return {"cursor": self.cursor, "has_memory": self.memory is not None, "memory": mem}
+
+    def set_extra_state(self, state: dict[str, Any]) -> None:
+        dev = next(self.model.parameters()).device
+        self.cursor = int(state["cursor"])
+        self.memory = [m.to(dev) for m in state["memory"]] if state["has_memory"] else None
 
 
 def train(model: TransformerXL, data: Tensor, cfg: Config, ctx: RunContext, name: str) -> list:
-    """``cfg.steps`` steps over consecutive segments of the streams, memory carried (if any)."""
+    """``cfg.steps`` updates through the engine (child run ``name``): linear warm-up, then a
+    cosine from ``lr`` to ``lr / 10``, clipping ``grad_clip``; the (step, loss) curve."""
     opt = torch.optim.AdamW(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
-    s = streams(data, cfg.batch_size).to(ctx.device)  # (B, N)
-    per_pass = (s.shape[1] - 1) // cfg.seg_len
-    memory, curve = None, []
-    model.train()
-    for step in range(cfg.steps):
-        t = (step % per_pass) * cfg.seg_len
-        if t == 0:
-            memory = None  # back at the start of the text
-        x, y = s[:, t : t + cfg.seg_len], s[:, t + 1 : t + 1 + cfg.seg_len]
-        logits, memory = model(x, memory, return_memory=True)
-        loss = F.cross_entropy(logits.flatten(0, 1), y.flatten())
-        for group in opt.param_groups:
-            group["lr"] = lr_at(step, cfg)
-        opt.zero_grad(set_to_none=True)
-        loss.backward()
-        torch.nn.utils.clip_grad_norm_(model.parameters(), cfg.grad_clip)
-        opt.step()
-        if step % cfg.log_every == 0 or step == cfg.steps - 1:
-            ctx.log(step, **{f"{name}_train_loss": loss.item()})
-            curve.append((step, loss.item()))
-    return curve
+    engine = EngineConfig(
+        max_steps=cfg.steps, batch_size=cfg.batch_size, log_every=cfg.log_every,
+        checkpoint_every=0, grad_clip_norm=cfg.grad_clip, lr_schedule="warmup-cosine",
+        warmup_steps=cfg.warmup_steps, min_lr_ratio=0.1, progress=False,
+    )  # fmt: skip
+    task = SegmentTask(model, streams(data, cfg.batch_size), cfg.seg_len)
+    with ctx.child(name) as sub:
+        loop = fit(task, opt, None, cfg=engine, ctx=sub)
+    return [(r["step"], r["train_loss"]) for r in loop.history if "train_loss" in r]
 
 
 @torch.no_grad()
@@ -256,7 +280,7 @@ def run(cfg: Config, ctx: RunContext) -> Result:
             model = TransformerXL(
                 vocab_size=vocab, d_model=cfg.d_model, n_layer=cfg.n_layer, n_head=cfg.n_head,
                 d_inner=cfg.d_inner, mem_len=mem_len, dropout=cfg.dropout,
-            ).to(ctx.device)  # fmt: skip
+            )  # fmt: skip
             t0 = time.perf_counter()
             curves[name] = train(model, train_data, cfg, ctx, name)
             times[name] = time.perf_counter() - t0
