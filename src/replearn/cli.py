@@ -5,13 +5,13 @@
     replearn info NAME                      (also: replearn run NAME --help)
     replearn run NAME [--out DIR] [--seed N] [--device cpu|cuda|auto] [--resume]
                       [--preset P] [--set key=value ...]
-    replearn claims [TOPIC] [--quick] [--out DIR]
+    replearn claims [TOPIC] [--quick] [--strict] [--out DIR]
     replearn report RUN_DIR
     replearn arch NAME [--input-shape B,C,H,W] [--preset P] [--set key=value ...]
     replearn data list | verify [NAME] | path NAME | download [NAME]
 
-Exit codes: 0 success, 2 bad input (one line on stderr, no traceback),
-3 the NaN guard aborted training, 130 interrupted.
+Exit codes: 0 success, 1 a claim fails under ``claims --strict``, 2 bad input (one line on
+stderr, no traceback), 3 the NaN guard aborted training, 130 interrupted.
 """
 
 from __future__ import annotations
@@ -68,8 +68,9 @@ def _build_parser(run_parser: bool = False) -> argparse.ArgumentParser:
     cl = sub.add_parser("claims", help="measure the course's claims")
     cl.add_argument("topic", nargs="?")
     cl.add_argument("--quick", action="store_true", help="use each experiment's quick preset")
-    cl.add_argument("--out", type=Path, default=Path("runs/claims"))
+    cl.add_argument("--out", type=Path, help="default runs/claims (runs/claims-quick with --quick)")
     cl.add_argument("--seed", type=int, default=0)
+    cl.add_argument("--strict", action="store_true", help="exit 1 when a claim fails")
 
     rp = sub.add_parser("report", help="rebuild a run's report.html")
     rp.add_argument("run_dir", type=Path)
@@ -161,7 +162,9 @@ def _dispatch(args: argparse.Namespace) -> int:
     if args.command == "run":
         return commands.cmd_run(args)
     if args.command == "claims":
-        return commands.cmd_claims(args.topic, quick=args.quick, out=args.out, seed=args.seed)
+        return commands.cmd_claims(
+            args.topic, quick=args.quick, out=args.out, seed=args.seed, strict=args.strict
+        )
     if args.command == "report":
         return commands.cmd_report(args.run_dir)
     if args.command == "arch":

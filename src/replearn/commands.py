@@ -150,6 +150,24 @@ def cmd_run(args: argparse.Namespace) -> int:
     return 0
 
 
+def run_context(out: Path) -> dict[str, Any]:
+    """``result.json``'s context (preset, seed, data) of a run folder; {} if absent."""
+    try:
+        context = json.loads((out / "result.json").read_text(encoding="utf-8")).get("context")
+    except (OSError, ValueError, AttributeError):
+        return {}
+    return context if isinstance(context, dict) else {}
+
+
+def context_line(context: dict[str, Any]) -> str:
+    """``preset tiny, data digits, seed 0`` (+ a smoke-check warning for tiny)."""
+    preset = context.get("preset") or "default"
+    text = f"preset {preset}, data {context.get('data', '?')}, seed {context.get('seed', '?')}"
+    if preset == "tiny":
+        text += "; tiny is a smoke check of the code path, not an evaluation of the claim"
+    return text
+
+
 def _print_summary(out: Path, metrics: dict[str, Any], claims: list[dict[str, Any]]) -> None:
     console = _console()
     table = Table(title=f"result ({out})")
@@ -159,42 +177,89 @@ def _print_summary(out: Path, metrics: dict[str, Any], claims: list[dict[str, An
         shown = f"{value:.4g}" if isinstance(value, float) else str(value)
         table.add_row(key, shown)
     console.print(table)
+    if not claims:
+        return
+    context = run_context(out)
+    smoke = context.get("preset") == "tiny"
+    console.print(f"claims ({context_line(context)}):")
     for c in claims:
-        verdict = "[green]holds[/]" if c["holds"] else "[red]fails[/]"
-        console.print(f"claim {c['id']}: {verdict} - {c['evidence']}")
+        verdict = _verdict(c["holds"], smoke)
+        console.print(f"  {c['id']}: {verdict} - {c['evidence']}")
 
 
-def cmd_claims(topic: str | None, *, quick: bool, out: Path, seed: int) -> int:
-    """``replearn claims``: run every claim experiment (of a topic) and write the table."""
+def _verdict(holds: bool, smoke: bool) -> str:
+    word = "holds" if holds else "fails"
+    if smoke:
+        return f"[dim]{word} (smoke check)[/]"
+    return f"[green]{word}[/]" if holds else f"[red]{word}[/]"
+
+
+def cmd_claims(
+    topic: str | None, *, quick: bool, out: Path | None, seed: int, strict: bool = False
+) -> int:
+    """``replearn claims``: run every claim experiment (of a topic) and write the table.
+
+    Quick and full runs go to different folders by default (``runs/claims-quick``,
+    ``runs/claims``). Prints a line per experiment as it finishes (with its elapsed time),
+    then ``N of M hold`` and the failing ids; ``strict``: exit 1 when a claim fails.
+    """
+    import time
+
     from replearn.experiments.runner import run_experiment
     from replearn.report.html import write_claims_report
 
     chosen = [e for e in registry.entries(kind="experiment", topic=topic) if e.obj.claims]
     if not chosen:
         raise ConfigError(f"no claim experiments for topic {topic!r}")
+    if out is None:
+        out = Path("runs") / ("claims-quick" if quick else "claims")
+    console = _console()
     rows: list[dict[str, Any]] = []
-    for e in chosen:
+    started = time.perf_counter()
+    for i, e in enumerate(chosen, start=1):
         run_dir = out / e.name
+        preset = "quick" if quick and "quick" in e.obj.presets else None
+        t0 = time.perf_counter()
         summary = run_experiment(
             e.name,
             out=run_dir,
             seed=seed,
-            preset="quick" if quick and "quick" in e.obj.presets else None,
+            preset=preset,
             resume=(run_dir / "config.json").exists(),
             progress=False,
         )
+        held = sum(c["holds"] for c in summary.claims)
+        console.print(
+            f"[{i}/{len(chosen)}] {e.name} (preset {preset or 'default'}): {held} of "
+            f"{len(summary.claims)} hold, {time.perf_counter() - t0:.0f} s "
+            f"(total {time.perf_counter() - started:.0f} s)"
+        )
+        context = run_context(run_dir)
         for c in summary.claims:
             plot = c["plot"] and str(Path(e.name) / c["plot"])
             rows.append(
-                {**c, "topic": e.topic, "experiment": e.name, "plot": plot, "run_dir": str(run_dir)}
+                {
+                    **c,
+                    "topic": e.topic,
+                    "experiment": e.name,
+                    "plot": plot,
+                    "run_dir": str(run_dir),
+                    "preset": preset,
+                    "seed": seed,
+                    "data": context.get("data", ""),
+                }
             )
     md, html = write_claims_report(rows, out)
-    console = _console()
     for r in rows:
-        verdict = "[green]holds[/]" if r["holds"] else "[red]fails[/]"
+        verdict = _verdict(r["holds"], smoke=False)
         console.print(f"{r['experiment']:>16} {r['id']:<28} {verdict}  {r['evidence']}")
+    failing = [f"{r['experiment']}:{r['id']}" for r in rows if not r["holds"]]
+    what = "quick presets: a short check, not the full measurement" if quick else "full configs"
+    console.print(f"{len(rows) - len(failing)} of {len(rows)} claims hold ({what}, seed {seed})")
+    if failing:
+        console.print("failing: " + ", ".join(failing))
     console.print(f"wrote {md} and {html}")
-    return 0
+    return 1 if strict and failing else 0
 
 
 def cmd_report(run_dir: Path) -> int:
