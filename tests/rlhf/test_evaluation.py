@@ -35,3 +35,14 @@ def test_perplexity_and_kl():
     assert sequence_kl(logp, ref, mask) == pytest.approx(
         (-math.log(0.5) - math.log(0.25) - math.log(0.5)) / 2
     )
+
+
+def test_expected_calibration_error_by_hand():
+    from replearn.rlhf.evaluation import expected_calibration_error
+
+    p = torch.tensor([0.05, 0.05, 0.95, 0.95, 0.55])
+    y = torch.tensor([0, 1, 1, 1, 1])
+    # bins: [0, .1): |0.5 - 0.05| x 2; [.9, 1]: |1 - .95| x 2; [.5, .6): |1 - .55| x 1
+    want = (2 * 0.45 + 2 * 0.05 + 0.45) / 5
+    assert expected_calibration_error(p, y) == pytest.approx(want, abs=1e-6)
+    assert expected_calibration_error(torch.full((4,), 0.5), torch.tensor([0, 1, 0, 1])) == 0.0

@@ -23,7 +23,7 @@ reward or the ground-truth annotator); Eq. (4) is the :math:`k_1` estimate per s
 responses sampled from :math:`\pi_\theta`. distinct-n counts character n-grams for the
 character-level tasks (``unit="char"``) or word n-grams.
 
-Tests: Eqs. (1)-(4) on hand-made inputs.
+Tests: Eqs. (1)-(4) and the expected calibration error on hand-made inputs.
 """
 
 from __future__ import annotations
@@ -34,7 +34,9 @@ from typing import Literal
 import torch
 from torch import Tensor
 
-__all__ = ["distinct_n", "reference_perplexity", "sequence_kl", "win_rate"]
+__all__ = [
+    "distinct_n", "expected_calibration_error", "reference_perplexity", "sequence_kl", "win_rate",
+]  # fmt: skip
 
 
 def win_rate(u_a: Tensor, u_b: Tensor) -> float:
@@ -76,3 +78,21 @@ def sequence_kl(logp: Tensor, ref_logp: Tensor, mask: Tensor) -> float:
         (B, R) x 3 -> float.
     """
     return float(((logp - ref_logp) * mask.to(logp.dtype)).sum(1).mean())
+
+
+def expected_calibration_error(prob: Tensor, outcome: Tensor, *, bins: int = 10) -> float:
+    r"""Calibration of predicted probabilities: :math:`\sum_k \frac{n_k}{N}|\bar y_k - \bar p_k|`
+    over ``bins`` equal-width bins of :math:`p` (Naeini et al. 2015).
+
+    Shape:
+        prob (N,) in [0, 1], outcome (N,) in {0, 1} -> float.
+    """
+    if prob.shape != outcome.shape or bins < 1:
+        raise ValueError("prob and outcome must have one shape; bins >= 1")
+    idx = (prob.clamp(0, 1) * bins).long().clamp_max(bins - 1)  # (N,)
+    err = 0.0
+    for k in range(bins):
+        sel = idx == k
+        if sel.any():
+            err += float(sel.sum()) * abs(float(outcome[sel].double().mean() - prob[sel].mean()))
+    return err / prob.numel()

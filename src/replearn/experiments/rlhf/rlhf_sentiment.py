@@ -1,0 +1,402 @@
+"""Experiment ``rlhf-sentiment``: pretraining -> SFT -> reward model -> PPO, with a ground truth.
+
+Sentiment-steered continuation (Ziegler et al. 2019, arXiv:1909.08593) on a tiny character GPT.
+The annotator is a bag-of-words sentiment classifier replearn trains on labelled sentences; it
+compares two continuations with Bradley-Terry noise (:mod:`replearn.rlhf.tasks.sentiment`). So
+the learned reward model is a *proxy*, and the classifier's logit is the *ground truth*.
+
+1. Step 0: a char GPT is pretrained on review sentences (mixed sentiment); step 1: SFT on
+   (prompt, continuation) pairs, prompt masked (the reference policy).
+2. Preference pairs: two SFT samples per prompt, labelled by the noisy annotator.
+3. Reward model: the SFT GPT with a scalar head, Bradley-Terry loss with an L2 penalty and a
+   learned temperature (``rm_pairs`` pairs; held-out ``rm_eval_pairs``).
+4. PPO with the KL-shaped reward (``beta``), one run per seed, and the same with ``beta = 0``.
+5. Evaluation on fixed held-out prompts: win rate of PPO over SFT samples under the ground truth
+   (``true_win_rate``) and under the reward model, KL to the SFT model, distinct-2, perplexity
+   under the SFT model; best-of-n under the reward model from SFT samples; calibration (ECE) of
+   the reward model's preference probabilities with its learned temperature and with 1.
+
+The default data is the built-in template fixture (offline); ``--set data=sst2`` uses SST-2
+sentences from the data folder.
+
+    replearn run rlhf-sentiment
+    replearn run rlhf-sentiment --preset quick
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+import torch
+
+from replearn.engine import EngineConfig, RunContext, single_thread
+from replearn.experiments.base import Claim, Result, experiment
+from replearn.experiments.rlhf.common import engine, frozen_copy, paired_difference, pretrain, sft
+from replearn.experiments.rlhf.sentiment_stages import (
+    annotator,
+    best_of_n_curve,
+    log_fit,
+    ppo_run,
+    preference_pairs,
+    reward_model_metrics,
+    scored,
+    sft_examples,
+    summary,
+    train_reward_model,
+)
+from replearn.report.plots import line_plot
+from replearn.rlhf.policy import generate, response_logprobs
+from replearn.rlhf.tasks import SentimentTask
+from replearn.transformer.gpt import GPTConfig
+
+
+@dataclass(frozen=True)
+class Config:
+    """Settings of the SFT -> RM -> PPO sentiment experiment.
+
+    Attributes:
+        data: ``fixture`` (built-in template sentences) or ``sst2`` (data folder).
+        prompt_chars: prompt length (a sentence prefix).
+        response_chars: characters generated per response.
+        annotator_temperature: Bradley-Terry noise T of the annotator.
+        n_layer: transformer blocks of the char GPT.
+        n_head: attention heads.
+        n_embd: model width.
+        pretrain_sentences: sentences of pretraining text.
+        pretrain_lr: AdamW rate of pretraining.
+        pretrain: engine of pretraining.
+        sft_examples: (prompt, continuation) pairs for SFT.
+        sft_lr: AdamW rate of SFT.
+        sft_engine: engine of SFT.
+        classifier_sentences: labelled sentences for the annotator's classifier.
+        classifier_engine: engine of the classifier (Adam, lr 0.05).
+        rm_pairs: preference pairs to train the reward model.
+        rm_eval_pairs: held-out pairs for its accuracy and calibration.
+        rm_lr: AdamW rate of the reward model.
+        rm_l2: L2 penalty on rewards.
+        rm_engine: engine of the reward model (batches of pairs).
+        ppo_lr: AdamW rate of PPO.
+        beta: KL coefficient (initial one when ``kl_target`` > 0).
+        kl_target: adaptive KL controller's target (0: fixed beta).
+        prompts_per_step: rollouts per PPO step.
+        ppo_epochs: passes per rollout batch.
+        minibatches: minibatches per pass.
+        eval_prompts: held-out prompts for the win rates.
+        best_of_n_max: largest n of the best-of-n curve (powers of 2 up to it).
+        n_seeds: PPO seeds (each also runs with beta = 0).
+        engine: engine of PPO (``max_steps`` PPO iterations).
+    """
+
+    data: Literal["fixture", "sst2"] = "fixture"
+    prompt_chars: int = 14
+    response_chars: int = 24
+    annotator_temperature: float = 1.0
+    n_layer: int = 2
+    n_head: int = 2
+    n_embd: int = 64
+    pretrain_sentences: int = 20_000
+    pretrain_lr: float = 3e-3
+    pretrain: EngineConfig = field(default_factory=lambda: engine(600, 64, log_every=100))
+    sft_examples: int = 4000
+    sft_lr: float = 1e-3
+    sft_engine: EngineConfig = field(default_factory=lambda: engine(60, 32, log_every=20))
+    classifier_sentences: int = 4000
+    classifier_engine: EngineConfig = field(default_factory=lambda: engine(300, 128, log_every=100))
+    rm_pairs: int = 2000
+    rm_eval_pairs: int = 500
+    rm_lr: float = 1e-3
+    rm_l2: float = 0.01
+    rm_engine: EngineConfig = field(default_factory=lambda: engine(250, 32, log_every=50))
+    ppo_lr: float = 3e-4
+    beta: float = 0.1
+    kl_target: float = 0.0
+    prompts_per_step: int = 32
+    ppo_epochs: int = 2
+    minibatches: int = 2
+    eval_prompts: int = 256
+    best_of_n_max: int = 16
+    n_seeds: int = 3
+    engine: EngineConfig = field(default_factory=lambda: engine(60, 1, eval_every=20))
+
+    def __post_init__(self) -> None:
+        if self.n_seeds < 1 or self.eval_prompts < 2 or self.best_of_n_max < 1:
+            raise ValueError("need n_seeds >= 1, eval_prompts >= 2 and best_of_n_max >= 1")
+
+
+def tiny() -> Config:
+    """Seconds: every stage for a few steps, one seed."""
+    return Config(
+        n_layer=1,
+        n_embd=32,
+        response_chars=8,
+        pretrain_sentences=300,
+        pretrain=engine(3, 8),
+        sft_examples=32,
+        sft_engine=engine(2, 8),
+        classifier_sentences=64,
+        classifier_engine=engine(3, 32),
+        rm_pairs=16,
+        rm_eval_pairs=8,
+        rm_engine=engine(2, 8),
+        prompts_per_step=4,
+        eval_prompts=8,
+        best_of_n_max=2,
+        n_seeds=1,
+        engine=engine(2, 1, eval_every=0),
+    )
+
+
+def quick() -> Config:
+    """About two minutes: shorter stages, one seed."""
+    return Config(
+        pretrain=engine(300, 64, log_every=100),
+        rm_engine=engine(100, 32, log_every=50),
+        rm_pairs=800,
+        n_seeds=1,
+        engine=engine(30, 1, eval_every=10),
+    )
+
+
+def _verdict_win(m: dict[str, Any]) -> tuple[bool, str]:
+    d, se = m["true_win_gain"], m["true_win_gain_se"]
+    holds = m["n_seeds"] >= 3 and d > 0 and d > 2 * se
+    per_seed = ", ".join(f"{w:.3f}" for w in m["true_win_rate_per_seed"])
+    return holds, (
+        f"ground-truth win rate of PPO (beta={m['beta']}) over SFT samples "
+        f"{m['true_win_rate']:.3f} (per seed {per_seed}; excess over 0.5 {d:+.3f} +- {se:.3f} "
+        f"SE); under the reward model {m['proxy_win_rate']:.3f}; KL {m['kl']:.2f} nats/response"
+    )
+
+
+def _verdict_exploit(m: dict[str, Any]) -> tuple[bool, str]:
+    z, b, s = m["beta0"], m, m["sft"]
+    proxy_d, proxy_se = m["proxy_gain_beta0_vs_beta"], m["proxy_gain_beta0_vs_beta_se"]
+    truth_d, truth_se = m["truth_gain_beta_vs_beta0"], m["truth_gain_beta_vs_beta0_se"]
+    more_proxy = proxy_d > 0 and proxy_d > 2 * proxy_se
+    truth_falls = truth_d > 0 and truth_d > 2 * truth_se
+    diversity_falls = z["distinct_2"] < 0.9 * s["distinct_2"]
+    prevented = b["distinct_2"] >= 0.9 * s["distinct_2"] and b["true_win_rate"] > 0.5
+    holds = m["n_seeds"] >= 3 and more_proxy and (truth_falls or diversity_falls) and prevented
+    return holds, (
+        f"beta=0 vs beta={m['beta']}: reward-model score {z['proxy_reward']:.3f} vs "
+        f"{b['proxy_reward']:.3f} (paired {proxy_d:+.3f} +- {proxy_se:.3f}); ground-truth utility "
+        f"{z['true_utility']:.3f} vs {b['true_utility']:.3f} (paired {truth_d:+.3f} +- "
+        f"{truth_se:.3f}); distinct-2 {z['distinct_2']:.3f} vs {b['distinct_2']:.3f} (SFT "
+        f"{s['distinct_2']:.3f}); KL {z['kl']:.2f} vs {b['kl']:.2f}; true win rate "
+        f"{z['true_win_rate']:.3f} vs {b['true_win_rate']:.3f}"
+    )
+
+
+def _verdict_tau(m: dict[str, Any]) -> tuple[bool, str]:
+    best = min(m["ece_by_tau"].values())
+    holds = m["ece_learned_tau"] < m["ece_tau_1"] and m["ece_learned_tau"] <= best + 0.02
+    grid = ", ".join(f"{t}: {e:.3f}" for t, e in m["ece_by_tau"].items())
+    return holds, (
+        f"learned tau {m['tau']:.2f}: ECE {m['ece_learned_tau']:.3f} vs {m['ece_tau_1']:.3f} at "
+        f"tau=1 (grid {grid}); held-out accuracy {m['reward_model_accuracy']:.3f}"
+    )
+
+
+def _verdict_bon(m: dict[str, Any]) -> tuple[bool, str]:
+    bon = m["best_of_n"]
+    slope, r2 = log_fit(bon["n"], bon["rm_reward"])
+    holds = slope > 0 and r2 >= 0.9
+    pts = ", ".join(f"{n}: {y:.3f}" for n, y in zip(bon["n"], bon["rm_reward"], strict=True))
+    truth = ", ".join(f"{u:.2f}" for u in bon["true_utility"])
+    return holds, (
+        f"mean best-of-n reward-model score ({pts}); slope {slope:.3f} per unit log n, "
+        f"R^2 {r2:.3f}; ground truth of the chosen ({truth})"
+    )
+
+
+CLAIMS = (
+    Claim(
+        "rlhf-raises-true-win-rate",
+        "PPO against the learned reward model with a KL penalty raises the ground-truth "
+        "(annotator) win rate over the SFT policy; holds if the mean win rate over >= 3 seeds "
+        "exceeds 0.5 by more than twice its standard error.",
+        _verdict_win,
+        "ppo_curves.png",
+    ),
+    Claim(
+        "kl-penalty-prevents-reward-hacking",
+        "With beta = 0 the policy exploits the learned reward: its reward-model score exceeds "
+        "the KL-penalized policy's (paired over >= 3 seeds, > 2 SE) while its ground-truth "
+        "utility is lower (> 2 SE) or its distinct-2 falls below 90% of the SFT policy's; and "
+        "the KL-penalized policy keeps >= 90% of SFT's distinct-2 with a win rate above 0.5.",
+        _verdict_exploit,
+        "ppo_curves.png",
+    ),
+    Claim(
+        "rm-temperature-calibrates",
+        "The reward model's learned temperature calibrates its preference probabilities on "
+        "held-out pairs: ECE with the learned tau is below ECE at tau = 1 and within 0.02 of "
+        "the best tau on a grid.",
+        _verdict_tau,
+        "rm_calibration.png",
+    ),
+    Claim(
+        "best-of-n-grows-with-log-n",
+        "The reward-model score of the best of n SFT samples grows roughly linearly in log n "
+        "(positive slope, R^2 >= 0.9 over n = 1, 2, 4, ...).",
+        _verdict_bon,
+        "best_of_n.png",
+    ),
+)
+
+
+@experiment(
+    "rlhf-sentiment",
+    topic="rlhf",
+    config=Config,
+    presets={"tiny": tiny, "quick": quick},
+    claims=CLAIMS,
+    paper="Ziegler et al. 2019, arXiv:1909.08593; Ouyang et al. 2022, arXiv:2203.02155",
+)
+def run(cfg: Config, ctx: RunContext) -> Result:
+    """SFT -> Bradley-Terry reward model -> PPO on sentiment, judged by a ground-truth annotator."""
+    task = SentimentTask(
+        data=cfg.data,
+        prompt_chars=cfg.prompt_chars,
+        response_chars=cfg.response_chars,
+        annotator_temperature=cfg.annotator_temperature,
+    )
+    with single_thread():
+        gen = torch.Generator().manual_seed(ctx.seed)
+        gcfg = GPTConfig(
+            n_layer=cfg.n_layer,
+            n_head=cfg.n_head,
+            n_embd=cfg.n_embd,
+            vocab_size=task.vocab_size,
+            block_size=max(64, cfg.prompt_chars + cfg.response_chars),
+        )
+        text = torch.tensor(
+            task.tokenizer.encode(task.pretraining_text(cfg.pretrain_sentences, gen))
+        )
+        with ctx.child("pretrain") as sub:
+            model = pretrain(text, gcfg, cfg.pretrain, cfg.pretrain_lr, sub)
+        with ctx.child("sft") as sub:
+            sft(
+                model,
+                sft_examples(task, cfg.sft_examples, gen),
+                task.prompt_len,
+                task.eos_id,
+                cfg.sft_engine,
+                cfg.sft_lr,
+                sub,
+            )
+        sft_model = frozen_copy(model)
+        clf = annotator(cfg, task, ctx)
+        pairs = preference_pairs(sft_model, task, clf, cfg.rm_pairs, gen)
+        ev_pairs = preference_pairs(
+            sft_model, task, clf, cfg.rm_eval_pairs, torch.Generator().manual_seed(99)
+        )
+        rm = train_reward_model(cfg, sft_model, pairs, ctx).requires_grad_(False)
+        metrics: dict[str, Any] = {
+            "n_seeds": cfg.n_seeds,
+            "beta": cfg.beta,
+            **reward_model_metrics(rm, ev_pairs),
+        }
+        eval_prompts = task.prompts(cfg.eval_prompts, torch.Generator().manual_seed(10_000))
+        seq, mask = generate(
+            sft_model,
+            eval_prompts.ids,
+            task.max_response_len,
+            eos_id=task.eos_id,
+            generator=torch.Generator().manual_seed(1234),
+        )
+        ev_sft = {
+            "seq": seq,
+            "mask": mask,
+            "kl": 0.0,
+            "ref_logp": response_logprobs(sft_model, seq, task.prompt_len),
+        }
+        sft_run = scored(ev_sft, task, rm, clf, eval_prompts)
+        metrics["best_of_n"] = best_of_n_curve(cfg, sft_model, task, rm, clf, eval_prompts)
+        runs, zero = [], []
+        for i in range(cfg.n_seeds):
+            with ctx.child(f"seed{i}-beta{cfg.beta:g}", seed=ctx.seed + i) as sub:
+                runs.append(ppo_run(cfg, cfg.beta, sft_model, task, rm, clf, eval_prompts, sub))
+            with ctx.child(f"seed{i}-beta0", seed=ctx.seed + i) as sub:
+                zero.append(ppo_run(cfg, 0.0, sft_model, task, rm, clf, eval_prompts, sub))
+    metrics.update(summary(runs, sft_run))
+    metrics["beta0"] = summary(zero, sft_run)
+    metrics["sft"] = summary([sft_run], sft_run)
+    metrics["true_win_gain"], metrics["true_win_gain_se"] = paired_difference(
+        metrics["true_win_rate_per_seed"], [0.5] * cfg.n_seeds
+    )
+    metrics["proxy_gain_beta0_vs_beta"], metrics["proxy_gain_beta0_vs_beta_se"] = paired_difference(
+        [float(z["r"].mean()) for z in zero], [float(r["r"].mean()) for r in runs]
+    )
+    metrics["truth_gain_beta_vs_beta0"], metrics["truth_gain_beta_vs_beta0_se"] = paired_difference(
+        [float(r["u"].mean()) for r in runs], [float(z["u"].mean()) for z in zero]
+    )
+    lines = [f"prompt | SFT | PPO beta={cfg.beta:g} | PPO beta=0   (seed 0, held-out prompts)"]
+    for j in range(min(12, cfg.eval_prompts)):
+        lines.append(
+            " | ".join(
+                repr(x)
+                for x in (
+                    eval_prompts.info[j],
+                    sft_run["responses"][j],
+                    runs[0]["responses"][j],
+                    zero[0]["responses"][j],
+                )
+            )
+        )
+    ctx.path("samples.txt").write_text("\n".join(lines) + "\n", encoding="utf-8")
+    return Result(metrics=metrics, plots=_plots(ctx, metrics, runs[0], zero[0]))
+
+
+def _plots(
+    ctx: RunContext, m: dict[str, Any], run0: dict[str, Any], zero0: dict[str, Any]
+) -> list[Any]:
+    plots = []
+    h = [r for r in run0["history"] if "train_reward" in r]
+    z = [r for r in zero0["history"] if "train_reward" in r]
+    if h and len(h) == len(z):
+        plots.append(
+            line_plot(
+                [r["step"] for r in h],
+                {
+                    f"RM reward, beta={m['beta']:g}": [r["train_reward"] for r in h],
+                    "RM reward, beta=0": [r["train_reward"] for r in z],
+                    f"KL, beta={m['beta']:g}": [r["train_kl"] for r in h],
+                    "KL, beta=0": [r["train_kl"] for r in z],
+                },
+                ctx.path("ppo_curves.png"),
+                xlabel="PPO step",
+                ylabel="nats / reward",
+                title="PPO on sentiment (seed 0): learned reward and KL to SFT",
+            )
+        )
+    taus = list(m["ece_by_tau"])
+    plots.append(
+        line_plot(
+            taus,
+            {"ECE of sigma(dR / tau)": [m["ece_by_tau"][t] for t in taus]},
+            ctx.path("rm_calibration.png"),
+            xlabel=f"tau (learned: {m['tau']:.2f})",
+            ylabel="expected calibration error",
+            title="Reward model calibration vs temperature",
+            logx=True,
+        )
+    )
+    bon = m["best_of_n"]
+    plots.append(
+        line_plot(
+            bon["n"],
+            {
+                "reward model": bon["rm_reward"],
+                "ground truth of the chosen": bon["true_utility"],
+                "KL bound log n - (n-1)/n": bon["kl_bound"],
+            },
+            ctx.path("best_of_n.png"),
+            xlabel="n",
+            ylabel="mean over prompts",
+            title="Best-of-n from the SFT policy",
+            logx=True,
+        )
+    )
+    return plots
