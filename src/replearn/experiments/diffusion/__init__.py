@@ -1,0 +1,3 @@
+"""Diffusion experiments:
+``ddpm-toy2d``, ``ddpm-fashion``, ``diffusion-spectrum``, ``d3pm-text``.
+"""
