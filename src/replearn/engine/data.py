@@ -22,8 +22,8 @@ from torch import Tensor
 from torch.utils.data import DataLoader, Dataset, TensorDataset
 
 __all__ = [
-    "RandomWindows", "SampleStream", "Stream", "batch_size_of", "epoch_permutation", "evaluate",
-    "iterate_batches", "rank_slice", "to_device",
+    "FixedBatches", "RandomWindows", "SampleStream", "Stream", "batch_size_of",
+    "epoch_permutation", "evaluate", "iterate_batches", "rank_slice", "to_device",
 ]  # fmt: skip
 
 
@@ -157,6 +157,33 @@ class SampleStream(Stream):
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
         self.generator.set_state(state["generator"])
+
+
+class FixedBatches(Stream):
+    """The rows of a precomputed batch sequence, in order, then again from the start.
+
+    For experiments whose data order is part of the design (an online stream of item ids, a
+    sampled-with-replacement order): the position is the index of the next batch.
+
+    Shape:
+        batches (steps, batch, *) -> the global batch ``batches[i]`` at update i.
+    """
+
+    def __init__(self, batches: Tensor) -> None:
+        if batches.dim() < 2 or len(batches) < 1:
+            raise ValueError(f"need (steps, batch, ...) batches, got {tuple(batches.shape)}")
+        self.batches, self.position = batches, 0
+
+    def next_batch(self) -> Tensor:
+        batch = self.batches[self.position % len(self.batches)]
+        self.position += 1
+        return batch
+
+    def state_dict(self) -> dict[str, Any]:
+        return {"position": self.position}
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        self.position = int(state["position"])
 
 
 class RandomWindows(Stream):

@@ -27,7 +27,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from replearn.engine.context import RunContext
+from replearn.engine import Callback, EngineConfig, FixedBatches, Loop, RunContext, Task, fit
 from replearn.experiments.base import Claim, Result, experiment
 from replearn.experiments.optim.tasks import single_thread, zipf_items
 from replearn.optim import SGD, AdaBound, Adam
@@ -95,6 +95,27 @@ def quick() -> Config:
     )
 
 
+class ItemsTask(Task):
+    """Cross-entropy of ``Embedding -> Linear`` on batches of item indices."""
+
+    def __init__(self, cfg: Config, labels: torch.Tensor) -> None:
+        super().__init__()
+        self.emb = nn.Embedding(cfg.num_items, cfg.dim)
+        self.head = nn.Linear(cfg.dim, cfg.num_classes)
+        self.register_buffer("labels", labels, persistent=False)
+
+    def training_step(self, idx: torch.Tensor) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
+        return F.cross_entropy(self.head(self.emb(idx)), self.labels[idx]), {}
+
+
+class _Probe(Callback):
+    def __init__(self, on_step: Callable[[Any, int], None]) -> None:
+        self.on_step = on_step
+
+    def on_step_end(self, loop: Loop) -> None:
+        self.on_step(loop.optimizer, loop.step)
+
+
 def train_items(
     cfg: Config,
     opt_cls: type,
@@ -102,27 +123,29 @@ def train_items(
     stream: torch.Tensor,
     labels: torch.Tensor,
     seed: int,
+    ctx: RunContext,
+    name: str,
     on_step: Callable[[Any, int], None] | None = None,
     **kw: Any,
 ) -> torch.Tensor:
-    """Train ``Embedding -> Linear`` on the item stream (batches of item indices).
+    """Train ``Embedding -> Linear`` on the item stream (batches of item indices) through the
+    engine (child run ``name``), one update per batch, no clipping, constant rate.
 
     Returns:
         The cross-entropy of every item after training (inf where it diverged).
     """
     torch.manual_seed(seed)
-    emb, head = nn.Embedding(cfg.num_items, cfg.dim), nn.Linear(cfg.dim, cfg.num_classes)
-    opt = opt_cls([*emb.parameters(), *head.parameters()], lr=lr, **kw)
-    for t, idx in enumerate(stream, 1):
-        loss = F.cross_entropy(head(emb(idx)), labels[idx])
-        opt.zero_grad()
-        loss.backward()
-        opt.step()
-        if on_step is not None:
-            on_step(opt, t)
+    task = ItemsTask(cfg, labels)
+    opt = opt_cls(list(task.parameters()), lr=lr, **kw)
+    engine = EngineConfig(max_steps=len(stream), batch_size=stream.shape[1], log_every=50,
+                          checkpoint_every=0, nan_policy="skip", max_skips=len(stream),
+                          progress=False)  # fmt: skip
+    callbacks = [_Probe(on_step)] if on_step is not None else []
+    with ctx.child(name, seed=seed) as sub:
+        fit(task, opt, FixedBatches(stream), cfg=engine, ctx=sub, callbacks=callbacks)
     with torch.no_grad():
-        per_item = F.cross_entropy(head(emb.weight), labels, reduction="none")  # (num_items,)
-    return torch.nan_to_num(per_item, nan=math.inf)
+        per_item = F.cross_entropy(task.head(task.emb.weight), labels, reduction="none")
+    return torch.nan_to_num(per_item, nan=math.inf)  # (num_items,)
 
 
 def _sparse(cfg: Config, ctx: RunContext, m: dict[str, Any]) -> Any:
@@ -141,7 +164,7 @@ def _sparse(cfg: Config, ctx: RunContext, m: dict[str, Any]) -> Any:
     for name, cls, lrs in (("sgd", SGD, cfg.sgd_lrs), ("adam", Adam, cfg.adam_lrs)):
         rare_losses = []
         for i, lr in enumerate(lrs):
-            per_item = train_items(cfg, cls, lr, stream, labels, ctx.seed)
+            per_item = train_items(cfg, cls, lr, stream, labels, ctx.seed, ctx, f"{name}-lr{lr:g}")
             rare_losses.append(float(per_item[rare].mean()))
             ctx.log(
                 i,
@@ -193,6 +216,8 @@ def _adabound(cfg: Config, ctx: RunContext, m: dict[str, Any]) -> Any:
         stream,
         labels,
         ctx.seed,
+        ctx,
+        "adabound",
         on_step=probe,
         final_lr=cfg.ab_final_lr,
         gamma=cfg.ab_gamma,

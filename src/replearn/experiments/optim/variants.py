@@ -23,8 +23,9 @@ from dataclasses import dataclass
 from typing import Any
 
 import torch
+from torch import nn
 
-from replearn.engine.context import RunContext
+from replearn.engine import EngineConfig, FixedBatches, RunContext, Task, fit
 from replearn.experiments.base import Claim, Result, experiment
 from replearn.experiments.optim.tasks import (
     anisotropic_regression,
@@ -121,6 +122,19 @@ def _reddi(cfg: Config, ctx: RunContext, m: dict[str, Any]) -> Any:
     )
 
 
+class LinearRegressionTask(Task):
+    """Half the mean squared error of ``x @ w`` on batches of example indices (float64)."""
+
+    def __init__(self, x: torch.Tensor, y: torch.Tensor, dim: int) -> None:
+        super().__init__()
+        self.w = nn.Parameter(torch.zeros(dim, dtype=torch.float64))
+        self.register_buffer("x", x, persistent=False)
+        self.register_buffer("y", y, persistent=False)
+
+    def training_step(self, idx: torch.Tensor) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
+        return 0.5 * ((self.x[idx] @ self.w - self.y[idx]) ** 2).mean(), {}
+
+
 def _decay(cfg: Config, ctx: RunContext, m: dict[str, Any]) -> Any:
     x, y = anisotropic_regression(
         cfg.reg_n, cfg.reg_dim, scale_range=cfg.reg_scale_range, noise=cfg.reg_noise, seed=ctx.seed
@@ -130,16 +144,13 @@ def _decay(cfg: Config, ctx: RunContext, m: dict[str, Any]) -> Any:
     )
     ends = {}
     for name, cls in (("adam_l2", Adam), ("adamw", AdamW)):
-        w = torch.zeros(cfg.reg_dim, dtype=torch.float64, requires_grad=True)
-        opt = cls([w], lr=cfg.reg_lr, weight_decay=cfg.reg_lambda)
-        sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt, T_max=cfg.reg_steps)
-        for idx in order:
-            loss = 0.5 * ((x[idx] @ w - y[idx]) ** 2).mean()
-            opt.zero_grad()
-            loss.backward()
-            opt.step()
-            sched.step()
-        ends[name] = w.detach()
+        task = LinearRegressionTask(x, y, cfg.reg_dim)
+        opt = cls(list(task.parameters()), lr=cfg.reg_lr, weight_decay=cfg.reg_lambda)
+        engine = EngineConfig(max_steps=cfg.reg_steps, batch_size=cfg.batch, log_every=100,
+                              checkpoint_every=0, lr_schedule="cosine", progress=False)  # fmt: skip
+        with ctx.child(f"decay-{name}") as sub:
+            fit(task, opt, FixedBatches(order), cfg=engine, ctx=sub)
+        ends[name] = task.w.detach()
     ridge = ridge_solution(x, y, cfg.reg_lambda)
 
     def rel(a: torch.Tensor, b: torch.Tensor) -> float:
