@@ -23,3 +23,13 @@ def test_orthogonal_init_gains_and_categorical_agreement():
 def test_q_network_shapes():
     q = QNetwork(4, 2, hidden=(16,))
     assert q(torch.randn(7, 4)).shape == (7, 2)
+
+
+def test_mlp_forward_equals_the_module():
+    from replearn.fundamentals.mlp import MLP
+    from replearn.rl.agents import mlp_forward
+
+    for act in ("tanh", "relu"):
+        mlp = MLP(5, (7, 6), 3, activation=act, flatten=False).double()
+        x = torch.randn(4, 5, dtype=torch.float64)
+        torch.testing.assert_close(mlp_forward(mlp, x), mlp(x), rtol=0, atol=0)

@@ -151,7 +151,7 @@ def ppo_update(
     n = batch["actions"].shape[0]
     if n % hp.minibatch_size:
         raise ValueError(f"minibatch_size {hp.minibatch_size} must divide the batch of {n}")
-    sums: dict[str, float] = {}
+    sums: Tensor | None = None
     steps = 0
     stop = False
     for _ in range(hp.epochs):
@@ -170,15 +170,9 @@ def ppo_update(
             ent = entropy_bonus(logits)
             loss = pg + hp.vf_coef * vl - hp.ent_coef * ent
             kl = approx_kl(logp.detach(), logp_old)
-            stats = {
-                "policy_loss": float(pg.detach()),
-                "value_loss": float(vl.detach()),
-                "entropy": float(ent.detach()),
-                "approx_kl": float(kl),
-                "clip_fraction": float(clip_fraction(logp, logp_old, eps if eps else 0.2)),
-            }
-            for k, val in stats.items():
-                sums[k] = sums.get(k, 0.0) + val
+            stats = torch.stack([pg.detach(), vl.detach(), ent.detach(), kl,
+                                 clip_fraction(logp, logp_old, eps if eps else 0.2)])  # fmt: skip
+            sums = stats if sums is None else sums + stats
             steps += 1
             if hp.target_kl is not None and float(kl) > hp.target_kl:
                 stop = True
@@ -186,7 +180,9 @@ def ppo_update(
             optimize(loss)
         if stop:
             break
-    out = {k: v / steps for k, v in sums.items()}
+    names = ("policy_loss", "value_loss", "entropy", "approx_kl", "clip_fraction")
+    assert sums is not None
+    out = dict(zip(names, (sums / steps).tolist(), strict=True))
     with torch.no_grad():
         logp_new, _, _ = agent.evaluate_actions(batch["obs"], batch["actions"])
         out["kl_after"] = float(approx_kl(logp_new, batch["logp"]))

@@ -23,7 +23,7 @@ from torch import Tensor
 
 from replearn.engine import Loop, Task
 from replearn.report.plots import DPI, save_figure
-from replearn.rl.agents import ActorCritic, QNetwork
+from replearn.rl.agents import ActorCritic, QNetwork, mlp_forward
 from replearn.rl.dqn import ReplayBuffer, dqn_loss, dqn_targets, linear_epsilon
 from replearn.rl.envs import VectorEnv
 from replearn.rl.hacking import ProxyBonusGrid
@@ -171,7 +171,7 @@ class PPOTask(RLTask):
         self.kl_history: list[float] = []  # kl_after of every update
 
     def greedy_action(self, obs: Tensor) -> Tensor:
-        return self.agent.actor(obs).argmax(-1)
+        return mlp_forward(self.agent.actor, obs).argmax(-1)
 
     def update(self, batch: Any, loop: Loop) -> dict[str, Tensor]:
         t0 = time.perf_counter()
@@ -208,7 +208,7 @@ class A2CTask(RLTask):
         self.vf_coef, self.ent_coef = vf_coef, ent_coef
 
     def greedy_action(self, obs: Tensor) -> Tensor:
-        return self.agent.actor(obs).argmax(-1)
+        return mlp_forward(self.agent.actor, obs).argmax(-1)
 
     def update(self, batch: Any, loop: Loop) -> dict[str, Tensor]:
         t0 = time.perf_counter()
@@ -238,7 +238,7 @@ class ReinforceTask(RLTask):
         self.vf_coef = vf_coef
 
     def greedy_action(self, obs: Tensor) -> Tensor:
-        return self.agent.actor(obs).argmax(-1)
+        return mlp_forward(self.agent.actor, obs).argmax(-1)
 
     def update(self, batch: Any, loop: Loop) -> dict[str, Tensor]:
         t0 = time.perf_counter()

@@ -125,7 +125,7 @@ def train_dqn(cfg: Config, ctx: RunContext, seed: int) -> tuple[DQNTask, dict[st
         eps_start=cfg.eps_start, eps_end=cfg.eps_end, target_network=cfg.target_network,
         double=cfg.double, eval_episodes=0, final_eval_episodes=cfg.eval_episodes,
     )  # fmt: skip
-    opt = torch.optim.Adam(q.parameters(), lr=cfg.lr)
+    opt = torch.optim.Adam(q.parameters(), lr=cfg.lr, foreach=True)
     engine = replace(cfg.engine, max_steps=cfg.updates, batch_size=cfg.batch_size)
     loop = fit(task, opt, None, cfg=engine, ctx=ctx)
     return task, last_eval(loop.history), loop.history

@@ -129,7 +129,7 @@ def train_ppo(cfg: Config, ctx: RunContext, seed: int) -> tuple[PPOTask, dict[st
         agent, envs, make_eval, hp=hp, n_steps=cfg.n_steps, anneal_clip=cfg.anneal_clip,
         eval_episodes=0, final_eval_episodes=cfg.eval_episodes,
     )  # fmt: skip
-    opt = torch.optim.Adam(agent.parameters(), lr=cfg.lr, eps=cfg.adam_eps)
+    opt = torch.optim.Adam(agent.parameters(), lr=cfg.lr, eps=cfg.adam_eps, foreach=True)
     engine = replace(cfg.engine, max_steps=cfg.updates, batch_size=cfg.n_envs * cfg.n_steps)
     loop = fit(task, opt, None, cfg=engine, ctx=ctx)
     return task, last_eval(loop.history)
