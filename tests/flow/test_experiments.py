@@ -1,0 +1,70 @@
+"""Helpers of the flow experiments: AUROC, standard errors, builders, OOD sets, configs."""
+
+from __future__ import annotations
+
+import math
+
+import pytest
+import torch
+
+from replearn.experiments.flow import images, toy2d
+from replearn.experiments.flow.common import auroc, build_flow, mean_and_se
+
+
+def test_auroc_matches_sklearn() -> None:
+    metrics = pytest.importorskip("sklearn.metrics")
+    gen = torch.Generator().manual_seed(0)
+    s_in = torch.randn(200, generator=gen)
+    s_out = torch.randn(150, generator=gen) + 0.7
+    s_out[:10] = s_in[:10]  # ties count one half
+    labels = [0] * 200 + [1] * 150
+    ref = metrics.roc_auc_score(labels, torch.cat([s_in, s_out]).numpy())
+    assert auroc(s_in, s_out) == pytest.approx(ref, abs=1e-12)
+
+
+def test_mean_and_se() -> None:
+    mean, se = mean_and_se([1.0, 2.0, 3.0, 6.0])
+    assert mean == 3.0
+    assert se == pytest.approx(math.sqrt(14 / 3 / 4))
+    assert math.isnan(mean_and_se([1.0])[1])
+
+
+def test_build_flow_names() -> None:
+    for name in ("planar", "realnvp", "glow", "iresnet"):
+        flow = build_flow(name, (2,), hidden=8, depth=2)
+        assert flow(torch.randn(4, 2))[0].shape == (4, 2)
+    with pytest.raises(ValueError, match="unknown flow"):
+        build_flow("maf", (2,), hidden=8, depth=2)
+
+
+def test_ood_sets_are_on_the_pixel_grid() -> None:
+    _, test = images.load_images("digits", seed=0)
+    sets = images.ood_sets("digits", test, 16, seed=0)
+    assert set(sets) == {"noise", "inverted", "photo-patches"}
+    for x in sets.values():
+        assert x.shape == (16, 1, 8, 8)
+        torch.testing.assert_close(x, images.quantize(x, 17), rtol=0, atol=0)
+
+
+def test_bits_per_dim_of_a_trained_free_model_is_finite() -> None:
+    train, test = images.load_images("digits", seed=0)
+    shape = tuple(train.shape[1:])
+    flow = build_flow("realnvp", shape, hidden=4, depth=1)
+    task = images.FlowNLLTask(flow, images.Preprocess(shape, 17, 0.05))
+    b1, b2 = images.bpd(task, test[:8], seed=3), images.bpd(task, test[:8], seed=3)
+    torch.testing.assert_close(b1, b2, rtol=0, atol=0)  # a fixed dequantization draw
+    assert torch.isfinite(b1).all() and (b1 > 0).all()
+
+
+def test_configs_validate() -> None:
+    with pytest.raises(ValueError, match="timing_dims"):
+        toy2d.Config(timing_dims=(4,))
+    with pytest.raises(ValueError, match="n_seeds"):
+        images.Config(n_seeds=-1)
+
+
+def test_inverse_vs_lipschitz_measures_both_sides() -> None:
+    points = torch.randn(64, 2, generator=torch.Generator().manual_seed(0))
+    out = toy2d.inverse_vs_lipschitz(points, (0.5, 3.0))
+    assert out["converged_fraction"][0] == 1.0
+    assert out["converged_fraction"][1] < 0.5
