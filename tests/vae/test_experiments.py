@@ -1,0 +1,78 @@
+"""The VAE experiments' glue: data, binarization, the training task, the pen strokes, configs."""
+
+from __future__ import annotations
+
+import math
+
+import pytest
+import torch
+
+from replearn.experiments.vae import iaf_fashion, iwae_fashion, vae_fashion, vae_manifold
+from replearn.experiments.vae.common import VAETask, load_images, mean_se
+from replearn.experiments.vae.vrnn_pen import pen_trajectories
+from replearn.vae.model import VAE
+
+
+def test_held_out_images_are_binarized_once_and_the_same_every_time() -> None:
+    a = load_images("digits", seed=0, n_test=50)
+    b = load_images("digits", seed=1, n_test=50)
+    assert torch.equal(a.test, b.test)  # independent of the seed
+    assert set(a.test.unique().tolist()) <= {0.0, 1.0}
+    assert a.train.tensors[0].max() <= 1 and a.x_dim == 64 and a.side == (8, 8)
+    # binarizing draws Bernoulli(grey level): about as many ones as the grey mass
+    assert abs(float(a.test.mean() - a.test_grey.mean())) < 0.02
+
+
+def test_task_binarizes_dynamically_and_both_objectives_train() -> None:
+    torch.manual_seed(0)
+    model = VAE(16, 2, hidden=(8,))
+    x = torch.full((32, 16), 0.5)
+    for objective, k in (("elbo", 1), ("iwae", 4)):
+        task = VAETask(model, objective=objective, k=k)
+        loss1, _ = task.training_step((x,))
+        loss2, _ = task.training_step((x,))
+        assert torch.isfinite(loss1) and loss1 != loss2  # a fresh binarization each call
+        loss1.backward()
+    assert "kl" in VAETask(model).validation_step((x.round(),))
+    with pytest.raises(ValueError, match="objective"):
+        VAETask(model, objective="wake-sleep")  # type: ignore[arg-type]
+
+
+def test_pen_strokes_keep_turning_with_probability_p_keep() -> None:
+    g = torch.Generator().manual_seed(0)
+    x = pen_trajectories(400, 30, generator=g, noise=0.0, p_keep=0.8, kappa=0.6)
+    assert x.shape == (400, 30, 2)
+    angle = torch.atan2(x[..., 1], x[..., 0])
+    turn = torch.remainder(angle[:, 1:] - angle[:, :-1] + math.pi, 2 * math.pi) - math.pi
+    torch.testing.assert_close(turn.abs(), torch.full_like(turn, 0.6), rtol=0, atol=1e-4)
+    keep = (turn[:, 1:].sign() == turn[:, :-1].sign()).double().mean()
+    assert abs(float(keep) - 0.8) < 0.02
+    speed = x.norm(dim=-1)
+    assert torch.allclose(speed, speed[:, :1].expand_as(speed), atol=1e-5)  # one speed a stroke
+    y = pen_trajectories(400, 30, generator=torch.Generator().manual_seed(0), noise=0.0)
+    assert torch.equal(x, y)
+
+
+def test_gradient_variances_are_positive_and_reparameterization_is_lower() -> None:
+    torch.manual_seed(0)
+    model = VAE(16, 3, hidden=(16,))
+    x = torch.rand(2, 16).round()
+    out = vae_fashion.gradient_variances(model, x, 200, torch.Generator().manual_seed(0))
+    assert all(len(v) == 2 for v in out.values())
+    assert all(r < s for r, s in zip(out["rep"], out["sf"], strict=True))
+
+
+def test_config_validation_and_mean_se() -> None:
+    with pytest.raises(ValueError, match="contain 1"):
+        vae_fashion.Config(betas=(2.0, 4.0))
+    with pytest.raises(ValueError, match="eval_ks"):
+        iwae_fashion.Config(eval_ks=(5, 1))
+    with pytest.raises(ValueError, match="k_eval"):
+        iwae_fashion.Config(eval_ks=(1, 5), k_eval=5)
+    with pytest.raises(ValueError):
+        iaf_fashion.Config(seeds=0)
+    with pytest.raises(ValueError, match="z_sizes"):
+        vae_manifold.Config(z_sizes=(4,))
+    m, se = mean_se([1.0, 2.0, 3.0])
+    assert m == 2.0 and abs(se - 1 / math.sqrt(3)) < 1e-12
+    assert mean_se([5.0]) == (5.0, 0.0)
