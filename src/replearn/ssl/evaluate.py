@@ -96,12 +96,14 @@ def linear_probe_accuracy(
     """Test accuracy of an L2-regularized logistic regression on standardized frozen features."""
     from sklearn.linear_model import LogisticRegression  # slow import, only when needed
     from sklearn.preprocessing import StandardScaler
+    from threadpoolctl import threadpool_limits  # a scikit-learn dependency
 
     xtr, xte = train_feats.double().cpu().numpy(), test_feats.double().cpu().numpy()
-    scaler = StandardScaler().fit(xtr)
-    clf = LogisticRegression(C=c, max_iter=max_iter)
-    clf.fit(scaler.transform(xtr), train_labels.cpu().numpy())
-    pred = clf.predict(scaler.transform(xte))
+    with threadpool_limits(1):  # one BLAS thread: many threads on a busy CPU are far slower
+        scaler = StandardScaler().fit(xtr)
+        clf = LogisticRegression(C=c, max_iter=max_iter)
+        clf.fit(scaler.transform(xtr), train_labels.cpu().numpy())
+        pred = clf.predict(scaler.transform(xte))
     return float(np.mean(pred == test_labels.cpu().numpy()))
 
 
@@ -114,7 +116,7 @@ def extract_features(model: nn.Module, x: Tensor, *, batch: int = 1024) -> Tenso
     """
     was = model.training
     model.eval()
-    device = next(model.parameters()).device
+    device = next(model.parameters(), torch.empty(0)).device
     out = torch.cat(
         [model(x[i : i + batch].to(device)).float().cpu() for i in range(0, len(x), batch)]
     )

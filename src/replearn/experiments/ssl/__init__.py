@@ -1,0 +1,1 @@
+"""Experiments of the self-supervised learning topic (course chapter 12)."""

