@@ -118,7 +118,7 @@ def test_run_report(tmp_path: Path) -> None:
         [json.loads(line) for line in (run_dir / "metrics.jsonl").read_text().splitlines()[:-1]],
         run_dir,
     )
-    assert {p.name for p in pngs} == {"loss.png", "accuracy.png", "lr.png"}
+    assert {p.name for p in pngs} == {"loss.png", "accuracy.png"}  # the lr is constant
     report = write_run_report(run_dir)
     assert report == run_dir / "report.html"
     page = parse(report)
@@ -244,3 +244,51 @@ def test_write_index(tmp_path: Path) -> None:
     assert "vae.gaussian" in text and "fundamentals.mlp_digits" in text
     assert "0.9123" in page.cells and "holds" in page.cells and "fails" in page.cells
     assert "missing" in text
+
+
+def _anchors(path: Path) -> set[str]:
+    import re
+
+    return set(re.findall(r'id="([^"]+)"', path.read_text(encoding="utf-8")))
+
+
+def test_run_report_structure_headline_context_reproduce_samples(tmp_path: Path) -> None:
+    """What a reader needs first: verdict headline with links, preset/data/seed, the command."""
+    from replearn.cli import main
+
+    out = tmp_path / "r"
+    args = ["run", "mlp", "--preset", "tiny", "--no-progress", "--seed", "2", "--out", str(out)]
+    assert main([*args, "--set", "hidden=24", "lr=0.01"]) == 0
+    (out / "samples.txt").write_text("ROMEO: a <sample>\n")
+    result = json.loads((out / "result.json").read_text())
+    result["claims"] = [
+        {"id": "ok", "statement": "it works", "holds": True, "evidence": "1", "plot": "loss.png"},
+        {"id": "bad", "statement": "it flies", "holds": False, "evidence": "0", "plot": None},
+    ]
+    (out / "result.json").write_text(json.dumps(result))
+    page_path = write_run_report(out)
+    page = parse(page_path)
+    text = " ".join(" ".join(page.text).split())
+    assert "2 claims: 1 holds, 1 fails — not holding: bad" in text
+    assert "#claim-bad" in page.links and "claim-bad" in _anchors(page_path)
+    assert "preset tiny · data digits · seed 2" in text
+    assert "a smoke check that the code runs" in text
+    assert "replearn run mlp --preset tiny --seed 2 --set hidden=24 lr=0.01 --out" in text
+    assert "ROMEO: a <sample>" in text  # escaped in the HTML, shown as text
+    captions = [t.strip() for t in page.text if "(loss.png)" in t or "(accuracy.png)" in t]
+    assert "Claim: it works (loss.png)" in captions
+    assert "Accuracy during training (accuracy.png)" in captions
+    assert all(f'<a href="{src}">' in page_path.read_text() for src in page.imgs)  # enlarge
+
+
+def test_tour_index_headline_names_failures(tmp_path: Path) -> None:
+    a, b = make_run(tmp_path / "a"), make_run(tmp_path / "b", experiment="other")
+    plot_curves([{"step": s, "loss": 1.0 / s} for s in range(1, 5)], a)
+    page_path = write_index([a, b], tmp_path / "index.html")
+    page = parse(page_path)
+    text = " ".join(" ".join(page.text).split())
+    assert text.count("not holding") >= 1 and "fundamentals.mlp_digits: no_overfit" in text
+    anchors = _anchors(page_path)
+    assert "run-0-claim-no_overfit" in anchors and "run-1-claim-no_overfit" in anchors
+    assert "#run-1-claim-no_overfit" in page.links
+    assert page.imgs == ["a/loss.png"] and 'width="480"' in page_path.read_text()

@@ -31,7 +31,8 @@ def _rows(n: int = 20) -> list[dict]:
     """Metric rows like a classifier run: train loss every step, val every 5 steps."""
     rows = []
     for step in range(1, n + 1):
-        rows.append({"step": step, "epoch": step // 10, "train_loss": 5.0 / step, "lr": 1e-3})
+        lr = 1e-3 * (1 - step / (n + 1))  # a decaying schedule
+        rows.append({"step": step, "epoch": step // 10, "train_loss": 5.0 / step, "lr": lr})
         if step % 5 == 0:
             rows.append({"step": step, "val_loss": 4.0 / step, "val_accuracy": 0.5 + step / 100})
     rows.append({"step": n, "grad_norm": 1.5, "throughput": 1000.0, "note": "text is skipped"})
@@ -187,3 +188,8 @@ def test_line_plot_and_scatter(tmp_path: Path) -> None:
     assert mpimg.imread(path).shape[:2] == (500, 500)
     with pytest.raises(ValueError, match="shape"):
         scatter_2d({"bad": torch.randn(5, 3)}, tmp_path / "t.png", title="")
+
+
+def test_plot_curves_gives_a_constant_no_figure(tmp_path: Path) -> None:
+    rows = [{"step": s, "loss": 1.0 / s, "lr": 1e-3, "skipped": 0} for s in range(1, 6)]
+    assert [p.name for p in plot_curves(rows, tmp_path)] == ["loss.png"]

@@ -33,8 +33,14 @@ __all__ = ["RunFiles", "load_run", "write_claims_report", "write_index", "write_
 LAST_METRIC_ROWS = 10
 """How many of the last ``metrics.jsonl`` rows a run report shows."""
 
-THUMB_WIDTH = 240
-"""Width in CSS pixels of plot thumbnails in the claims and tour pages."""
+THUMB_WIDTH = 480
+"""Width in CSS pixels of plot thumbnails in the claims and tour pages (click: full size)."""
+
+SAMPLES_FILE = "samples.txt"
+"""Generated samples an experiment writes into its run folder; shown inline in the report."""
+
+MAX_SAMPLE_CHARS = 4000
+"""How much of ``samples.txt`` the report shows."""
 
 _CSS = """
 body { font-family: system-ui, -apple-system, "Segoe UI", sans-serif; margin: 2em auto;
@@ -56,6 +62,12 @@ figure img { max-width: 100%; border: 1px solid #eee; }
 figcaption { font-size: .85em; color: #555; }
 pre { background: #f6f8fa; padding: .6em; overflow-x: auto; }
 section.run { margin-bottom: 2.5em; }
+p.headline { font-size: 1.15em; padding: .4em .6em; background: #f6f8fa; border-left: 4px solid
+             #888; }
+p.headline.allhold { border-left-color: #1a7f37; }
+p.headline.somefail { border-left-color: #cf222e; }
+p.smoke { background: #fff8c5; padding: .3em .6em; }
+figure img { cursor: zoom-in; }
 """
 
 
@@ -226,8 +238,9 @@ def _claims_table(claims: Sequence[Mapping[str, Any]], run_dir: Path, base_dir: 
     rows = []
     for claim in claims:
         word, css = _verdict(claim.get("holds"))
+        anchor = f'id="claim-{_e(claim.get("id", ""))}"'
         cells = [
-            f"<td>{_e(claim.get('id', ''))}</td>",
+            f"<td {anchor}>{_e(claim.get('id', ''))}</td>",
             f"<td>{_e(claim.get('statement', ''))}</td>",
             f'<td class="{css}">{word}</td>',
             f"<td>{_e(claim.get('evidence', ''))}</td>",
@@ -267,10 +280,25 @@ def _figure(src: str, caption: str, *, width: int | None = None) -> str:
     return f'<figure><a href="{_e(src)}">{img}</a><figcaption>{_e(caption)}</figcaption></figure>'
 
 
+def _caption(name: str, claims: Sequence[Mapping[str, Any]]) -> str:
+    """A figure's caption: the claims it shows, a curve title, or its name in words."""
+    from replearn.report.plots import CURVE_TITLES
+
+    shown = [str(c.get("statement", "")) for c in claims if c.get("plot") == name]
+    stem = Path(name).stem
+    words = stem.replace("_", " ").replace("-", " ")
+    group = {"lr": "learning rate"}.get(stem.rsplit("_", 1)[-1], stem.rsplit("_", 1)[-1])
+    title = CURVE_TITLES.get(group, words[:1].upper() + words[1:])
+    if shown:
+        title = "Claim: " + "; ".join(shown)
+    return f"{title} ({name})"
+
+
 def _figures(run: RunFiles, base_dir: Path, *, width: int | None = None) -> str:
-    """Every PNG of a run, linked relative to ``base_dir``."""
+    """Every PNG of a run, linked relative to ``base_dir`` (click: full size), captioned."""
     return "\n".join(
-        _figure(_href(run.run_dir / name, base_dir), name, width=width) for name in run.pngs
+        _figure(_href(run.run_dir / name, base_dir), _caption(name, run.claims), width=width)
+        for name in run.pngs
     )
 
 
@@ -329,13 +357,111 @@ def _write_text(path: Path, text: str) -> Path:
 # --------------------------------------------------------------------------- run report
 
 
+def _headline(claims: Sequence[Mapping[str, Any]], href_prefix: str = "") -> str:
+    """``N claims: X hold, Y fail`` with a link to each failing claim's row."""
+    if not claims:
+        return ""
+    holds = [c.get("holds") for c in claims]
+    failing = [c for c in claims if c.get("holds") is not True]
+    links = ", ".join(
+        f'<a href="{href_prefix}#claim-{_e(c.get("id", ""))}">{_e(c.get("id", ""))}</a>'
+        for c in failing
+    )
+    css = "somefail" if failing else "allhold"
+    tail = f" &mdash; not holding: {links}" if failing else ""
+    return f'<p class="headline {css}">{_e(_claims_summary(holds))}{tail}</p>\n'
+
+
+def run_context(run: RunFiles) -> dict[str, Any]:
+    """Preset, seed and data of a run (``result.json``'s context, else ``config.json``)."""
+    context = dict((run.result or {}).get("context") or {})
+    for key in ("preset", "seed"):
+        if key not in context and run.config and key in run.config:
+            context[key] = run.config[key]
+    return context
+
+
+def _set_items(base: Any, actual: Any, prefix: str = "") -> list[str]:
+    """``key=value`` items (``--set`` syntax) turning config ``base`` into ``actual``."""
+    items: list[str] = []
+    if isinstance(base, dict) and isinstance(actual, dict):
+        for key, value in actual.items():
+            items += _set_items(base.get(key), value, f"{prefix}{key}.")
+        return items
+    if base != actual:
+        value = ",".join(map(str, actual)) if isinstance(actual, list) else actual
+        items.append(f"{prefix[:-1]}={'none' if value is None else value}")
+    return items
+
+
+def reproduce_command(run: RunFiles) -> str | None:
+    """The ``replearn run`` command that repeats this run (None without config.json)."""
+    config = run.config or {}
+    name = config.get("experiment")
+    if not isinstance(name, str):
+        return None
+    preset = config.get("preset")
+    words = ["replearn", "run", name]
+    if preset:
+        words += ["--preset", str(preset)]
+    words += ["--seed", str(config.get("seed", 0))]
+    try:
+        import dataclasses
+
+        from replearn.experiments.base import get_experiment
+
+        base = dataclasses.asdict(get_experiment(name).make_config(preset))
+        sets = _set_items(json.loads(json.dumps(base)), config.get("config", {}))
+    except (ImportError, LookupError, ValueError, TypeError):  # experiment changed or gone
+        sets = []
+    if sets:
+        words += ["--set", *sets]
+    words += ["--out", "runs/" + name + "-again"]
+    import shlex
+
+    return " ".join(shlex.quote(w) for w in words)
+
+
+def _context_html(run: RunFiles) -> str:
+    context = run_context(run)
+    facts = []
+    for key in ("preset", "data", "seed"):
+        value = context.get(key)
+        shown = "default" if key == "preset" and value is None else value
+        if shown is not None:
+            facts.append(f"{key} <code>{_e(_fmt(shown))}</code>")
+    text = f"<p>{' &middot; '.join(facts)}</p>\n" if facts else ""
+    if context.get("preset") == "tiny":
+        text += (
+            '<p class="smoke">Preset <code>tiny</code>: a smoke check that the code runs. Its '
+            "verdicts do not evaluate the claims; run the default config (or "
+            "<code>--preset quick</code>) for that.</p>\n"
+        )
+    if context.get("data_fixtures"):
+        files = ", ".join(map(str, context["data_fixtures"]))
+        text += (
+            f'<p class="smoke">Computed on test stand-ins, not the real data: {_e(files)}.</p>\n'
+        )
+    return text
+
+
+def _samples_section(run: RunFiles) -> str:
+    path = run.run_dir / SAMPLES_FILE
+    if not path.is_file():
+        return ""
+    text = path.read_text(encoding="utf-8", errors="replace")
+    cut = f"\n[... {len(text) - MAX_SAMPLE_CHARS} more characters in {SAMPLES_FILE}]"
+    shown = text[:MAX_SAMPLE_CHARS] + (cut if len(text) > MAX_SAMPLE_CHARS else "")
+    return _section("Generated samples", f"<pre>{_e(shown)}</pre>")
+
+
 def _run_header(run: RunFiles) -> str:
-    """Run folder, seed, and notes on missing or unreadable files."""
-    seed = (run.config or {}).get("seed")
-    facts = [f"run folder <code>{_e(run.run_dir)}</code>"]
-    if seed is not None:
-        facts.append(f"seed <code>{_e(_fmt(seed))}</code>")
-    header = f"<p>{' &middot; '.join(facts)}</p>\n"
+    """Headline, preset/data/seed, reproduce command, run folder, notes on missing files."""
+    header = _headline(run.claims) + _context_html(run)
+    command = reproduce_command(run)
+    if command:
+        header += f'<p>Reproduce:</p>\n<pre class="reproduce">{_e(command)}</pre>\n'
+    header += f"<p>run folder <code>{_e(run.run_dir)}</code></p>\n"
     if run.notes:
         items = "".join(f"<li>{_e(n)}</li>" for n in run.notes)
         header += f'<ul class="note">{items}</ul>\n'
@@ -391,6 +517,7 @@ def write_run_report(run_dir: str | os.PathLike[str]) -> Path:
     """
     run = load_run(run_dir)
     body = _run_header(run) + _results_sections(run, run.run_dir, thumb=None)
+    body += _samples_section(run)
     body += _last_rows_section(run)
     config = _nested(run.config) if run.config is not None else _missing("no config.json")
     body += _section("Config", config)
@@ -511,21 +638,31 @@ def _index_summary(runs: Sequence[RunFiles], base_dir: Path) -> str:
         link = f'<a href="{_e(_href(report, base_dir))}">report</a>' if report.is_file() else ""
         claims = _claims_summary([c.get("holds") for c in run.claims]) if run.claims else ""
         wall = (run.result or {}).get("wall_time_s")
+        name = run.experiment
+        if run.run_dir.name != name:
+            name += f" ({run.run_dir.name})"
+        failing = [c for c in run.claims if c.get("holds") is not True]
+        fails = ", ".join(
+            f'<a href="#run-{i}-claim-{_e(c.get("id", ""))}">{_e(c.get("id", ""))}</a>'
+            for c in failing
+        )
         rows.append(
             [
-                f'<td><a href="#run-{i}">{_e(run.run_dir.name)}</a></td>',
-                f"<td>{_e(run.experiment)}</td>",
+                f'<td><a href="#run-{i}">{_e(name)}</a></td>',
                 f"<td>{_e(claims)}</td>",
+                f"<td>{fails}</td>",
                 _cell(wall) if wall is not None else "<td></td>",
                 f"<td>{link}</td>",
             ]
         )
-    return _table(("run", "experiment", "claims", "wall_time_s", "report"), rows)
+    return _table(("run", "claims", "not holding", "wall_time_s", "report"), rows)
 
 
 def _index_section(i: int, run: RunFiles, base_dir: Path) -> str:
     """The section of one sub-run (headings one level down from a run report)."""
     inner = _results_sections(run, base_dir, thumb=THUMB_WIDTH, level=3)
+    inner = inner.replace('id="claim-', f'id="run-{i}-claim-')  # unique anchors on the page
+    inner = _context_html(run) + inner
     notes = "".join(f"<li>{_e(n)}</li>" for n in run.notes)
     notes = f'<ul class="note">{notes}</ul>\n' if notes else ""
     heading = f"{run.experiment} ({run.run_dir.name})"
@@ -560,7 +697,21 @@ def write_index(
             runs.append(load_run(run_dir))
         else:
             missing.append(str(run_dir))
-    body = _index_summary(runs, base_dir) if runs else _missing("no runs")
+    every = [c for run in runs for c in run.claims]
+    body = ""
+    if every:
+        failing = [
+            f'<a href="#run-{i}-claim-{_e(c.get("id", ""))}">{_e(run.experiment)}: '
+            f"{_e(c.get('id', ''))}</a>"
+            for i, run in enumerate(runs)
+            for c in run.claims
+            if c.get("holds") is not True
+        ]
+        css = "somefail" if failing else "allhold"
+        tail = " &mdash; not holding: " + ", ".join(failing) if failing else ""
+        summary = _claims_summary([c.get("holds") for c in every])
+        body += f'<p class="headline {css}">{_e(summary)}{tail}</p>\n'
+    body += _index_summary(runs, base_dir) if runs else _missing("no runs")
     if missing:
         body += _missing("missing run folders: " + ", ".join(missing))
     body += "".join(_index_section(i, run, base_dir) for i, run in enumerate(runs))

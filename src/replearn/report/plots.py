@@ -218,6 +218,20 @@ def _draw_series(ax: Any, xs: Sequence[float], ys: Sequence[float], label: str) 
     ax.plot(xs, ys, label=label, linewidth=1.2, marker=marker, markersize=3)
 
 
+CURVE_TITLES = {
+    "loss": "Loss during training",
+    "accuracy": "Accuracy during training",
+    "learning rate": "Learning-rate schedule",
+    "metrics": "Other logged metrics",
+}
+"""Titles of the figures :func:`plot_curves` writes (by y label / group)."""
+
+
+def _is_constant(ys: Sequence[float]) -> bool:
+    """Several values, all equal (one value is a measurement, not a constant)."""
+    return len(ys) > 1 and max(ys) == min(ys)
+
+
 def _plot_group(
     series: Mapping[str, tuple[list, list]], path: Path, *, ylabel: str, logy: bool
 ) -> Path:
@@ -227,8 +241,9 @@ def _plot_group(
         _draw_series(ax, xs, ys, key)
     if logy:
         ax.set_yscale("log")
-    ax.set_xlabel("step")
-    ax.set_ylabel(ylabel)
+    ax.set_title(CURVE_TITLES.get(ylabel, ylabel))
+    ax.set_xlabel("training step")
+    ax.set_ylabel(ylabel + (" (log scale)" if logy else ""))
     ax.grid(True, alpha=0.3)
     ax.legend(fontsize="small")
     fig.tight_layout()
@@ -250,6 +265,7 @@ def _plot_panels(series: Mapping[str, tuple[list, list]], path: Path) -> Path:
         ax.grid(True, alpha=0.3)
     for ax in list(axes.flat)[n:]:
         ax.set_visible(False)
+    fig.suptitle(CURVE_TITLES["metrics"])
     fig.tight_layout()
     return save_figure(fig, path)
 
@@ -266,6 +282,8 @@ def plot_curves(
       the same rule as the loss;
     * every other numeric key gets a panel of its own in ``metrics.png``.
 
+    A learning rate or other metric that never changes gets no figure or panel.
+    Every figure has a title (:data:`CURVE_TITLES`) and labelled axes.
     ``step`` and ``epoch`` are counters, not metrics, and are not drawn. Rows
     without a numeric ``step``, non-numeric and non-finite values are skipped.
     A figure with no data is not written.
@@ -285,7 +303,10 @@ def plot_curves(
         "metrics": {},
     }
     for key, xy in _collect_series(rows).items():
-        groups[_group_of(key)][key] = xy
+        group = _group_of(key)
+        if group in ("lr", "metrics") and _is_constant(xy[1]):
+            continue  # a constant (a fixed learning rate, a counter at 0) gets no panel
+        groups[group][key] = xy
     out_dir = Path(out_dir)
     written: list[Path] = []
     for name, series in groups.items():
