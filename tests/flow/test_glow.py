@@ -23,6 +23,8 @@ def test_glow_log_det_and_inverse(shape, mixing, jac_log_det) -> None:
     z, log_det = model(x)
     torch.testing.assert_close(log_det, jac_log_det(model, x), **F64)
     torch.testing.assert_close(model.inverse(z), x, **F64)
+    m32, x32 = model.float(), x.float()
+    torch.testing.assert_close(m32.inverse(m32(x32)[0]), x32, rtol=0, atol=1e-5)
 
 
 def test_glow_rejects_bad_arguments() -> None:
