@@ -8,8 +8,12 @@ base and the MLP ``VAE``), ``linear_gaussian`` (the exact oracle), ``made`` and 
 units, intrinsic dimension, sharpness).
 """
 
+from replearn.vae.diagnostics import active_units, image_sharpness, pca_dimension, twonn_dimension
+from replearn.vae.gradients import reparameterization_gradient, score_function_gradient
+from replearn.vae.iaf import IAFVAE, IAFPosterior, iaf_step
 from replearn.vae.iwae import importance_log_likelihood, iwae_bound, log_mean_exp
 from replearn.vae.linear_gaussian import LinearGaussianVAE
+from replearn.vae.made import MADE
 from replearn.vae.model import VAE, ElboTerms, LatentVariableModel
 from replearn.vae.objectives import (
     bernoulli_log_likelihood,
@@ -19,19 +23,33 @@ from replearn.vae.objectives import (
     gaussian_log_likelihood,
     reparameterize,
 )
+from replearn.vae.vrnn import VRNN, GaussianRNN, gaussian_kl_diag
 
 __all__ = [
+    "IAFVAE",
+    "MADE",
     "VAE",
+    "VRNN",
     "ElboTerms",
+    "GaussianRNN",
+    "IAFPosterior",
     "LatentVariableModel",
     "LinearGaussianVAE",
+    "active_units",
     "bernoulli_log_likelihood",
     "elbo",
     "gaussian_kl",
+    "gaussian_kl_diag",
     "gaussian_kl_mc",
     "gaussian_log_likelihood",
+    "iaf_step",
+    "image_sharpness",
     "importance_log_likelihood",
     "iwae_bound",
     "log_mean_exp",
+    "pca_dimension",
+    "reparameterization_gradient",
     "reparameterize",
+    "score_function_gradient",
+    "twonn_dimension",
 ]
