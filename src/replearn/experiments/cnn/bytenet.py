@@ -38,7 +38,7 @@ from replearn.cnn.bytenet import ByteNet, decoder_inputs
 from replearn.engine import EngineConfig, RunContext, Task, fit
 from replearn.engine.context import single_thread
 from replearn.experiments.base import Claim, Result, experiment
-from replearn.report.plots import line_plot, read_metrics
+from replearn.report.plots import line_plot
 
 PAD, BOS, EOS = 0, 1, 2
 CHARS = " -0123456789abcdefghijklmnopqrstuvwxyz"
@@ -203,8 +203,7 @@ def train_one(
         loop = fit(
             Seq2SeqTask(model), opt, data["train"], cfg=cfg.engine, ctx=sub, val_set=data["val"]
         )
-        sub.logger.flush()
-        rows = [r for r in read_metrics(sub.path("metrics.jsonl")) if "train_loss" in r]
+        rows = [r for r in loop.history if "train_loss" in r]
     exact, chars, out = greedy_accuracy(model.cpu(), data["test"])
     return {
         "model": model,

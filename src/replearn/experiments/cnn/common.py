@@ -17,9 +17,9 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
 import matplotlib.pyplot as plt
 import torch
@@ -31,7 +31,7 @@ from torch.utils.flop_counter import FlopCounterMode
 from replearn.data import load_classification
 from replearn.data.images import ClassificationData
 from replearn.engine import ClassificationTask, EngineConfig, RunContext, fit
-from replearn.report.plots import DPI, read_metrics, save_figure
+from replearn.report.plots import DPI, save_figure
 
 ImageData = Literal["fashion-mnist", "digits"]
 
@@ -100,6 +100,7 @@ class Trained:
         test_accuracy: mean of ``test_correct``.
         test_loss: mean cross-entropy on the test split (nats).
         train_time_s: wall-clock seconds of ``fit``.
+        history: every row the loop logged (training and validation).
     """
 
     model: nn.Module
@@ -110,6 +111,7 @@ class Trained:
     test_accuracy: float
     test_loss: float
     train_time_s: float
+    history: list[dict[str, Any]] = field(default_factory=list)
 
 
 def train_classifier(
@@ -133,9 +135,7 @@ def train_classifier(
     task = ClassificationTask(model)
     opt = make_optimizer(task.parameters(), optimizer, lr, weight_decay)
     loop = fit(task, opt, data.train, cfg=engine, ctx=ctx, val_set=data.val if validate else None)
-    assert ctx.logger is not None
-    ctx.logger.flush()
-    rows = [r for r in read_metrics(ctx.path("metrics.jsonl")) if "train_loss" in r]
+    rows = [r for r in loop.history if "train_loss" in r]
     model.eval()
     logits = predict(model, data.test)
     labels = data.test.tensors[1]
@@ -150,6 +150,7 @@ def train_classifier(
         test_accuracy=float(correct.float().mean()),
         test_loss=float(F.cross_entropy(logits, labels)),
         train_time_s=round(loop.wall_time_s, 3),
+        history=loop.history,
     )
 
 

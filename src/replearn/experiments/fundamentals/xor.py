@@ -29,7 +29,7 @@ from replearn.engine import EngineConfig, RunContext, Task, fit
 from replearn.engine.context import single_thread
 from replearn.experiments.base import Claim, Result, experiment
 from replearn.fundamentals.mlp import MLP
-from replearn.report.plots import DPI, line_plot, read_metrics, save_figure
+from replearn.report.plots import DPI, line_plot, save_figure
 
 
 def _engine(max_steps: int, log_every: int = 20) -> EngineConfig:
@@ -117,9 +117,9 @@ def train_xor(model: MLP, cfg: Config, ctx: RunContext) -> tuple[list[int], list
     """Full-batch gradient descent with the engine; the logged (steps, training losses)."""
     x, y = xor_data()
     opt = torch.optim.SGD(model.parameters(), lr=cfg.lr)
-    fit(XORTask(model), opt, TensorDataset(x, y), cfg=cfg.engine, ctx=ctx)
+    loop = fit(XORTask(model), opt, TensorDataset(x, y), cfg=cfg.engine, ctx=ctx)
     ctx.logger.flush()
-    rows = [r for r in read_metrics(ctx.path("metrics.jsonl")) if "train_loss" in r]
+    rows = [r for r in loop.history if "train_loss" in r]
     return [r["step"] for r in rows], [r["train_loss"] for r in rows]
 
 

@@ -26,10 +26,10 @@ from replearn.data import ClassificationData
 from replearn.engine import (
     ClassificationTask,
     EngineConfig,
+    Loop,
     NonFiniteLossError,
     RunContext,
     evaluate,
-    fit,
 )
 from replearn.engine.context import single_thread  # noqa: F401 (re-exported)
 from replearn.norm import (
@@ -42,7 +42,6 @@ from replearn.norm import (
     rms_norm,
     weight_norm,
 )
-from replearn.report.plots import read_metrics
 
 VARIANTS = ("none", "batch", "layer", "group", "instance", "rms", "weight")
 """Activation norms of :func:`make_cnn` (``weight``: weight norm, no activation norm)."""
@@ -118,11 +117,12 @@ def train_variant(
     out: dict[str, Any] = {"model": model, "diverged": False}
     engine = dataclasses.replace(engine, nan_policy="abort")
     with ctx.child(name) as sub:
+        loop = Loop(task, opt, data.train, cfg=engine, ctx=sub)
         try:
-            fit(task, opt, data.train, cfg=engine, ctx=sub)
+            loop.run()
         except NonFiniteLossError:
             out["diverged"] = True
-        rows = [r for r in read_metrics(sub.out / "metrics.jsonl") if "train_loss" in r]
+        rows = [r for r in loop.history if "train_loss" in r]
         if not out["diverged"]:
             test = evaluate(task, data.test, device=ctx.device, prefix="test_")
             sub.log(engine.max_steps, **test)

@@ -49,7 +49,7 @@ from replearn.experiments.optim.tasks import (
 )
 from replearn.fundamentals.mlp import MLP
 from replearn.optim.adagrad import adagrad_effective_lr
-from replearn.report.plots import DPI, line_plot, read_metrics, save_figure
+from replearn.report.plots import DPI, line_plot, save_figure
 
 
 @dataclass(frozen=True)
@@ -147,7 +147,7 @@ class AdagradProbe(Callback):
             adagrad_effective_lr(s["sum"], int(s["step"]), **hyper)[mask]
             for s, mask in zip(states, self.masks, strict=True)
         ]
-        loop.ctx.log(loop.step, adagrad_effective_lr_median=float(torch.cat(steps).median()))
+        loop.log(adagrad_effective_lr_median=float(torch.cat(steps).median()))
 
     def state_dict(self) -> dict[str, Any]:
         return {"masks": self.masks}
@@ -283,9 +283,10 @@ def _network(cfg: Config, ctx: RunContext, metrics: dict[str, Any]) -> list[Any]
         )
         probe = [AdagradProbe(cfg.engine.log_every)] if name == "adagrad" else []
         with ctx.child(name) as sub:
-            fit(task, opt, data.train, cfg=cfg.engine, ctx=sub, val_set=data.val, callbacks=probe)
+            loop = fit(task, opt, data.train, cfg=cfg.engine, ctx=sub, val_set=data.val,
+                       callbacks=probe)  # fmt: skip
             test = evaluate(task, data.test, device=ctx.device, prefix="test_")
-        rows = read_metrics(sub.out / "metrics.jsonl")
+        rows = loop.history
         train = [r for r in rows if "train_loss" in r]
         losses[name] = [r["train_loss"] for r in train]
         metrics[f"net_{name}_final_train_loss"] = losses[name][-1]

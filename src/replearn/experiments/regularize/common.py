@@ -35,7 +35,7 @@ from replearn.regularize.dropout import Dropout
 from replearn.regularize.label_smoothing import smooth_labels, soft_cross_entropy
 from replearn.regularize.multitask import MultiTaskNet, UncertaintyWeights, weighted_loss
 from replearn.regularize.penalties import l1_penalty, l2_penalty, weight_parameters
-from replearn.report.plots import read_metrics, save_figure
+from replearn.report.plots import save_figure
 
 
 def subset(ds: TensorDataset, n: int | None, seed: int) -> TensorDataset:
@@ -295,7 +295,7 @@ def curves_chart(
     return save_figure(fig, path)
 
 
-def metric_curve(out: Path, key: str) -> tuple[list[float], list[float]]:
-    """``(steps, values)`` of one metric in a (child) run's ``metrics.jsonl``."""
-    rows = [r for r in read_metrics(out / "metrics.jsonl") if key in r]
+def metric_curve(history: list[dict[str, Any]], key: str) -> tuple[list[float], list[float]]:
+    """``(steps, values)`` of one metric in a finished loop's ``history``."""
+    rows = [r for r in history if key in r]
     return [float(r["step"]) for r in rows], [float(r[key]) for r in rows]

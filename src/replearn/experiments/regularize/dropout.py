@@ -128,7 +128,7 @@ def run(cfg: Config, ctx: RunContext) -> Result:
         opt = torch.optim.Adam(model.parameters(), lr=cfg.lr)
         with ctx.child(variant) as sub:
             loop = fit(task, opt, data.train, cfg=cfg.engine, ctx=sub, val_set=data.val)
-        curves[variant] = metric_curve(sub.out, "val_loss")
+        curves[variant] = metric_curve(loop.history, "val_loss")
         m = evaluate_splits(model, data, device=ctx.device)
         m["gap_accuracy"] = m["train_accuracy"] - m["val_accuracy"]
         m["gap_loss"] = m["val_loss"] - m["train_loss"]

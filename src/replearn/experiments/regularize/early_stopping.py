@@ -187,7 +187,8 @@ def run(cfg: Config, ctx: RunContext) -> Result:
     models: dict[str, torch.nn.Module] = {}
     # reference: no early stopping
     models["full"], task = model_and_task()
-    loop, full_out = train("full", task, data.train, cfg.engine, val_set=data.val)
+    loop, _ = train("full", task, data.train, cfg.engine, val_set=data.val)
+    loop_full = loop
     metrics["full_steps"] = loop.step
     # Algorithm 7.1 with the engine's callback
     models["early"], task = model_and_task()
@@ -229,8 +230,8 @@ def run(cfg: Config, ctx: RunContext) -> Result:
         metrics[f"{name}_baseline_test_accuracy"] = metrics["early_test_accuracy"]
     ctx.log(0, **{k: float(v) for k, v in metrics.items()})
     curves = {
-        "validation loss": metric_curve(full_out, "val_loss"),
-        "training loss (batches)": metric_curve(full_out, "train_loss"),
+        "validation loss": metric_curve(loop_full.history, "val_loss"),
+        "training loss (batches)": metric_curve(loop_full.history, "train_loss"),
     }
     plots = [
         curves_chart(

@@ -158,7 +158,7 @@ def run(cfg: Config, ctx: RunContext) -> Result:
         opt = torch.optim.Adam(model.parameters(), lr=cfg.lr)
         with ctx.child(variant) as sub:
             loop = fit(task, opt, data.train, cfg=cfg.engine, ctx=sub, val_set=data.val)
-        curves[variant] = metric_curve(sub.out, "val_accuracy")
+        curves[variant] = metric_curve(loop.history, "val_accuracy")
         m = evaluate_splits(model, data, device=ctx.device)
         m["gap_accuracy"] = m["train_accuracy"] - m["val_accuracy"]
         metrics.update({f"{variant}_{k}": v for k, v in m.items()})

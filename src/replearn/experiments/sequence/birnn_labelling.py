@@ -32,7 +32,7 @@ from torch.utils.data import TensorDataset
 from replearn.engine import EngineConfig, RunContext, Task, evaluate, fit
 from replearn.engine.context import single_thread
 from replearn.experiments.base import Claim, Result, experiment
-from replearn.report.plots import line_plot, read_metrics
+from replearn.report.plots import line_plot
 from replearn.sequence.birnn import BiRNN
 from replearn.sequence.rnn import LSTM
 
@@ -173,7 +173,7 @@ def train_one(cfg: Config, ctx: RunContext, data: dict, name: str, model: nn.Mod
     with ctx.child(name) as sub:
         loop = fit(task, opt, data["train"], cfg=cfg.engine, ctx=sub, val_set=data["val"])
         sub.logger.flush()
-        rows = [r for r in read_metrics(sub.path("metrics.jsonl")) if "train_loss" in r]
+        rows = [r for r in loop.history if "train_loss" in r]
     test = evaluate(task, data["test"], device=ctx.device, prefix="test_")
     return {
         "model": model.cpu(),

@@ -34,7 +34,7 @@ from replearn.engine import EngineConfig, RunContext, fit
 from replearn.engine.bptt import TruncatedBPTTTask, language_model_streams
 from replearn.experiments.base import Claim, Result, experiment
 from replearn.experiments.sequence.rnn_common import SequenceModel, single_thread
-from replearn.report.plots import line_plot, read_metrics
+from replearn.report.plots import line_plot
 from replearn.transformer.decoding import sample_next
 
 
@@ -214,7 +214,7 @@ def run(cfg: Config, ctx: RunContext) -> Result:
         "train_time_s": round(loop.wall_time_s, 3),
         "parameters": sum(p.numel() for p in model.parameters()),
     }
-    rows = [r for r in read_metrics(ctx.path("metrics.jsonl")) if "val_loss" in r]
+    rows = [r for r in loop.history if "val_loss" in r]
     plots = []
     if rows:
         plots.append(

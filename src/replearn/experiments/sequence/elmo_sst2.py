@@ -39,7 +39,7 @@ from replearn.data.text import SST2, WordVocab
 from replearn.engine import EngineConfig, RunContext, Task, evaluate, fit
 from replearn.engine.context import single_thread
 from replearn.experiments.base import Claim, Result, experiment
-from replearn.report.plots import DPI, line_plot, read_metrics, save_figure
+from replearn.report.plots import DPI, line_plot, save_figure
 from replearn.sequence.elmo import BiLM, ScalarMix
 
 
@@ -248,8 +248,7 @@ def run(cfg: Config, ctx: RunContext) -> Result:
     with single_thread():
         with ctx.child("bilm") as sub:
             loop = fit(task, opt, TensorDataset(*data["train"]), cfg=cfg.bilm, ctx=sub)
-            sub.logger.flush()
-            rows = [r for r in read_metrics(sub.path("metrics.jsonl")) if "train_loss" in r]
+            rows = [r for r in loop.history if "train_loss" in r]
         model = model.cpu()
         val = evaluate(task, TensorDataset(*data["dev"]), prefix="")
         pick = torch.randperm(

@@ -38,7 +38,7 @@ from replearn.engine import EngineConfig, RunContext, Task, fit
 from replearn.engine.context import single_thread
 from replearn.engine.trainer import evaluate
 from replearn.experiments.base import Claim, Result, experiment
-from replearn.report.plots import line_plot, read_metrics
+from replearn.report.plots import line_plot
 from replearn.sequence.mamba import MambaLM
 from replearn.sequence.s4 import S4Layer
 
@@ -265,7 +265,7 @@ def run(cfg: Config, ctx: RunContext) -> Result:
             opt = torch.optim.AdamW(model.parameters(), lr=cfg.lr, weight_decay=0.0)
             with single_thread(), ctx.child(f"{task}-{kind}") as sub:
                 loop = fit(AnswerTask(model), opt, train, cfg=cfg.engine, ctx=sub, val_set=val)
-                rows = read_metrics(sub.path("metrics.jsonl"))
+                rows = loop.history
             with single_thread():
                 final = evaluate(AnswerTask(model), val, device=ctx.device)
             metrics[f"{task}_{kind}_accuracy"] = final["val_accuracy"]

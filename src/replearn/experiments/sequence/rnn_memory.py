@@ -36,7 +36,7 @@ from replearn.data.sequences import AddingProblem
 from replearn.engine import EngineConfig, RunContext, Task, evaluate, fit
 from replearn.experiments.base import Claim, Result, experiment
 from replearn.experiments.sequence.rnn_common import SequenceModel, single_thread
-from replearn.report.plots import CURVE_FIGSIZE, DPI, read_metrics, save_figure
+from replearn.report.plots import CURVE_FIGSIZE, DPI, save_figure
 
 BASELINE_MSE = 1.0 / 6.0
 """MSE of always predicting 1, the mean of the target (the variance of a sum of two U[0, 1])."""
@@ -119,11 +119,7 @@ def train_one(cfg: Config, kind: str, length: int, ctx: RunContext) -> dict[str,
     val = TensorDataset(test.x, test.y)
     with ctx.child(f"{kind}_T{length}") as sub:
         loop = fit(task, opt, TensorDataset(train.x, train.y), cfg=cfg.engine, ctx=sub, val_set=val)
-        curve = [
-            (row["step"], row["val_loss"])
-            for row in read_metrics(sub.out / "metrics.jsonl")
-            if "val_loss" in row
-        ]
+        curve = [(row["step"], row["val_loss"]) for row in loop.history if "val_loss" in row]
     mse = evaluate(task, val, batch_size=500)["val_loss"]
     return {"mse": mse, "time_s": loop.wall_time_s, "curve": curve}
 

@@ -34,7 +34,7 @@ from replearn.data.char_tasks import BOS, EOS, PAD, CharSeq2Seq, CharTaskVocab
 from replearn.engine import EngineConfig, RunContext, Task, fit
 from replearn.engine.context import single_thread
 from replearn.experiments.base import Claim, Result, experiment
-from replearn.report.plots import line_plot, read_metrics
+from replearn.report.plots import line_plot
 from replearn.sequence.seq2seq import Seq2Seq, sequence_nll
 
 
@@ -149,8 +149,7 @@ def train_one(cfg: Config, ctx: RunContext, data: dict[str, CharSeq2Seq], attn: 
             Seq2SeqTask(model, cfg.teacher_forcing), opt, sets["train"], cfg=cfg.engine, ctx=sub,
             val_set=sets["val"],
         )  # fmt: skip
-        sub.logger.flush()
-        rows = [r for r in read_metrics(sub.path("metrics.jsonl")) if "train_loss" in r]
+        rows = [r for r in loop.history if "train_loss" in r]
     model = model.cpu().eval()
     test = data["test"]
     max_len = test.tgt.shape[1] + 2

@@ -38,7 +38,7 @@ from torch.utils.data import TensorDataset
 from replearn.data.text import SST2, tiny_shakespeare_text
 from replearn.engine import EngineConfig, RunContext, Task, fit
 from replearn.experiments.base import Claim, Result, experiment
-from replearn.report.plots import DPI, read_metrics, save_figure
+from replearn.report.plots import DPI, save_figure
 from replearn.transformer.bert import BERT, IGNORE_INDEX, pretraining_loss
 from replearn.transformer.mlm import mask_tokens, nsp_pairs, pad_pairs
 from replearn.transformer.tokenizers import WordTokenizer
@@ -231,20 +231,20 @@ def adamw(model: nn.Module, lr: float, weight_decay: float) -> torch.optim.AdamW
 
 def finetune(
     model: nn.Module, cfg: Config, ctx: RunContext, name: str, data: tuple
-) -> tuple[float, float]:
-    """Fine-tune in sub-run ``name``; the final dev accuracy and the training time (s)."""
+) -> tuple[float, float, list[dict[str, Any]]]:
+    """Fine-tune in sub-run ``name``; the final dev accuracy, the training time (s) and the
+    validation rows of the loop's history."""
     task = SST2Task(model)
     with ctx.child(name) as sub:
         loop = fit(task, adamw(model, cfg.lr_finetune, cfg.weight_decay), data[0],
                    cfg=cfg.finetune, ctx=sub, val_set=data[1])  # fmt: skip
-    rows = [r for r in read_metrics(sub.out / "metrics.jsonl") if "val_accuracy" in r]
-    return float(rows[-1]["val_accuracy"]) if rows else float("nan"), loop.wall_time_s
+    rows = [r for r in loop.history if "val_accuracy" in r]
+    return float(rows[-1]["val_accuracy"]) if rows else float("nan"), loop.wall_time_s, rows
 
 
-def _plot(ctx: RunContext, names: list[str]) -> Any:
+def _plot(ctx: RunContext, histories: dict[str, list[dict[str, Any]]]) -> Any:
     fig, ax = plt.subplots(figsize=(5.5, 3.5), dpi=DPI)
-    for name in names:
-        rows = [r for r in read_metrics(ctx.out / name / "metrics.jsonl") if "val_accuracy" in r]
+    for name, rows in histories.items():
         ax.plot([r["step"] for r in rows], [r["val_accuracy"] for r in rows], "o-", label=name)
     ax.set_xlabel("fine-tuning step")
     ax.set_ylabel("SST-2 dev accuracy")
@@ -297,21 +297,23 @@ def run(cfg: Config, ctx: RunContext) -> Result:
         with ctx.child("pretrain") as sub:
             opt = adamw(model, cfg.lr_pretrain, cfg.weight_decay)
             loop = fit(task, opt, pre_train, cfg=cfg.pretrain, ctx=sub, val_set=pre_val)
-        last = [r for r in read_metrics(sub.out / "metrics.jsonl") if "val_mlm_loss" in r][-1]
+        last = [r for r in loop.history if "val_mlm_loss" in r][-1]
         metrics.update(
             pretrain_steps=loop.step, pretrain_time_s=loop.wall_time_s,
             pretrain_mlm_loss=last["val_mlm_loss"], pretrain_mlm_accuracy=last["val_mlm_accuracy"],
             pretrain_nsp_accuracy=last.get("val_nsp_accuracy", float("nan")),
         )  # fmt: skip
-        acc, t = finetune(model, cfg, ctx, "finetune_pretrained", data)
+        acc, t, rows_pre = finetune(model, cfg, ctx, "finetune_pretrained", data)
         metrics.update(dev_accuracy_pretrained=acc, finetune_time_s=t)
         scratch = make_bert(cfg, vocab, num_labels=2).to(ctx.device)
         scratch.load_state_dict(init)  # the same initial weights, no pre-training
-        metrics["dev_accuracy_scratch"], _ = finetune(scratch, cfg, ctx, "finetune_scratch", data)
+        metrics["dev_accuracy_scratch"], _, rows_scratch = finetune(
+            scratch, cfg, ctx, "finetune_scratch", data
+        )
     metrics.update(
         finetune_steps=cfg.finetune.max_steps,
         gain_points=100 * (metrics["dev_accuracy_pretrained"] - metrics["dev_accuracy_scratch"]),
         parameters=sum(p.numel() for p in model.parameters()),
     )  # fmt: skip
-    plot = _plot(ctx, ["finetune_pretrained", "finetune_scratch"])
+    plot = _plot(ctx, {"finetune_pretrained": rows_pre, "finetune_scratch": rows_scratch})
     return Result(metrics=metrics, model=model, plots=[plot])

@@ -47,7 +47,7 @@ from replearn.experiments.cnn.common import (
     seeded,
     train_classifier,
 )
-from replearn.report.plots import line_plot, read_metrics
+from replearn.report.plots import line_plot
 from replearn.transformer.swin import Swin
 from replearn.transformer.vit import ViT
 
@@ -189,7 +189,7 @@ def run(cfg: Config, ctx: RunContext) -> Result:
             with ctx.child(name) as sub:
                 trained = train_classifier(model, data, sub, engine=cfg.engine, lr=cfg.lr,
                                            weight_decay=cfg.weight_decay)  # fmt: skip
-                rows = [r for r in read_metrics(sub.path("metrics.jsonl")) if "val_accuracy" in r]
+                rows = [r for r in trained.history if "val_accuracy" in r]
             steps, losses[name] = trained.steps, trained.train_loss
             val_steps, val_acc[name] = (
                 [int(r["step"]) for r in rows],
