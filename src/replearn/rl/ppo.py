@@ -145,7 +145,9 @@ def ppo_update(
         Means over the minibatch steps of ``policy_loss``, ``value_loss``, ``entropy``,
         ``approx_kl`` (k3, per minibatch before its step, as CleanRL) and ``clip_fraction``;
         ``kl_after`` (k3 over the whole batch after the update: the policy change of the
-        update) and ``max_ratio_dev`` (largest :math:`|\\rho - 1|` on the batch after it).
+        update), ``max_ratio_dev`` (largest :math:`|\\rho - 1|` on the batch after it) and
+        ``outside_after`` (fraction of the batch with :math:`|\\rho - 1| > \\epsilon` after it;
+        0.2 stands in for :math:`\\epsilon` when unclipped).
     """
     eps = hp.clip if clip is None else clip
     n = batch["actions"].shape[0]
@@ -186,5 +188,7 @@ def ppo_update(
     with torch.no_grad():
         logp_new, _, _ = agent.evaluate_actions(batch["obs"], batch["actions"])
         out["kl_after"] = float(approx_kl(logp_new, batch["logp"]))
-        out["max_ratio_dev"] = float((torch.exp(logp_new - batch["logp"]) - 1).abs().max())
+        dev = (torch.exp(logp_new - batch["logp"]) - 1).abs()
+        out["max_ratio_dev"] = float(dev.max())
+        out["outside_after"] = float((dev > (eps if eps else 0.2)).float().mean())
     return out

@@ -168,7 +168,8 @@ class PPOTask(RLTask):
     ) -> None:  # fmt: skip
         super().__init__(envs, make_eval_envs, **kw)
         self.agent, self.hp, self.n_steps, self.anneal_clip = agent, hp, n_steps, anneal_clip
-        self.kl_history: list[float] = []  # kl_after of every update
+        # per update: kl_after, max_ratio_dev, clip_fraction, approx_kl
+        self.update_history: list[dict[str, float]] = []
 
     def greedy_action(self, obs: Tensor) -> Tensor:
         return mlp_forward(self.agent.actor, obs).argmax(-1)
@@ -182,16 +183,17 @@ class PPOTask(RLTask):
         self.env_steps += ro.env_steps
         data = rollout_batch(ro, self.hp.gamma, self.hp.gae_lambda)
         stats = ppo_update(self.agent, data, self.hp, loop.optimize, clip=clip)
-        self.kl_history.append(stats["kl_after"])
+        keep = ("kl_after", "max_ratio_dev", "outside_after", "clip_fraction", "approx_kl")
+        self.update_history.append({k: stats[k] for k in keep})
         self.train_time_s += time.perf_counter() - t0
         return {**{k: torch.tensor(v) for k, v in stats.items()}, **self._note_episodes()}
 
     def get_extra_state(self) -> dict[str, Any]:
-        return {**super().get_extra_state(), "kl_history": list(self.kl_history)}
+        return {**super().get_extra_state(), "updates": [dict(u) for u in self.update_history]}
 
     def set_extra_state(self, state: dict[str, Any]) -> None:
         super().set_extra_state(state)
-        self.kl_history = list(state["kl_history"])
+        self.update_history = [dict(u) for u in state["updates"]]
 
 
 class A2CTask(RLTask):

@@ -1,0 +1,138 @@
+"""Experiment ``dqn-target-network``: DQN with and without a target network.
+
+    replearn run dqn-target-network
+
+Per seed, DQN (:mod:`replearn.rl.dqn`, RL-zoo's CartPole settings as in ``dqn-cartpole``)
+is trained twice with everything equal except the bootstrap target: from a target network
+refreshed every ``target_update_interval`` environment steps (so it stays frozen during
+each phase of ``gradient_steps`` updates), or from the online network itself at every
+gradient step. Stability is measured on the training episodes (ε-greedy behaviour): the
+mean return over the second half of training, and how far the return falls from its best
+20-episode window to the end (a collapse).
+
+Writes ``dqn_target_returns.png`` (training returns of every run, smoothed).
+"""
+
+from __future__ import annotations
+
+import math
+import statistics
+from dataclasses import dataclass, field, replace
+from typing import Any
+
+from replearn.engine import RunContext
+from replearn.engine.context import single_thread
+from replearn.experiments.base import Claim, Result, experiment
+from replearn.experiments.rl import dqn_cartpole
+from replearn.experiments.rl.common import episode_curve, plot_xy
+
+VARIANTS = (("target", True), ("no_target", False))
+
+
+@dataclass(frozen=True)
+class Config:
+    """Settings of the target-network ablation.
+
+    Attributes:
+        total_env_steps: environment steps per run.
+        n_seeds: seeds; each trains both variants.
+        target_update_interval: environment steps between target copies (with target).
+        eval_episodes: greedy evaluation episodes at the end of each run.
+        dqn: the remaining DQN settings (``dqn-cartpole``'s defaults).
+    """
+
+    total_env_steps: int = 50_000
+    n_seeds: int = 3
+    target_update_interval: int = 10
+    eval_episodes: int = 20
+    dqn: dqn_cartpole.Config = field(default_factory=lambda: dqn_cartpole.Config(n_seeds=1))
+
+
+def tiny() -> Config:
+    """Seconds: one seed, the tiny DQN."""
+    small = replace(dqn_cartpole.tiny(), train_freq=64, gradient_steps=2, learning_starts=64)
+    return Config(total_env_steps=128, n_seeds=1, eval_episodes=1, dqn=small)
+
+
+def quick() -> Config:
+    """Three seeds, 25k steps each."""
+    return Config(total_env_steps=25_000)
+
+
+def _run_cfg(cfg: Config, target: bool) -> dqn_cartpole.Config:
+    return replace(cfg.dqn, total_env_steps=cfg.total_env_steps, n_seeds=1,
+                   target_network=target, target_update_interval=cfg.target_update_interval,
+                   eval_episodes=cfg.eval_episodes)  # fmt: skip
+
+
+def _claim(m: dict[str, Any]) -> tuple[bool, str]:
+    d, se = m["second_half_diff"], m["second_half_diff_se"]
+    holds = d > 2 * se and m["collapse_target"] <= m["collapse_no_target"]
+    return holds, (
+        f"mean training return over the second half: with target {m['second_half_target']:.1f}, "
+        f"without {m['second_half_no_target']:.1f}; paired difference {d:.1f} +- {se:.1f} "
+        f"(SE over {m['n_seeds']} seeds); mean drop from the best 20-episode window to the "
+        f"last: with {m['collapse_target']:.1f}, without {m['collapse_no_target']:.1f}; "
+        f"greedy evaluation: with {m['eval_target']:.1f}, without {m['eval_no_target']:.1f} "
+        "(holds if the difference exceeds 2 SE and the drop is not larger with the target)"
+    )
+
+
+CLAIMS = (
+    Claim(
+        "target-network-stabilizes-dqn",
+        "A target network stabilizes DQN: with it, the training return over the second half "
+        "of training is higher and falls less from its best level than when bootstrapping "
+        "from the online network.",
+        _claim,
+        "dqn_target_returns.png",
+    ),
+)
+
+
+def _windows(xs: list[float], w: int = 20) -> list[float]:
+    return [statistics.fmean(xs[i : i + w]) for i in range(0, max(len(xs) - w + 1, 1))]
+
+
+@experiment(
+    "dqn-target-network",
+    topic="rl",
+    config=Config,
+    presets={"tiny": tiny, "quick": quick},
+    claims=CLAIMS,
+    paper="Mnih et al. 2015, Nature 518 (Extended Data Table 3: without a target network)",
+)
+def run(cfg: Config, ctx: RunContext) -> Result:
+    """DQN on CartPole with vs without a target network, several seeds."""
+    metrics: dict[str, Any] = {"n_seeds": cfg.n_seeds}
+    per: dict[str, dict[str, list[float]]] = {
+        v: {"half": [], "drop": [], "eval": []} for v, _ in VARIANTS
+    }
+    curves = {}
+    for i in range(cfg.n_seeds):
+        for name, target in VARIANTS:
+            with ctx.child(f"{name}_seed{i}", seed=ctx.seed + i) as sub, single_thread():
+                task, ev, _ = dqn_cartpole.train_dqn(_run_cfg(cfg, target), sub, ctx.seed + i)
+            rets = [e["return"] for e in task.episodes] or [0.0]
+            half = statistics.fmean(rets[len(rets) // 2 :])
+            w = _windows(rets)
+            drop = max(w) - w[-1]
+            per[name]["half"].append(half)
+            per[name]["drop"].append(drop)
+            per[name]["eval"].append(float(ev.get("eval_return", float("nan"))))
+            metrics[f"second_half_{name}_seed{i}"] = half
+            metrics[f"drop_{name}_seed{i}"] = drop
+            curves[f"{name}, seed {i}"] = episode_curve(task.episodes)
+    for name, _ in VARIANTS:
+        metrics[f"second_half_{name}"] = statistics.fmean(per[name]["half"])
+        metrics[f"collapse_{name}"] = statistics.fmean(per[name]["drop"])
+        metrics[f"eval_{name}"] = statistics.fmean(per[name]["eval"])
+    diffs = [a - b for a, b in zip(per["target"]["half"], per["no_target"]["half"], strict=True)]
+    metrics["second_half_diff"] = statistics.fmean(diffs)
+    metrics["second_half_diff_se"] = (
+        statistics.stdev(diffs) / math.sqrt(len(diffs)) if len(diffs) > 1 else float("inf")
+    )
+    plot = plot_xy(ctx.path("dqn_target_returns.png"), curves, xlabel="environment steps",
+                   ylabel="training episode return (20-episode mean)",
+                   title="DQN with and without a target network")  # fmt: skip
+    return Result(metrics=metrics, plots=[plot])
