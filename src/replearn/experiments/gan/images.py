@@ -178,7 +178,7 @@ class Config:
     classifier_steps: int | None = None
     engine: EngineConfig = field(
         default_factory=lambda: EngineConfig(
-            max_steps=1500, batch_size=64, log_every=100, checkpoint_every=0
+            max_steps=500, batch_size=64, log_every=100, checkpoint_every=0
         )
     )
 
@@ -204,9 +204,9 @@ def tiny() -> Config:
 
 
 def quick() -> Config:
-    """DCGAN and BigGAN only, 600 steps."""
+    """DCGAN and BigGAN only, 300 steps."""
     base = Config(models=("dcgan", "biggan"))
-    return dataclasses.replace(base, engine=dataclasses.replace(base.engine, max_steps=600))
+    return dataclasses.replace(base, engine=dataclasses.replace(base.engine, max_steps=300))
 
 
 def _scores(extractor: Any, fake: Tensor, real_feats: Tensor) -> dict[str, float]:

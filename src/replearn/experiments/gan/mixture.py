@@ -9,7 +9,7 @@ number of modes that receive high-quality samples (within 3 std) and the fractio
 of such samples, on 2,500 samples drawn with a fixed seed after training.
 
 Methods (``method=all`` trains every one; otherwise only the named one), all with
-the same MLPs (3 hidden layers of 128), the same batch and the same number of
+the same MLPs (3 hidden layers of 64), the same batch and the same number of
 generator steps (one engine step = ``n_critic`` critic steps + one generator step;
 see :mod:`replearn.experiments.gan.toy`): ``minimax``, ``nonsaturating``,
 ``unrolled`` (5 look-ahead steps), ``minibatch`` (minibatch discrimination),
@@ -85,7 +85,7 @@ class Config:
     ] = "all"
     seeds: tuple[int, ...] = (0, 1, 2)
     z_dim: int = 8
-    hidden: int = 128
+    hidden: int = 64
     depth: int = 3
     lr: float = 1e-3
     n_critic: int = 5
@@ -96,7 +96,7 @@ class Config:
     tau: float = 0.1
     engine: EngineConfig = field(
         default_factory=lambda: EngineConfig(
-            max_steps=1000, batch_size=128, log_every=100, checkpoint_every=0
+            max_steps=400, batch_size=128, log_every=100, checkpoint_every=0
         )
     )
 
@@ -120,9 +120,9 @@ def tiny() -> Config:
 
 
 def quick() -> Config:
-    """Three seeds, 300 steps."""
+    """Three seeds, 200 steps."""
     base = Config()
-    return dataclasses.replace(base, engine=dataclasses.replace(base.engine, max_steps=300))
+    return dataclasses.replace(base, engine=dataclasses.replace(base.engine, max_steps=200))
 
 
 def _paired(m: dict[str, Any], method: str) -> tuple[float, float]:
