@@ -146,17 +146,19 @@ def dino_collapse(m: dict[str, Any]) -> tuple[bool, str]:
 
 @_guard
 def moco_negatives(m: dict[str, Any]) -> tuple[bool, str]:
-    sizes = sorted(
-        int(k[5:].split("_")[0])
+    suffix = "_linear_probe_accuracy"
+    runs = {
+        int(k[5 : -len(suffix)]): (m[k], m[f"{k}_seeds"])
         for k in m
-        if k.startswith("queue") and k.endswith("_linear_probe_accuracy")
-    )
-    keys = [f"queue{k}_linear_probe_accuracy" for k in sizes]
-    lo, mid, hi = keys[0], keys[len(keys) // 2], keys[-1]
-    d1, se1 = paired(m[f"{mid}_seeds"], m[f"{lo}_seeds"])
-    d2, _ = paired(m[f"{hi}_seeds"], m[f"{mid}_seeds"])
-    holds = d1 > 2 * se1 and d2 < d1
-    accs = ", ".join(f"K={k}: {100 * m[key]:.1f}%" for k, key in zip(sizes, keys, strict=True))
+        if k.startswith("queue") and k[5:6].isdigit() and k.endswith(suffix)
+    }
+    runs[m["queue_size"]] = (m["linear_probe_accuracy"], m["linear_probe_accuracy_seeds"])
+    sizes = sorted(runs)
+    lo, mid, hi = sizes[0], sizes[len(sizes) // 2], sizes[-1]
+    d1, se1 = paired(runs[mid][1], runs[lo][1])
+    d2, _ = paired(runs[hi][1], runs[mid][1])
+    holds = len(sizes) >= 3 and d1 > 2 * se1 and d2 < d1
+    accs = ", ".join(f"K={k}: {100 * runs[k][0]:.1f}%" for k in sizes)
     return holds, (
         f"probe by queue size {accs}; gain small->middle {100 * d1:+.2f} points (SE "
         f"{100 * se1:.2f}, needs > 2 SE), middle->large {100 * d2:+.2f} (needs less)"
