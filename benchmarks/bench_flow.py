@@ -124,19 +124,40 @@ def nll_table(data: list[str], seeds: int, steps: int) -> dict:
     return rows
 
 
-def write_nll(rows: dict, args: argparse.Namespace, out: Path) -> None:
-    command = shlex.join(["python", *sys.argv])
+def nll_name(data: list[str]) -> str:
+    """``flow_realnvp_nll`` for all densities, else with the densities appended."""
+    return (
+        "flow_realnvp_nll"
+        if sorted(data) == sorted(DATA)
+        else "_".join(["flow_realnvp_nll", *data])
+    )
+
+
+def merge(out: Path) -> None:
+    """Gather the per-density results of parallel runs into ``flow_realnvp_nll.*``."""
+    rows, commands, doc = {}, [], {}
+    for name in DATA:
+        doc = json.loads((out / f"flow_realnvp_nll_{name}.json").read_text(encoding="utf-8"))
+        rows.update(doc["rows"])
+        commands.append(doc["command"])
+    args = argparse.Namespace(data=list(DATA), **doc["settings"])
+    write_nll(rows, args, out, command=" &\n".join(commands) + "\n# then: --merge")
+
+
+def write_nll(rows: dict, args: argparse.Namespace, out: Path, command: str = "") -> None:
+    command = command or shlex.join(["python", *sys.argv])
+    name = nll_name(args.data)
     doc = {
-        "name": "flow_realnvp_nll",
+        "name": name,
         "command": command,
         "machine": machine_info(),
-        "settings": {"seeds": args.seeds, "steps": args.steps, "batch": BATCH, "lr": LR},
+        "settings": {"seeds": args.seeds, "steps": args.steps},
         "rows": rows,
         "passed": all(r["holds"] for r in rows.values()),
     }
-    write_atomic(out / "flow_realnvp_nll.json", json.dumps(doc, indent=2) + "\n")
+    write_atomic(out / f"{name}.json", json.dumps(doc, indent=2) + "\n")
     lines = [
-        "# Benchmark `flow_realnvp_nll`",
+        f"# Benchmark `{name}`",
         "",
         f"{doc['machine']['date']} · torch {doc['machine'].get('torch')} · git "
         f"{doc['machine']['git']} · {args.seeds} seeds x {args.steps} Adam steps (batch {BATCH}, "
@@ -152,7 +173,7 @@ def write_nll(rows: dict, args: argparse.Namespace, out: Path) -> None:
             f"**{'holds' if r['holds'] else 'fails'}** |"
         )
     lines += ["", "Reproduce:", "", "```sh", command, "```", ""]
-    write_atomic(out / "flow_realnvp_nll.md", "\n".join(lines))
+    write_atomic(out / f"{name}.md", "\n".join(lines))
 
 
 def time_steps(args: argparse.Namespace, out: Path) -> None:
@@ -188,15 +209,20 @@ def main() -> None:
     parser.add_argument("--threads", type=int, default=1)
     parser.add_argument("--skip-nll", action="store_true")
     parser.add_argument("--skip-time", action="store_true")
+    parser.add_argument("--merge", action="store_true", help="gather per-density results")
     parser.add_argument("--out", type=Path, default=RESULTS_DIR)
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
+    if args.merge:
+        merge(args.out)
+        print((args.out / f"{nll_name(args.data)}.md").read_text())
+        return
     if not args.skip_time:
         time_steps(args, args.out)
     if not args.skip_nll:
         rows = nll_table(args.data, args.seeds, args.steps)
         write_nll(rows, args, args.out)
-        print((args.out / "flow_realnvp_nll.md").read_text())
+        print((args.out / f"{nll_name(args.data)}.md").read_text())
 
 
 if __name__ == "__main__":
