@@ -40,6 +40,7 @@ from replearn.experiments.ssl.common import (
     supervised_accuracy,
     zero_shot_accuracy,
 )
+from replearn.ssl.encoders import ConvEncoder
 
 Method = Literal[
     "simclr", "moco", "byol", "barlow", "dino", "clip", "ijepa", "rotation", "jigsaw", "context"
@@ -73,7 +74,10 @@ class Config:
         n_perms: size of the jigsaw permutation set.
         gap_jitter: gap and jitter between context-prediction patches (ablation: false).
         fractions: label fractions of the low-label probes (and of the supervised baseline).
-        supervised_steps: steps of the supervised-from-scratch baseline on 1% of the labels.
+        supervised_steps: steps of the supervised-from-scratch baseline on 1% of the labels
+            (and of each fine-tuning run).
+        finetune: also fine-tune each seed's pretrained backbone (+ a linear head) on each
+            fraction of the labels (``finetune_<p>pct_accuracy``; convolutional backbones).
         monitor_examples: test examples the final collapse monitor embeds.
         ablations: also train the variants the method's claims compare.
         queue_sizes: MoCo queue lengths of the negative-set sweep (with ``queue_size``).
@@ -112,6 +116,7 @@ class Config:
     gap_jitter: bool = True
     fractions: tuple[float, ...] = (0.01, 0.1)
     supervised_steps: int = 300
+    finetune: bool = False
     monitor_examples: int = 1000
     ablations: bool = True
     queue_sizes: tuple[int, ...] = (16, 4096)
@@ -180,6 +185,17 @@ def _train_variant(
         row["pretrain_wall_time_s"] = out["wall_time_s"]
         if cfg.method == "clip":
             row["zero_shot_accuracy"] = zero_shot_accuracy(out["method"], data, out["vocab"])
+        if cfg.finetune and name == cfg.method and isinstance(out["method"].encoder, ConvEncoder):
+            for frac in cfg.fractions:
+                row[f"finetune_{round(100 * frac)}pct_accuracy"] = supervised_accuracy(
+                    cfg,
+                    data,
+                    ctx,
+                    fraction=frac,
+                    seed=seed,
+                    init=out["method"].encoder,
+                    name=f"finetune{round(100 * frac)}/seed{i}",
+                )
         runs.append(row)
     return runs
 
