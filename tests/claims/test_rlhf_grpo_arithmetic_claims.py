@@ -1,0 +1,31 @@
+"""Claims of ``grpo-arithmetic`` (default config, seed 0: pretraining, then SFT -> GRPO x 3 seeds).
+
+The test asserts the verdict that was measured (numbers in the comments and in
+``benchmarks/results/rlhf_claims.md``); a change of verdict means the method or the experiment
+changed.
+"""
+
+from __future__ import annotations
+
+import pytest
+
+from replearn.engine.context import RunContext
+from replearn.experiments.base import get_experiment, judge
+
+pytestmark = pytest.mark.slow
+
+MEASURED: dict[str, bool] = {}  # filled from the default run (see the results file)
+
+
+def test_claims_verdicts(tmp_path):
+    if not MEASURED:
+        pytest.skip("the default config's verdict has not been measured yet")
+    exp = get_experiment("grpo-arithmetic")
+    result = exp.run(exp.config(), RunContext(out=tmp_path, seed=0, progress=False))
+    verdicts = {row["id"]: row for row in judge(exp.claims, result.metrics)}
+    assert set(verdicts) == set(MEASURED)
+    for claim_id, expected in MEASURED.items():
+        row = verdicts[claim_id]
+        assert row["holds"] is expected, f"{claim_id}: {row['evidence']}"
+        if row["plot"] is not None:
+            assert (tmp_path / row["plot"]).exists()
