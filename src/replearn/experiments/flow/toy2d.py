@@ -107,17 +107,18 @@ class Config:
 
 
 def tiny() -> Config:
-    """Seconds: 30 steps, a small model, a coarse grid, two timing dimensions."""
+    """Seconds: 30 steps, a small model, a coarse grid, two small timing dimensions."""
     return Config(
         n_train=512,
-        n_test=256,
+        n_test=128,
         hidden=16,
         depth=2,
-        grid_n=81,
-        timing_dims=(4, 16),
-        timing_repeats=2,
+        planar_layers=4,
+        grid_n=41,
+        timing_dims=(4, 8),
+        timing_repeats=1,
         lip_values=(0.5, 3.0),
-        lip_points=200,
+        lip_points=64,
         engine=_engine(30),
     )
 
