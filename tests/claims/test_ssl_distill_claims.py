@@ -16,7 +16,12 @@ from replearn.experiments.base import get_experiment, judge
 pytestmark = pytest.mark.slow
 
 # experiment -> {claim id: measured verdict with the default config, seed 0}
-MEASURED: dict[str, dict[str, bool]] = {}
+MEASURED: dict[str, dict[str, bool]] = {
+    # Does NOT hold with the default config: teacher 81.7%, distilled MLP student (T = 4,
+    # alpha = 0.9) 31.2% vs the same student on hard labels 42.5% (paired -11.33 points,
+    # SE 1.08, 3 seeds); the 32-unit student cannot follow the softened targets in 800 steps.
+    "distill-mnist1d": {"distilled-student-wins": False},
+}
 
 
 @pytest.mark.parametrize("name", sorted(MEASURED))

@@ -16,7 +16,12 @@ from replearn.experiments.base import get_experiment, judge
 pytestmark = pytest.mark.slow
 
 # experiment -> {claim id: measured verdict with the default config, seed 0}
-MEASURED: dict[str, dict[str, bool]] = {}
+MEASURED: dict[str, dict[str, bool]] = {
+    # probe 56.6% vs raw 32.9% (+23.67 points, SE 0.55); with vs without head 56.6% vs 43.0%
+    # (+13.60, SE 1.44); 1% labels: SSL + probe 27.5% vs from scratch 20.6% (+6.87, SE 0.58).
+    # 1123 s on a busy 2-core CPU (load ~25).
+    "simclr-mnist1d": {"ssl-beats-raw": True, "projection-head-helps": True, "low-label": True},
+}
 
 
 @pytest.mark.parametrize("name", sorted(MEASURED))
