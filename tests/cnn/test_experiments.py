@@ -15,12 +15,11 @@ from replearn.experiments.cnn import claims, invariance, residual, se, separable
 from replearn.experiments.cnn.common import (
     confusion_matrix,
     count_flops,
-    count_params,
     paired_difference,
     shift_images,
-    subset,
     tail_mean,
 )
+from replearn.experiments.common import count_params, subset
 from replearn.experiments.cnn.fashion import build_model
 
 

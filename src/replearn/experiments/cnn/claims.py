@@ -40,7 +40,10 @@ from replearn.cnn.arithmetic import (
 )
 from replearn.engine import RunContext
 from replearn.experiments.base import Claim, Result, experiment
-from replearn.experiments.cnn.common import count_flops, count_params
+from replearn.experiments.cnn.common import (
+    count_flops,
+)
+from replearn.experiments.common import count_params
 from replearn.report.plots import DPI, line_plot, save_figure, save_image_grid
 
 

@@ -16,7 +16,7 @@ an accuracy difference is that of the per-image paired difference.
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
@@ -25,23 +25,15 @@ import matplotlib.pyplot as plt
 import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
-from torch.utils.data import TensorDataset
 from torch.utils.flop_counter import FlopCounterMode
 
 from replearn.data import load_classification
 from replearn.data.images import ClassificationData
 from replearn.engine import ClassificationTask, EngineConfig, RunContext, fit
+from replearn.experiments.common import predict, subset
 from replearn.report.plots import DPI, save_figure
 
 ImageData = Literal["fashion-mnist", "digits"]
-
-
-def subset(ds: TensorDataset, n: int | None, seed: int) -> TensorDataset:
-    """A seeded random subset of ``n`` examples (all of them if ``n`` is None or too large)."""
-    if n is None or n >= len(ds):
-        return ds
-    idx = torch.randperm(len(ds), generator=torch.Generator().manual_seed(seed))[:n]
-    return TensorDataset(*(t[idx] for t in ds.tensors))
 
 
 def load_data(
@@ -62,18 +54,6 @@ def make_optimizer(
     if kind == "adamw":
         return torch.optim.AdamW(params, lr=lr, weight_decay=weight_decay)
     return torch.optim.SGD(params, lr=lr, momentum=0.9, weight_decay=weight_decay)
-
-
-@torch.no_grad()
-def predict(model: nn.Module, ds: TensorDataset, batch_size: int = 500) -> Tensor:
-    """Logits (N, K) of ``model`` in eval mode (the mode is restored afterwards)."""
-    was_training = model.training
-    model.eval()
-    x = ds.tensors[0]
-    device = next(model.parameters()).device
-    out = [model(x[i : i + batch_size].to(device)).cpu() for i in range(0, len(x), batch_size)]
-    model.train(was_training)
-    return torch.cat(out)
 
 
 def cosine_engine(max_steps: int, batch_size: int = 64) -> EngineConfig:
@@ -199,11 +179,6 @@ def shift_images(x: Tensor, dy: int, dx: int) -> Tensor:
     return padded[..., top : top + h, left : left + w]
 
 
-def count_params(module: nn.Module) -> int:
-    """Number of trainable parameters (``numel`` summed)."""
-    return sum(p.numel() for p in module.parameters() if p.requires_grad)
-
-
 @torch.no_grad()
 def count_flops(module: nn.Module, x: Tensor) -> int:
     """FLOPs of one forward pass on ``x`` by ``torch.utils.flop_counter`` (multiply-add = 2).
@@ -236,9 +211,3 @@ def plot_confusion_matrix(
     fig.colorbar(im, ax=ax, fraction=0.046, label="share of the true class")
     fig.tight_layout()
     return save_figure(fig, path)
-
-
-def seeded(build: Callable[[], nn.Module], seed: int) -> nn.Module:
-    """``build()`` right after ``torch.manual_seed(seed)``: paired variants start alike."""
-    torch.manual_seed(seed)
-    return build()

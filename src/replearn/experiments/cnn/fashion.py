@@ -45,11 +45,11 @@ from replearn.experiments.cnn.common import (
     ImageData,
     confusion_matrix,
     count_flops,
-    count_params,
     load_data,
     plot_confusion_matrix,
     train_classifier,
 )
+from replearn.experiments.common import count_params
 from replearn.report.plots import save_image_grid
 
 Model = Literal["resnet", "plain", "se-resnet", "convnext", "efficientnet"]

@@ -45,11 +45,10 @@ from replearn.experiments.base import Claim, Result, experiment
 from replearn.experiments.cnn.common import (
     ImageData,
     load_data,
-    predict,
-    seeded,
     shift_images,
     train_classifier,
 )
+from replearn.experiments.common import predict, seeded
 from replearn.report.plots import line_plot, save_image_grid
 
 DIRECTIONS = ((-1, 0), (1, 0), (0, -1), (0, 1))

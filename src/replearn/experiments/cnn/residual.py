@@ -26,12 +26,11 @@ from replearn.engine import EngineConfig, RunContext
 from replearn.experiments.base import Claim, Result, experiment
 from replearn.experiments.cnn.common import (
     ImageData,
-    count_params,
     load_data,
-    seeded,
     tail_mean,
     train_classifier,
 )
+from replearn.experiments.common import count_params, seeded
 from replearn.report.plots import line_plot
 
 

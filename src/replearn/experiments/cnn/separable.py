@@ -37,15 +37,14 @@ from replearn.experiments.base import Claim, Result, experiment
 from replearn.experiments.cnn.common import (
     ImageData,
     count_flops,
-    count_params,
     load_data,
     paired_difference,
-    seeded,
     train_classifier,
 )
 from replearn.experiments.cnn.common import (
     cosine_engine as _engine,
 )
+from replearn.experiments.common import count_params, seeded
 from replearn.report.plots import line_plot
 
 

@@ -31,20 +31,13 @@ from torch.utils.data import TensorDataset
 from replearn.data import load_classification
 from replearn.data.images import ClassificationData
 from replearn.engine import Task
+from replearn.experiments.common import predict as logits_of
+from replearn.experiments.common import subset
 from replearn.regularize.dropout import Dropout
 from replearn.regularize.label_smoothing import smooth_labels, soft_cross_entropy
 from replearn.regularize.multitask import MultiTaskNet, UncertaintyWeights, weighted_loss
 from replearn.regularize.penalties import l1_penalty, l2_penalty, weight_parameters
 from replearn.report.plots import save_figure
-
-
-def subset(ds: TensorDataset, n: int | None, seed: int) -> TensorDataset:
-    """A seeded random subset of ``n`` examples (all of them if ``n`` is None or too large)."""
-    size = len(ds)
-    if n is None or n >= size:
-        return ds
-    idx = torch.randperm(size, generator=torch.Generator().manual_seed(seed))[:n]
-    return TensorDataset(*(t[idx] for t in ds.tensors))
 
 
 def load_data(
@@ -199,14 +192,7 @@ def predict(
     model: nn.Module, ds: TensorDataset, *, device: torch.device | str = "cpu", batch: int = 1000
 ) -> tuple[Tensor, Tensor]:
     """Logits and labels of a whole split, in evaluation mode (CPU tensors)."""
-    was = model.training
-    model.eval()
-    x, y = ds.tensors
-    logits = torch.cat(
-        [model(x[i : i + batch].to(device)).float().cpu() for i in range(0, len(x), batch)]
-    )
-    model.train(was)
-    return logits, y
+    return logits_of(model, ds, batch_size=batch, device=device), ds.tensors[1]
 
 
 def evaluate_splits(

@@ -32,6 +32,7 @@ from torch.utils.data import TensorDataset
 from replearn.engine import EngineConfig, RunContext, Task, evaluate, fit
 from replearn.engine.context import single_thread
 from replearn.experiments.base import Claim, Result, experiment
+from replearn.experiments.common import count_params
 from replearn.report.plots import line_plot
 from replearn.sequence.birnn import BiRNN
 from replearn.sequence.rnn import LSTM
@@ -134,10 +135,6 @@ class BiTagger(nn.Module):
         return self.birnn(self.embed(x))
 
 
-def n_params(model: nn.Module) -> int:
-    return sum(p.numel() for p in model.parameters())
-
-
 def matched_unidirectional(cfg: Config, target: int) -> UniTagger:
     """The unidirectional tagger whose parameter count is closest to ``target``."""
     v, e = cfg.vocab, cfg.embed_size
@@ -179,7 +176,7 @@ def train_one(cfg: Config, ctx: RunContext, data: dict, name: str, model: nn.Mod
         "model": model.cpu(),
         "accuracy": test["test_accuracy"],
         "loss": test["test_loss"],
-        "parameters": n_params(model),
+        "parameters": count_params(model),
         "train_time_s": round(loop.wall_time_s, 3),
         "curve": ([r["step"] for r in rows], [r["train_loss"] for r in rows]),
     }
@@ -223,7 +220,7 @@ def run(cfg: Config, ctx: RunContext) -> Result:
             (("train", cfg.n_train), ("val", cfg.n_val), ("test", cfg.n_test))}  # fmt: skip
     kw = dict(vocab=cfg.vocab, embed_size=cfg.embed_size, output_size=cfg.vocab)
     bi = BiTagger(hidden_size=cfg.hidden_size, **kw)
-    uni = matched_unidirectional(cfg, n_params(bi))
+    uni = matched_unidirectional(cfg, count_params(bi))
     with single_thread():
         runs = {
             "bidirectional": train_one(cfg, ctx, data, "bidirectional", bi),

@@ -44,6 +44,7 @@ from replearn.data import load_classification
 from replearn.engine import ClassificationTask, EngineConfig, RunContext, evaluate, fit
 from replearn.engine.context import single_thread
 from replearn.experiments.base import Claim, Result, experiment
+from replearn.experiments.common import subset
 from replearn.report.plots import line_plot
 from replearn.sequence.s4 import S4DKernel, s4d_recurrence
 from replearn.sequence.s4_model import S4Model
@@ -144,20 +145,12 @@ def quick() -> Config:
     )
 
 
-def _subset(ds: TensorDataset, n: int | None, seed: int) -> TensorDataset:
-    x, y = ds.tensors
-    if n is not None and n < len(y):
-        idx = torch.randperm(len(y), generator=torch.Generator().manual_seed(seed))[:n]
-        x, y = x[idx], y[idx]
-    return TensorDataset(x, y)
-
-
 def sequential_images(cfg: Config, seed: int) -> tuple[TensorDataset, TensorDataset, TensorDataset]:
     """Images flattened to pixel sequences (N, L, 1), standardised with the training statistics."""
     data = load_classification(cfg.data, flatten=True, seed=seed)
-    train = _subset(data.train, cfg.n_train, seed)
-    val = _subset(data.val, cfg.n_val, seed + 1)
-    test = _subset(data.test, cfg.n_test, seed + 2)
+    train = subset(data.train, cfg.n_train, seed)
+    val = subset(data.val, cfg.n_val, seed + 1)
+    test = subset(data.test, cfg.n_test, seed + 2)
     mean, std = train.tensors[0].mean(), train.tensors[0].std()
 
     def seq(ds: TensorDataset) -> TensorDataset:

@@ -37,6 +37,7 @@ from replearn.data.text import SST2
 from replearn.engine import EngineConfig, RunContext, Task, fit
 from replearn.engine.trainer import evaluate
 from replearn.experiments.base import Claim, Result, experiment
+from replearn.experiments.common import count_params
 from replearn.experiments.transformer import bert_sst2 as common
 from replearn.experiments.transformer.bert_sst2 import CLS, MASK, PAD, SEP, MLMTask, SST2Task
 from replearn.transformer.albert import ALBERT
@@ -197,10 +198,6 @@ def _train(
     return evaluate(task, val, device=ctx.device)["val_accuracy"]
 
 
-def n_params(m: nn.Module) -> int:
-    return sum(p.numel() for p in m.parameters())
-
-
 def _masking_verdict(m: dict[str, Any]) -> tuple[bool, str]:
     zs = [m[f"mask_{k}_z"] for k in ("selected", "masked", "replaced", "kept")]
     return max(abs(z) for z in zs) <= 5.0, (
@@ -289,7 +286,7 @@ def run(cfg: Config, ctx: RunContext) -> Result:
             torch.manual_seed(ctx.seed)
             model = _model(cfg, vocab, kind).to(ctx.device)
             _train(MLMTask(model, vocab), cfg, cfg.mlm, ctx, f"mlm_{kind}", mlm_train)
-            m[f"{kind}_parameters"] = n_params(model)
+            m[f"{kind}_parameters"] = count_params(model)
             m[f"{kind}_heldout_mlm_loss"] = heldout_mlm_loss(model, dev, vocab, ctx.seed)
         m["parameter_ratio"] = m["bert_parameters"] / m["albert_parameters"]
         m["mlm_steps"] = cfg.mlm.max_steps
@@ -306,6 +303,6 @@ def run(cfg: Config, ctx: RunContext) -> Result:
         m["student_hard_labels_dev_accuracy"] = _train(
             SST2Task(control), cfg, cfg.distil, ctx, "student_hard_labels", train, dev
         )
-    m["teacher_parameters"], m["student_parameters"] = n_params(teacher), n_params(student)
+    m["teacher_parameters"], m["student_parameters"] = count_params(teacher), count_params(student)
     m["student_retained_fraction"] = m["student_dev_accuracy"] / m["teacher_dev_accuracy"]
     return Result(metrics=m, model=student)

@@ -42,11 +42,10 @@ from replearn.experiments.base import Result, experiment
 from replearn.experiments.cnn.common import (
     ImageData,
     count_flops,
-    count_params,
     load_data,
-    seeded,
     train_classifier,
 )
+from replearn.experiments.common import count_params, seeded
 from replearn.report.plots import line_plot
 from replearn.transformer.swin import Swin
 from replearn.transformer.vit import ViT
