@@ -8,7 +8,7 @@ from replearn.engine import RunContext, fit
 from replearn.experiments.rlhf.common import engine, frozen_copy
 from replearn.rlhf.grpo_trainer import GRPOTask
 from replearn.rlhf.tasks import ArithmeticTask
-from replearn.transformer.gpt import GPT, GPTConfig
+from replearn.transformer.gpt.model import GPT, GPTConfig
 
 
 def _setup(seed=0):

@@ -5,7 +5,7 @@ from __future__ import annotations
 import torch
 
 from replearn.rlhf.policy import PolicyWithValue, generate, response_logprobs
-from replearn.transformer.gpt import GPT, GPTConfig
+from replearn.transformer.gpt.model import GPT, GPTConfig
 
 
 def _gpt(seed=0):

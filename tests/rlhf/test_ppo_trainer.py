@@ -10,7 +10,7 @@ from replearn.rlhf.kl import AdaptiveKLController
 from replearn.rlhf.policy import PolicyWithValue
 from replearn.rlhf.ppo_trainer import PPOTask
 from replearn.rlhf.tasks import SentimentTask
-from replearn.transformer.gpt import GPT, GPTConfig
+from replearn.transformer.gpt.model import GPT, GPTConfig
 
 
 def _setup(beta=0.1, adaptive=False):

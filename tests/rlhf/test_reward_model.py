@@ -12,7 +12,7 @@ from replearn.rlhf.reward_model import (
     bradley_terry_loss,
     preference_probability,
 )
-from replearn.transformer.gpt import GPT, GPTConfig
+from replearn.transformer.gpt.model import GPT, GPTConfig
 
 
 def _spearman(a, b):

@@ -12,6 +12,7 @@ from replearn.rlhf.kl import (
     kl_k3,
     kl_shaped_rewards,
 )
+from replearn.rlhf.rejection_sampling import rejection_sample
 from replearn.rlhf.reward_model import (
     RewardModel,
     bradley_terry_loss,
@@ -42,6 +43,7 @@ __all__ = [
     "kl_shaped_rewards",
     "parse_answer",
     "preference_probability",
+    "rejection_sample",
     "response_mask",
     "sft_loss",
     "token_logprobs",

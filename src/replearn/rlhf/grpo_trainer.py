@@ -33,7 +33,7 @@ from replearn.rlhf.evaluation import sequence_kl
 from replearn.rlhf.grpo import group_relative_advantages, grpo_loss
 from replearn.rlhf.policy import generate, response_logprobs
 from replearn.rlhf.tasks.common import PromptBatch
-from replearn.transformer.gpt import GPT
+from replearn.transformer.gpt.model import GPT
 
 __all__ = ["GRPOTask"]
 

@@ -31,7 +31,7 @@ from torch import Tensor, nn
 from replearn.registry import Example, register
 from replearn.rlhf.reward_model import final_hidden
 from replearn.rlhf.sft import response_mask, token_logprobs
-from replearn.transformer.gpt import GPT, GPTConfig
+from replearn.transformer.gpt.model import GPT, GPTConfig
 
 __all__ = ["PolicyWithValue", "generate", "response_logprobs"]
 

@@ -32,7 +32,7 @@ from replearn.rlhf.kl import FixedKLController
 from replearn.rlhf.policy import PolicyWithValue, generate, response_logprobs
 from replearn.rlhf.ppo import ppo_rlhf_advantages, ppo_rlhf_loss, whiten
 from replearn.rlhf.tasks.common import PromptBatch
-from replearn.transformer.gpt import GPT
+from replearn.transformer.gpt.model import GPT
 
 __all__ = ["PPOTask"]
 

@@ -44,7 +44,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from replearn.registry import Example, register
-from replearn.transformer.gpt import GPT, GPTConfig
+from replearn.transformer.gpt.model import GPT, GPTConfig
 
 __all__ = ["RewardModel", "bradley_terry_loss", "final_hidden", "preference_probability"]
 
