@@ -56,7 +56,8 @@ def test_dpo_task_matches_the_loss_on_sequence_logprobs():
     )
     full = torch.log_softmax(policy(win[:1, :-1]), -1)[0].detach()
     by_hand = sum(float(full[t - 1, win[0, t]]) for t in range(4, 7))  # up to the end token
-    assert float(sequence_logprob(policy, win, 4, 6)[0]) == pytest.approx(by_hand, rel=1e-12)
+    got = float(sequence_logprob(policy, win, 4, 6)[0].detach())
+    assert got == pytest.approx(by_hand, rel=1e-12)
     want, _ = dpo_loss(sequence_logprob(policy, win, 4, 6), sequence_logprob(policy, lose, 4, 6),
                        sequence_logprob(ref, win, 4, 6), sequence_logprob(ref, lose, 4, 6),
                        beta=0.5)  # fmt: skip
