@@ -123,13 +123,24 @@ class ReplayBuffer(nn.Module):
     ) -> None:
         """Append a batch of transitions (one per environment copy)."""
         n = obs.shape[0]
-        idx = (int(self.cursor) + torch.arange(n)) % self.capacity
-        self.obs[idx] = obs.to(self.obs.dtype)
-        self.next_obs[idx] = next_obs.to(self.obs.dtype)
-        self.actions[idx] = actions.long()
-        self.rewards[idx] = rewards.to(self.rewards.dtype)
-        self.terminated[idx] = terminated.to(self.terminated.dtype)
-        self.cursor.fill_((int(self.cursor) + n) % self.capacity)
+        start = int(self.cursor)
+        if self.obs.device.type == "cpu" and start + n <= self.capacity:
+            # fast path: write through numpy views of the same memory (a torch index_put
+            # per field costs several microseconds per call, once per environment step)
+            sl = slice(start, start + n)
+            self.obs.numpy()[sl] = obs.numpy()
+            self.next_obs.numpy()[sl] = next_obs.numpy()
+            self.actions.numpy()[sl] = actions.numpy()
+            self.rewards.numpy()[sl] = rewards.numpy()
+            self.terminated.numpy()[sl] = terminated.numpy()
+        else:
+            idx = (start + torch.arange(n)) % self.capacity
+            self.obs[idx] = obs.to(self.obs.dtype)
+            self.next_obs[idx] = next_obs.to(self.obs.dtype)
+            self.actions[idx] = actions.long()
+            self.rewards[idx] = rewards.to(self.rewards.dtype)
+            self.terminated[idx] = terminated.to(self.terminated.dtype)
+        self.cursor.fill_((start + n) % self.capacity)
         self.size.fill_(min(int(self.size) + n, self.capacity))
 
     def sample(

@@ -311,7 +311,8 @@ class DQNTask(RLTask):
             for _ in range(N):
                 self.env_steps += 1
                 if self.target is not None and self.env_steps % self.target_update_interval == 0:
-                    self.target.load_state_dict(self.q.state_dict())
+                    torch._foreach_copy_(list(self.target.parameters()),
+                                         list(self.q.parameters()))  # fmt: skip
         return eps
 
     def update(self, batch: Any, loop: Loop) -> dict[str, Tensor]:
