@@ -55,11 +55,14 @@ class Result:
             (``test_accuracy``, ``val_loss``, ``nll_nats``, ...).
         model: the trained model, saved as ``model.safetensors`` (None if none).
         plots: PNG files the experiment wrote itself.
+        sub_claims: verdicts measured by sub-runs (the tour's stops), as written in their
+            ``result.json``; the runner adds them after the experiment's own claims.
     """
 
     metrics: dict[str, Any]
     model: nn.Module | None = None
     plots: list[Path] = field(default_factory=list)
+    sub_claims: list[dict[str, Any]] = field(default_factory=list)
 
 
 @dataclass(frozen=True)

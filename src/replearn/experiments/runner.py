@@ -272,7 +272,7 @@ def _run(
         raise
     wall = time.perf_counter() - t0
     metrics = {**result.metrics, "wall_time_s": round(wall, 3)}
-    claims = judge(exp.claims, metrics)
+    claims = judge(exp.claims, metrics) + list(result.sub_claims)
     if dist.is_main:
         context = {"preset": preset, "seed": seed, "data": data_description(cfg)}
         if sources.fixtures_used():

@@ -60,6 +60,7 @@ def run(cfg: TourConfig, ctx: RunContext) -> Result:
     metrics: dict[str, object] = {}
     run_dirs = []
     holds = total = 0
+    sub_claims: list[dict[str, object]] = []
     for i, name in enumerate(names):
         preset = cfg.preset or known.get(name, "quick")
         sub = ctx.out / name
@@ -77,11 +78,17 @@ def run(cfg: TourConfig, ctx: RunContext) -> Result:
                 progress=False,
             )
             result = {**summary.metrics, "claims": summary.claims}
+        claims = result.get("claims", [])
+        failing = [c["id"] for c in claims if not c["holds"]]
         if ctx.dist.is_main:
             took = result.get("wall_time_s", 0.0)
-            print(f"tour [{i + 1}/{len(names)}] {name}: done in {took:.1f} s", file=sys.stderr)
+            verdicts = f"{len(claims) - len(failing)} of {len(claims)} claims hold" + (
+                f" (not: {', '.join(failing)})" if failing else ""
+            )
+            print(f"tour [{i + 1}/{len(names)}] {name} ({preset}): {verdicts}, {took:.1f} s",
+                  file=sys.stderr)  # fmt: skip
         run_dirs.append(sub)
-        claims = result.get("claims", [])
+        sub_claims += [{**c, "id": f"{name}:{c['id']}", "preset": preset} for c in claims]
         holds += sum(bool(c["holds"]) for c in claims)
         total += len(claims)
         for key in ("test_accuracy", "wall_time_s"):
@@ -91,4 +98,8 @@ def run(cfg: TourConfig, ctx: RunContext) -> Result:
     if ctx.dist.is_main:
         write_index(run_dirs, ctx.out / "index.html")
     metrics.update({"stops": len(names), "claims_holding": holds, "claims_total": total})
-    return Result(metrics=metrics)
+    if ctx.dist.is_main:
+        failing = [str(c["id"]) for c in sub_claims if not c["holds"]]
+        tail = f"; not holding: {', '.join(failing)}" if failing else ""
+        print(f"tour: {holds} of {total} claims hold{tail}", file=sys.stderr)
+    return Result(metrics=metrics, sub_claims=sub_claims)

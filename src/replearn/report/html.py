@@ -311,8 +311,8 @@ def _split_result(result: Mapping[str, Any] | None) -> tuple[dict, dict]:
     """Split ``result.json`` into ``(final metrics, timings)``, dropping ``claims``."""
     metrics, timings = {}, {}
     for key, value in (result or {}).items():
-        if key == "claims":
-            continue
+        if key in ("claims", "context"):
+            continue  # shown as the verdict table and the preset/data/seed line
         (timings if _is_timing(key) else metrics)[key] = value
     return metrics, timings
 
@@ -665,7 +665,9 @@ def _index_section(i: int, run: RunFiles, base_dir: Path) -> str:
     inner = _context_html(run) + inner
     notes = "".join(f"<li>{_e(n)}</li>" for n in run.notes)
     notes = f'<ul class="note">{notes}</ul>\n' if notes else ""
-    heading = f"{run.experiment} ({run.run_dir.name})"
+    heading = run.experiment
+    if run.run_dir.name != heading:
+        heading += f" ({run.run_dir.name})"
     return f'<section class="run" id="run-{i}">\n<h2>{_e(heading)}</h2>\n{notes}{inner}</section>\n'
 
 
@@ -710,6 +712,9 @@ def write_index(
         css = "somefail" if failing else "allhold"
         tail = " &mdash; not holding: " + ", ".join(failing) if failing else ""
         summary = _claims_summary([c.get("holds") for c in every])
+        presets = sorted({str(run_context(run).get("preset") or "default") for run in runs})
+        summary += f" (preset{'s' * (len(presets) > 1)} {', '.join(presets)}"
+        summary += "; tiny: smoke checks, not evaluations)" if "tiny" in presets else ")"
         body += f'<p class="headline {css}">{_e(summary)}{tail}</p>\n'
     body += _index_summary(runs, base_dir) if runs else _missing("no runs")
     if missing:
