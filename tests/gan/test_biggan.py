@@ -56,11 +56,11 @@ def test_orthogonal_regularization():
     with torch.no_grad():
         lin.weight.copy_(q * torch.tensor([[2.0], [0.5], [1.0]], dtype=torch.float64))
     # rows orthogonal (norms free): zero penalty
-    assert float(orthogonal_regularization(lin, beta=1.0)) == pytest.approx(0.0, abs=1e-20)
+    assert float(orthogonal_regularization(lin, beta=1.0).detach()) == pytest.approx(0.0, abs=1e-20)
     with torch.no_grad():
         lin.weight.copy_(torch.tensor([[1.0, 1.0, 0.0], [1.0, 0.0, 0.0], [0.0, 0.0, 1.0]]))
     # W W^T off-diagonal: (0,1) = (1,0) = 1, others 0 -> sum of squares 2
-    assert float(orthogonal_regularization(lin, beta=0.5)) == pytest.approx(1.0)
+    assert float(orthogonal_regularization(lin, beta=0.5).detach()) == pytest.approx(1.0)
 
 
 def test_truncated_noise_bounds_and_moments():
