@@ -51,7 +51,7 @@ def test_claims_counts_names_failures_and_strict_exits_1(fake_topic, tmp_path, c
     out = tmp_path / "c"
     assert main(["claims", fake_topic, "--quick", "--out", str(out)]) == 0
     text = capsys.readouterr().out
-    assert "[1/1] zzfake-exp (preset quick): 1 of 2 hold" in text
+    assert "[1/1] zzfake-exp (preset quick): 1 of 2 hold, " in text and " s CPU; total " in text
     assert "1 of 2 claims hold (quick presets" in text
     assert "failing: zzfake-exp:small" in text
     assert main(["claims", fake_topic, "--quick", "--strict", "--out", str(out)]) == 1

@@ -219,7 +219,7 @@ def cmd_claims(
     for i, e in enumerate(chosen, start=1):
         run_dir = out / e.name
         preset = "quick" if quick and "quick" in e.obj.presets else None
-        t0 = time.perf_counter()
+        t0, cpu0 = time.perf_counter(), time.process_time()
         summary = run_experiment(
             e.name,
             out=run_dir,
@@ -232,7 +232,7 @@ def cmd_claims(
         console.print(
             f"[{i}/{len(chosen)}] {e.name} (preset {preset or 'default'}): {held} of "
             f"{len(summary.claims)} hold, {time.perf_counter() - t0:.0f} s "
-            f"(total {time.perf_counter() - started:.0f} s)"
+            f"({time.process_time() - cpu0:.0f} s CPU; total {time.perf_counter() - started:.0f} s)"
         )
         context = run_context(run_dir)
         for c in summary.claims:
