@@ -9,8 +9,8 @@ Results: ``benchmarks/results/sequence_mamba_scan_{train,forward}.{json,md}`` an
 Claims checked (ratios of median round times, interleaved in one process by
 ``benchmarks/harness.py``, one torch thread):
 
-1. ``scan``: :func:`~replearn.sequence.scan_chunked.selective_scan_chunked` is at least 5x
-   faster than the sequential reference :func:`~replearn.sequence.scan.selective_scan_ref` at
+1. ``scan``: :func:`~replearn.sequence.mamba.selective_scan_chunked` is at least 5x
+   faster than the sequential reference :func:`~replearn.sequence.mamba.selective_scan_ref` at
    length 2048 (time ratio <= 0.2), for training (forward + backward of every input) and,
    separately, for the forward pass alone. Several chunk sizes run as separate contenders, so
    the table also shows how the chunk size was picked (``DEFAULT_CHUNK``). Inputs: batch 2,
@@ -35,9 +35,9 @@ import torch
 import torch.nn.functional as F
 
 from harness import RESULTS_DIR, BenchResult, compare
-from replearn.sequence.mamba import MambaMixer
-from replearn.sequence.scan import selective_scan_ref
-from replearn.sequence.scan_chunked import selective_scan_chunked
+from replearn.sequence.mamba.model import MambaMixer
+from replearn.sequence.mamba.scan import selective_scan_ref
+from replearn.sequence.mamba.scan_chunked import selective_scan_chunked
 
 SEED = 0
 CHUNKS = (8, 16, 32)

@@ -34,7 +34,7 @@ import torch
 from torch import Tensor, nn
 
 from harness import RESULTS_DIR, BenchResult, compare, write_atomic
-from replearn.sequence.rnn import GRU, LSTM
+from replearn.sequence.rnn.layers import GRU, LSTM
 
 SEED = 0
 CELLS = {"lstm": (LSTM, nn.LSTM), "gru": (GRU, nn.GRU)}

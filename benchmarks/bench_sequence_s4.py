@@ -4,12 +4,12 @@ For every length L, three modes are timed on one sequence of H channels with sta
 (S4D-LegS, float32, no autograd):
 
 * **convolution** (replearn's fast path): the kernel by the blocked Vandermonde product
-  (:func:`replearn.sequence.s4.s4d_kernel`, O(NL) multiply-adds, O(N√L) exponentials) then
+  (:func:`replearn.sequence.ssm.s4d_kernel`, O(NL) multiply-adds, O(N√L) exponentials) then
   the FFT convolution (:func:`replearn.sequence.ssm.ssm_convolve`, O(L log L));
 * **convolution-plain-vandermonde**: the same with the kernel as the textbook product with
   the full N x L Vandermonde matrix (NL complex exponentials), to show what blocking buys;
 * **recurrence** (baseline): L sequential steps x_k = λ̄ x_{k-1} + B̄ u_k
-  (:func:`replearn.sequence.s4.s4d_recurrence`), what generation uses.
+  (:func:`replearn.sequence.ssm.s4d_recurrence`), what generation uses.
 
 Before timing, the three outputs are checked to agree (float32, relative 1e-2 of the output
 scale: the phases λ̄^l at l ~ 16k lose digits in float32; in float64 the tests check 1e-10).
@@ -39,8 +39,8 @@ import numpy as np
 import torch
 
 from harness import RESULTS_DIR, BenchResult, compare, machine_info, write_atomic
-from replearn.sequence.s4 import S4DKernel, s4d_discretize, s4d_recurrence
-from replearn.sequence.ssm import ssm_convolve
+from replearn.sequence.ssm.continuous import ssm_convolve
+from replearn.sequence.ssm.s4 import S4DKernel, s4d_discretize, s4d_recurrence
 
 SEED = 0
 

@@ -45,7 +45,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from harness import RESULTS_DIR, BenchResult, add_throughput, compare, write_atomic
-from replearn.transformer.gpt import GPT, GPTConfig, mfu
+from replearn.transformer.gpt.model import GPT, GPTConfig, mfu
 
 SEED = 0
 PEAK_TFLOPS = {"H100": 989.0, "H200": 989.0, "A100": 312.0, "L4": 121.0}

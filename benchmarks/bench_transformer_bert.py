@@ -20,7 +20,7 @@ Parts:
 * ``mlm``: ``BertForMaskedLM(config)`` (no pooler, no NSP) against ``BERT.from_hf`` of it; loss =
   masked-token cross-entropy.
 
-Both sides train on the same loss (:func:`replearn.transformer.bert_layers.pretraining_loss`, the
+Both sides train on the same loss (:func:`replearn.transformer.bert.pretraining_loss`, the
 mean cross-entropy over the labelled positions, plus NSP). ``transformers`` computes it from its
 full ``(B, L, V)`` logits (its API has no other path); replearn calls
 :meth:`~replearn.transformer.bert.BERT.pretraining_loss`, which runs the masked-LM head on the
@@ -53,7 +53,7 @@ import torch
 from torch import Tensor, nn
 
 from harness import RESULTS_DIR, BenchResult, add_throughput, compare, write_atomic
-from replearn.transformer.bert import BERT, pretraining_loss
+from replearn.transformer.bert.model import BERT, pretraining_loss
 
 SEED = 0
 

@@ -38,7 +38,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from harness import RESULTS_DIR, BenchResult, add_throughput, compare
-from replearn.transformer.vit import ViT
+from replearn.transformer.vit.model import ViT
 
 SEED = 0
 

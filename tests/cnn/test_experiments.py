@@ -19,8 +19,8 @@ from replearn.experiments.cnn.common import (
     shift_images,
     tail_mean,
 )
-from replearn.experiments.common import count_params, subset
 from replearn.experiments.cnn.fashion import build_model
+from replearn.experiments.common import count_params, subset
 
 
 @pytest.mark.parametrize("k, n", [(10, 500), (3, 7), (5, 1)])

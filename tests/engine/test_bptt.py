@@ -19,7 +19,7 @@ from replearn.engine.bptt import (
 )
 from replearn.engine.checkpoint import find_resumable
 from replearn.engine.seed import seed_everything
-from replearn.sequence.rnn import LSTM
+from replearn.sequence.rnn.layers import LSTM
 
 D = torch.float64
 V, T, B = 7, 23, 3

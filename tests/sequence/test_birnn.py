@@ -7,7 +7,7 @@ import torch
 from torch import nn
 from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
 
-from replearn.sequence.birnn import BiRNN, birnn_output, reverse_padded
+from replearn.sequence.rnn.birnn import BiRNN, birnn_output, reverse_padded
 
 D = torch.float64
 TORCH = {"lstm": nn.LSTM, "gru": nn.GRU, "rnn": nn.RNN}
@@ -104,12 +104,12 @@ def test_reverse_padded_and_validation():
 
 
 def test_labelling_task_and_matched_budget():
+    from replearn.experiments.common import count_params as n_params
     from replearn.experiments.sequence.birnn_labelling import (
         BiTagger,
         Config,
         labelling_data,
         matched_unidirectional,
-        n_params,
     )
 
     cfg = Config(k=2, vocab=6, length=10)

@@ -7,7 +7,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from replearn.sequence import cell_equations as C
+from replearn.sequence.rnn import cell_equations as C
 
 D = torch.float64
 TOL = dict(rtol=1e-10, atol=1e-12)

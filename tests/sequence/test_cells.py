@@ -9,7 +9,7 @@ import pytest
 import torch
 from torch import nn
 
-from replearn.sequence.cells import GRUCell, LSTMCell, RNNCell
+from replearn.sequence.rnn.cells import GRUCell, LSTMCell, RNNCell
 
 D = torch.float64
 TOL = dict(rtol=1e-10, atol=1e-12)

@@ -8,7 +8,7 @@ import pytest
 import torch
 from torch import nn
 
-from replearn.sequence.clipping import (
+from replearn.sequence.rnn.clipping import (
     clip_by_global_norm,
     clip_by_value,
     clip_grad_norm,

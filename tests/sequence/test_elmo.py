@@ -7,7 +7,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from replearn.sequence.elmo import BiLM, ScalarMix, bilm_nll, scalar_mix
+from replearn.sequence.rnn.elmo import BiLM, ScalarMix, bilm_nll, scalar_mix
 
 D = torch.float64
 

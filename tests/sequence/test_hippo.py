@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 import torch
 
-from replearn.sequence.hippo import (
+from replearn.sequence.ssm.hippo import (
     hippo_legs,
     hippo_legs_nplr,
     legendre,

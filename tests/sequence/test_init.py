@@ -8,14 +8,14 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from torch import nn
 
-from replearn.sequence.init import (
+from replearn.sequence.rnn.init import (
     init_recurrent_,
     orthogonal,
     orthogonal_,
     scale_spectral_radius,
     spectral_radius,
 )
-from replearn.sequence.rnn import GRU, LSTM
+from replearn.sequence.rnn.layers import GRU, LSTM
 
 D = torch.float64
 

@@ -6,7 +6,7 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from replearn.sequence.mamba import MambaLM, MambaMixer, MambaModel, causal_depthwise_conv
+from replearn.sequence.mamba.model import MambaLM, MambaMixer, MambaModel, causal_depthwise_conv
 
 F64 = torch.float64
 TOL = dict(rtol=1e-10, atol=1e-11)

@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 import torch
 
-from replearn.sequence.mamba import MambaLM, MambaModel
-from replearn.sequence.mamba_hf import config_from_hf
+from replearn.sequence.mamba.hf import config_from_hf
+from replearn.sequence.mamba.model import MambaLM, MambaModel
 
 transformers = pytest.importorskip("transformers")
 TOL = dict(rtol=1e-5, atol=1e-5)

@@ -11,7 +11,7 @@ import pytest
 import torch
 from torch import nn
 
-from replearn.sequence.rnn import GRU, LSTM, RNN, RNNBase
+from replearn.sequence.rnn.layers import GRU, LSTM, RNN, RNNBase
 
 D = torch.float64
 TOL = dict(rtol=1e-9, atol=1e-11)

@@ -6,7 +6,7 @@ import pytest
 import torch
 from torch import nn
 
-from replearn.sequence.rnn_fast import fused_forward
+from replearn.sequence.rnn.fast import fused_forward
 
 F64 = torch.float64
 CASES = [

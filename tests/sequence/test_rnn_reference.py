@@ -8,7 +8,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from torch import nn
 
-from replearn.sequence.rnn_reference import recurrent_layer, reference_forward
+from replearn.sequence.rnn.reference import recurrent_layer, reference_forward
 
 D = torch.float64
 TOL = dict(rtol=1e-9, atol=1e-11)

@@ -7,8 +7,14 @@ import torch
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from replearn.sequence.hippo import hippo_legs, hippo_legs_nplr
-from replearn.sequence.s4 import (
+from replearn.sequence.ssm.continuous import (
+    discretize_bilinear,
+    discretize_zoh,
+    ssm_convolve,
+    ssm_kernel,
+)
+from replearn.sequence.ssm.hippo import hippo_legs, hippo_legs_nplr
+from replearn.sequence.ssm.s4 import (
     S4DKernel,
     S4Layer,
     nplr_kernel,
@@ -16,7 +22,6 @@ from replearn.sequence.s4 import (
     s4d_kernel,
     s4d_recurrence,
 )
-from replearn.sequence.ssm import discretize_bilinear, discretize_zoh, ssm_convolve, ssm_kernel
 
 F64, C128 = torch.float64, torch.complex128
 

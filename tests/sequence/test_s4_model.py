@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 import torch
 
-from replearn.sequence.s4_model import S4Model
+from replearn.sequence.ssm.s4_model import S4Model
 
 F64 = torch.float64
 

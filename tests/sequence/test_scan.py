@@ -11,8 +11,8 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from replearn.sequence.scan import discretize, selective_scan, selective_scan_ref
-from replearn.sequence.scan_chunked import selective_scan_chunked
+from replearn.sequence.mamba.scan import discretize, selective_scan, selective_scan_ref
+from replearn.sequence.mamba.scan_chunked import selective_scan_chunked
 
 
 def test_loop_is_the_hand_written_recurrence(scan):

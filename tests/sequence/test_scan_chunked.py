@@ -7,8 +7,8 @@ import torch
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from replearn.sequence.scan import selective_scan_ref
-from replearn.sequence.scan_chunked import (
+from replearn.sequence.mamba.scan import selective_scan_ref
+from replearn.sequence.mamba.scan_chunked import (
     BLOCK_ELEMENTS,
     block_length,
     linear_scan,

@@ -6,7 +6,7 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from replearn.sequence.seq2seq import Seq2Seq, decoder_inputs, length_mask, sequence_nll
+from replearn.sequence.seq2seq.model import Seq2Seq, decoder_inputs, length_mask, sequence_nll
 
 PAD, BOS, EOS = 0, 1, 2
 D = torch.float64

@@ -5,13 +5,13 @@ from __future__ import annotations
 import pytest
 import torch
 
-from replearn.sequence.seq2seq import length_mask
-from replearn.sequence.seq2seq_attention import (
+from replearn.sequence.seq2seq.attention import (
     AdditiveAttention,
     additive_scores,
     attention_context,
     masked_softmax,
 )
+from replearn.sequence.seq2seq.model import length_mask
 
 D = torch.float64
 

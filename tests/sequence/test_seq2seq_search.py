@@ -9,7 +9,7 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from replearn.sequence.seq2seq_search import beam_search, greedy_search, length_normalised
+from replearn.sequence.seq2seq.search import beam_search, greedy_search, length_normalised
 
 PAD, BOS, EOS = 0, 1, 2
 D = torch.float64

@@ -8,7 +8,7 @@ import torch
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from replearn.sequence.ssm import (
+from replearn.sequence.ssm.continuous import (
     SSM,
     causal_convolve,
     discretize_bilinear,

@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 import torch
 
-from replearn.transformer.albert import ALBERT, albert_num_parameters
-from replearn.transformer.bert import BERT, bert_num_parameters
+from replearn.transformer.bert.albert import ALBERT, albert_num_parameters
+from replearn.transformer.bert.model import BERT, bert_num_parameters
 
 transformers = pytest.importorskip("transformers")
 

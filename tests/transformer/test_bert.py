@@ -8,7 +8,7 @@ import torch.nn.functional as F
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from replearn.transformer.bert import (
+from replearn.transformer.bert.model import (
     BERT,
     bert_num_parameters,
     roberta_position_ids,

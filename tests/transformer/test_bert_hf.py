@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 import torch
 
-from replearn.transformer.bert import BERT, pretraining_loss
-from replearn.transformer.bert_hf import hf_key
+from replearn.transformer.bert.hf import hf_key
+from replearn.transformer.bert.model import BERT, pretraining_loss
 
 transformers = pytest.importorskip("transformers")
 

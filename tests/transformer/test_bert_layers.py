@@ -10,13 +10,13 @@ import torch.nn.functional as F
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from replearn.transformer.bert import BERT
-from replearn.transformer.bert_layers import (
+from replearn.transformer.bert.layers import (
     IGNORE_INDEX,
     EncoderLayer,
     pretraining_loss,
     select_labelled,
 )
+from replearn.transformer.bert.model import BERT
 
 SMALL = dict(vocab_size=40, hidden=16, layers=2, heads=4, intermediate=24, max_len=16)
 

@@ -6,13 +6,13 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from replearn.transformer.bert import BERT
-from replearn.transformer.distil import (
+from replearn.transformer.bert.distil import (
     cosine_loss,
     distillation_loss,
     soft_cross_entropy,
     student_from_teacher,
 )
+from replearn.transformer.bert.model import BERT
 
 
 def logits(n: int = 6, k: int = 9, seed: int = 0) -> tuple[torch.Tensor, torch.Tensor]:

@@ -10,7 +10,7 @@ import math
 import pytest
 import torch
 
-from replearn.transformer.gpt import GPT, GPTConfig, lm_loss, mfu
+from replearn.transformer.gpt.model import GPT, GPTConfig, lm_loss, mfu
 
 POSITIONS = ["learned", "sinusoidal", "rotary"]
 

@@ -6,8 +6,8 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from replearn.transformer.gpt import GPT, GPTConfig
-from replearn.transformer.gpt_hf import TRANSPOSED, config_from_hf
+from replearn.transformer.gpt.hf import TRANSPOSED, config_from_hf
+from replearn.transformer.gpt.model import GPT, GPTConfig
 
 transformers = pytest.importorskip("transformers")
 

@@ -9,7 +9,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from torch import nn
 
-from replearn.transformer.gpt_layers import (
+from replearn.transformer.gpt.layers import (
     MLP,
     Block,
     CausalSelfAttention,

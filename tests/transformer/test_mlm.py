@@ -7,7 +7,7 @@ import math
 import pytest
 import torch
 
-from replearn.transformer.mlm import (
+from replearn.transformer.bert.mlm import (
     MLMCollator,
     encode_pair,
     mask_tokens,

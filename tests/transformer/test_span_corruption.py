@@ -10,7 +10,7 @@ import torch
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from replearn.transformer.span_corruption import (
+from replearn.transformer.t5.span_corruption import (
     corrupt_spans,
     noise_span_counts,
     random_composition,

@@ -9,7 +9,7 @@ import torch
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from replearn.transformer.swin import (
+from replearn.transformer.swin.model import (
     Swin,
     SwinBlock,
     merge_patches,

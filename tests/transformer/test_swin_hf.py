@@ -6,8 +6,8 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from replearn.transformer.swin import Swin
-from replearn.transformer.swin_hf import hf_keys
+from replearn.transformer.swin.hf import hf_keys
+from replearn.transformer.swin.model import Swin
 
 transformers = pytest.importorskip("transformers")
 

@@ -9,7 +9,7 @@ import torch
 import torch.nn.functional as F
 
 from replearn.transformer.decoding import beam_search
-from replearn.transformer.t5 import T5, T5Config, seq2seq_loss, shift_right
+from replearn.transformer.t5.model import T5, T5Config, seq2seq_loss, shift_right
 
 
 @pytest.fixture(autouse=True)

@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 import torch
 
-from replearn.transformer.t5 import T5
-from replearn.transformer.t5_hf import config_from_hf, key_map
+from replearn.transformer.t5.hf import config_from_hf, key_map
+from replearn.transformer.t5.model import T5
 
 transformers = pytest.importorskip("transformers")
 

@@ -10,7 +10,7 @@ import torch.nn.functional as F
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from replearn.transformer.t5_layers import (
+from replearn.transformer.t5.layers import (
     T5Attention,
     T5Config,
     T5FeedForward,

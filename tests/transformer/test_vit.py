@@ -8,7 +8,7 @@ import torch.nn.functional as F
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from replearn.transformer.vit import ViT, num_patches, patchify, unpatchify
+from replearn.transformer.vit.model import ViT, num_patches, patchify, unpatchify
 
 transformers = pytest.importorskip("transformers")
 

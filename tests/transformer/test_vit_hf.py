@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 import torch
 
-from replearn.transformer.vit import ViT
-from replearn.transformer.vit_hf import load_hf_tensors, vit_hf_keys
+from replearn.transformer.vit.hf import load_hf_tensors, vit_hf_keys
+from replearn.transformer.vit.model import ViT
 
 transformers = pytest.importorskip("transformers")
 

@@ -296,7 +296,7 @@ class SequenceDenoiser(nn.Module):
     ) -> None:
         super().__init__()
         from replearn.diffusion.denoisers import TimeEmbedding
-        from replearn.transformer.vit import EncoderBlock
+        from replearn.transformer.vit.model import EncoderBlock
 
         self.num_classes, self.length = num_classes, length
         self.tok = nn.Embedding(num_classes, dim)

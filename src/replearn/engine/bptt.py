@@ -35,7 +35,7 @@ state carried.
 
 The model is called as ``model(x, state) -> (outputs, new_state)`` with ``x`` (k, B, ...)
 time-major and ``state`` None at the start (``torch.nn.LSTM`` and
-:mod:`replearn.sequence.rnn` follow this convention); the state may be a tensor or a tuple.
+:mod:`replearn.sequence.rnn.layers` follow this convention); the state may be a tensor or a tuple.
 
 Tests: with :math:`k \ge T` the gradient equals full BPTT; with :math:`k < T` (also
 :math:`k_1 < k_2`) it equals a hand-detached computation that reruns the stream from the start;

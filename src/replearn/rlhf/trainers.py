@@ -3,7 +3,7 @@ r"""Engine tasks of the supervised stages: language-model pretraining, SFT, the 
 Each is a :class:`replearn.engine.Task` trained by :func:`replearn.engine.fit`:
 
 * :class:`LanguageModelTask`: next-token cross-entropy on windows of text (step 0, pretraining;
-  :func:`replearn.transformer.gpt.model.lm_loss`);
+  :func:`replearn.transformer.gpt.lm_loss`);
 * :class:`SFTTask`: Eq. (2) of :mod:`replearn.rlhf.sft` on (prompt, response) sequences, the
   prompt masked;
 * :class:`RewardModelTask`: the Bradley–Terry loss with L2 penalty and learned temperature of

@@ -40,7 +40,7 @@ from replearn.engine import EMA
 from replearn.registry import Example, register
 from replearn.ssl.losses import ijepa_loss
 from replearn.ssl.methods.common import cosine_momentum, full
-from replearn.transformer.vit import EncoderBlock, PatchEmbedding
+from replearn.transformer.vit.model import EncoderBlock, PatchEmbedding
 
 __all__ = ["IJEPA", "JEPAPredictor", "TokenViT", "block_masks"]
 

@@ -29,7 +29,7 @@ form per step; the IWAE bound and the importance-sampled :math:`\log p(x)` use w
 sampled trajectories (:math:`\log w = \sum_t \log p(x_t|\cdot) + \log p(z_t|\cdot) - \log
 q(z_t|\cdot)`). :class:`GaussianRNN` is the plain RNN language model the paper compares
 with: :math:`p(x_t|x_{<t}) = \mathcal N(\varphi^{out}(h_{t-1}))`, an exact log-likelihood.
-Both use :class:`replearn.sequence.cells.GRUCell` for :math:`f`. Deviations: a GRU instead
+Both use :class:`replearn.sequence.rnn.GRUCell` for :math:`f`. Deviations: a GRU instead
 of the paper's LSTM; one-hidden-layer ReLU MLPs for every :math:`\varphi`; log-variances
 instead of softplus standard deviations; a single Gaussian output for both models (the paper
 also reports a GMM-output RNN).
@@ -45,7 +45,7 @@ import torch
 from torch import Tensor, nn
 
 from replearn.registry import Example, register
-from replearn.sequence.cells import GRUCell
+from replearn.sequence.rnn.cells import GRUCell
 from replearn.vae.iwae import importance_log_likelihood, iwae_bound
 from replearn.vae.model import ElboTerms
 from replearn.vae.objectives import gaussian_log_likelihood, log_normal_diag, reparameterize

@@ -11,7 +11,7 @@ from torch.utils.data import TensorDataset
 
 from replearn.engine import EngineConfig, RandomWindows, RunContext, fit
 from replearn.rlhf.trainers import LanguageModelTask, SFTTask
-from replearn.transformer.gpt import GPT, GPTConfig
+from replearn.transformer.gpt.model import GPT, GPTConfig
 
 __all__ = ["engine", "frozen_copy", "paired_difference", "pretrain", "sft"]
 

@@ -33,7 +33,7 @@ from replearn.experiments.rlhf.common import engine, frozen_copy, paired_differe
 from replearn.report.plots import line_plot
 from replearn.rlhf.grpo_trainer import GRPOTask
 from replearn.rlhf.tasks import ArithmeticTask
-from replearn.transformer.gpt import GPT, GPTConfig
+from replearn.transformer.gpt.model import GPT, GPTConfig
 
 
 @dataclass(frozen=True)

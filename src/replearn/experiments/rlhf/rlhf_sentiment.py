@@ -48,7 +48,7 @@ from replearn.experiments.rlhf.sentiment_stages import (
 from replearn.report.plots import line_plot
 from replearn.rlhf.policy import generate, response_logprobs
 from replearn.rlhf.tasks import SentimentTask
-from replearn.transformer.gpt import GPTConfig
+from replearn.transformer.gpt.model import GPTConfig
 
 
 @dataclass(frozen=True)

@@ -32,7 +32,7 @@ from replearn.rlhf.reward_model import RewardModel
 from replearn.rlhf.tasks import BagOfWordsClassifier, PromptBatch, SentimentTask
 from replearn.rlhf.tasks.common import pad_right
 from replearn.rlhf.trainers import RewardModelTask
-from replearn.transformer.gpt import GPT
+from replearn.transformer.gpt.model import GPT
 
 __all__ = [
     "annotator", "best_of_n_curve", "last_index", "log_fit", "ppo_run", "preference_pairs",

@@ -9,7 +9,7 @@ tokens drawn uniformly from ``vocab`` symbols; the label at step ``t`` is
 * ``future``: the token ``x[t+k]`` (the last ``k`` steps have no label): a
   left-to-right RNN is at chance.
 
-A :class:`~replearn.sequence.birnn.BiRNN` (LSTMs, the course's ``y_t = V_f h^f_t +
+A :class:`~replearn.sequence.rnn.BiRNN` (LSTMs, the course's ``y_t = V_f h^f_t +
 V_b h^b_t``) and a unidirectional LSTM tagger whose hidden size is chosen so that it
 has as many parameters (within a few percent) are trained the same way with the
 engine's ``fit`` (sub-runs ``bidirectional/`` and ``unidirectional/``);
@@ -34,8 +34,8 @@ from replearn.engine.context import single_thread
 from replearn.experiments.base import Claim, Result, experiment
 from replearn.experiments.common import count_params
 from replearn.report.plots import line_plot
-from replearn.sequence.birnn import BiRNN
-from replearn.sequence.rnn import LSTM
+from replearn.sequence.rnn.birnn import BiRNN
+from replearn.sequence.rnn.layers import LSTM
 
 IGNORE = -100
 

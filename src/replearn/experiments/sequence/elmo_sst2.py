@@ -1,8 +1,8 @@
 """Experiment ``elmo-sst2``: frozen ELMo features vs static token embeddings on SST-2.
 
-1. A :class:`~replearn.sequence.elmo.BiLM` (word level, ``max_vocab`` most frequent
+1. A :class:`~replearn.sequence.rnn.BiLM` (word level, ``max_vocab`` most frequent
    words of the SST-2 train split, the rest ``<unk>``) is pretrained briefly with the
-   engine's ``fit`` on the train split's phrases (Eq. 1 of :mod:`replearn.sequence.elmo`:
+   engine's ``fit`` on the train split's phrases (Eq. 1 of :mod:`replearn.sequence.rnn.elmo`:
    forward + backward LM cross-entropy; ``bilm_val_perplexity`` on the dev sentences).
 2. The biLM is frozen. For every sentence its ``L + 1`` layer representations are
    mean-pooled over the real tokens. Since the scalar mix (Eq. 2) is linear, the mean of
@@ -40,7 +40,7 @@ from replearn.engine import EngineConfig, RunContext, Task, evaluate, fit
 from replearn.engine.context import single_thread
 from replearn.experiments.base import Claim, Result, experiment
 from replearn.report.plots import DPI, line_plot, save_figure
-from replearn.sequence.elmo import BiLM, ScalarMix
+from replearn.sequence.rnn.elmo import BiLM, ScalarMix
 
 
 def _engine(max_steps: int, batch_size: int = 64, eval_every: int = 0) -> EngineConfig:

@@ -38,7 +38,7 @@ from replearn.engine import EngineConfig, RunContext, fit
 from replearn.engine.tasks import ClassificationTask
 from replearn.engine.trainer import evaluate
 from replearn.experiments.base import Claim, Result, experiment
-from replearn.sequence.rnn import GRU
+from replearn.sequence.rnn.layers import GRU
 
 
 def _engine(epochs: int, batch_size: int = 64) -> EngineConfig:

@@ -10,7 +10,7 @@ the associative-recall skill they also test.
 Two data sets: :class:`replearn.data.sequences.SelectiveCopy` (``copy_tokens`` symbols among
 ``copy_seq_len`` noise tokens, then as many markers during which the symbols are answered) and
 :class:`InductionHeads` generated here. On each, a :class:`~replearn.sequence.mamba.MambaLM`
-and an S4 language model of similar size (S4D layers of :mod:`replearn.sequence.s4` in the
+and an S4 language model of similar size (S4D layers of :mod:`replearn.sequence.ssm.s4` in the
 same pre-norm residual stack) are trained with the engine's ``fit`` on the cross-entropy of the
 answer positions only, on one intra-op thread (small tensors: a second thread only adds
 synchronisation on a busy 2-core machine). Metrics: ``<task>_<model>_accuracy``, the accuracy
@@ -39,8 +39,8 @@ from replearn.engine.context import single_thread
 from replearn.engine.trainer import evaluate
 from replearn.experiments.base import Claim, Result, experiment
 from replearn.report.plots import line_plot
-from replearn.sequence.mamba import MambaLM
-from replearn.sequence.s4 import S4Layer
+from replearn.sequence.mamba.model import MambaLM
+from replearn.sequence.ssm.s4 import S4Layer
 
 
 def _engine(max_steps: int, eval_every: int) -> EngineConfig:

@@ -4,7 +4,7 @@
   and return ``||dL/dh_t||`` for every step (the quantity of Bengio et al. 1994 and
   Pascanu et al. 2013, arXiv:1211.5063).
 * :func:`fit_log_slope`, :func:`vanishing_distance` -- what the gradient claims read off it.
-* :class:`SequenceModel` -- an RNN / LSTM / GRU of :mod:`replearn.sequence.rnn` with an
+* :class:`SequenceModel` -- an RNN / LSTM / GRU of :mod:`replearn.sequence.rnn.layers` with an
   optional embedding and a linear head.
 * :class:`SavedTensorBytes` -- counts the bytes autograd keeps for the backward pass
   (``torch.autograd.graph.saved_tensors_hooks``), a device-independent memory measure.
@@ -23,7 +23,7 @@ import torch
 from torch import Tensor, nn
 
 from replearn.engine.context import single_thread  # noqa: F401 (re-exported)
-from replearn.sequence.rnn import GRU, LSTM, RNN
+from replearn.sequence.rnn.layers import GRU, LSTM, RNN
 
 Nonlinearity = Literal["tanh", "relu", "linear"]
 CellKind = Literal["rnn", "lstm", "gru"]

@@ -14,7 +14,7 @@ inputs):
 2. ``explode``: linear RNN (and ReLU, tanh for comparison) at ``rho > 1``.
 3. ``clipping`` (Pascanu et al. 2013, Alg. 1): a tanh RNN initialised at a large
    spectral radius is trained with plain SGD on the adding problem, once with the
-   gradient norm clipped (:func:`replearn.sequence.clipping.clip_grad_norm`) and once
+   gradient norm clipped (:func:`replearn.sequence.rnn.clip_grad_norm`) and once
    without, from the same initial weights and batches. The loss curves are compared:
    the first and last 10% of the steps, and whether any loss was non-finite (the
    unclipped run stops at its first non-finite loss).
@@ -62,8 +62,8 @@ from replearn.experiments.sequence.rnn_gradients_report import (
     plot_orthogonal,
     plot_profiles,
 )
-from replearn.sequence.clipping import clip_grad_norm, global_norm
-from replearn.sequence.init import orthogonal_, scale_spectral_radius
+from replearn.sequence.rnn.clipping import clip_grad_norm, global_norm
+from replearn.sequence.rnn.init import orthogonal_, scale_spectral_radius
 
 
 @dataclass(frozen=True)

@@ -2,7 +2,7 @@
 
 Part 1, a long-range task: every image is read one pixel per step (sequential Fashion-MNIST,
 L = 784, one input feature; ``digits``: the embedded 8x8 digits, L = 64) by an
-:class:`~replearn.sequence.s4_model.S4Model` (S4D-LegS layers, pre-norm residual blocks, mean
+:class:`~replearn.sequence.ssm.S4Model` (S4D-LegS layers, pre-norm residual blocks, mean
 pooling over time, a linear head), trained with the engine's ``fit`` on the cross-entropy, AdamW,
 the SSM parameters (Λ, Δ, C) at a learning rate capped at 1e-3 without weight decay (as in the
 S4 paper), a cosine schedule. ``test_accuracy`` is measured on ``n_test`` test images (chance is
@@ -46,9 +46,9 @@ from replearn.engine.context import single_thread
 from replearn.experiments.base import Claim, Result, experiment
 from replearn.experiments.common import subset
 from replearn.report.plots import line_plot
-from replearn.sequence.s4 import S4DKernel, s4d_recurrence
-from replearn.sequence.s4_model import S4Model
-from replearn.sequence.ssm import ssm_convolve
+from replearn.sequence.ssm.continuous import ssm_convolve
+from replearn.sequence.ssm.s4 import S4DKernel, s4d_recurrence
+from replearn.sequence.ssm.s4_model import S4Model
 
 
 def _engine(max_steps: int, eval_every: int = 0, batch_size: int = 32) -> EngineConfig:

@@ -4,7 +4,7 @@ The package generates the task (:mod:`replearn.data.char_tasks`): ``reverse``
 (default), ``sort`` or ``date`` (``"2024-03-07" -> "07 Mar 2024"``), with a seed per
 split. Two :class:`~replearn.sequence.seq2seq.Seq2Seq` LSTMs of the same size are
 trained with the engine's ``fit`` on the teacher-forced cross-entropy (Eq. 1 of
-:mod:`replearn.sequence.seq2seq`): one without attention (Sutskever et al. 2014:
+:mod:`replearn.sequence.seq2seq.model`): one without attention (Sutskever et al. 2014:
 the whole source passes through the final encoder state) and one with Bahdanau's
 additive attention (sub-runs ``plain/`` and ``attention/``). Each decodes the held-out
 strings greedily and with beam search; ``*_exact`` is the exact-match rate (the whole
@@ -35,7 +35,7 @@ from replearn.engine import EngineConfig, RunContext, Task, fit
 from replearn.engine.context import single_thread
 from replearn.experiments.base import Claim, Result, experiment
 from replearn.report.plots import line_plot
-from replearn.sequence.seq2seq import Seq2Seq, sequence_nll
+from replearn.sequence.seq2seq.model import Seq2Seq, sequence_nll
 
 
 def _engine(max_steps: int, eval_every: int) -> EngineConfig:

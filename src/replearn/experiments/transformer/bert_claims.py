@@ -2,7 +2,7 @@
 
 Three measurements on SST-2 (words tokenized as in ``bert-sst2``):
 
-(a) **Masking statistics.** The dynamic :class:`~replearn.transformer.mlm.MLMCollator` corrupts
+(a) **Masking statistics.** The dynamic :class:`~replearn.transformer.bert.MLMCollator` corrupts
     ``n_mask_sentences`` SST-2 train sentences ``mask_repeats`` times. Measured: the fraction of
     eligible tokens (not ``[CLS]``/``[SEP]``/padding) selected, and among the selected ones the
     fractions turned into ``[MASK]``, into another token, or kept. Expected: 15%, 80%, 10%
@@ -40,10 +40,10 @@ from replearn.experiments.base import Claim, Result, experiment
 from replearn.experiments.common import count_params
 from replearn.experiments.transformer import bert_sst2 as common
 from replearn.experiments.transformer.bert_sst2 import CLS, MASK, PAD, SEP, MLMTask, SST2Task
-from replearn.transformer.albert import ALBERT
-from replearn.transformer.bert import BERT, IGNORE_INDEX
-from replearn.transformer.distil import cosine_loss, soft_cross_entropy, student_from_teacher
-from replearn.transformer.mlm import MLMCollator, mask_tokens, masking_statistics, pad_pairs
+from replearn.transformer.bert.albert import ALBERT
+from replearn.transformer.bert.distil import cosine_loss, soft_cross_entropy, student_from_teacher
+from replearn.transformer.bert.mlm import MLMCollator, mask_tokens, masking_statistics, pad_pairs
+from replearn.transformer.bert.model import BERT, IGNORE_INDEX
 
 
 def _engine(steps: int, batch: int = 64) -> EngineConfig:

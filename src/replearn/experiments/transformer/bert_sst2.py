@@ -6,7 +6,7 @@ LM only) and Tiny Shakespeare, whose speeches give next-sentence pairs (:func:`n
 next line of the speech or a line of another speech, 50/50). Words are tokenized by
 :class:`~replearn.transformer.tokenizers.WordTokenizer` trained on both texts, with ids
 ``<pad>, <unk>, [CLS], [SEP], [MASK]`` first. Masks are dynamic (a new one for every batch,
-:func:`~replearn.transformer.mlm.mask_tokens`, 15% / 80-10-10).
+:func:`~replearn.transformer.bert.mask_tokens`, 15% / 80-10-10).
 
 Then the pre-trained encoder gets a classification head (dropout + linear on the pooled
 ``[CLS]``) and is fine-tuned on the SST-2 train phrases; the same network is also trained from
@@ -39,8 +39,8 @@ from replearn.data.text import SST2, tiny_shakespeare_text
 from replearn.engine import EngineConfig, RunContext, Task, fit
 from replearn.experiments.base import Claim, Result, experiment
 from replearn.report.plots import DPI, save_figure
-from replearn.transformer.bert import BERT, IGNORE_INDEX, pretraining_loss
-from replearn.transformer.mlm import mask_tokens, nsp_pairs, pad_pairs
+from replearn.transformer.bert.mlm import mask_tokens, nsp_pairs, pad_pairs
+from replearn.transformer.bert.model import BERT, IGNORE_INDEX, pretraining_loss
 from replearn.transformer.tokenizers import WordTokenizer
 
 PAD, UNK, CLS, SEP, MASK = range(5)

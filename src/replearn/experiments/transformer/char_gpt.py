@@ -15,7 +15,7 @@ import torch
 from torch import Tensor
 
 from replearn.engine import Loop, Task
-from replearn.transformer.gpt import GPT
+from replearn.transformer.gpt.model import GPT
 
 
 def eval_windows(data: Tensor, block_size: int, n: int) -> Tensor:

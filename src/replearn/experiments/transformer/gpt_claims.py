@@ -47,7 +47,7 @@ from replearn.engine import EngineConfig, RandomWindows, RunContext, fit
 from replearn.experiments.base import Claim, Result, experiment
 from replearn.experiments.transformer.char_gpt import CharLMTask, eval_windows
 from replearn.report.plots import line_plot
-from replearn.transformer.gpt import GPT, GPTConfig
+from replearn.transformer.gpt.model import GPT, GPTConfig
 
 
 @dataclass(frozen=True)

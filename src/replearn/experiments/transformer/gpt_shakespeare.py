@@ -46,7 +46,7 @@ from replearn.engine import EngineConfig, RandomWindows, RunContext, distributed
 from replearn.experiments.base import Claim, Result, experiment
 from replearn.experiments.transformer.char_gpt import CharLMTask, eval_windows
 from replearn.experiments.transformer.nanogpt_baseline import NANOGPT_CPU, baseline_nanogpt_loop
-from replearn.transformer.gpt import GPT, GPTConfig
+from replearn.transformer.gpt.model import GPT, GPTConfig
 
 
 def _engine() -> EngineConfig:

@@ -19,7 +19,7 @@ import torch
 from replearn.data.text import TinyShakespeare
 from replearn.engine import RandomWindows
 from replearn.experiments.transformer.char_gpt import eval_windows, window_loss
-from replearn.transformer.gpt import GPT, GPTConfig
+from replearn.transformer.gpt.model import GPT, GPTConfig
 
 NANOGPT_CPU = {"val_loss": 1.88, "iters": 2000}
 """nanoGPT README, shakespeare_char on a CPU: val loss ~1.88 after 2000 iterations."""

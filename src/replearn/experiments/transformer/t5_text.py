@@ -11,7 +11,7 @@ A test example is never trained on: the examples whose CRC-32 falls in the last
 ``1 / test_fraction_inv`` of the range are held out. A
 :class:`~replearn.transformer.t5.T5` (character vocabulary, ids 0 pad and 1 eos, the
 sentinels at the end) is first optionally pretrained with span corruption
-(:mod:`replearn.transformer.span_corruption`: 15% of the characters of
+(:mod:`replearn.transformer.t5.span_corruption`: 15% of the characters of
 ``pretrain_chars``-character windows of Tiny Shakespeare dropped in spans of mean length 3)
 for ``pretrain_steps`` steps, then trained on batches mixing the tasks evenly. Exact match
 (greedy decoding with the cache, the whole output string equal to the answer) is measured per
@@ -50,8 +50,8 @@ from torch import Tensor
 from replearn.data.text import TinyShakespeare
 from replearn.engine import EngineConfig, RunContext, Stream, Task, fit
 from replearn.experiments.base import Claim, Result, experiment
-from replearn.transformer.span_corruption import span_corruption
-from replearn.transformer.t5 import T5, T5Config
+from replearn.transformer.t5.model import T5, T5Config
+from replearn.transformer.t5.span_corruption import span_corruption
 from replearn.transformer.tokenizers import CharTokenizer
 
 TASKS = ("reverse", "sort", "date")

@@ -47,8 +47,8 @@ from replearn.experiments.cnn.common import (
 )
 from replearn.experiments.common import count_params, seeded
 from replearn.report.plots import line_plot
-from replearn.transformer.swin import Swin
-from replearn.transformer.vit import ViT
+from replearn.transformer.swin.model import Swin
+from replearn.transformer.vit.model import ViT
 
 
 def _engine(max_steps: int, eval_every: int, warmup: int, batch_size: int = 64) -> EngineConfig:
