@@ -21,7 +21,8 @@ after 1000 steps, 256-256 ReLU network, gradient norm 10). A timed call is one w
 training run of ``--steps`` environment steps with the round's seed (replearn: the
 experiment's own training function through the engine, which writes its metrics and one
 final checkpoint; stable-baselines3: ``model.learn``). After timing, every trained policy is
-evaluated the same way, untimed: greedy actions (``deterministic=True``), ``--eval-episodes``
+evaluated the same way, untimed (the CPU time of each call, ``time.process_time``, is
+recorded too: on a machine shared with other jobs it is the steadier measure): greedy actions (``deterministic=True``), ``--eval-episodes``
 episodes on 10 fresh environments (replearn's ``evaluate_policy``).
 
 With ``--acrobot`` the ``ppo-acrobot`` and ``dqn-acrobot`` experiments (CleanRL's
@@ -40,6 +41,7 @@ import shlex
 import statistics
 import sys
 import tempfile
+import time
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
@@ -129,10 +131,13 @@ def bench_cartpole(algo: str, args: argparse.Namespace, tmp: Path) -> dict[str, 
         ours = lambda s: replearn_dqn(cfg_d, s, tmp)  # noqa: E731
         peer = lambda s: sb3_dqn(args.steps, s)  # noqa: E731
     policies: dict[str, list[Any]] = {"replearn": [], "sb3": []}
+    cpu: dict[str, list[float]] = {"replearn": [], "sb3": []}
 
     def contender(name: str, fn: Any) -> Any:
         def call() -> None:
+            t0 = time.process_time()
             policies[name].append(fn(len(policies[name])))
+            cpu[name].append(time.process_time() - t0)
 
         return call
 
@@ -155,8 +160,10 @@ def bench_cartpole(algo: str, args: argparse.Namespace, tmp: Path) -> dict[str, 
             for i, p in enumerate(ps)]
         for k, ps in policies.items()
     }  # fmt: skip
+    cpu_ratio = statistics.median(cpu["replearn"]) / statistics.median(cpu["sb3"])
     result.extra.update({
         "env_steps": args.steps, "eval_episodes": args.eval_episodes,
+        "cpu_s": cpu, "cpu_ratio_of_medians": cpu_ratio,
         "eval_mean_return_per_seed": returns,
         "all_seeds_at_least_475": {k: all(r >= 475 for r in v) for k, v in returns.items()},
     })  # fmt: skip
@@ -165,6 +172,9 @@ def bench_cartpole(algo: str, args: argparse.Namespace, tmp: Path) -> dict[str, 
         f"per timed call (one seed per round). Greedy evaluation over {args.eval_episodes} "
         "episodes per seed: "
         + "; ".join(f"{k} {', '.join(f'{r:.1f}' for r in v)}" for k, v in returns.items())
+        + f". CPU time of the process per call (process_time, robust to a loaded machine): "
+        f"replearn {', '.join(f'{c:.1f}' for c in cpu['replearn'])} s, sb3 "
+        f"{', '.join(f'{c:.1f}' for c in cpu['sb3'])} s; ratio of medians {cpu_ratio:.3f}."
     )
     result.write(args.out)
     return {"result": result, "returns": returns}
