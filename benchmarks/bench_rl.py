@@ -21,9 +21,10 @@ after 1000 steps, 256-256 ReLU network, gradient norm 10). A timed call is one w
 training run of ``--steps`` environment steps with the round's seed (replearn: the
 experiment's own training function through the engine, which writes its metrics and one
 final checkpoint; stable-baselines3: ``model.learn``). After timing, every trained policy is
-evaluated the same way, untimed (the CPU time of each call, ``time.process_time``, is
-recorded too: on a machine shared with other jobs it is the steadier measure): greedy actions (``deterministic=True``), ``--eval-episodes``
-episodes on 10 fresh environments (replearn's ``evaluate_policy``).
+evaluated the same way, untimed: greedy actions (``deterministic=True``),
+``--eval-episodes`` episodes on 10 fresh environments (replearn's ``evaluate_policy``). The
+CPU time of each call (``time.process_time``) is recorded too: on a machine shared with
+other jobs it is the steadier measure.
 
 With ``--acrobot`` the ``ppo-acrobot`` and ``dqn-acrobot`` experiments (CleanRL's
 defaults) run once per seed and are reported next to CleanRL's published returns on
