@@ -11,7 +11,12 @@ from torch import nn
 from torch.utils.data import TensorDataset
 
 from replearn.cnn.arithmetic import conv_flops, receptive_field, separable_conv_params
-from replearn.experiments.cnn import claims, invariance, residual, se, separable
+from replearn.experiments.cnn import cnn_arithmetic as claims
+from replearn.experiments.cnn import cnn_invariance as invariance
+from replearn.experiments.cnn import cnn_residual as residual
+from replearn.experiments.cnn import cnn_se as se
+from replearn.experiments.cnn import cnn_separable as separable
+from replearn.experiments.cnn.cnn_fashion import build_model
 from replearn.experiments.cnn.common import (
     confusion_matrix,
     count_flops,
@@ -19,7 +24,6 @@ from replearn.experiments.cnn.common import (
     shift_images,
     tail_mean,
 )
-from replearn.experiments.cnn.fashion import build_model
 from replearn.experiments.common import count_params, subset
 
 

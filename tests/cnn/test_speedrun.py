@@ -7,7 +7,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from replearn.experiments.cnn.speedrun import (
+from replearn.experiments.cnn.fashion_speedrun import (
     SpeedNet,
     SpeedrunConfig,
     SpeedrunTask,

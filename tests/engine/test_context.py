@@ -40,7 +40,7 @@ def test_nested_blocks_restore_the_outer_count(two_threads) -> None:
 
 def test_the_experiments_use_the_engine_helper() -> None:
     """WaveNet and Mamba experiments import the one engine helper (no private copies)."""
-    from replearn.experiments.cnn import wavenet
+    from replearn.experiments.cnn import wavenet_demo as wavenet
     from replearn.experiments.sequence import mamba_tasks
 
     assert wavenet.single_thread is single_thread

@@ -30,10 +30,10 @@ written by hand: only the block-entry states are saved, each block's states are 
 and the adjoint state runs the same chunked scan backwards in time.
 
 Tests (``tests/sequence/test_scan_chunked.py``): equal to
-:func:`~replearn.sequence.mamba.scan.selective_scan_ref` in float64 (random shapes, chunk and block sizes, D skip, z gate, delta bias
-and softplus, initial and last states), gradients of every input (and ``gradcheck`` of the
-hand-written backward); :func:`linear_scan` equals the plain loop in both directions; large
-steps do not overflow.
+:func:`~replearn.sequence.mamba.scan.selective_scan_ref` in float64 (random shapes, chunk and
+block sizes, D skip, z gate, delta bias and softplus, initial and last states), gradients of
+every input (and ``gradcheck`` of the hand-written backward); :func:`linear_scan` equals the
+plain loop in both directions; large steps do not overflow.
 """
 
 from __future__ import annotations
