@@ -422,7 +422,8 @@ def cmd_arch(
     )
     columns = ("layer", "type", "output shape", "parameters", "receptive field", "FLOPs")
     for col in columns:
-        table.add_column(col, justify="right" if col in columns[3:] else "left")
+        right = col in columns[3:]
+        table.add_column(col, justify="right" if right else "left", overflow="fold")
     for r in rows:
         rf = "-" if r.receptive_field is None else "x".join(map(str, r.receptive_field))
         flops = "-" if r.flops is None else f"{r.flops:,}"
