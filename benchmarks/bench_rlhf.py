@@ -31,7 +31,7 @@ from typing import Any
 
 import torch
 
-from harness import Contender, compare
+from harness import RESULTS_DIR, Contender, compare, write_atomic
 from replearn.engine import RunContext, fit
 from replearn.experiments.rlhf.common import engine, frozen_copy, pretrain, sft
 from replearn.rlhf.grpo_trainer import GRPOTask
@@ -76,10 +76,14 @@ def _trl_trainer(start: GPT, task: ArithmeticTask, args: argparse.Namespace, tmp
     def accuracy(completions: list[str], answer: list[int], **_: Any) -> list[float]:
         return task.accuracy(list(completions), list(answer)).tolist()
 
-    hf = start.to_hf()
+    path = tmp / "start_hf"
     tok = _hf_tokenizer(task)
-    hf.generation_config.eos_token_id = tok.eos_token_id
-    hf.generation_config.pad_token_id = tok.pad_token_id
+    if not path.exists():  # TRL loads the policy and its reference from one folder
+        hf = start.to_hf()
+        hf.generation_config.eos_token_id = tok.eos_token_id
+        hf.generation_config.pad_token_id = tok.pad_token_id
+        hf.save_pretrained(path)
+        tok.save_pretrained(path)
     cfg = GRPOConfig(
         output_dir=str(tmp / "trl"), per_device_train_batch_size=args.prompts * args.group,
         num_generations=args.group, max_completion_length=task.max_response_len,
@@ -88,7 +92,7 @@ def _trl_trainer(start: GPT, task: ArithmeticTask, args: argparse.Namespace, tmp
         logging_steps=max(args.steps, 1), report_to=[], save_strategy="no", use_cpu=True,
         bf16=False, num_iterations=1, shuffle_dataset=False, seed=0,
     )  # fmt: skip
-    return GRPOTrainer(model=hf, reward_funcs=accuracy, args=cfg, train_dataset=data,
+    return GRPOTrainer(model=str(path), reward_funcs=accuracy, args=cfg, train_dataset=data,
                        processing_class=tok)  # fmt: skip
 
 
@@ -148,12 +152,17 @@ def main(argv: list[str] | None = None) -> int:
         "rlhf_grpo_trl", contenders, rounds=args.rounds, warmup=args.warmup, baseline="trl",
         threshold=args.threshold,
         command=shlex.join([sys.executable, "benchmarks/bench_rlhf.py", *(argv or sys.argv[1:])]),
-        notes=f"start accuracy {acc0:.3f}; accuracy gains (every call, warm-up included): "
-        f"replearn {gains['replearn']}, trl {gains['trl']}",
+        notes="Accuracy: greedy, held-out prompts, start model and after each call (below).",
         extra={"start_accuracy": acc0, "gains": gains},
     )  # fmt: skip
-    print(result.to_markdown())
-    print(f"start accuracy {acc0:.3f}; gains replearn {gains['replearn']}, trl {gains['trl']}")
+    line = (
+        f"\nStart accuracy {acc0:.3f}; accuracy gain after each call (warm-up included): "
+        f"replearn {[round(g, 4) for g in gains['replearn']]}, "
+        f"trl {[round(g, 4) for g in gains['trl']]}.\n"
+    )
+    md = RESULTS_DIR / "rlhf_grpo_trl.md"
+    write_atomic(md, md.read_text(encoding="utf-8") + line)
+    print(result.to_markdown() + line)
     return 0
 
 
