@@ -45,7 +45,7 @@ import torch
 from torch import Tensor
 
 from replearn.data.sequences import AddingProblem
-from replearn.engine import RunContext
+from replearn.engine import Callback, EngineConfig, FixedBatches, Loop, RunContext, Task, fit
 from replearn.experiments.base import Result, experiment
 from replearn.experiments.sequence.rnn_common import (
     SequenceModel,
@@ -165,33 +165,62 @@ def profile(cfg: Config, rho: float, nonlinearity: str, gen: torch.Generator) ->
     }
 
 
-def train_adding(cfg: Config, *, clip: bool, seed: int) -> dict[str, list[float]]:
-    """SGD on the adding problem from a tanh RNN at spectral radius ``clip_radius``."""
+class AddingTask(Task):
+    """Squared error of the last output on adding-problem batches; stops at a non-finite loss.
+
+    Records every update's loss and global gradient norm (after clipping with replearn's
+    :func:`~replearn.sequence.rnn.clipping.clip_grad_norm` when ``clip``, measured before the
+    step otherwise), the curves the clipping claim reads.
+    """
+
+    def __init__(self, model: SequenceModel, data: AddingProblem, *, clip: float | None) -> None:
+        super().__init__()
+        self.model, self.data, self.clip = model, data, clip
+        self.losses: list[float] = []
+        self.grad_norms: list[float] = []
+
+    def update(self, idx: Tensor, loop: Loop) -> dict[str, Tensor]:
+        out, _ = self.model(self.data.x[idx])  # (B, T, 1)
+        loss = (out[:, -1] - self.data.y[idx]).square().mean()
+        self.losses.append(loss.item())
+        if not math.isfinite(self.losses[-1]):
+            self.grad_norms.append(float("nan"))
+            loop.should_stop = True  # diverged: nothing left to learn from this run
+            return {}
+        loop.optimize(loss)
+        return {"loss": loss.detach()}
+
+
+class _ClipAndMeasure(Callback):
+    def __init__(self, task: AddingTask) -> None:
+        self.task = task
+
+    def on_before_optimizer_step(self, loop: Loop) -> None:
+        params = loop.stepping_parameters()
+        if self.task.clip is not None:
+            norm = clip_grad_norm(params, self.task.clip)
+        else:
+            norm = global_norm([p.grad for p in params])
+        self.task.grad_norms.append(float(norm))
+
+
+def train_adding(cfg: Config, *, clip: bool, seed: int, ctx: RunContext) -> dict[str, list[float]]:
+    """SGD on the adding problem from a tanh RNN at spectral radius ``clip_radius``, through the
+    engine (child run; batches in order; stops at the first non-finite loss)."""
     data = AddingProblem(cfg.clip_steps * cfg.clip_batch_size, seq_len=cfg.clip_seq_len, seed=seed)
     torch.manual_seed(seed)
     model = SequenceModel("rnn", input_size=2, hidden_size=cfg.hidden_size, output_size=1)
     with torch.no_grad():
         w = model.rnn.weight_hh_l0
         w.copy_(scale_spectral_radius(w, cfg.clip_radius))
+    task = AddingTask(model, data, clip=cfg.clip_max_norm if clip else None)
     opt = torch.optim.SGD(model.parameters(), lr=cfg.clip_lr)
-    losses, grad_norms = [], []
-    for step in range(cfg.clip_steps):
-        sl = slice(step * cfg.clip_batch_size, (step + 1) * cfg.clip_batch_size)
-        out, _ = model(data.x[sl])  # (B, T, 1)
-        loss = (out[:, -1] - data.y[sl]).square().mean()
-        opt.zero_grad()
-        loss.backward()
-        params = list(model.parameters())
-        if clip:
-            norm = clip_grad_norm(params, cfg.clip_max_norm)
-        else:
-            norm = global_norm([p.grad for p in params])
-        losses.append(loss.item())
-        grad_norms.append(float(norm))
-        if not math.isfinite(losses[-1]):
-            break  # diverged: nothing left to learn from this run
-        opt.step()
-    return {"loss": losses, "grad_norm": grad_norms}
+    order = torch.arange(len(data.y)).view(cfg.clip_steps, cfg.clip_batch_size)
+    engine = EngineConfig(max_steps=cfg.clip_steps, batch_size=cfg.clip_batch_size,
+                          log_every=10, checkpoint_every=0, progress=False)  # fmt: skip
+    with ctx.child("clipped" if clip else "unclipped", seed=seed) as sub:
+        fit(task, opt, FixedBatches(order), cfg=engine, ctx=sub, callbacks=[_ClipAndMeasure(task)])
+    return {"loss": task.losses, "grad_norm": task.grad_norms}
 
 
 def orthogonal_vs_gaussian(cfg: Config, seed: int) -> dict[str, Any]:
@@ -256,8 +285,8 @@ def run(cfg: Config, ctx: RunContext) -> Result:
             metrics[f"{nl}_explode_slope"] = p["slope"]
             metrics[f"{nl}_explode_log10_ratio"] = p["log10_ratio"]
         runs = {
-            "clipped": train_adding(cfg, clip=True, seed=ctx.seed),
-            "unclipped": train_adding(cfg, clip=False, seed=ctx.seed),
+            "clipped": train_adding(cfg, clip=True, seed=ctx.seed, ctx=ctx),
+            "unclipped": train_adding(cfg, clip=False, seed=ctx.seed, ctx=ctx),
         }
         ortho = orthogonal_vs_gaussian(cfg, ctx.seed)
     for name, r in runs.items():
