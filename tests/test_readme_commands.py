@@ -211,6 +211,10 @@ replearn data list | verify | path fashion-mnist
 replearn claims all    # long: 20 minutes
 ```
 
+```python
+print("library use")
+```
+
 ## Next
 ```bash
 replearn never
@@ -223,6 +227,7 @@ replearn never
         ("sh", "replearn data verify"),
         ("sh", "replearn data path fashion-mnist"),
         ("sh", "replearn claims all  # long: 20 minutes"),
+        ("python", 'print("library use")\n'),
     ]
     assert fast(["replearn", "run", "mlp"]) == (
         ["replearn", "run", "mlp", "--preset", "tiny"],
