@@ -11,12 +11,18 @@ import torch
 from replearn.engine import Callback, EngineConfig, Loop, RunContext, fit
 from replearn.engine.checkpoint import find_resumable
 from replearn.engine.seed import seed_everything
-from replearn.experiments.rl.common import DQNTask, PPOTask, env_factory
+from replearn.experiments.rl.common import (
+    A2CTask,
+    DQNTask,
+    PPOTask,
+    ReinforceTask,
+    env_factory,
+)
 from replearn.rl.agents import ActorCritic, QNetwork
 from replearn.rl.ppo import PPOHyperparameters
 
 CFG = EngineConfig(
-    max_steps=6, batch_size=1, log_every=1, eval_every=3, checkpoint_every=2,
+    max_steps=4, batch_size=1, log_every=1, eval_every=2, checkpoint_every=2,
     keep_checkpoints=10, progress=False, lr_schedule="linear", grad_clip_norm=0.5,
 )  # fmt: skip
 
@@ -55,6 +61,22 @@ def _dqn_task():
     return task, torch.optim.Adam(q.parameters(), lr=1e-3)
 
 
+def _a2c_task():
+    envs = env_factory("CartPole-v1", 2)(7)
+    agent = ActorCritic(4, 2, hidden=(16,))
+    task = A2CTask(agent, envs, env_factory("CartPole-v1", 2), n_steps=8, gamma=0.99,
+                   gae_lambda=0.9, vf_coef=0.5, ent_coef=0.01, final_eval_episodes=1)  # fmt: skip
+    return task, torch.optim.Adam(agent.parameters(), lr=1e-3)
+
+
+def _reinforce_task():
+    envs = env_factory("ProxyBonusGrid", 2, grid_size=3, grid_max_steps=10)(9)
+    agent = ActorCritic(9, 4, hidden=(16,))
+    task = ReinforceTask(agent, envs, env_factory("ProxyBonusGrid", 2, grid_size=3),
+                         n_steps=16, gamma=0.99, baseline=True, final_eval_episodes=1)  # fmt: skip
+    return task, torch.optim.Adam(agent.parameters(), lr=1e-3)
+
+
 def _train(make, out: Path, *, crash_at: int | None = None, resume: bool = False):
     seed_everything(4)
     task, opt = make()
@@ -68,11 +90,14 @@ def _train(make, out: Path, *, crash_at: int | None = None, resume: bool = False
     return loop, task
 
 
-@pytest.mark.parametrize("make", [_ppo_task, _dqn_task], ids=["ppo", "dqn"])
+@pytest.mark.parametrize(
+    "make", [_ppo_task, _dqn_task, _a2c_task, _reinforce_task],
+    ids=["ppo", "dqn", "a2c", "reinforce"],
+)  # fmt: skip
 def test_killed_rl_run_resumes_bitwise(make, tmp_path):
     whole, task_a = _train(make, tmp_path / "a")
     with pytest.raises(_Crash):
-        _train(make, tmp_path / "b", crash_at=5)  # last checkpoint at step 4
+        _train(make, tmp_path / "b", crash_at=3)  # last checkpoint at step 2
     resumed, task_b = _train(make, tmp_path / "b", resume=True)
     assert resumed.step == whole.step == CFG.max_steps
     sa, sb = task_a.state_dict(), task_b.state_dict()
