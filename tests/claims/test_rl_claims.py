@@ -31,6 +31,9 @@ MEASURED = {
     # variance ratio vs REINFORCE: baseline 0.234/0.267/0.242 (log -1.40 +- 0.04),
     # actor-critic 0.184/0.162/0.200 (log -1.71 +- 0.06)
     "pg-variance": {"baseline-reduces-pg-variance": True, "actor-critic-lower-variance": True},
+    # final 20% of training episodes, seeds 0/1/2: proxy return 5.10/5.10/5.10 (intended
+    # policy 1.30), true return 0.00/0.00/0.00 after a peak of 0.99/1.00/0.96
+    "reward-hacking": {"proxy-reward-is-hacked": True},
 }
 
 
