@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import os
+from pathlib import Path
+
 import pytest
 import torch
 
@@ -61,3 +64,17 @@ def test_sentiment_fixture_classifier_and_annotator():
     assert float(freq) == pytest.approx(float(torch.sigmoid(torch.tensor(1.0))), abs=0.015)
     with pytest.raises(ValueError):
         SentimentTask(data="imdb")  # type: ignore[arg-type]
+
+
+@pytest.mark.skipif(
+    not (os.environ.get("REPLEARN_DATA") and Path(os.environ["REPLEARN_DATA"], "sst2").is_dir()),
+    reason="needs sst2 in $REPLEARN_DATA",
+)
+def test_sentiment_on_sst2():
+    task = SentimentTask(data="sst2", prompt_chars=12)
+    g = torch.Generator().manual_seed(0)
+    texts, labels = task.sentences(50, g)
+    assert set(labels) <= {0, 1} and all(len(t) > 12 and t == t.lower() for t in texts)
+    pb = task.prompts(4, g)
+    assert pb.ids.shape == (4, 12)
+    assert len(task.classifier_vocab()) > 1000
