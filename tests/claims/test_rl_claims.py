@@ -34,6 +34,9 @@ MEASURED = {
     # final 20% of training episodes, seeds 0/1/2: proxy return 5.10/5.10/5.10 (intended
     # policy 1.30), true return 0.00/0.00/0.00 after a peak of 0.99/1.00/0.96
     "reward-hacking": {"proxy-reward-is-hacked": True},
+    # greedy evaluation over 100 episodes after 100,096 steps: 500.0 on each of 3 seeds
+    # (process CPU time 2 min 13 s for the whole run, 3 seeds and evaluations included)
+    "ppo-cartpole": {"ppo-solves-cartpole": True},
 }
 
 
