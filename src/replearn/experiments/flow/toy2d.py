@@ -193,7 +193,8 @@ def inverse_vs_lipschitz(points: torch.Tensor, lips: tuple[float, ...]) -> dict[
     for _ in range(50):
         g.weights()  # converge the power iterations
     g.eval()
-    weights = g.weights()
+    with torch.no_grad():
+        weights = g.weights()
     x = points.double()
     jac = torch.func.vmap(torch.func.jacrev(lambda v: LipschitzMLP.apply(v[None], weights)[0]))(x)
     lip_hat = float(torch.linalg.matrix_norm(jac, ord=2).max())  # measured Lip(g)
