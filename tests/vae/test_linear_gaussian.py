@@ -76,10 +76,10 @@ def test_iwae_bounds_are_ordered_increasing_in_k_and_converge() -> None:
     model, x = _model(0.3)
     log_px = model.exact_log_likelihood(x)
     torch.manual_seed(3)
-    reps = 2_000
+    reps = 600
     xr = x.repeat(reps, 1)
     means, ses = [], []
-    for k in (1, 2, 5, 20, 100, 500):
+    for k in (1, 2, 5, 20, 100, 300):
         m, s = _mean_and_se(model.iwae(xr, k).reshape(reps, -1))
         means.append(m)
         ses.append(s)
