@@ -197,7 +197,7 @@ def inverse_vs_lipschitz(points: torch.Tensor, lips: tuple[float, ...]) -> dict[
         weights = g.weights()
     x = points.double()
     jac = torch.func.vmap(torch.func.jacrev(lambda v: LipschitzMLP.apply(v[None], weights)[0]))(x)
-    lip_hat = float(torch.linalg.matrix_norm(jac, ord=2).max())  # measured Lip(g)
+    lip_hat = float(torch.linalg.matrix_norm(jac.detach(), ord=2).max())  # measured Lip(g)
     out: dict[str, list[float]] = {"lip": [], "converged_fraction": [], "median_error": []}
     for lip in lips:
         scale = lip / lip_hat
