@@ -316,6 +316,11 @@ def _run(cfg: Config, ctx: RunContext) -> Result:
 
     sn = spectral(cfg)
     m["sn_sigma"], m["sn_operator_norm"] = sn["sigma"], sn["operator_norm"]
+    # scalar summaries (the lists and dicts above hold the details)
+    m["saturating_grad_ratio_max"] = max(m["sat_final_over_initial"])
+    m["nonsaturating_grad_ratio_min"] = min(m["ns_final_over_initial"])
+    m["w1_max_abs_error"] = max(abs(w - abs(t)) for w, t in zip(m["w1"], thetas, strict=True))
+    m["sn_max_operator_norm"] = max(sn["operator_norm"].values())
     fig, ax = plt.subplots(figsize=(5, 3.5), dpi=100)
     names = list(sn["sigma"])
     x = np.arange(len(names))
