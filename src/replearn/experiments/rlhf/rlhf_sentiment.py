@@ -37,6 +37,7 @@ from replearn.experiments.rlhf.sentiment_stages import (
     annotator,
     best_of_n_curve,
     log_fit,
+    plots,
     ppo_run,
     preference_pairs,
     reward_model_metrics,
@@ -45,7 +46,6 @@ from replearn.experiments.rlhf.sentiment_stages import (
     summary,
     train_reward_model,
 )
-from replearn.report.plots import line_plot
 from replearn.rlhf.policy import generate, response_logprobs
 from replearn.rlhf.tasks import SentimentTask
 from replearn.transformer.gpt.model import GPTConfig
@@ -346,57 +346,4 @@ def run(cfg: Config, ctx: RunContext) -> Result:
             )
         )
     ctx.path("samples.txt").write_text("\n".join(lines) + "\n", encoding="utf-8")
-    return Result(metrics=metrics, plots=_plots(ctx, metrics, runs[0], zero[0]))
-
-
-def _plots(
-    ctx: RunContext, m: dict[str, Any], run0: dict[str, Any], zero0: dict[str, Any]
-) -> list[Any]:
-    plots = []
-    h = [r for r in run0["history"] if "train_reward" in r]
-    z = [r for r in zero0["history"] if "train_reward" in r]
-    if h and len(h) == len(z):
-        plots.append(
-            line_plot(
-                [r["step"] for r in h],
-                {
-                    f"RM reward, beta={m['beta']:g}": [r["train_reward"] for r in h],
-                    "RM reward, beta=0": [r["train_reward"] for r in z],
-                    f"KL, beta={m['beta']:g}": [r["train_kl"] for r in h],
-                    "KL, beta=0": [r["train_kl"] for r in z],
-                },
-                ctx.path("ppo_curves.png"),
-                xlabel="PPO step",
-                ylabel="nats / reward",
-                title="PPO on sentiment (seed 0): learned reward and KL to SFT",
-            )
-        )
-    taus = list(m["ece_by_tau"])
-    plots.append(
-        line_plot(
-            taus,
-            {"ECE of sigma(dR / tau)": [m["ece_by_tau"][t] for t in taus]},
-            ctx.path("rm_calibration.png"),
-            xlabel=f"tau (learned: {m['tau']:.2f})",
-            ylabel="expected calibration error",
-            title="Reward model calibration vs temperature",
-            logx=True,
-        )
-    )
-    bon = m["best_of_n"]
-    plots.append(
-        line_plot(
-            bon["n"],
-            {
-                "reward model": bon["rm_reward"],
-                "ground truth of the chosen": bon["true_utility"],
-                "KL bound log n - (n-1)/n": bon["kl_bound"],
-            },
-            ctx.path("best_of_n.png"),
-            xlabel="n",
-            ylabel="mean over prompts",
-            title="Best-of-n from the SFT policy",
-            logx=True,
-        )
-    )
-    return plots
+    return Result(metrics=metrics, plots=plots(ctx, metrics, runs[0], zero[0]))
