@@ -163,6 +163,8 @@ def run(cfg: Config, ctx: RunContext) -> Result:
     metrics: dict[str, Any] = {
         "data": cfg.data,
         "snr_crossing_step": crossing,
+        "snr_crossing_lowest_frequency": crossing[0],
+        "snr_crossing_highest_frequency": crossing[-1],
         "data_power": [float(v) for v in p_data[1:]],
         "noise_power": [float(v) for v in p_noise[1:]],
         "xt_power": {str(t): [float(v) for v in p[1:]] for t, p in spectra.items()},
