@@ -90,6 +90,34 @@ def batches(train: torch.Tensor, steps: int, seed: int) -> list[torch.Tensor]:
     return out[:steps]
 
 
+def row_summary(ours: list[float], peer: list[float]) -> dict:
+    """Means, the paired difference over the seeds where both are finite, and the verdict.
+
+    A side whose test NLL is not finite (training diverged) on a seed loses that seed: the
+    claim fails if replearn diverges on any seed; a peer divergence is reported and that
+    seed is left out of the paired difference.
+    """
+    pairs = [(a, b) for a, b in zip(ours, peer, strict=True) if math.isfinite(a + b)]
+    diffs = [a - b for a, b in pairs]
+    n = len(diffs)
+    mean = sum(diffs) / n if n else float("nan")
+    se = math.sqrt(sum((d - mean) ** 2 for d in diffs) / (n - 1) / n) if n > 1 else float("nan")
+    finite = [a for a in ours if math.isfinite(a)]
+    peer_finite = [b for b in peer if math.isfinite(b)]
+    return {
+        "replearn": ours,
+        "normflows": peer,
+        "replearn_mean": sum(finite) / max(len(finite), 1),
+        "normflows_mean": sum(peer_finite) / max(len(peer_finite), 1),
+        "replearn_diverged": len(ours) - len(finite),
+        "normflows_diverged": len(peer) - len(peer_finite),
+        "paired_seeds": n,
+        "diff_mean": mean,
+        "diff_se": se,
+        "holds": bool(len(finite) == len(ours) and n > 1 and mean <= 2 * se),
+    }
+
+
 def nll_table(data: list[str], seeds: int, steps: int) -> dict:
     rows = {}
     for name in data:
@@ -105,22 +133,7 @@ def nll_table(data: list[str], seeds: int, steps: int) -> dict:
                     side.step(x)
                 per[side_name].append(side.test_nll(test))
             print(name, seed, {k: round(v[-1], 4) for k, v in per.items()}, flush=True)
-        diffs = [a - b for a, b in zip(per["replearn"], per["normflows"], strict=True)]
-        mean = sum(diffs) / len(diffs)
-        se = (
-            math.sqrt(sum((d - mean) ** 2 for d in diffs) / (len(diffs) - 1) / len(diffs))
-            if len(diffs) > 1
-            else float("nan")
-        )
-        rows[name] = {
-            "replearn": per["replearn"],
-            "normflows": per["normflows"],
-            "replearn_mean": sum(per["replearn"]) / seeds,
-            "normflows_mean": sum(per["normflows"]) / seeds,
-            "diff_mean": mean,
-            "diff_se": se,
-            "holds": bool(mean <= (2 * se if se == se else 0.0)),
-        }
+        rows[name] = row_summary(per["replearn"], per["normflows"])
     return rows
 
 
@@ -147,6 +160,7 @@ def merge(out: Path) -> None:
 def write_nll(rows: dict, args: argparse.Namespace, out: Path, command: str = "") -> None:
     command = command or shlex.join(["python", *sys.argv])
     name = nll_name(args.data)
+    rows = {k: row_summary(r["replearn"], r["normflows"]) for k, r in rows.items()}
     doc = {
         "name": name,
         "command": command,
@@ -163,16 +177,30 @@ def write_nll(rows: dict, args: argparse.Namespace, out: Path, command: str = ""
         f"{doc['machine']['git']} · {args.seeds} seeds x {args.steps} Adam steps (batch {BATCH}, "
         f"lr {LR}); test NLL in nats on {N_TEST} fresh points, mean over seeds.",
         "",
-        "| density | replearn NLL | normflows NLL | replearn - normflows (SE) | claim: <= +2 SE |",
-        "| --- | ---: | ---: | ---: | --- |",
+        "| density | replearn NLL | normflows NLL | replearn - normflows (SE, paired seeds) | "
+        "diverged (NaN): normflows / replearn | claim: <= +2 SE |",
+        "| --- | ---: | ---: | ---: | ---: | --- |",
     ]
-    for name, r in rows.items():
+    for density, r in rows.items():
         lines.append(
-            f"| {name} | {r['replearn_mean']:.4f} | {r['normflows_mean']:.4f} | "
-            f"{r['diff_mean']:+.4f} ({r['diff_se']:.4f}) | "
+            f"| {density} | {r['replearn_mean']:.4f} | {r['normflows_mean']:.4f} | "
+            f"{r['diff_mean']:+.4f} ({r['diff_se']:.4f}, {r['paired_seeds']} seeds) | "
+            f"{r['normflows_diverged']} / {r['replearn_diverged']} | "
             f"**{'holds' if r['holds'] else 'fails'}** |"
         )
-    lines += ["", "Reproduce:", "", "```sh", command, "```", ""]
+    lines += [
+        "",
+        "NLL means are over the seeds whose training stayed finite; a seed where one side's "
+        "test NLL is NaN (its training diverged) is left out of the paired difference and "
+        "counted in the 'diverged' column. The claim fails if replearn diverges on any seed.",
+        "",
+        "Reproduce:",
+        "",
+        "```sh",
+        command,
+        "```",
+        "",
+    ]
     write_atomic(out / f"{name}.md", "\n".join(lines))
 
 
