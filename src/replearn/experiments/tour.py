@@ -28,6 +28,7 @@ STOPS: tuple[tuple[str, str], ...] = (
     ("cnn-arithmetic", "quick"),
     ("rnn-gradients", "quick"),
     ("attention-claims", "quick"),
+    ("diffusion-spectrum", "quick"),
     ("dp-gridworlds", "quick"),
 )
 
