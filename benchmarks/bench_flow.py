@@ -1,17 +1,24 @@
-"""Real NVP on the 2-D toy densities: replearn against ``normflows``, same size and budget.
+"""Real NVP and Glow on the 2-D toy densities: replearn against ``normflows``, same size and budget.
 
-    python benchmarks/bench_flow.py                       # 4 densities, 3 seeds, 1500 steps
+    python benchmarks/bench_flow.py                       # Real NVP: 4 densities x 3 seeds
+    python benchmarks/bench_flow.py --model glow          # Glow steps (ActNorm, LU, coupling)
     python benchmarks/bench_flow.py --data moons --seeds 1 --steps 200 --rounds 7   # smoke
 
 Both sides build the same architecture: 8 affine couplings on 2-D points, the
 transformed half alternating (replearn: :class:`replearn.flow.RealNVP` with half masks;
 normflows: ``AffineCouplingBlock`` + ``Permute(2, "swap")``), each conditioner a ReLU MLP
 with two hidden layers of 64 units and a zero-initialized last layer, a fixed standard
-normal base (normflows: ``DiagGaussian(2, trainable=False)``). Differences that remain:
+normal base (normflows: ``DiagGaussian(2, trainable=False)``). ``--model glow``: 8 Glow
+steps, each ActNorm (data-dependent init), an invertible 2x2 linear map in LU form
+and an affine coupling with Glow's sigmoid scale (replearn: :class:`replearn.flow.Glow`
+on vectors; normflows: ``ActNorm``, ``LULinearPermute``, ``AffineCouplingBlock(...,
+scale_map="sigmoid")``, listed latent side first as normflows expects). Differences
+that remain:
 replearn's conditioner sees the masked 2-vector and outputs (log s, t) for both
 coordinates (4612 parameters per coupling, the unused half masked out) where
 normflows' sees the kept coordinate only (4418); replearn bounds the log-scale
-(``alpha * tanh``, a learned alpha per coordinate), normflows uses ``exp`` unbounded.
+(``alpha * tanh``, a learned alpha per coordinate) in Real NVP, normflows uses ``exp``
+unbounded; replearn's LU map starts as a random rotation, normflows' as the identity.
 
 1. **NLL** (per density, per seed): both trained by the same plain loop (Adam, lr 1e-3,
    batch 256, ``--steps`` updates on the same batches of 20,000 points drawn from the
@@ -22,7 +29,7 @@ normflows' sees the kept coordinate only (4418); replearn bounds the log-scale
    (forward, NLL, backward, Adam step) of each side on the same batches, interleaved
    (``benchmarks/harness.py``). Claim: ratio of medians replearn / normflows <= 1.0.
 
-Writes ``results/flow_realnvp_nll.json|md`` and ``results/flow_realnvp_step.json|md``.
+Writes ``results/flow_<model>_nll.json|md`` and ``results/flow_<model>_step.json|md``.
 """
 
 from __future__ import annotations
@@ -38,10 +45,11 @@ import torch
 
 from harness import RESULTS_DIR, compare, machine_info, write_atomic
 from replearn.data import toy2d
-from replearn.flow import RealNVP
+from replearn.flow import Glow, RealNVP
 
 DATA = ("moons", "8gaussians", "rings", "checkerboard")
 N_TRAIN, N_TEST, BATCH, LR, DEPTH, HIDDEN = 20000, 5000, 256, 1e-3, 8, 64
+MODEL = "realnvp"  # set from --model
 
 
 def make_normflows():
@@ -51,7 +59,11 @@ def make_normflows():
     flows = []
     for _ in range(DEPTH):
         param_map = nf.nets.MLP([1, HIDDEN, HIDDEN, 2], init_zeros=True)
-        flows += [nf.flows.AffineCouplingBlock(param_map), nf.flows.Permute(2, mode="swap")]
+        if MODEL == "realnvp":
+            flows += [nf.flows.AffineCouplingBlock(param_map), nf.flows.Permute(2, mode="swap")]
+        else:  # latent side first: the data meets ActNorm, then the LU map, then the coupling
+            coupling = nf.flows.AffineCouplingBlock(param_map, scale_map="sigmoid")
+            flows += [coupling, nf.flows.LULinearPermute(2), nf.flows.ActNorm((2,))]
     return nf.NormalizingFlow(nf.distributions.base.DiagGaussian(2, trainable=False), flows)
 
 
@@ -62,7 +74,10 @@ class Side:
         torch.manual_seed(seed)
         self.name = name
         if name == "replearn":
-            self.model = RealNVP((2,), hidden=HIDDEN, n_couplings=DEPTH, n_hidden=2)
+            if MODEL == "realnvp":
+                self.model = RealNVP((2,), hidden=HIDDEN, n_couplings=DEPTH, n_hidden=2)
+            else:
+                self.model = Glow((2,), hidden=HIDDEN, n_steps=DEPTH, n_hidden=2)
             self.loss = lambda x: -self.model.log_prob(x).mean()
         else:
             self.model = make_normflows()
@@ -138,19 +153,16 @@ def nll_table(data: list[str], seeds: int, steps: int) -> dict:
 
 
 def nll_name(data: list[str]) -> str:
-    """``flow_realnvp_nll`` for all densities, else with the densities appended."""
-    return (
-        "flow_realnvp_nll"
-        if sorted(data) == sorted(DATA)
-        else "_".join(["flow_realnvp_nll", *data])
-    )
+    """``flow_<model>_nll`` for all densities, else with the densities appended."""
+    base = f"flow_{MODEL}_nll"
+    return base if sorted(data) == sorted(DATA) else "_".join([base, *data])
 
 
 def merge(out: Path) -> None:
-    """Gather the per-density results of parallel runs into ``flow_realnvp_nll.*``."""
+    """Gather the per-density results of parallel runs into ``flow_<model>_nll.*``."""
     rows, commands, doc = {}, [], {}
     for name in DATA:
-        doc = json.loads((out / f"flow_realnvp_nll_{name}.json").read_text(encoding="utf-8"))
+        doc = json.loads((out / f"flow_{MODEL}_nll_{name}.json").read_text(encoding="utf-8"))
         rows.update(doc["rows"])
         commands.append(doc["command"])
     args = argparse.Namespace(data=list(DATA), **doc["settings"])
@@ -213,7 +225,7 @@ def time_steps(args: argparse.Namespace, out: Path) -> None:
         return lambda: [side.step(x) for x in order]
 
     result = compare(
-        "flow_realnvp_step",
+        f"flow_{MODEL}_step",
         {name: work(side) for name, side in sides.items()},
         rounds=args.rounds,
         warmup=3,
@@ -221,8 +233,9 @@ def time_steps(args: argparse.Namespace, out: Path) -> None:
         threshold=1.0,
         command=shlex.join(["python", *sys.argv]),
         out_dir=out,
-        notes="Each round: 20 training steps (forward, NLL, backward, Adam) of Real NVP "
-        "(8 couplings, MLP 64x2) on moons, batch 256, the same batches for both sides.",
+        notes=f"Each round: 20 training steps (forward, NLL, backward, Adam) of {MODEL} "
+        "(8 couplings / Glow steps, MLP 64x2) on moons, batch 256, the same batches for both "
+        "sides.",
         progress=print,
     )
     print(result.to_markdown())
@@ -230,9 +243,10 @@ def time_steps(args: argparse.Namespace, out: Path) -> None:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--model", default="realnvp", choices=("realnvp", "glow"))
     parser.add_argument("--data", nargs="+", default=list(DATA), choices=DATA)
     parser.add_argument("--seeds", type=int, default=3)
-    parser.add_argument("--steps", type=int, default=1500)
+    parser.add_argument("--steps", type=int, default=1000)
     parser.add_argument("--rounds", type=int, default=21)
     parser.add_argument("--threads", type=int, default=1)
     parser.add_argument("--skip-nll", action="store_true")
@@ -240,6 +254,8 @@ def main() -> None:
     parser.add_argument("--merge", action="store_true", help="gather per-density results")
     parser.add_argument("--out", type=Path, default=RESULTS_DIR)
     args = parser.parse_args()
+    global MODEL
+    MODEL = args.model
     torch.set_num_threads(args.threads)
     if args.merge:
         merge(args.out)
