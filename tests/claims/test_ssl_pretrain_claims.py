@@ -35,6 +35,8 @@ MEASURED: dict[str, dict[str, bool]] = {
     # 55.2% (small->middle -0.27 points, SE 0.88); momentum 0.99 vs 0: 54.0% vs 54.3%
     # (-0.33, SE 0.95).
     "moco-mnist1d": {"negatives-up-to-a-point": False, "momentum-encoder": False},
+    # probe of the target encoder 55.9% vs untrained 49.6% (+6.30 points, SE 1.29, 3 seeds).
+    "ijepa-mnist1d": {"ijepa-learns": True},
 }
 
 
