@@ -510,11 +510,23 @@ def _data_download(sources: Any, names: list[str]) -> int:
                 tasks[url] = bar.add_task(url.rsplit("/", 1)[-1], total=total)
             bar.update(tasks[url], completed=done, total=total)
 
-        results = {n: sources.download(n, progress=report) for n in names}
+        results: dict[str, Any] = {}
+        for n in names:
+            try:
+                results[n] = sources.download(n, progress=report)
+            except sources.DataError as err:
+                if len(names) == 1:
+                    raise
+                results[n] = err  # the others still download
+    failed = 0
     for n, files in results.items():
+        if isinstance(files, Exception):
+            failed += 1
+            print(f"{n}: FAILED: {files}")
+            continue
         for file, what in files:
             print(f"{n}/{file}: {what} (SHA-256 verified)")
-    return 0
+    return 2 if failed else 0
 
 
 def _data_verify(sources: Any, names: list[str], *, named: bool) -> int:
