@@ -42,7 +42,6 @@ from replearn.registry import register
 from replearn.rl.agents import ActorCritic
 from replearn.rl.losses import (
     approx_kl,
-    clip_fraction,
     entropy_bonus,
     gae_advantages,
     policy_loss,
@@ -169,11 +168,18 @@ def ppo_update(
             vl = value_loss(
                 v, batch["returns"][idx], old_values=batch["values"][idx], clip=hp.clip_value
             )
-            ent = entropy_bonus(logits)
-            loss = pg + hp.vf_coef * vl - hp.ent_coef * ent
-            kl = approx_kl(logp.detach(), logp_old)
-            stats = torch.stack([pg.detach(), vl.detach(), ent.detach(), kl,
-                                 clip_fraction(logp, logp_old, eps if eps else 0.2)])  # fmt: skip
+            loss = pg + hp.vf_coef * vl
+            if hp.ent_coef:
+                ent = entropy_bonus(logits)
+                loss = loss - hp.ent_coef * ent
+            else:  # the statistic only: keep it out of the backward pass
+                with torch.no_grad():
+                    ent = entropy_bonus(logits)
+            with torch.no_grad():  # Eq. (8) k3 and the clip fraction from one log-ratio
+                log_ratio = logp - logp_old
+                kl = (torch.expm1(log_ratio) - log_ratio).mean()
+                frac = ((log_ratio.exp() - 1).abs() > (eps if eps else 0.2)).float().mean()
+            stats = torch.stack([pg.detach(), vl.detach(), ent.detach(), kl, frac])
             sums = stats if sums is None else sums + stats
             steps += 1
             if hp.target_kl is not None and float(kl) > hp.target_kl:
