@@ -55,6 +55,10 @@ def test_claims_counts_names_failures_and_strict_exits_1(fake_topic, tmp_path, c
     assert "1 of 2 claims hold (quick presets" in text
     assert "failing: zzfake-exp:small" in text
     assert main(["claims", fake_topic, "--quick", "--strict", "--out", str(out)]) == 1
+    md = (out / "claims.md").read_text()
+    assert "zzfake-exp (preset quick, data generated / embedded, seed 0)" in md
+    page = (out / "claims.html").read_text()
+    assert 'href="#claim-zzfake-exp-small"' in page and 'id="claim-zzfake-exp-small"' in page
 
 
 def test_quick_and_full_claims_default_to_different_folders(

@@ -550,6 +550,23 @@ def _md(text: Any) -> str:
     return one_line.replace("\\", "\\\\").replace("|", "\\|").replace("<", "&lt;")
 
 
+def _row_context(row: Mapping[str, Any]) -> str:
+    """``preset quick, data digits, seed 0`` of a claims row (what is known of it)."""
+    if not any(k in row for k in ("preset", "data", "seed")):
+        return ""
+    preset = row.get("preset") or "default"
+    text = f"preset {preset}"
+    if row.get("data"):
+        text += f", data {row['data']}"
+    if row.get("seed") is not None:
+        text += f", seed {row['seed']}"
+    return text
+
+
+def _claim_anchor(row: Mapping[str, Any]) -> str:
+    return f"claim-{row.get('experiment', '')}-{row.get('id', '')}"
+
+
 def _claims_markdown(rows: Sequence[Mapping[str, Any]], out_dir: Path, title: str) -> str:
     """The markdown table of ``claims.md``."""
     lines = [
@@ -564,9 +581,10 @@ def _claims_markdown(rows: Sequence[Mapping[str, Any]], out_dir: Path, title: st
         target = _plot_target(row, out_dir)
         link = f"[plot]({_href(target, out_dir)})" if target else ""
         claim = f"{_md(row.get('statement', ''))} (`{_md(row.get('id', ''))}`)"
+        context = _row_context(row)
         cells = [
             _md(row.get("topic", "")),
-            _md(row.get("experiment", "")),
+            _md(row.get("experiment", "")) + (f" ({_md(context)})" if context else ""),
             claim,
             _md(row.get("evidence", "")),
             f"**{_verdict(row.get('holds'))[0]}**",
@@ -583,10 +601,14 @@ def _claims_html(rows: Sequence[Mapping[str, Any]], out_dir: Path, title: str) -
         word, css = _verdict(row.get("holds"))
         target = _plot_target(row, out_dir)
         plot = _figure(_href(target, out_dir), target.name, width=THUMB_WIDTH) if target else ""
+        context = _row_context(row)
+        anchor = _claim_anchor(row)
         body_rows.append(
             [
                 f"<td>{_e(row.get('topic', ''))}</td>",
-                f"<td>{_e(row.get('experiment', ''))}</td>",
+                f'<td id="{_e(anchor)}">{_e(row.get("experiment", ""))}'
+                + (f'<br><span class="muted">{_e(context)}</span>' if context else "")
+                + "</td>",
                 f"<td>{_e(row.get('statement', ''))}<br>"
                 f'<code class="muted">{_e(row.get("id", ""))}</code></td>',
                 f"<td>{_e(row.get('evidence', ''))}</td>",
@@ -596,7 +618,16 @@ def _claims_html(rows: Sequence[Mapping[str, Any]], out_dir: Path, title: str) -
         )
     headers = ("topic", "experiment", "claim", "measured", "verdict", "plot")
     summary = _claims_summary([r.get("holds") for r in rows])
-    return _page(title, f"<p>{_e(summary)}</p>\n{_table(headers, body_rows)}")
+    failing = [r for r in rows if r.get("holds") is not True]
+    links = ", ".join(
+        f'<a href="#{_e(_claim_anchor(r))}">'
+        f"{_e(r.get('experiment', ''))}: {_e(r.get('id', ''))}</a>"
+        for r in failing
+    )
+    css = "somefail" if failing else "allhold"
+    tail = f" &mdash; not holding: {links}" if failing else ""
+    head = f'<p class="headline {css}">{_e(summary)}{tail}</p>\n'
+    return _page(title, head + _table(headers, body_rows))
 
 
 def write_claims_report(
