@@ -202,7 +202,8 @@ def table(runs: list[Path], command: str) -> str:
     rows = {}
     for run in runs:
         r = json.loads((run / "result.json").read_text())
-        rows[run.name] = r
+        label = f"{run.name} ({r['data']})" if "data" in r else run.name
+        rows[label] = r
 
         def pct(key: str, r: dict[str, Any] = r) -> str:
             v = r.get(key)
