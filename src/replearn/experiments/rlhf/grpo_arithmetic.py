@@ -14,6 +14,8 @@ greedy decoding on a fixed set of ``eval_prompts`` held-out prompts, before GRPO
 model (nats per response, sampled). Seed 0's reward and KL curves go to
 ``grpo_curves.png``, samples before and after to ``samples.txt``.
 
+Measured verdicts, numbers and samples: ``benchmarks/results/rlhf_claims.md``.
+
     replearn run grpo-arithmetic                  # 3 seeds
     replearn run grpo-arithmetic --preset quick
 """

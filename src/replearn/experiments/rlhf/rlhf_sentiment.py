@@ -19,6 +19,8 @@ the learned reward model is a *proxy*, and the classifier's logit is the *ground
 The default data is the built-in template fixture (offline); ``--set data=sst2`` uses SST-2
 sentences from the data folder.
 
+Measured verdicts, numbers and samples: ``benchmarks/results/rlhf_claims.md``.
+
     replearn run rlhf-sentiment
     replearn run rlhf-sentiment --preset quick
 """
