@@ -214,7 +214,7 @@ def table(runs: list[Path], command: str) -> str:
             return format(v, fmt) if isinstance(v, (int, float)) else "-"
 
         lines.append(
-            f"| {run.name} | {pct('linear_probe_accuracy')} | {pct('knn_accuracy')} | "
+            f"| {label} | {pct('linear_probe_accuracy')} | {pct('knn_accuracy')} | "
             f"{pct('probe_1pct_accuracy')} | {num('embedding_std', '.3f')} | "
             f"{num('effective_rank', '.1f')} | {num('pretrain_wall_time_s', '.0f')} | "
             f"{num('wall_time_s', '.0f')} |"
