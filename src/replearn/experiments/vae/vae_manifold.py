@@ -73,8 +73,10 @@ class Config:
 
 
 def tiny() -> Config:
-    """Seconds: three latent sizes, 40 steps."""
-    return Config(n_test=64, z_sizes=(1, 2, 4), hidden=(32,), engine=engine(40, batch_size=50))
+    """Seconds: two latent sizes, 40 steps, 500 images for the dimension estimates."""
+    return Config(
+        n_test=64, n_id=500, z_sizes=(1, 2), hidden=(32,), engine=engine(40, batch_size=50)
+    )
 
 
 def quick() -> Config:
