@@ -64,7 +64,7 @@ def test_byol_loss_matches_loop_and_stops_the_target_gradient() -> None:
     p = _randn(5, 6, seed=12).requires_grad_()
     z = _randn(5, 6, seed=13).requires_grad_()
     got = L.byol_loss(p, z)
-    assert math.isclose(float(got), R.byol_loss_loop(p.detach(), z.detach()), rel_tol=RTOL)
+    assert math.isclose(float(got.detach()), R.byol_loss_loop(p.detach(), z.detach()), rel_tol=RTOL)
     got.backward()
     assert p.grad is not None and z.grad is None
 
