@@ -71,7 +71,7 @@ class Config:
     lr: float = 1e-3
     n_seeds: int = 3
     n_eval: int = 300
-    engine: EngineConfig = field(default_factory=lambda: _engine(1500))
+    engine: EngineConfig = field(default_factory=lambda: _engine(500))
 
 
 def tiny() -> Config:
@@ -82,8 +82,8 @@ def tiny() -> Config:
 
 
 def quick() -> Config:
-    """Three seeds, 500 updates each."""
-    return Config(engine=_engine(500))
+    """Three seeds, 200 updates each, 100 held-out sequences."""
+    return Config(n_eval=100, engine=_engine(200))
 
 
 def load_sequences(name: str) -> tuple[Tensor, Tensor, int, Any]:
