@@ -533,9 +533,9 @@ class Loop:
         if not self.final_validation_done and self._last_eval_step != self.step:
             self._validate(final=True)
         self.final_validation_done = True
+        self.budget.stop()  # training and evaluation end here; the last checkpoint is bookkeeping
         for cb in self.callbacks:
             cb.on_fit_end(self)
-        self.budget.stop()
         return self
 
 
