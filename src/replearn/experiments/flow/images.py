@@ -244,6 +244,11 @@ CLAIMS = (
 )
 def run(cfg: Config, ctx: RunContext) -> Result:
     """Real NVP / Glow on dequantized images in bits/dim; 1x1 conv vs permutation; OOD AUROC."""
+    with single_thread():  # small tensors: a second thread only adds waiting
+        return _run(cfg, ctx)
+
+
+def _run(cfg: Config, ctx: RunContext) -> Result:
     train, test = load_images(cfg.data, ctx.seed)
     metrics: dict[str, Any] = {"data": cfg.data, "flow": cfg.flow, "levels": LEVELS[cfg.data]}
     by_mixing: dict[str, list[float]] = {"conv_lu": [], "reverse": []}
