@@ -15,6 +15,7 @@ pytestmark = pytest.mark.slow
 
 # Measured 2026-12-07 with `replearn run flow-images` (default config, seed 0) on the shared
 # 2-core machine under heavy load (load average ~30; wall 3202 s): test 2.410 bits/dim.
+# Re-run at load ~6 after the run went single-threaded (wall 206 s): identical numbers.
 MEASURED = {
     # test bits/dim over 3 seeds: 1x1 conv (LU) 2.4329, reverse 2.4426; paired difference
     # (reverse - conv) 0.0098 +- 0.0232 SE (per seed +0.041, -0.035, +0.023): not > 2 SE

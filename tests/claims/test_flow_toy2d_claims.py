@@ -15,6 +15,8 @@ pytestmark = pytest.mark.slow
 
 # Measured 2026-12-07 with `replearn run flow-toy2d` (default config, seed 0) on the shared
 # 2-core machine under heavy load (load average ~30; wall 1206 s): test NLL 2.451 nats.
+# Re-run at load ~6 after the run went single-threaded (wall 63 s): same verdicts, same NLL;
+# coupling-cost ratios then 9.9x (D=4), 10.8x, 47x, 513x (D=256).
 MEASURED = {
     # grid integral over [-10, 10]^2: 1.00001
     "flow-exact-likelihood": True,
