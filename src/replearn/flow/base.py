@@ -114,11 +114,11 @@ class Flow(nn.Module):
 
     def forward(self, x: Tensor) -> tuple[Tensor, Tensor]:
         """Return ``(z, log|det dz/dx|)``; shapes ``(B, *latent_shape)`` and ``(B,)``."""
-        raise NotImplementedError
+        raise NotImplementedError(f"{type(self).__name__} must define forward (an abstract hook)")
 
     def inverse(self, z: Tensor) -> Tensor:
         """Return ``x = f^{-1}(z)``; shape ``(B, *event_shape)``."""
-        raise NotImplementedError
+        raise NotImplementedError(f"{type(self).__name__} must define inverse (an abstract hook)")
 
     def log_prob(self, x: Tensor) -> Tensor:
         """Eq. (1): exact log-density of each example, shape ``(B,)``."""

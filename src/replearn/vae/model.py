@@ -84,7 +84,7 @@ class LatentVariableModel(nn.Module):
 
     def log_px_given_z(self, x: Tensor, z: Tensor) -> Tensor:
         """:math:`\\log p(x|z)` for x (B, ...) and z (k, B, D) -> (k, B)."""
-        raise NotImplementedError
+        raise NotImplementedError(f"{type(self).__name__} must define log_px_given_z")
 
     def log_prior(self, z: Tensor) -> Tensor:
         """:math:`\\log p(z)` with the standard normal prior, (k, B, D) -> (k, B)."""

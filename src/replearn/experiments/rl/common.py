@@ -120,7 +120,7 @@ class RLTask(Task):
 
     def greedy_action(self, obs: Tensor) -> Tensor:
         """The evaluated (deterministic) policy."""
-        raise NotImplementedError
+        raise NotImplementedError(f"{type(self).__name__} must define greedy_action")
 
     def _note_episodes(self) -> dict[str, Tensor]:
         for ep in self.envs.drain_episodes():
