@@ -1,0 +1,173 @@
+"""Verdicts over training seeds: the one helper every "X beats Y" claim uses.
+
+A claim "X improves on Y" is about the *method*, not about one trained network, so the
+noise that matters is the seed-to-seed spread of training (initialisation, data order,
+dropout masks), on top of the finite test set. Two estimators:
+
+* :func:`compare_seeds` — one number per training seed and variant (e.g. test accuracy),
+  paired by seed (variant X and Y share seed ``s``'s initialisation where they can).
+  With :math:`d_s = x_s - y_s` (sign flipped when lower is better), the estimate is
+  :math:`\\bar d` and its standard error :math:`\\mathrm{SE} = s_d/\\sqrt{S}` over the ``S``
+  seeds. The claim holds when the one-sided lower confidence bound
+  :math:`\\bar d - t_{0.95,\\,S-1}\\,\\mathrm{SE}` exceeds the margin (Student's t, because
+  ``S`` is small: with 3 seeds the bound sits 2.92 SE below the mean, not 2).
+* :func:`compare_seeds_examples` — per-example scores for every seed (e.g. 0/1 correctness
+  on the same test set): a two-level bootstrap that resamples seeds, then test examples,
+  so both the training spread and the finite test set enter the interval.
+
+Both return a :class:`SeedComparison` whose :meth:`~SeedComparison.evidence` line names the
+difference, its spread, the number of seeds and the rule, so every verdict reads alike.
+
+A comparison needs at least 3 seeds (:data:`MIN_SEEDS`); fewer raises ``ValueError``.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass
+from typing import Any
+
+import numpy as np
+from scipy import stats as _st
+
+__all__ = ["MIN_SEEDS", "SeedComparison", "compare_seeds", "compare_seeds_examples"]
+
+MIN_SEEDS = 3
+
+
+@dataclass(frozen=True)
+class SeedComparison:
+    """The outcome of comparing X with Y over training seeds.
+
+    Attributes:
+        label_x, label_y: names of the two variants (X is claimed better).
+        diffs: per-seed differences in the "better" direction (positive favours X).
+        mean: mean difference :math:`\\bar d` (positive favours X).
+        se: its standard error over seeds (for the bootstrap: the bootstrap SD).
+        lower: one-sided lower confidence bound of the difference.
+        confidence: confidence level of ``lower`` (0.95 by default).
+        margin: the difference X must beat (0 for "better at all").
+        n_seeds: number of training seeds.
+        method: ``"paired-t"`` or ``"bootstrap(seeds,examples)"``.
+        holds: ``lower > margin``.
+        unit: how to print the numbers (``"points"`` multiplies by 100).
+    """
+
+    label_x: str
+    label_y: str
+    diffs: tuple[float, ...]
+    mean: float
+    se: float
+    lower: float
+    confidence: float
+    margin: float
+    n_seeds: int
+    method: str
+    holds: bool
+    unit: str = ""
+
+    def _fmt(self, v: float) -> str:
+        if self.unit == "points":
+            return f"{100 * v:+.2f}"
+        return f"{v:+.4g}"
+
+    def evidence(self) -> str:
+        """One line: difference, spread, seeds, rule and outcome."""
+        unit = " points" if self.unit == "points" else ""
+        return (
+            f"{self.label_x} - {self.label_y} = {self._fmt(self.mean)}{unit} "
+            f"(SE {self._fmt(self.se).lstrip('+')} over {self.n_seeds} seeds, {self.method}; "
+            f"per seed {', '.join(self._fmt(d) for d in self.diffs)}); "
+            f"{int(100 * self.confidence)}% lower bound {self._fmt(self.lower)} "
+            f"{'>' if self.holds else '<='} margin {self._fmt(self.margin)}"
+        )
+
+    def as_dict(self) -> dict[str, Any]:
+        """A JSON-able dict (for ``result.json`` metrics)."""
+        d = asdict(self)
+        d["diffs"] = list(self.diffs)
+        return d
+
+
+def _checked(x: Sequence[float], y: Sequence[float]) -> tuple[np.ndarray, np.ndarray]:
+    a, b = np.asarray(x, dtype=np.float64), np.asarray(y, dtype=np.float64)
+    if a.ndim == 0 or b.ndim == 0 or a.shape[0] != b.shape[0]:
+        raise ValueError(f"need paired per-seed values, got {a.shape} and {b.shape}")
+    if a.shape[0] < MIN_SEEDS:
+        raise ValueError(f"a seed comparison needs >= {MIN_SEEDS} seeds, got {a.shape[0]}")
+    if not (np.isfinite(a).all() and np.isfinite(b).all()):
+        raise ValueError("per-seed values must be finite")
+    return a, b
+
+
+def compare_seeds(
+    x: Sequence[float],
+    y: Sequence[float],
+    *,
+    higher_is_better: bool = True,
+    margin: float = 0.0,
+    confidence: float = 0.95,
+    label_x: str = "X",
+    label_y: str = "Y",
+    unit: str = "",
+) -> SeedComparison:
+    """Is X better than Y by more than ``margin``, judged over paired training seeds?
+
+    Args:
+        x, y: one value per seed for each variant, in the same seed order.
+        higher_is_better: False for losses, errors, times.
+        margin: the difference to beat, in the metric's unit and the "better" direction.
+        confidence: one-sided level of the lower bound (Student's t with S-1 dof).
+    """
+    a, b = _checked(x, y)
+    d = (a - b) if higher_is_better else (b - a)
+    n = len(d)
+    mean = float(d.mean())
+    se = float(d.std(ddof=1) / math.sqrt(n))
+    lower = mean - float(_st.t.ppf(confidence, n - 1)) * se
+    return SeedComparison(
+        label_x, label_y, tuple(float(v) for v in d), mean, se, lower, confidence,
+        margin, n, "paired-t", bool(lower > margin), unit,
+    )  # fmt: skip
+
+
+def compare_seeds_examples(
+    x: np.ndarray | Sequence[Sequence[float]],
+    y: np.ndarray | Sequence[Sequence[float]],
+    *,
+    higher_is_better: bool = True,
+    margin: float = 0.0,
+    confidence: float = 0.95,
+    n_boot: int = 2000,
+    seed: int = 0,
+    label_x: str = "X",
+    label_y: str = "Y",
+    unit: str = "",
+) -> SeedComparison:
+    """Two-level bootstrap over seeds and test examples of per-example scores.
+
+    ``x`` and ``y`` are (S, N): the score of every test example (same N examples, same
+    order) for each of S seeds, e.g. 1.0 for a correct prediction. Each bootstrap replicate
+    draws S seeds with replacement, then N examples with replacement (shared by X and Y, so
+    the comparison stays paired), and takes the mean difference. The lower bound is the
+    (1 - confidence) quantile of the replicates.
+    """
+    a, b = np.asarray(x, dtype=np.float64), np.asarray(y, dtype=np.float64)
+    if a.ndim != 2 or a.shape != b.shape:
+        raise ValueError(f"need (seeds, examples) arrays of one shape, got {a.shape}, {b.shape}")
+    _checked(a.mean(1), b.mean(1))
+    d = (a - b) if higher_is_better else (b - a)
+    s, n = d.shape
+    rng = np.random.default_rng(seed)
+    reps = np.empty(n_boot)
+    for i in range(n_boot):
+        rows = d[rng.integers(0, s, s)]
+        reps[i] = rows[:, rng.integers(0, n, n)].mean()
+    per_seed = d.mean(1)
+    lower = float(np.quantile(reps, 1.0 - confidence))
+    return SeedComparison(
+        label_x, label_y, tuple(float(v) for v in per_seed), float(d.mean()),
+        float(reps.std(ddof=1)), lower, confidence, margin, s, "bootstrap(seeds,examples)",
+        bool(lower > margin), unit,
+    )  # fmt: skip

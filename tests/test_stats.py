@@ -1,0 +1,82 @@
+"""The shared seed-verdict helper against closed forms and scipy."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+from scipy import stats
+
+from replearn.experiments.stats import compare_seeds, compare_seeds_examples
+
+
+def test_paired_t_matches_scipy_one_sided_test() -> None:
+    x = [0.91, 0.93, 0.92, 0.95]
+    y = [0.90, 0.90, 0.91, 0.92]
+    c = compare_seeds(x, y, label_x="mixup", label_y="plain")
+    d = np.subtract(x, y)
+    assert c.mean == pytest.approx(d.mean(), abs=1e-12)
+    assert c.se == pytest.approx(d.std(ddof=1) / 2, abs=1e-12)
+    # the lower bound is positive exactly when scipy's one-sided paired t-test rejects at 5%
+    p = stats.ttest_rel(x, y, alternative="greater").pvalue
+    assert (c.lower > 0) == (p < 0.05)
+    lo = scipy_lower(d)
+    assert c.lower == pytest.approx(lo, abs=1e-12)
+    assert c.n_seeds == 4 and c.holds
+
+
+def scipy_lower(d: np.ndarray) -> float:
+    n = len(d)
+    return d.mean() - stats.t.ppf(0.95, n - 1) * d.std(ddof=1) / math.sqrt(n)
+
+
+def test_lower_is_better_flips_sign_and_margin_is_respected() -> None:
+    loss_x, loss_y = [1.0, 1.1, 0.9], [1.5, 1.6, 1.4]
+    c = compare_seeds(loss_x, loss_y, higher_is_better=False)
+    assert c.mean == pytest.approx(0.5) and c.holds
+    assert not compare_seeds(loss_x, loss_y, higher_is_better=False, margin=0.6).holds
+
+
+def test_large_spread_does_not_hold_even_with_positive_mean() -> None:
+    c = compare_seeds([0.95, 0.80, 0.97], [0.90, 0.90, 0.90])
+    assert c.mean > 0 and not c.holds
+    assert "3 seeds" in c.evidence() and "paired-t" in c.evidence()
+
+
+def test_too_few_seeds_or_unpaired_is_an_error() -> None:
+    with pytest.raises(ValueError, match=">= 3 seeds"):
+        compare_seeds([1.0, 2.0], [0.0, 1.0])
+    with pytest.raises(ValueError, match="paired"):
+        compare_seeds([1.0, 2.0, 3.0], [0.0, 1.0])
+    with pytest.raises(ValueError, match="finite"):
+        compare_seeds([1.0, float("nan"), 3.0], [0.0, 1.0, 2.0])
+
+
+def test_points_unit_in_evidence() -> None:
+    c = compare_seeds([0.9, 0.91, 0.92], [0.8, 0.8, 0.81], unit="points")
+    assert "+10.67 points" in c.evidence()
+    assert c.as_dict()["diffs"] == pytest.approx([0.1, 0.11, 0.11])
+
+
+def test_bootstrap_includes_both_noise_sources() -> None:
+    rng = np.random.default_rng(1)
+    s, n = 5, 400
+    # X is better by 5 points on average; the per-seed shift makes seeds disagree
+    base = rng.random((s, n))
+    x = (base < 0.85 + rng.normal(0, 0.01, (s, 1))).astype(float)
+    y = (base < 0.80).astype(float)
+    c = compare_seeds_examples(x, y, n_boot=500)
+    assert c.mean == pytest.approx((x - y).mean(), abs=1e-12)
+    assert c.holds and c.lower < c.mean
+    # spread at least the test-set-only SE of the pooled difference would give
+    assert c.se >= 0.5 * (x - y).std() / math.sqrt(s * n)
+    # identical variants never hold
+    assert not compare_seeds_examples(x, x, n_boot=200).holds
+
+
+def test_bootstrap_shape_errors() -> None:
+    with pytest.raises(ValueError, match="seeds, examples"):
+        compare_seeds_examples(np.zeros((3, 4)), np.zeros((3, 5)))
+    with pytest.raises(ValueError, match=">= 3 seeds"):
+        compare_seeds_examples(np.zeros((2, 4)), np.zeros((2, 4)))
