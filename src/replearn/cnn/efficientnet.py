@@ -37,6 +37,8 @@ BN momentum is PyTorch's default.
 Tests: :meth:`EfficientNet.from_hf` against ``transformers`` ``EfficientNetModel`` /
 ``EfficientNetForImageClassification`` with copied weights (several configurations, atol 1e-5);
 the published parameter count of B0 (5,288,548); rounding rules; Eq. (3).
+
+See docs/corrections.md#cnns (SE in MBConv came with MnasNet/EfficientNet, not MobileNetV2).
 """
 
 from __future__ import annotations

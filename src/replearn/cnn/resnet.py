@@ -34,6 +34,8 @@ does. Option-A padding appends the zero channels after the input ones.
 Tests: :meth:`ResNet.from_hf` against ``transformers`` ``ResNetModel`` /
 ``ResNetForImageClassification`` with copied weights (several configurations, atol 1e-5); the
 published parameter counts (ResNet-18 11,689,512; ResNet-50 25,557,032; CIFAR ResNet-20 0.27M).
+
+See docs/corrections.md#cnns (ResNet's motivation is the degradation problem).
 """
 
 from __future__ import annotations

@@ -43,6 +43,9 @@ Tests check :func:`train_perceptron` against ``sklearn.linear_model.Perceptron``
 SGD with the hinge loss at threshold 0 updates by :math:`\eta\, y\, x` exactly
 when :math:`y\,s \le 0`) on the same data order in float64, and the mistake
 count against the bound (4).
+
+See docs/corrections.md#fundamentals-and-history (the perceptron is Rosenblatt's;
+McCulloch–Pitts gave the threshold unit).
 """
 
 from __future__ import annotations

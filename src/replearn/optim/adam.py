@@ -40,6 +40,8 @@ Tests: float64, 200 steps on a small network and on Rosenbrock, parameters and s
 (``step``, ``exp_avg``, ``exp_avg_sq``, ``max_exp_avg_sq``) against ``torch.optim.Adam``,
 ``torch.optim.AdamW`` and ``Adam(amsgrad=True)``; a torch ``state_dict`` loads and
 continues; the foreach path against the reference path.
+
+See docs/corrections.md#optimization (AMSGrad's second moment is non-decreasing).
 """
 
 from __future__ import annotations

@@ -38,6 +38,9 @@ time; here the kept branch is scaled by :math:`1/(1-p_\ell)` during training
 Tests: the dropout mask equals ``F.dropout``'s for the same RNG state (bitwise);
 :math:`\mathbb E[\tilde y] = y` and the fraction zeroed is :math:`p` within
 binomial tolerances; evaluation is the identity; DropPath zeroes whole samples.
+
+See docs/corrections.md#normalization-and-regularization (dropout drops units;
+dropping weights is DropConnect).
 """
 
 from __future__ import annotations

@@ -40,6 +40,9 @@ Tests check outputs and gradients (input, weight, bias) in float64 against
 ``F.conv1d``, ``F.conv2d``, ``F.conv_transpose2d`` (incl. ``output_padding``)
 and ``F.unfold`` over hypothesis-generated shapes and hyperparameters, and the
 modules' ``state_dict`` against ``torch.nn.Conv1d/Conv2d/ConvTranspose2d``.
+
+See docs/corrections.md#cnns (a transposed convolution is the adjoint, not the inverse;
+sharing saves parameters, not FLOPs).
 """
 
 from __future__ import annotations

@@ -37,6 +37,8 @@ float32 when ``residual_in_fp32``; identical in float32).
 Tests: ``from_hf`` against ``transformers`` ``MambaModel``/``MambaForCausalLM`` (hidden states of
 every layer and logits, atol 1e-5 float32; HF's cached decoding vs ours); cached step-by-step
 logits equal the full pass at every position (float64); causality by gradient.
+
+See docs/corrections.md#sequence-models (Mamba is not an acronym and has no attention).
 """
 
 from __future__ import annotations

@@ -23,6 +23,8 @@ Tests: :class:`RNNCell`, :class:`LSTMCell`, :class:`GRUCell` against ``torch.nn.
 ``LSTMCell`` / ``GRUCell`` with copied weights in float64 (outputs and the gradients of inputs,
 states and every parameter), batched and unbatched; zero default state; parameter shapes, init
 range, argument and shape validation.
+
+See docs/corrections.md#sequence-models (who introduced the LSTM (not RNNs)).
 """
 
 from __future__ import annotations

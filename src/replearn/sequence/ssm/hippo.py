@@ -46,6 +46,8 @@ Deviations: the discrete LegS memory (:func:`legs_memory`) uses the bilinear ste
 Tests check: the entries of (3) for small N; (4) reconstructs :math:`A` to 1e-10 with a unitary
 :math:`V`; :func:`legendre` against ``numpy.polynomial.legendre.legval``; the LegS memory of a
 smooth signal reconstructs it through (1) with a small error that falls with N.
+
+See docs/corrections.md#sequence-models (what HiPPO stands for).
 """
 
 from __future__ import annotations
