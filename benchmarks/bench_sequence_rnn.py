@@ -8,11 +8,11 @@ Results: ``benchmarks/results/sequence_rnn_<cell>_fast.{json,md}``,
 
 Claims checked, per cell (LSTM, GRU):
 
-* fast path: the training throughput (sequences/s of forward + loss + backward + SGD step) of
-  ``replearn.sequence.rnn.X(fast=True)`` is at least 0.9x that of ``torch.nn.X`` with the same
-  weights, i.e. ``t(replearn) / t(torch) <= 1/0.9`` as a ratio of median round times
-  interleaved in the same process (``benchmarks/harness.py``). Both call torch's fused kernel
-  (``torch._VF.lstm`` / ``gru``), so the difference is Python overhead around it.
+* fast path: a **parity check**, not a race: ``replearn.sequence.rnn.X(fast=True)`` and
+  ``torch.nn.X`` both call torch's fused kernel (``torch._VF.lstm`` / ``gru``), so the
+  difference is Python overhead around it. Parity when the 95% interval of the paired time
+  ratio (training steps interleaved in the same process, ``benchmarks/harness.py``) lies
+  inside 0.9-1/0.9; fails when it lies wholly outside; inconclusive across a bound.
 * reference path: ``fast=False``, the readable per-step loop over the cell equations; no claim,
   the ratio is reported against a goal of at most 3x slower than torch.
 
@@ -38,7 +38,7 @@ from replearn.sequence.rnn.layers import GRU, LSTM
 
 SEED = 0
 CELLS = {"lstm": (LSTM, nn.LSTM), "gru": (GRU, nn.GRU)}
-FAST_THRESHOLD = 1 / 0.9  # throughput >= 0.9x
+FAST_THRESHOLD = 1 / 0.9  # parity band 0.9-1/0.9 of the time ratio
 REFERENCE_GOAL = 3.0
 
 
@@ -95,7 +95,8 @@ def bench_cell(cell: str, fast: bool, args: argparse.Namespace, command: str) ->
     ours_side, theirs_side = Side(ours, x, args.steps), Side(theirs, x, args.steps)
     seqs = args.steps * args.batch
     claim = (
-        f"claim: throughput >= 0.9x, i.e. time ratio <= {FAST_THRESHOLD:.3f}"
+        "parity check (both sides run torch's fused kernel): time ratio within "
+        f"{1 / FAST_THRESHOLD:.3g}-{FAST_THRESHOLD:.3f}"
         if fast
         else f"no claim; goal: time ratio <= {REFERENCE_GOAL:g} (the 'verdict' is that goal)"
     )
@@ -111,8 +112,7 @@ def bench_cell(cell: str, fast: bool, args: argparse.Namespace, command: str) ->
         "forward, loss = mean squared output, backward, SGD(lr=1e-3) step.\n\n"
         f"- `replearn-{path}`: `replearn.sequence.rnn.{cell.upper()}(fast={fast})` ({how}).\n"
         f"- `torch.nn` (peer): `torch.nn.{cell.upper()}` with the same weights.\n\n"
-        f"Same function checked before timing: {check}.\n\n{claim}. The machine was shared "
-        "with other jobs (see the load average): quote the ratios, not the absolute times."
+        f"Same function checked before timing: {check}.\n\n{claim}."
     )
     result = compare(
         f"sequence_rnn_{cell}_{path}",
@@ -121,6 +121,7 @@ def bench_cell(cell: str, fast: bool, args: argparse.Namespace, command: str) ->
         warmup=args.warmup,
         baseline="torch.nn",
         threshold=FAST_THRESHOLD if fast else REFERENCE_GOAL,
+        parity=fast,
         command=command,
         threads=args.threads,
         out_dir=args.out,
@@ -163,7 +164,7 @@ def write_summary(results: list[BenchResult], out: Path, command: str) -> Path:
         rate = r.extra["sequences_per_s_median"]
         ci = r.paired_ratio_ci95.get(ours)
         ci_text = f" ({ci[0]:.3f}–{ci[1]:.3f})" if ci else ""
-        goal = ">= 0.9x" if r.extra["path"] == "fast" else "goal: <= 3x slower"
+        goal = "parity (0.9-1.11)" if r.extra["path"] == "fast" else "goal: <= 3x slower"
         lines.append(
             f"| {r.name} | {rate[ours]:.1f} | {rate[r.baseline]:.1f} | "
             f"{r.extra['throughput_ratio']:.3f}x | {r.paired_ratio[ours]:.3f}{ci_text} | "
