@@ -131,20 +131,25 @@ def test_default_init_range_and_repr() -> None:
 
 @pytest.mark.parametrize("cls", [RNN, LSTM, GRU])
 def test_constructor_signature_is_torchs(cls: type[RNNBase]) -> None:
-    """torch.nn.RNNBase's names, order and defaults (less mode, proj_size; plus fast, and
-    RNN's nonlinearity='tanh'); keyword-only after num_layers (documented deviation)."""
+    """torch.nn.RNNBase's names, order, defaults and positional use (less mode; plus the
+    keyword-only fast; RNN's nonlinearity='tanh' 4th as in torch.nn.RNN; RNN/GRU take
+    proj_size only as a keyword, refused as torch refuses it)."""
     ours = dict(inspect.signature(cls).parameters)
     theirs = dict(inspect.signature(nn.RNNBase.__init__).parameters)
-    for name in ("self", "mode", "proj_size"):
+    for name in ("self", "mode"):
         del theirs[name]
-    assert ours.pop("fast").default is True
+    fast = ours.pop("fast")
+    assert fast.default is True and fast.kind is fast.KEYWORD_ONLY
     if cls is RNN:
+        assert list(ours).index("nonlinearity") == 3
         assert ours.pop("nonlinearity").default == "tanh"
+    if cls is not LSTM:
+        proj = ours.pop("proj_size")
+        assert proj.default is None and proj.kind is proj.KEYWORD_ONLY
+        del theirs["proj_size"]
     assert list(ours) == list(theirs)
     assert [p.default for p in ours.values()] == [p.default for p in theirs.values()]
-    positional = [n for n, p in ours.items() if p.kind is p.POSITIONAL_OR_KEYWORD]
-    assert positional == ["input_size", "hidden_size", "num_layers"]
-    assert all(p.kind is p.KEYWORD_ONLY for n, p in ours.items() if n not in positional)
+    assert all(p.kind is p.POSITIONAL_OR_KEYWORD for p in ours.values())
 
 
 @pytest.mark.parametrize(
