@@ -161,8 +161,8 @@ def tiny() -> Config:
 
 
 def quick() -> Config:
-    """8x8 digits, 300 steps."""
-    return Config(data="digits", engine=_engine(300))
+    """Seconds: 8x8 digits, 100 steps (a smoke check)."""
+    return Config(data="digits", engine=_engine(100))
 
 
 def _verdict_features(m: dict[str, Any]) -> tuple[bool, str]:

@@ -30,8 +30,8 @@ and ``wall_time_s <= 300``. Measure it on an otherwise idle machine::
 
     replearn run fashion-speedrun --no-progress      # needs the Fashion-MNIST files
 
-``--preset quick`` (about a minute) and ``--preset tiny`` (seconds, 8x8 digits) are
-for demos and smoke tests; they are not expected to reach 93%.
+``--preset quick`` and ``--preset tiny`` (seconds, 8x8 digits) are
+for demos and smoke tests of the code path, not measurements of the claim.
 """
 
 from __future__ import annotations
@@ -272,9 +272,15 @@ def tiny() -> SpeedrunConfig:
 
 
 def quick() -> SpeedrunConfig:
-    """Under a minute: the recipe on Fashion-MNIST for 2 epochs instead of 10."""
-    base = SpeedrunConfig()
-    engine = dataclasses.replace(base.engine, max_steps=844, eval_every=422, warmup_steps=100)
+    """Seconds: the recipe's network on 8x8 digits, fp32, 100 steps (a smoke check).
+
+    Fashion-MNIST's 16,000 evaluation images alone cost ~30 CPU seconds with this network,
+    and bfloat16 autocast is ~6x slower than fp32 on CPUs without AVX-512-BF16/AMX.
+    """
+    base = SpeedrunConfig(data="digits")
+    engine = dataclasses.replace(
+        base.engine, max_steps=100, eval_every=0, warmup_steps=10, precision="fp32"
+    )
     return dataclasses.replace(base, engine=engine)
 
 

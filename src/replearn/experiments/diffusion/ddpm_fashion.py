@@ -108,9 +108,10 @@ def tiny() -> Config:
 
 
 def quick() -> Config:
-    """Three seeds, T = 200, 800 steps each, 300 samples per sampler."""
-    base = Config(timesteps=200, n_samples=300, ddpm=False)
-    return dataclasses.replace(base, engine=_engine(800))
+    """Seconds: three seeds, T = 100, 100 steps each, 100 samples, DDIM 1/5/10 (a smoke check)."""
+    base = Config(timesteps=100, n_samples=100, ddpm=False, ddim_steps=(1, 5, 10),
+                  guidance_steps=10, guidance_scales=(1.0, 4.0))  # fmt: skip
+    return dataclasses.replace(base, engine=_engine(100))
 
 
 def _scale(x: Tensor) -> Tensor:

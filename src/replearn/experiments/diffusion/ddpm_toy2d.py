@@ -98,8 +98,8 @@ def tiny() -> Config:
 
 
 def quick() -> Config:
-    """Three seeds, T = 100, 600 steps each, 1000 samples per set."""
-    return Config(timesteps=100, n_samples=1000, engine=_engine(600))
+    """Seconds: three seeds, T = 50, 150 steps each, 500 samples per set (a smoke check)."""
+    return Config(timesteps=50, n_samples=500, ddim_steps=(2, 5, 10, 20), engine=_engine(150))
 
 
 def imbalanced_eight(weights: torch.Tensor) -> Any:

@@ -93,8 +93,8 @@ def tiny() -> Config:
 
 
 def quick() -> Config:
-    """About a minute: a smaller Glow, 200 steps, three seeds."""
-    return Config(hidden=16, depth=1, engine=_engine(200))
+    """Seconds: a smaller Glow, 50 steps, three seeds (a smoke check)."""
+    return Config(hidden=16, depth=1, engine=_engine(50))
 
 
 def load_images(name: str, seed: int) -> tuple[Tensor, Tensor]:

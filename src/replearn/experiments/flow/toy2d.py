@@ -124,8 +124,8 @@ def tiny() -> Config:
 
 
 def quick() -> Config:
-    """Under a minute: 800 steps of the default model, 3 timing repeats, a coarser grid."""
-    return Config(n_train=10000, grid_n=301, timing_repeats=3, engine=_engine(800))
+    """Seconds: 200 steps of the default model, 2 timing repeats, a coarser grid (a smoke check)."""
+    return Config(n_train=4000, n_test=2000, grid_n=201, timing_repeats=2, engine=_engine(200))
 
 
 @torch.no_grad()

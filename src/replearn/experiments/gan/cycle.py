@@ -96,9 +96,9 @@ def tiny() -> Config:
 
 
 def quick() -> Config:
-    """200 steps."""
+    """Seconds: 40 steps (a smoke check)."""
     base = Config()
-    return dataclasses.replace(base, engine=dataclasses.replace(base.engine, max_steps=200))
+    return dataclasses.replace(base, engine=dataclasses.replace(base.engine, max_steps=40))
 
 
 def _verdict(m: dict[str, Any]) -> tuple[bool, str]:

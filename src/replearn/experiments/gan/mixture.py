@@ -120,9 +120,9 @@ def tiny() -> Config:
 
 
 def quick() -> Config:
-    """Three seeds, 200 steps."""
-    base = Config()
-    return dataclasses.replace(base, engine=dataclasses.replace(base.engine, max_steps=200))
+    """Seconds: three seeds, 50 steps, 1,000 evaluation samples (a smoke check)."""
+    base = Config(n_eval=1000)
+    return dataclasses.replace(base, engine=dataclasses.replace(base.engine, max_steps=50))
 
 
 def _paired(m: dict[str, Any], method: str) -> tuple[float, float]:

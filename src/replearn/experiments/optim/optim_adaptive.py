@@ -85,13 +85,13 @@ def tiny() -> Config:
 
 
 def quick() -> Config:
-    """Shorter runs, smaller grids; AdaBound's bounds tighten faster."""
+    """Seconds: shorter runs, smaller grids; AdaBound's bounds tighten faster (a smoke check)."""
     return Config(
-        sparse_steps=300,
+        sparse_steps=120,
         sgd_lrs=(1.0, 3.0, 10.0),
         adam_lrs=(1e-2, 3e-2, 0.1),
-        ab_steps=1500,
-        ab_gamma=2e-2,
+        ab_steps=500,
+        ab_gamma=5e-2,
     )
 
 

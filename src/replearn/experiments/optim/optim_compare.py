@@ -122,9 +122,9 @@ def tiny() -> Config:
 
 
 def quick() -> Config:
-    """Digits instead of Fashion-MNIST, shorter runs."""
-    base = Config(steps_2d=500, data="digits")
-    return dataclasses.replace(base, engine=dataclasses.replace(base.engine, max_steps=400))
+    """Seconds: digits instead of Fashion-MNIST, short runs (a smoke check)."""
+    base = Config(steps_2d=200, quad_max_steps=1500, data="digits", hidden=(64,))
+    return dataclasses.replace(base, engine=dataclasses.replace(base.engine, max_steps=100))
 
 
 class AdagradProbe(Callback):

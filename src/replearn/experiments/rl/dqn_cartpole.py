@@ -106,8 +106,8 @@ def tiny() -> Config:
 
 
 def quick() -> Config:
-    """One seed, 50k steps (RL-zoo's budget for CartPole)."""
-    return Config(n_seeds=1, total_env_steps=50_000)
+    """Seconds: one seed, 8k steps, a 10-episode evaluation (a smoke check, not RL-zoo's 50k)."""
+    return Config(n_seeds=1, total_env_steps=8_000, eval_episodes=10)
 
 
 def train_dqn(cfg: Config, ctx: RunContext, seed: int) -> tuple[DQNTask, dict[str, Any], Any]:

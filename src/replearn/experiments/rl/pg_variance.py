@@ -83,8 +83,8 @@ def tiny() -> Config:
 
 
 def quick() -> Config:
-    """The default with fewer batches."""
-    return Config(n_batches=20)
+    """Seconds: the default with 8 batches and 8 critic rollouts (a smoke check)."""
+    return Config(n_batches=8, critic_rollouts=8)
 
 
 def _returns_and_mask(ro: Any, gamma: float) -> tuple[torch.Tensor, torch.Tensor]:

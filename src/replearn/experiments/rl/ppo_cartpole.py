@@ -109,8 +109,8 @@ def tiny() -> Config:
 
 
 def quick() -> Config:
-    """One seed, 50k steps."""
-    return Config(n_seeds=1, total_env_steps=50_000)
+    """Seconds: one seed, 8k steps, a 10-episode evaluation (a smoke check)."""
+    return Config(n_seeds=1, total_env_steps=8_192, eval_episodes=10)
 
 
 def train_ppo(cfg: Config, ctx: RunContext, seed: int) -> tuple[PPOTask, dict[str, Any]]:

@@ -87,8 +87,8 @@ def tiny() -> Config:
 
 
 def quick() -> Config:
-    """Two seeds, 30k steps."""
-    return Config(total_env_steps=30_000, n_seeds=2)
+    """Seconds: two seeds, 10k steps (a smoke check)."""
+    return Config(total_env_steps=10_240, n_seeds=2)
 
 
 def train_seed(cfg: Config, ctx: RunContext, seed: int) -> PPOTask:

@@ -103,10 +103,10 @@ def tiny() -> Config:
 
 
 def quick() -> Config:
-    """About a minute: shorter stages, one seed (no verdict: the claim needs 3 seeds)."""
+    """Seconds: short stages, one seed (a smoke check; the claim needs 3 seeds)."""
     return Config(
-        pretrain=engine(300, 64, log_every=100), sft_engine=engine(200, 32, log_every=50),
-        n_seeds=1, engine=engine(40, 1, eval_every=20),
+        pretrain=engine(80, 64, log_every=20), sft_engine=engine(50, 32, log_every=10),
+        prompts_per_step=16, eval_prompts=64, n_seeds=1, engine=engine(10, 1, eval_every=5),
     )  # fmt: skip
 
 

@@ -150,13 +150,19 @@ def tiny() -> Config:
 
 
 def quick() -> Config:
-    """About two minutes: shorter stages, one seed."""
+    """Seconds: short stages, one seed (a smoke check)."""
     return Config(
-        pretrain=engine(300, 64, log_every=100),
-        rm_engine=engine(100, 32, log_every=50),
-        rm_pairs=800,
+        pretrain=engine(80, 64, log_every=20),
+        sft_engine=engine(20, 32, log_every=10),
+        classifier_engine=engine(60, 128, log_every=20),
+        rm_engine=engine(40, 32, log_every=10),
+        rm_pairs=400,
+        rm_eval_pairs=200,
+        prompts_per_step=16,
+        eval_prompts=64,
+        best_of_n_max=8,
         n_seeds=1,
-        engine=engine(30, 1, eval_every=10),
+        engine=engine(8, 1, eval_every=4),
     )
 
 

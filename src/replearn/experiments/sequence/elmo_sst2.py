@@ -90,8 +90,8 @@ def tiny() -> Config:
 
 
 def quick() -> Config:
-    """About a minute: a smaller biLM, fewer steps."""
-    return Config(dim=64, bilm=_engine(150), n_classifier_train=8000, classifier=_engine(400, 256))
+    """Seconds: a smaller biLM, few steps, 2,000 classifier sentences (a smoke check)."""
+    return Config(dim=64, bilm=_engine(40), n_classifier_train=2000, classifier=_engine(100, 128))
 
 
 SPLITS = ("train", "dev", "test")

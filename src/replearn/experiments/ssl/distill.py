@@ -129,9 +129,9 @@ def tiny_for(data: str) -> Config:
 
 
 def quick_for(data: str) -> Config:
-    """About a minute: 300 steps, two seeds."""
-    eng = EngineConfig(max_steps=300, batch_size=128, log_every=100, checkpoint_every=0)
-    return Config(data=data, n_seeds=2, teacher_steps=300, engine=eng)
+    """Seconds: 60 steps, three seeds (a smoke check)."""
+    eng = EngineConfig(max_steps=60, batch_size=128, log_every=20, checkpoint_every=0)
+    return Config(data=data, n_seeds=3, n_train=1000, teacher_steps=60, engine=eng)
 
 
 def run(cfg: Config, ctx: RunContext) -> Result:

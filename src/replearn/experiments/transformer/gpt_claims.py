@@ -118,10 +118,11 @@ def tiny() -> Config:
 
 
 def quick() -> Config:
-    """About a minute: fewer steps and smaller models."""
+    """Seconds: few steps, smaller models, 32 eval windows (a smoke check)."""
     return Config(
-        block_size=64, position_steps=150, scaling_sizes=((1, 32), (2, 64), (2, 128)),
-        scaling_steps=120, small_chars=10_000, dropout_steps=200, eval_every=25,
+        block_size=64, eval_windows=32, position_steps=40,
+        scaling_sizes=((1, 32), (2, 64), (2, 128)), scaling_steps=30, small_chars=10_000,
+        dropout_steps=40, eval_every=10, warmup_steps=10,
     )  # fmt: skip
 
 

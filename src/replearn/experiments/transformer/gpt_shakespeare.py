@@ -111,8 +111,11 @@ def tiny() -> Config:
 
 
 def quick() -> Config:
-    """About 2 minutes: one minute each for ours and the baseline."""
-    return Config(engine=replace(_engine(), time_budget_s=60.0, eval_every_s=20.0))
+    """Seconds: 4 s of training each for ours and the baseline, 64 val windows (a smoke check)."""
+    return Config(
+        eval_windows=64, curve_windows=16, sample_chars=200,
+        engine=replace(_engine(), time_budget_s=4.0, eval_every_s=2.0, warmup_steps=10),
+    )  # fmt: skip
 
 
 def _verdict_target(m: dict[str, Any]) -> tuple[bool, str]:

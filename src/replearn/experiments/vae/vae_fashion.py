@@ -101,8 +101,11 @@ def tiny() -> Config:
 
 
 def quick() -> Config:
-    """The claims at reduced cost (about a minute)."""
-    return Config(betas=(0.5, 1.0, 4.0), k_eval=500, grad_draws=500, engine=engine(1200))
+    """Seconds: three β, 200 steps, a small evaluation (a smoke check)."""
+    return Config(
+        n_test=200, betas=(0.5, 1.0, 4.0), k_eval=100, grad_draws=200, n_samples=300,
+        engine=engine(200),
+    )  # fmt: skip
 
 
 def gradient_variances(
