@@ -129,12 +129,13 @@ def tiny() -> Config:
 
 
 def quick() -> Config:
-    """About a minute: digits (embedded), the default schedule at a smaller scale."""
+    """Seconds: digits, 40 steps per run, 256 examples per batch-size run (a smoke check)."""
     return Config(
         data="digits",
         strides=(1, 2, 2),
-        batch_examples=3200,
-        engine=dataclasses.replace(Config().engine, max_steps=200, batch_size=64),
+        batch_examples=256,
+        timing_rounds=10,
+        engine=dataclasses.replace(Config().engine, max_steps=40, batch_size=64),
     )
 
 
