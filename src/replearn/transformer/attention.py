@@ -37,13 +37,16 @@ all masked gives NaN on the reference path.
 or ``q/k/v_proj_weight``, ``in_proj_bias``, ``out_proj``), forward signature and
 mask conventions of ``torch.nn.MultiheadAttention`` (there ``True`` in
 ``attn_mask``/``key_padding_mask`` means *masked out*, the opposite of Eq. (1)'s
-boolean ``mask`` here). Not supported: ``add_bias_kv``, ``add_zero_attn``.
+boolean ``mask`` here), with ``add_bias_kv``, ``add_zero_attn``, unbatched input and
+every mask form (:mod:`~replearn.transformer.attention_masks`); the deviations that remain
+are in the table of docs/deviations.md.
 
 Tests check: reference path == fast path == explicit formula (float64, causal,
 boolean and additive masks, temperature, gradients); :class:`MultiHeadAttention` ==
 ``torch.nn.MultiheadAttention`` with copied weights (padding and attention masks,
 ``batch_first``, ``kdim``/``vdim``, averaged and per-head weights); step-by-step
-decoding with a :class:`KVCache` == the full causal forward.
+decoding with a :class:`KVCache` == the full causal forward; tests/dropins/: every input
+and mask form of ``torch.nn.MultiheadAttention``, forward and backward, both paths.
 """
 
 from __future__ import annotations
@@ -55,6 +58,15 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from replearn.registry import Example, register
+from replearn.transformer.attention_masks import (
+    AttentionInputError,
+    causal_mask,
+    check_mha_arguments,
+    check_mha_inputs,
+    merged_mask,
+    to_additive_mask,
+)
+from replearn.transformer.kv_cache import KVCache
 
 __all__ = [
     "KVCache",
@@ -64,28 +76,6 @@ __all__ = [
     "scaled_dot_product_attention",
     "to_additive_mask",
 ]
-
-
-def causal_mask(lq: int, lk: int, device: torch.device | None = None) -> Tensor:
-    """Boolean mask, ``True`` where query ``i`` may attend key ``j``: ``j <= i + lk - lq``.
-
-    Shape:
-        -> (lq, lk) bool.
-    """
-    i = torch.arange(lq, device=device)[:, None]
-    j = torch.arange(lk, device=device)[None, :]
-    return j <= i + (lk - lq)
-
-
-def to_additive_mask(mask: Tensor | None, dtype: torch.dtype) -> Tensor | None:
-    r"""A boolean mask (``True`` = may attend) as 0 / :math:`-\infty`; floats pass through.
-
-    Shape:
-        mask: (*) -> (*) of ``dtype``.
-    """
-    if mask is None or mask.is_floating_point():
-        return mask if mask is None else mask.to(dtype)
-    return torch.zeros(mask.shape, dtype=dtype, device=mask.device).masked_fill(~mask, -math.inf)
 
 
 def _check(q: Tensor, k: Tensor, v: Tensor, temperature: float) -> None:
@@ -165,43 +155,6 @@ def scaled_dot_product_attention(
     )
 
 
-class KVCache:
-    """Keys and values of the positions already processed, for one attention layer.
-
-    Decoding one token at a time, each step appends its key/value and attends over
-    all of them, so step ``t`` costs O(t) instead of re-running the prefix (O(t^2)).
-
-    Shape:
-        keys, values: (B, H, t, d_head) after ``t`` positions.
-    """
-
-    def __init__(self) -> None:
-        self.keys: Tensor | None = None
-        self.values: Tensor | None = None
-
-    def __len__(self) -> int:
-        return 0 if self.keys is None else self.keys.shape[-2]
-
-    def __repr__(self) -> str:
-        return f"KVCache(length={len(self)})"
-
-    def update(self, k: Tensor, v: Tensor) -> tuple[Tensor, Tensor]:
-        """Append new keys/values along the position axis; return all of them.
-
-        Shape:
-            k, v: (B, H, L_new, d) -> (B, H, t + L_new, d) each.
-        """
-        first = self.keys is None
-        self.keys = k if first else torch.cat([self.keys, k], dim=-2)  # (B, H, t + L_new, d)
-        self.values = v if first else torch.cat([self.values, v], dim=-2)
-        return self.keys, self.values
-
-    def reorder(self, index: Tensor) -> None:
-        """Keep the batch rows ``index`` (beam search: follow the surviving beams)."""
-        if self.keys is not None:
-            self.keys, self.values = self.keys[index], self.values[index]
-
-
 def _example() -> Example:
     return Example(
         MultiHeadAttention(16, 4, batch_first=True), (torch.randn(2, 5, 16),) * 3, (2, 5, 16)
@@ -218,15 +171,15 @@ def _example() -> Example:
 class MultiHeadAttention(nn.Module):
     """Multi-head attention (Eq. 2), a drop-in for ``torch.nn.MultiheadAttention``.
 
-    Args:
-        embed_dim: model width d_model (the query size and the output size).
-        num_heads: h; ``embed_dim`` must be divisible by it (d_k = d_v = embed_dim / h).
-        dropout: dropout on the attention weights (training only).
-        bias: biases on the input and output projections.
-        kdim, vdim: key / value input sizes (default ``embed_dim``); when they differ the
-            projections are ``q_proj_weight``, ``k_proj_weight``, ``v_proj_weight``.
-        batch_first: inputs are (B, L, E) instead of (L, B, E).
-        fast: use ``F.scaled_dot_product_attention`` when no weights are requested.
+    Args (torch's, in torch's order, then replearn's keyword-only ``fast``, ``temperature``):
+        embed_dim, num_heads: model width and heads h (d_k = d_v = embed_dim / h).
+        dropout: on the attention weights (training only); bias: of the in/out projections.
+        add_bias_kv: learned ``bias_k``, ``bias_v`` (1, 1, E) appended to the projected keys
+            and values (one extra key, never masked); add_zero_attn: one extra zero key/value.
+        kdim, vdim: key / value sizes (default ``embed_dim``; if different, the projections are
+            ``q_proj_weight``, ``k_proj_weight``, ``v_proj_weight``, else ``in_proj_weight``).
+        batch_first: (B, L, E) instead of (L, B, E); device, dtype: of the parameters.
+        fast: ``F.scaled_dot_product_attention`` when no weights are requested.
         temperature: softmax temperature T of Eq. (1) (1 in the paper).
     """
 
@@ -236,39 +189,51 @@ class MultiHeadAttention(nn.Module):
         num_heads: int,
         dropout: float = 0.0,
         bias: bool = True,
+        add_bias_kv: bool = False,
+        add_zero_attn: bool = False,
         kdim: int | None = None,
         vdim: int | None = None,
         batch_first: bool = False,
+        device: torch.device | str | None = None,
+        dtype: torch.dtype | None = None,
         *,
         fast: bool = True,
         temperature: float = 1.0,
     ) -> None:
         super().__init__()
-        if embed_dim < 1 or num_heads < 1 or embed_dim % num_heads:
-            raise ValueError(f"embed_dim {embed_dim} must be a positive multiple of {num_heads}")
-        if not 0.0 <= dropout < 1.0 or temperature <= 0:
-            raise ValueError(
-                f"need 0 <= dropout < 1 and temperature > 0, got {dropout}, {temperature}"
-            )
+        check_mha_arguments(embed_dim, num_heads, dropout, temperature)
+        kw = {"device": device, "dtype": dtype}
         self.embed_dim, self.num_heads, self.dropout = embed_dim, num_heads, dropout
-        self.kdim, self.vdim = kdim or embed_dim, vdim or embed_dim
+        self.kdim = kdim if kdim is not None else embed_dim
+        self.vdim = vdim if vdim is not None else embed_dim
         self.batch_first, self.fast, self.temperature = batch_first, fast, temperature
         self.head_dim = embed_dim // num_heads
         self.same_dims = self.kdim == embed_dim and self.vdim == embed_dim
+        self._qkv_same_embed_dim = self.same_dims  # torch's attribute name
+        self.add_zero_attn = add_zero_attn
         if self.same_dims:
-            self.in_proj_weight = nn.Parameter(torch.empty(3 * embed_dim, embed_dim))
+            self.in_proj_weight = nn.Parameter(torch.empty(3 * embed_dim, embed_dim, **kw))
+            for name in ("q_proj_weight", "k_proj_weight", "v_proj_weight"):
+                self.register_parameter(name, None)
         else:
-            self.q_proj_weight = nn.Parameter(torch.empty(embed_dim, embed_dim))
-            self.k_proj_weight = nn.Parameter(torch.empty(embed_dim, self.kdim))
-            self.v_proj_weight = nn.Parameter(torch.empty(embed_dim, self.vdim))
-        self.in_proj_bias = nn.Parameter(torch.zeros(3 * embed_dim)) if bias else None
-        self.out_proj = nn.Linear(embed_dim, embed_dim, bias=bias)
+            self.q_proj_weight = nn.Parameter(torch.empty(embed_dim, embed_dim, **kw))
+            self.k_proj_weight = nn.Parameter(torch.empty(embed_dim, self.kdim, **kw))
+            self.v_proj_weight = nn.Parameter(torch.empty(embed_dim, self.vdim, **kw))
+            self.register_parameter("in_proj_weight", None)
+        self.in_proj_bias = nn.Parameter(torch.zeros(3 * embed_dim, **kw)) if bias else None
+        self.out_proj = nn.Linear(embed_dim, embed_dim, bias=bias, **kw)
+        if add_bias_kv:
+            self.bias_k = nn.Parameter(torch.empty(1, 1, embed_dim, **kw))
+            self.bias_v = nn.Parameter(torch.empty(1, 1, embed_dim, **kw))
+        else:
+            self.bias_k = self.bias_v = None
         self.reset_parameters()
 
     def reset_parameters(self) -> None:
-        """Xavier-uniform projections and zero biases, as ``torch.nn.MultiheadAttention``."""
+        """Xavier-uniform projections, zero biases, Xavier-normal ``bias_k/v``, as torch."""
+        special = {"in_proj_bias": nn.init.zeros_, "bias_k": nn.init.xavier_normal_}
         for name, w in self.named_parameters(recurse=False):
-            (nn.init.zeros_ if name == "in_proj_bias" else nn.init.xavier_uniform_)(w)
+            special.get(name.replace("bias_v", "bias_k"), nn.init.xavier_uniform_)(w)
         if self.out_proj.bias is not None:
             nn.init.zeros_(self.out_proj.bias)
 
@@ -289,6 +254,20 @@ class MultiHeadAttention(nn.Module):
             out.append(y.unflatten(-1, (self.num_heads, self.head_dim)).transpose(1, 2))
         return out[0], out[1], out[2]
 
+    def extra_keys(self, k: Tensor, v: Tensor) -> tuple[Tensor, Tensor]:
+        """Append ``bias_k``, ``bias_v`` (``add_bias_kv``), then zeros (``add_zero_attn``).
+
+        Shape:
+            k, v: (B, h, S, d) -> (B, h, S + n, d), n = extra keys (0, 1 or 2).
+        """
+        b, h, d = k.shape[0], self.num_heads, self.head_dim
+        if self.bias_k is not None and self.bias_v is not None:
+            k = torch.cat([k, self.bias_k.view(1, h, 1, d).expand(b, h, 1, d)], dim=2)
+            v = torch.cat([v, self.bias_v.view(1, h, 1, d).expand(b, h, 1, d)], dim=2)
+        if self.add_zero_attn:
+            k, v = (torch.cat([t, t.new_zeros(b, h, 1, d)], dim=2) for t in (k, v))
+        return k, v
+
     def forward(
         self,
         query: Tensor,
@@ -304,53 +283,72 @@ class MultiHeadAttention(nn.Module):
     ) -> tuple[Tensor, Tensor | None]:
         """Multi-head attention; masks follow ``torch.nn.MultiheadAttention`` (True = masked out).
 
-        Args:
-            key_padding_mask: (B, S); ``True`` (or ``-inf``) marks padding keys.
-            attn_mask: (L, S) or (B * h, L, S); ``True`` (or ``-inf``) forbids a pair.
-            is_causal: causal self-attention (queries are the last L positions of the keys).
-            cache: a :class:`KVCache`; the new keys/values are appended to it and the
-                queries attend over everything cached.
+        ``key_padding_mask`` (B, S) and ``attn_mask`` (L, S) or (B·h, L, S): ``True`` (or a
+        float added to the logits, ``-inf``) masks out, see :func:`merged_mask`. Returned weights
+        are after dropout, as torch's. ``is_causal``: queries are the last L positions of the
+        keys; unlike torch it needs no ``attn_mask`` (with one, both apply). ``cache``: a
+        :class:`KVCache` the new keys/values are appended to; the queries attend over all of it.
 
         Shape:
-            query (B, L, E), key (B, S, kdim), value (B, S, vdim) (or sequence-first)
-            -> output like query, weights (B, L, S) averaged or (B, h, L, S) (or None).
+            query (B, L, E), key (B, S, kdim), value (B, S, vdim) (or sequence-first, or
+            unbatched (L, E), (S, kdim), (S, vdim)) -> output like query, weights (B, L, S')
+            averaged or (B, h, L, S') (no B unbatched; S' = S + extra keys), or None.
         """
-        if not self.batch_first:
+        batched = check_mha_inputs(query, key, value, key_padding_mask, attn_mask, self.num_heads)
+        if not batched:
+            query, key, value = (x.unsqueeze(0) for x in (query, key, value))
+            if key_padding_mask is not None:
+                key_padding_mask = key_padding_mask.unsqueeze(0)
+        elif not self.batch_first:
             query, key, value = (x.transpose(0, 1) for x in (query, key, value))
+        if query.shape[-1] != self.embed_dim:
+            raise AttentionInputError(
+                f"was expecting embedding dimension of {self.embed_dim}, but got {query.shape[-1]}"
+            )
         b, lq = query.shape[:2]
         q, k, v = self.project(query, key, value)  # (B, h, L, d)
+        extra = int(self.bias_k is not None) + int(self.add_zero_attn)
         if cache is not None:
+            if extra:
+                raise ValueError("a KVCache cannot be used with add_bias_kv or add_zero_attn")
             k, v = cache.update(k, v)
         lk = k.shape[-2]
-        mask = None  # additive (B or 1, h or 1, L, S)
-        if attn_mask is not None:
-            am = attn_mask if attn_mask.is_floating_point() else ~attn_mask
-            am = to_additive_mask(am, q.dtype)
-            mask = am.view(b, self.num_heads, lq, lk) if am.dim() == 3 else am
-        if key_padding_mask is not None:
-            kp = key_padding_mask if key_padding_mask.is_floating_point() else ~key_padding_mask
-            kp = to_additive_mask(kp, q.dtype)[:, None, None, :]  # (B, 1, 1, S)
-            mask = kp if mask is None else mask + kp
+        mask = merged_mask(
+            attn_mask, key_padding_mask, batch=b, heads=self.num_heads, lq=lq, lk=lk,
+            extra_keys=extra, dtype=q.dtype,
+        )  # fmt: skip  # additive (B or 1, h or 1, L, S + extra)
+        if is_causal and extra:  # the causal triangle covers the S real keys only
+            causal = F.pad(to_additive_mask(causal_mask(lq, lk, q.device), q.dtype), (0, extra))
+            mask, is_causal = (causal if mask is None else mask + causal), False
+        k, v = self.extra_keys(k, v)
         p = self.dropout if self.training else 0.0
         if need_weights or not self.fast:
             attn = attention_weights(q, k, mask, temperature=self.temperature, is_causal=is_causal)
-            out = F.dropout(attn, p) @ v if p > 0 else attn @ v  # (B, h, L, d)
+            attn = F.dropout(attn, p) if p > 0 else attn  # torch returns the dropped weights
+            out = attn @ v  # (B, h, L, d)
         else:
             attn = None
             out = scaled_dot_product_attention(
                 q, k, v, mask, temperature=self.temperature, dropout=p, is_causal=is_causal
             )
         out = self.out_proj(out.transpose(1, 2).flatten(2))  # (B, L, E)
-        if not self.batch_first:
-            out = out.transpose(0, 1)
         if attn is not None and average_attn_weights:
             attn = attn.mean(dim=1)
+        if not batched:
+            return out.squeeze(0), (attn.squeeze(0) if need_weights and attn is not None else None)
+        if not self.batch_first:
+            out = out.transpose(0, 1)
         return out, (attn if need_weights else None)
 
     def extra_repr(self) -> str:
+        extra = ""
+        if self.bias_k is not None:
+            extra += ", add_bias_kv=True"
+        if self.add_zero_attn:
+            extra += ", add_zero_attn=True"
         return (
             f"embed_dim={self.embed_dim}, num_heads={self.num_heads}, dropout={self.dropout}, "
-            f"kdim={self.kdim}, vdim={self.vdim}, batch_first={self.batch_first}, "
+            f"kdim={self.kdim}, vdim={self.vdim}, batch_first={self.batch_first}{extra}, "
             f"fast={self.fast}, temperature={self.temperature}"
         )
 
