@@ -255,7 +255,10 @@ def cmd_claims(
         console.print(f"{r['experiment']:>16} {r['id']:<28} {verdict}  {r['evidence']}")
     failing = [f"{r['experiment']}:{r['id']}" for r in rows if not r["holds"]]
     what = "quick presets: a short check, not the full measurement" if quick else "full configs"
-    console.print(f"{len(rows) - len(failing)} of {len(rows)} claims hold ({what}, seed {seed})")
+    console.print(
+        f"{len(rows) - len(failing)} of {len(rows)} claims hold ({what}, seed {seed}); "
+        f"{len(chosen)} experiments in {time.perf_counter() - started:.0f} s"
+    )
     if failing:
         console.print("failing: " + ", ".join(failing))
     console.print(f"wrote {md} and {html}")
