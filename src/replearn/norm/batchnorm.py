@@ -54,6 +54,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
+from replearn.norm.checks import check_eps, check_momentum, check_positive_int
 from replearn.registry import Example, register
 
 __all__ = [
@@ -186,12 +187,9 @@ class _BatchNorm(nn.Module):
         fast: bool = False,
     ) -> None:
         super().__init__()
-        if isinstance(num_features, bool) or not isinstance(num_features, int) or num_features < 1:
-            raise ValueError(f"num_features must be a positive int, got {num_features!r}")
-        if eps < 0:
-            raise ValueError(f"eps must be >= 0, got {eps}")
-        if momentum is not None and not 0.0 <= momentum <= 1.0:
-            raise ValueError(f"momentum must be in [0, 1] or None, got {momentum}")
+        check_positive_int("num_features", num_features)
+        check_eps(eps, positive=True)
+        check_momentum(momentum)
         self.num_features, self.eps, self.momentum = num_features, eps, momentum
         self.affine, self.track_running_stats, self.fast = affine, track_running_stats, fast
         kw = {"device": device, "dtype": dtype}

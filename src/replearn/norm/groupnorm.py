@@ -41,6 +41,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from replearn.norm.batchnorm import scale_shift
+from replearn.norm.checks import check_eps, check_positive_int
 from replearn.registry import Example, register
 
 __all__ = ["GroupNorm", "group_moments", "group_norm", "group_norm_fast"]
@@ -128,14 +129,12 @@ class GroupNorm(nn.Module):
     ) -> None:
         super().__init__()
         for name, value in (("num_groups", num_groups), ("num_channels", num_channels)):
-            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-                raise ValueError(f"{name} must be a positive int, got {value!r}")
+            check_positive_int(name, value)
         if num_channels % num_groups:
             raise ValueError(
                 f"num_channels ({num_channels}) must be divisible by num_groups ({num_groups})"
             )
-        if eps < 0:
-            raise ValueError(f"eps must be >= 0, got {eps}")
+        check_eps(eps)
         self.num_groups, self.num_channels, self.eps = num_groups, num_channels, eps
         self.affine, self.fast = affine, fast
         kw = {"device": device, "dtype": dtype}

@@ -51,6 +51,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from replearn.norm.batchnorm import running_average, scale_shift, standardize
+from replearn.norm.checks import check_eps, check_momentum, check_positive_int
 from replearn.registry import Example, register
 
 __all__ = [
@@ -149,12 +150,9 @@ class _InstanceNorm(nn.Module):
         fast: bool = False,
     ) -> None:
         super().__init__()
-        if isinstance(num_features, bool) or not isinstance(num_features, int) or num_features < 1:
-            raise ValueError(f"num_features must be a positive int, got {num_features!r}")
-        if eps < 0:
-            raise ValueError(f"eps must be >= 0, got {eps}")
-        if momentum is not None and not 0.0 <= momentum <= 1.0:
-            raise ValueError(f"momentum must be in [0, 1] or None, got {momentum}")
+        check_positive_int("num_features", num_features)
+        check_eps(eps)
+        check_momentum(momentum)
         self.num_features, self.eps, self.momentum = num_features, eps, momentum
         self.affine, self.track_running_stats, self.fast = affine, track_running_stats, fast
         kw = {"device": device, "dtype": dtype}

@@ -54,6 +54,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
+from replearn.norm.checks import check_eps, check_positive_int
 from replearn.registry import Example, register
 
 __all__ = [
@@ -162,11 +163,10 @@ def rms_norm_fast(
 
 def _as_shape(normalized_shape: int | Sequence[int]) -> tuple[int, ...]:
     shape = (normalized_shape,) if isinstance(normalized_shape, int) else tuple(normalized_shape)
-    if not shape or any(isinstance(d, bool) or not isinstance(d, int) or d < 1 for d in shape):
-        raise ValueError(
-            f"normalized_shape must be a positive int or a non-empty sequence of them, "
-            f"got {normalized_shape!r}"
-        )
+    if not shape:
+        raise ValueError(f"normalized_shape must not be empty, got {normalized_shape!r}")
+    for d in shape:
+        check_positive_int("normalized_shape (each size)", d)
     return shape
 
 
@@ -210,8 +210,7 @@ class LayerNorm(nn.Module):
     ) -> None:
         super().__init__()
         self.normalized_shape = _as_shape(normalized_shape)
-        if eps < 0:
-            raise ValueError(f"eps must be >= 0, got {eps}")
+        check_eps(eps)
         self.eps, self.elementwise_affine, self.fast = eps, elementwise_affine, fast
         kw = {"device": device, "dtype": dtype}
         shape = self.normalized_shape
@@ -264,8 +263,7 @@ class RMSNorm(nn.Module):
     ) -> None:
         super().__init__()
         self.normalized_shape = _as_shape(normalized_shape)
-        if eps is not None and eps < 0:
-            raise ValueError(f"eps must be >= 0 or None, got {eps}")
+        check_eps(eps, allow_none=True)
         self.eps, self.elementwise_affine, self.fast = eps, elementwise_affine, fast
         kw = {"device": device, "dtype": dtype}
         shape = self.normalized_shape
