@@ -1,0 +1,135 @@
+"""A small, fast training bench shared by ``optim-adam-anatomy`` and ``optim-training``.
+
+Scikit-learn's 8x8 digits (embedded, no download), held in memory; minibatches are
+precomputed index batches (:class:`~replearn.engine.FixedBatches`, drawn with replacement
+from the seed), so every variant of a comparison sees the same examples in the same
+order for a given seed, and every update goes through the engine. Models: a multinomial
+logistic regression (convex) and tanh/ReLU MLPs (non-convex), from ``torch.nn.Linear``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor, nn
+
+from replearn.data.images import load_classification
+from replearn.engine import EngineConfig, FixedBatches, RunContext, Task, fit
+from replearn.engine.trainer import Loop
+from replearn.report.plots import save_figure
+
+__all__ = [
+    "Bench",
+    "IndexClassifier",
+    "index_batches",
+    "load_bench",
+    "mlp",
+    "seed_bars",
+    "train_bench",
+]
+
+
+@dataclass(frozen=True)
+class Bench:
+    """The digits splits as tensors (inputs (n, 64) in [0, 1], labels (n,))."""
+
+    x_train: Tensor
+    y_train: Tensor
+    x_val: Tensor
+    y_val: Tensor
+    x_test: Tensor
+    y_test: Tensor
+
+
+def load_bench(seed: int = 0, train_size: int | None = None) -> Bench:
+    """Digits with a seeded validation split; ``train_size`` keeps the first examples only."""
+    data = load_classification("digits", val_fraction=0.2, seed=seed, flatten=True)
+
+    def both(ds: torch.utils.data.TensorDataset) -> tuple[Tensor, Tensor]:
+        return ds.tensors[0], ds.tensors[1]
+
+    xt, yt = both(data.train)
+    if train_size is not None:
+        xt, yt = xt[:train_size], yt[:train_size]
+    return Bench(xt, yt, *both(data.val), *both(data.test))
+
+
+def mlp(sizes: tuple[int, ...], act: type[nn.Module] = nn.Tanh) -> nn.Sequential:
+    """Linear layers of the given widths with ``act`` between them (none after the last)."""
+    layers: list[nn.Module] = []
+    for i in range(len(sizes) - 1):
+        layers.append(nn.Linear(sizes[i], sizes[i + 1]))
+        if i < len(sizes) - 2:
+            layers.append(act())
+    return nn.Sequential(*layers)
+
+
+class IndexClassifier(Task):
+    """Cross-entropy of ``model`` on batches of training-example indices."""
+
+    def __init__(self, model: nn.Module, x: Tensor, y: Tensor) -> None:
+        super().__init__()
+        self.model = model
+        self.register_buffer("x", x, persistent=False)
+        self.register_buffer("y", y, persistent=False)
+
+    def training_step(self, idx: Tensor) -> tuple[Tensor, dict[str, Tensor]]:
+        return F.cross_entropy(self.model(self.x[idx]), self.y[idx]), {}
+
+    @torch.no_grad()
+    def full_loss(self, x: Tensor | None = None, y: Tensor | None = None) -> float:
+        """Mean cross-entropy on a whole split (the training set by default)."""
+        x, y = (self.x, self.y) if x is None else (x, y)
+        return float(F.cross_entropy(self.model(x), y))
+
+    @torch.no_grad()
+    def accuracy(self, x: Tensor, y: Tensor) -> float:
+        """Fraction of ``x`` classified correctly."""
+        return float((self.model(x).argmax(-1) == y).float().mean())
+
+
+def index_batches(n: int, steps: int, batch: int, seed: int) -> Tensor:
+    """(steps, batch) example indices drawn with replacement from ``seed``."""
+    return torch.randint(0, n, (steps, batch), generator=torch.Generator().manual_seed(seed))
+
+
+def train_bench(
+    ctx: RunContext,
+    name: str,
+    task: IndexClassifier,
+    make_opt: Callable[[list[nn.Parameter]], torch.optim.Optimizer],
+    *,
+    steps: int,
+    batch: int,
+    seed: int,
+    log_every: int = 0,
+) -> Loop:
+    """Train ``task`` for ``steps`` updates in child run ``name``; returns the loop."""
+    engine = EngineConfig(max_steps=steps, batch_size=batch, log_every=log_every or steps,
+                          checkpoint_every=0, progress=False, nan_policy="skip",
+                          max_skips=steps)  # fmt: skip
+    order = index_batches(len(task.y), steps, batch, seed)
+    opt = make_opt(list(task.parameters()))
+    with ctx.child(name, seed=seed) as sub:
+        return fit(task, opt, FixedBatches(order), cfg=engine, ctx=sub)
+
+
+def seed_bars(values: dict[str, list[float]], path: Any, *, ylabel: str, title: str) -> Path:
+    """One bar per variant (mean over seeds) with every seed's value as a dot."""
+    from matplotlib.figure import Figure
+
+    fig = Figure(figsize=(1.2 + 1.1 * len(values), 3.2))
+    ax = fig.add_subplot()
+    for i, vals in enumerate(values.values()):
+        ax.bar(i, sum(vals) / len(vals), color="C0", alpha=0.5)
+        ax.plot([i] * len(vals), vals, "k.", ms=6)
+    ax.set_xticks(range(len(values)), list(values), rotation=20, fontsize=8)
+    ax.set_ylabel(ylabel)
+    ax.set_title(title, fontsize=9)
+    fig.tight_layout()
+    return save_figure(fig, path)
