@@ -21,7 +21,9 @@ import matplotlib.pyplot as plt
 import torch
 from torch import Tensor
 
-from replearn.engine import Loop, Task
+from replearn.engine import Loop, RunContext, Task
+from replearn.engine.context import single_thread
+from replearn.experiments.base import Result
 from replearn.report.plots import DPI, save_figure
 from replearn.rl.agents import ActorCritic, QNetwork, mlp_forward
 from replearn.rl.dqn import ReplayBuffer, dqn_loss, dqn_targets, linear_epsilon
@@ -90,6 +92,51 @@ def last_eval(history: list[dict[str, Any]]) -> dict[str, float]:
     """The last evaluation row of a loop's history (``eval_return``, ``eval_return_std``)."""
     rows = [r for r in history if "eval_return" in r]
     return rows[-1] if rows else {}
+
+
+def summarize(name: str, tasks: list[Any], evals: list[dict[str, Any]]) -> dict[str, Any]:
+    """Metrics over seeds: mean/min evaluation return, steps and training time."""
+    rets = [float(e.get("eval_return", float("nan"))) for e in evals]
+    metrics: dict[str, Any] = {
+        "eval_mean_return": statistics.fmean(rets),
+        "eval_min_seed_return": min(rets),
+        "eval_seed_std": statistics.stdev(rets) if len(rets) > 1 else 0.0,
+        "env_steps": tasks[0].env_steps,
+        "train_time_s": statistics.fmean(t.train_time_s for t in tasks),
+        "n_seeds": len(tasks),
+        "algorithm": name,
+    }
+    for i, (r, e) in enumerate(zip(rets, evals, strict=True)):
+        metrics[f"eval_return_seed{i}"] = r
+        metrics[f"eval_return_std_seed{i}"] = float(e.get("eval_return_std", float("nan")))
+    return metrics
+
+
+def run_seeds(
+    name: str,
+    train: Callable[[Any, RunContext, int], tuple[Any, ...]],
+    cfg: Any,
+    ctx: RunContext,
+    title: str,
+    network: Callable[[Any], torch.nn.Module],
+) -> Result:
+    """Train ``cfg.n_seeds`` agents (``train(cfg, sub_ctx, seed) -> (task, eval row, ...)``),
+    each in child run ``seed<i>``; plot their training returns; summarize over seeds.
+
+    The result's model is ``network(task)`` of the first seed.
+    """
+    tasks, evals = [], []
+    for i in range(cfg.n_seeds):
+        with ctx.child(f"seed{i}", seed=ctx.seed + i) as sub, single_thread():
+            task, ev, *_ = train(cfg, sub, ctx.seed + i)
+        tasks.append(task)
+        evals.append(ev)
+    curves = {f"seed {i}": episode_curve(t.episodes) for i, t in enumerate(tasks)}
+    plot = plot_xy(
+        ctx.path(f"{name}_returns.png"), curves, xlabel="environment steps",
+        ylabel="episode return (20-episode mean)", title=title,
+    )  # fmt: skip
+    return Result(metrics=summarize(name, tasks, evals), model=network(tasks[0]), plots=[plot])
 
 
 class RLTask(Task):

@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 from replearn.engine import EngineConfig, RunContext
 from replearn.experiments.base import Result, experiment
 from replearn.experiments.rl import dqn_cartpole
+from replearn.experiments.rl.common import run_seeds
 
 
 def _engine() -> EngineConfig:
@@ -66,4 +67,5 @@ def quick() -> Config:
 )
 def run(cfg: Config, ctx: RunContext) -> Result:
     """DQN on Acrobot-v1 (CleanRL defaults), several seeds, greedy evaluation."""
-    return dqn_cartpole.run_seeds(cfg, ctx, f"DQN on {cfg.env_id}: training episode returns")
+    title = f"DQN on {cfg.env_id}: training episode returns"
+    return run_seeds("dqn", dqn_cartpole.train_dqn, cfg, ctx, title, lambda t: t.q)

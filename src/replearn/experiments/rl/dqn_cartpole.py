@@ -24,10 +24,8 @@ from typing import Any
 import torch
 
 from replearn.engine import EngineConfig, RunContext, fit
-from replearn.engine.context import single_thread
 from replearn.experiments.base import Claim, Result, experiment
-from replearn.experiments.rl.common import DQNTask, env_factory, episode_curve, last_eval, plot_xy
-from replearn.experiments.rl.ppo_cartpole import summarize
+from replearn.experiments.rl.common import DQNTask, env_factory, last_eval, run_seeds
 from replearn.rl.agents import QNetwork
 
 
@@ -152,22 +150,6 @@ CLAIMS = (
 )
 
 
-def run_seeds(cfg: Config, ctx: RunContext, title: str) -> Result:
-    """Train every seed, plot the returns, summarize."""
-    tasks, evals = [], []
-    for i in range(cfg.n_seeds):
-        with ctx.child(f"seed{i}", seed=ctx.seed + i) as sub, single_thread():
-            task, ev, _ = train_dqn(cfg, sub, ctx.seed + i)
-        tasks.append(task)
-        evals.append(ev)
-    curves = {f"seed {i}": episode_curve(t.episodes) for i, t in enumerate(tasks)}
-    plot = plot_xy(
-        ctx.path("dqn_returns.png"), curves, xlabel="environment steps",
-        ylabel="episode return (20-episode mean)", title=title,
-    )  # fmt: skip
-    return Result(metrics=summarize("dqn", tasks, evals), model=tasks[0].q, plots=[plot])
-
-
 @experiment(
     "dqn-cartpole",
     topic="rl",
@@ -178,4 +160,5 @@ def run_seeds(cfg: Config, ctx: RunContext, title: str) -> Result:
 )
 def run(cfg: Config, ctx: RunContext) -> Result:
     """DQN on CartPole-v1 (RL-zoo hyperparameters), several seeds, greedy evaluation."""
-    return run_seeds(cfg, ctx, f"DQN on {cfg.env_id}: training episode returns")
+    title = f"DQN on {cfg.env_id}: training episode returns"
+    return run_seeds("dqn", train_dqn, cfg, ctx, title, lambda t: t.q)

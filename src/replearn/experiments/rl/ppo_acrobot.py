@@ -3,7 +3,7 @@
     replearn run ppo-acrobot                       # 3 seeds x 500k environment steps
     replearn run ppo-acrobot --preset quick        # 1 seed x 100k
 
-Same code path as ``ppo-cartpole`` (:func:`replearn.experiments.rl.ppo_cartpole.run_seeds`)
+Same code path as ``ppo-cartpole`` (:func:`replearn.experiments.rl.common.run_seeds`)
 with CleanRL's settings: 4 environments x 128 steps, 4 epochs of 4 minibatches, learning
 rate 2.5e-4 decaying linearly, clip 0.2 (constant), clipped value loss, entropy 0.01,
 gamma 0.99, lambda 0.95, gradient norm 0.5. For orientation, CleanRL reports a mean
@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from replearn.engine import RunContext
 from replearn.experiments.base import Result, experiment
 from replearn.experiments.rl import ppo_cartpole
+from replearn.experiments.rl.common import run_seeds
 
 
 @dataclass(frozen=True)
@@ -60,4 +61,5 @@ def quick() -> Config:
 )
 def run(cfg: Config, ctx: RunContext) -> Result:
     """PPO on Acrobot-v1 (CleanRL defaults), several seeds, greedy evaluation."""
-    return ppo_cartpole.run_seeds(cfg, ctx, f"PPO on {cfg.env_id}: training episode returns")
+    title = f"PPO on {cfg.env_id}: training episode returns"
+    return run_seeds("ppo", ppo_cartpole.train_ppo, cfg, ctx, title, lambda t: t.agent)

@@ -19,16 +19,14 @@ mean; time inside the updates), one ``eval_return_seed<i>`` per seed.
 from __future__ import annotations
 
 import math
-import statistics
 from dataclasses import dataclass, field, replace
 from typing import Any
 
 import torch
 
 from replearn.engine import EngineConfig, RunContext, fit
-from replearn.engine.context import single_thread
 from replearn.experiments.base import Claim, Result, experiment
-from replearn.experiments.rl.common import PPOTask, env_factory, episode_curve, last_eval, plot_xy
+from replearn.experiments.rl.common import PPOTask, env_factory, last_eval, run_seeds
 from replearn.rl.agents import ActorCritic
 from replearn.rl.ppo import PPOHyperparameters
 
@@ -135,24 +133,6 @@ def train_ppo(cfg: Config, ctx: RunContext, seed: int) -> tuple[PPOTask, dict[st
     return task, last_eval(loop.history)
 
 
-def summarize(name: str, tasks: list[Any], evals: list[dict[str, Any]]) -> dict[str, Any]:
-    """Metrics over seeds: mean/min evaluation return, steps and training time."""
-    rets = [float(e.get("eval_return", float("nan"))) for e in evals]
-    metrics: dict[str, Any] = {
-        "eval_mean_return": statistics.fmean(rets),
-        "eval_min_seed_return": min(rets),
-        "eval_seed_std": statistics.stdev(rets) if len(rets) > 1 else 0.0,
-        "env_steps": tasks[0].env_steps,
-        "train_time_s": statistics.fmean(t.train_time_s for t in tasks),
-        "n_seeds": len(tasks),
-        "algorithm": name,
-    }
-    for i, (r, e) in enumerate(zip(rets, evals, strict=True)):
-        metrics[f"eval_return_seed{i}"] = r
-        metrics[f"eval_return_std_seed{i}"] = float(e.get("eval_return_std", float("nan")))
-    return metrics
-
-
 def _solves(m: dict[str, Any]) -> tuple[bool, str]:
     holds = m["eval_min_seed_return"] >= 475.0
     per = ", ".join(f"{m[f'eval_return_seed{i}']:.1f}" for i in range(m["n_seeds"]))
@@ -174,22 +154,6 @@ CLAIMS = (
 )
 
 
-def run_seeds(cfg: Config, ctx: RunContext, title: str) -> Result:
-    """Train every seed, plot the returns, summarize."""
-    tasks, evals = [], []
-    for i in range(cfg.n_seeds):
-        with ctx.child(f"seed{i}", seed=ctx.seed + i) as sub, single_thread():
-            task, ev = train_ppo(cfg, sub, ctx.seed + i)
-        tasks.append(task)
-        evals.append(ev)
-    curves = {f"seed {i}": episode_curve(t.episodes) for i, t in enumerate(tasks)}
-    plot = plot_xy(
-        ctx.path("ppo_returns.png"), curves, xlabel="environment steps",
-        ylabel="episode return (20-episode mean)", title=title,
-    )  # fmt: skip
-    return Result(metrics=summarize("ppo", tasks, evals), model=tasks[0].agent, plots=[plot])
-
-
 @experiment(
     "ppo-cartpole",
     topic="rl",
@@ -200,4 +164,5 @@ def run_seeds(cfg: Config, ctx: RunContext, title: str) -> Result:
 )
 def run(cfg: Config, ctx: RunContext) -> Result:
     """PPO on CartPole-v1 (RL-zoo hyperparameters), several seeds, greedy evaluation."""
-    return run_seeds(cfg, ctx, f"PPO on {cfg.env_id}: training episode returns")
+    title = f"PPO on {cfg.env_id}: training episode returns"
+    return run_seeds("ppo", train_ppo, cfg, ctx, title, lambda t: t.agent)
