@@ -7,7 +7,9 @@ r"""Experiment ``gan-theory``: three claims about GAN objectives, measured witho
    generator's gradient is measured for the saturating loss
    :math:`\mathbb{E}\log(1 - D(G(z)))` and the non-saturating loss
    :math:`-\mathbb{E}\log D(G(z))` on the same batch of 1,024 noise vectors. Repeated
-   for ``seeds``.
+   for ``seeds``. The discriminator trains through the engine (:class:`SaturationProbe`:
+   one update = one discriminator step; the measurement is its ``validate``), so each seed's
+   run is a child run that checkpoints and resumes like any other.
 2. **JS vs W₁ on disjoint supports** (Arjovsky et al. 2017, arXiv:1701.07875,
    Example 1). :math:`P_0` is uniform on :math:`\{0\} \times [0, 1]` and
    :math:`P_\theta` on :math:`\{\theta\} \times [0, 1]`, both represented exactly by
@@ -28,7 +30,7 @@ Writes ``saturation.png``, ``js_w1.png`` and ``spectral.png``.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import matplotlib.pyplot as plt
@@ -36,10 +38,10 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 from scipy.optimize import linear_sum_assignment
-from torch import nn
+from torch import Tensor, nn
 
 from replearn.data import toy2d
-from replearn.engine import RunContext, single_thread
+from replearn.engine import EngineConfig, Loop, RunContext, SampleStream, Task, fit, single_thread
 from replearn.experiments.base import Claim, Result, experiment
 from replearn.experiments.gan.toy import mlp
 from replearn.gan import losses as L
@@ -53,8 +55,8 @@ class Config:
 
     Attributes:
         seeds: seeds of the saturation measurement (generator, discriminator, data).
-        d_steps: discriminator training steps against the fixed generator.
-        measure_every: measure the two generator gradients every this many steps.
+        engine: the discriminator's training (``max_steps`` steps against the fixed generator,
+            the two generator gradients measured every ``eval_every`` steps).
         d_lr: Adam learning rate of the discriminator.
         hidden: width of the players' hidden layers.
         n_points: atoms representing each line segment of claim 2.
@@ -64,8 +66,16 @@ class Config:
     """
 
     seeds: tuple[int, ...] = (0, 1, 2)
-    d_steps: int = 500
-    measure_every: int = 25
+    engine: EngineConfig = field(
+        default_factory=lambda: EngineConfig(
+            max_steps=500,
+            eval_every=25,
+            batch_size=256,
+            log_every=25,
+            checkpoint_every=0,
+            progress=False,
+        )
+    )
     d_lr: float = 1e-3
     hidden: int = 128
     n_points: int = 64
@@ -77,8 +87,8 @@ class Config:
 def tiny() -> Config:
     """Seconds: one seed, 40 discriminator steps, small critic input."""
     return Config(
-        seeds=(0,), d_steps=40, measure_every=20, hidden=32, n_points=16, image_size=8,
-        sn_warmup=20, power_iters=20,
+        seeds=(0,), engine=replace(Config().engine, max_steps=40, eval_every=20), hidden=32,
+        n_points=16, image_size=8, sn_warmup=20, power_iters=20,
     )  # fmt: skip
 
 
@@ -90,38 +100,69 @@ def quick() -> Config:
 # -- claim 1 -----------------------------------------------------------------------------
 
 
-def _generator_grad_norm(g: nn.Module, d: nn.Module, z: torch.Tensor, loss_fn: Any) -> float:
+def _generator_grad_norm(g: nn.Module, d: nn.Module, z: Tensor, loss_fn: Any) -> float:
     g.zero_grad(set_to_none=True)
     loss_fn(d(g(z)).squeeze(1)).backward()
-    return float(torch.sqrt(sum(p.grad.square().sum() for p in g.parameters())))
+    norm = float(torch.sqrt(sum(p.grad.square().sum() for p in g.parameters())))
+    g.zero_grad(set_to_none=True)
+    return norm
 
 
-def saturation(cfg: Config, seed: int) -> dict[str, list[float]]:
-    """Gradient norms of both generator losses while D learns against a fixed G."""
-    torch.manual_seed(seed)
-    g = mlp([8, cfg.hidden, cfg.hidden, 2], nn.ReLU())
-    d = mlp([2, cfg.hidden, cfg.hidden, 1], nn.LeakyReLU(0.2))
-    opt = torch.optim.Adam(d.parameters(), lr=cfg.d_lr, betas=(0.5, 0.999))
-    gen = torch.Generator().manual_seed(seed)
-    z_eval = torch.randn(1024, 8, generator=gen)
-    out: dict[str, list[float]] = {"step": [], "sat": [], "ns": [], "d_fake": []}
-    for step in range(cfg.d_steps + 1):
-        if step % cfg.measure_every == 0:
-            out["step"].append(step)
-            out["sat"].append(_generator_grad_norm(g, d, z_eval, L.generator_saturating_loss))
-            out["ns"].append(_generator_grad_norm(g, d, z_eval, L.generator_nonsaturating_loss))
-            with torch.no_grad():
-                out["d_fake"].append(float(torch.sigmoid(d(g(z_eval))).mean()))
-        if step == cfg.d_steps:
-            break
-        real = toy2d.sample("8gaussians", 256, generator=gen)
+class SaturationProbe(Task):
+    """A discriminator learning against a fixed generator; ``validate`` measures G's gradients.
+
+    One update is one discriminator step on a batch of real points (the stream) and as many
+    generated ones. ``validate`` returns the norm of the generator's gradient under the
+    saturating and the non-saturating loss on a fixed batch of noise, and the mean
+    :math:`D(G(z))` on it.
+    """
+
+    def __init__(self, hidden: int, seed: int) -> None:
+        super().__init__()
+        torch.manual_seed(seed)
+        self.G = mlp([8, hidden, hidden, 2], nn.ReLU())
+        self.D = mlp([2, hidden, hidden, 1], nn.LeakyReLU(0.2))
+        self.register_buffer("z_eval", torch.randn(1024, 8))
+
+    def update(self, batch: Tensor, loop: Loop) -> dict[str, Tensor]:
         with torch.no_grad():
-            fake = g(torch.randn(256, 8, generator=gen))
-        loss = L.discriminator_minimax_loss(d(real).squeeze(1), d(fake).squeeze(1))
-        opt.zero_grad(set_to_none=True)
-        loss.backward()
-        opt.step()
-    return out
+            fake = self.G(torch.randn(batch.shape[0], 8, device=batch.device))
+        with loop.autocast():
+            loss = L.discriminator_minimax_loss(self.D(batch).squeeze(1), self.D(fake).squeeze(1))
+        loop.optimize(loss, "d")
+        return {"d_loss": loss.detach()}
+
+    def measure(self) -> dict[str, float]:
+        """Both generator gradient norms and the mean D(G(z)) on the fixed noise."""
+        with torch.enable_grad():
+            sat = _generator_grad_norm(self.G, self.D, self.z_eval, L.generator_saturating_loss)
+            ns = _generator_grad_norm(self.G, self.D, self.z_eval, L.generator_nonsaturating_loss)
+        with torch.no_grad():
+            d_fake = float(torch.sigmoid(self.D(self.G(self.z_eval))).mean())
+        return {"val_grad_saturating": sat, "val_grad_nonsaturating": ns, "val_d_fake": d_fake}
+
+    def validate(self, loop: Loop) -> dict[str, float]:
+        return self.measure()
+
+
+def saturation(cfg: Config, seed: int, ctx: RunContext) -> dict[str, list[float]]:
+    """Gradient norms of both generator losses while D learns against a fixed G."""
+    probe = SaturationProbe(cfg.hidden, seed).to(ctx.device)
+    first = probe.measure()  # step 0, before the discriminator has learnt anything
+    opt = torch.optim.Adam(probe.D.parameters(), lr=cfg.d_lr, betas=(0.5, 0.999))
+    real = SampleStream(
+        lambda n, gen: toy2d.sample("8gaussians", n, generator=gen),
+        batch_size=cfg.engine.batch_size, seed=seed,
+    )  # fmt: skip
+    with ctx.child(f"seed{seed}", seed=seed) as sub:
+        loop = fit(probe, {"d": opt}, real, cfg=cfg.engine, ctx=sub)
+    rows = [{"step": 0, **first}] + [r for r in loop.history if "val_grad_saturating" in r]
+    return {
+        "step": [r["step"] for r in rows],
+        "sat": [r["val_grad_saturating"] for r in rows],
+        "ns": [r["val_grad_nonsaturating"] for r in rows],
+        "d_fake": [r["val_d_fake"] for r in rows],
+    }
 
 
 def _verdict_saturation(m: dict[str, Any]) -> tuple[bool, str]:
@@ -277,7 +318,7 @@ def run(cfg: Config, ctx: RunContext) -> Result:
 
 def _run(cfg: Config, ctx: RunContext) -> Result:
     m: dict[str, Any] = {"seeds": list(cfg.seeds)}
-    curves = [saturation(cfg, s) for s in cfg.seeds]
+    curves = [saturation(cfg, s, ctx) for s in cfg.seeds]
     m["sat_final_over_initial"] = [c["sat"][-1] / c["sat"][0] for c in curves]
     m["ns_final_over_initial"] = [c["ns"][-1] / c["ns"][0] for c in curves]
     m["d_fake_final"] = [c["d_fake"][-1] for c in curves]
