@@ -19,7 +19,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from replearn.data.images import load_classification
-from replearn.engine import EngineConfig, FixedBatches, RunContext, Task, fit
+from replearn.engine import Callback, EngineConfig, FixedBatches, RunContext, Task, fit
 from replearn.engine.trainer import Loop
 from replearn.report.plots import save_figure
 
@@ -108,6 +108,7 @@ def train_bench(
     batch: int,
     seed: int,
     log_every: int = 0,
+    callbacks: tuple[Callback, ...] = (),
 ) -> Loop:
     """Train ``task`` for ``steps`` updates in child run ``name``; returns the loop."""
     engine = EngineConfig(max_steps=steps, batch_size=batch, log_every=log_every or steps,
@@ -116,7 +117,7 @@ def train_bench(
     order = index_batches(len(task.y), steps, batch, seed)
     opt = make_opt(list(task.parameters()))
     with ctx.child(name, seed=seed) as sub:
-        return fit(task, opt, FixedBatches(order), cfg=engine, ctx=sub)
+        return fit(task, opt, FixedBatches(order), cfg=engine, ctx=sub, callbacks=callbacks)
 
 
 def seed_bars(values: dict[str, list[float]], path: Any, *, ylabel: str, title: str) -> Path:
