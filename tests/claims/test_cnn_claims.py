@@ -17,7 +17,9 @@ from replearn.engine.context import RunContext
 from replearn.engine.seed import seed_everything
 from replearn.experiments.base import get_experiment, judge
 
-pytestmark = pytest.mark.slow
+# in the default suite: cnn-arithmetic's default config (counts and receptive fields in closed
+# form, ~5.7 s CPU measured at load ~15); every other case is slow
+FAST = {"cnn-arithmetic"}
 
 # experiment -> {claim id: measured verdict with the default config, seed 0}
 MEASURED = {
@@ -49,7 +51,8 @@ NEEDS_FASHION_MARK = pytest.mark.requires_data(
 CASES = [
     pytest.param(
         name,
-        marks=[NEEDS_FASHION_MARK] if name in NEEDS_FASHION else [],
+        marks=([NEEDS_FASHION_MARK] if name in NEEDS_FASHION else [])
+        + ([] if name in FAST else [pytest.mark.slow]),
     )
     for name in sorted(MEASURED)
 ]
@@ -77,6 +80,7 @@ def test_claims_verdicts(name, tmp_path):
         assert plot.exists() and plot.stat().st_size > 0
 
 
+@pytest.mark.slow
 @NEEDS_FASHION_MARK
 def test_fashion_speedrun_claim(tmp_path):
     """``fashion-speedrun`` through the CLI: its wall time is the runner's, as in the README.
