@@ -155,7 +155,7 @@ def _standardize(cfg: Config, ctx: RunContext, m: dict[str, Any]) -> Any:
                 engine = EngineConfig(max_steps=cfg.gd_steps, batch_size=len(y),
                                       log_every=cfg.gd_steps, checkpoint_every=0, progress=False,
                                       nan_policy="skip", max_skips=cfg.gd_steps)  # fmt: skip
-                with ctx.child(f"gd-{name}-lr1e{log_lr:g}", seed=seed) as sub:
+                with ctx.child(f"gd-{name}-lr1e{log_lr:g}-seed{seed}", seed=seed) as sub:
                     fit(task, SGD(task.parameters(), lr=lr), FixedBatches(full), cfg=engine,
                         ctx=sub)  # fmt: skip
                 loss = task.full_loss()

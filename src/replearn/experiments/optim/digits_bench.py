@@ -110,13 +110,13 @@ def train_bench(
     log_every: int = 0,
     callbacks: tuple[Callback, ...] = (),
 ) -> Loop:
-    """Train ``task`` for ``steps`` updates in child run ``name``; returns the loop."""
+    """Train ``task`` for ``steps`` updates in child run ``name-seed<seed>``; returns the loop."""
     engine = EngineConfig(max_steps=steps, batch_size=batch, log_every=log_every or steps,
                           checkpoint_every=0, progress=False, nan_policy="skip",
                           max_skips=steps)  # fmt: skip
     order = index_batches(len(task.y), steps, batch, seed)
     opt = make_opt(list(task.parameters()))
-    with ctx.child(name, seed=seed) as sub:
+    with ctx.child(f"{name}-seed{seed}", seed=seed) as sub:
         return fit(task, opt, FixedBatches(order), cfg=engine, ctx=sub, callbacks=callbacks)
 
 
