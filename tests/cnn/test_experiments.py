@@ -155,14 +155,25 @@ def test_residual_verdicts_thresholds():
     assert not verdicts["deep-resnet-no-degradation"]
 
 
-def test_se_accuracy_verdict_needs_one_standard_error():
+def test_se_accuracy_verdict_is_judged_over_training_seeds():
     m = {"resnet_test_accuracy": 0.9, "se_test_accuracy": 0.903, "test_examples": 10_000}
     verdict = next(c for c in se.CLAIMS if c.id == "se-improves-accuracy").verdict
 
-    def holds(gain: float, se_: float) -> bool:
-        return verdict({**m, "se_accuracy_gain": gain, "se_accuracy_gain_se": se_})[0]
+    def holds(se_acc: list[float], base: list[float]) -> bool:
+        ok, evidence = verdict(
+            {**m, "se_test_accuracy_seeds": se_acc, "resnet_test_accuracy_seeds": base}
+        )
+        assert "3 seeds" in evidence and "paired-t" in evidence
+        return ok
 
-    assert holds(0.003, 0.002)
-    assert not holds(0.003, 0.004)
-    assert not holds(0.0, 0.0)
-    assert not holds(-0.01, 0.002)
+    base = [0.90, 0.91, 0.89]
+    # a steady +0.3 points: d = (0.003, 0.004, 0.002), mean 0.003, SE 0.00058, t(0.95, 2) = 2.92
+    assert holds([0.903, 0.914, 0.892], base)
+    # the same mean gain with a seed-to-seed spread of 1 point: the lower bound is negative
+    assert not holds([0.913, 0.904, 0.892], base)
+    assert not holds(base, base)
+    assert not holds([0.89, 0.90, 0.88], base)
+    with pytest.raises(ValueError, match=">= 3 seeds"):
+        verdict(
+            {**m, "se_test_accuracy_seeds": [0.9, 0.9], "resnet_test_accuracy_seeds": [0.8, 0.8]}
+        )

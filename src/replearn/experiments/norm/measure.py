@@ -158,11 +158,34 @@ def paired_ratio(times: dict[str, list[float]], a: str, b: str) -> float:
     return statistics.median(x / y for x, y in zip(times[a], times[b], strict=True))
 
 
+def median_interval(values: list[float], confidence: float = 0.95) -> tuple[float, float]:
+    """Distribution-free interval of the median: order statistics k and n + 1 - k, k the largest
+    with P(Binomial(n, 1/2) < k) <= (1 - confidence) / 2 (the sign-test interval).
+
+    With too few values for the level the interval is the whole range (min, max).
+    """
+    ordered, n = sorted(values), len(values)
+    alpha = (1.0 - confidence) / 2
+    k = 0
+    while k < n // 2 and _binom_half_cdf(k + 1, n) <= alpha:
+        k += 1  # now P(Bin(n, 1/2) < k) <= alpha
+    k = max(k, 1)
+    return ordered[k - 1], ordered[n - k]
+
+
+def _binom_half_cdf(k: int, n: int) -> float:
+    """P(Binomial(n, 1/2) <= k - 1)."""
+    return sum(math.comb(n, i) for i in range(k)) / 2.0**n
+
+
 def time_rms_vs_layer(rows: int, dim: int, rounds: int) -> dict[str, float]:
     """Forward + backward of RMSNorm vs LayerNorm on (rows, dim): our references, torch's kernels.
 
-    Returns the median times (``time_<name>_us``) and the paired ratios
-    ``rms_over_layer_ref`` and ``rms_over_layer_torch``.
+    The torch kernels (``F.layer_norm``, ``F.rms_norm``) are the layers' fast paths
+    (:func:`replearn.norm.layernorm.layer_norm_fast`, ``rms_norm_fast``). Returns the median
+    times (``time_<name>_us``), the paired ratios ``rms_over_layer_ref`` and
+    ``rms_over_layer_torch`` (median over rounds of t_rms / t_layer) and the 95%
+    sign-test interval of each median (``..._lo``, ``..._hi``, :func:`median_interval`).
     """
     x = torch.randn(rows, dim, requires_grad=True)
     w, b = torch.ones(dim, requires_grad=True), torch.zeros(dim, requires_grad=True)
@@ -177,7 +200,10 @@ def time_rms_vs_layer(rows: int, dim: int, rounds: int) -> dict[str, float]:
     )
     out = {f"time_{k}_us": 1e6 * statistics.median(v) for k, v in times.items()}
     for kind in ("ref", "torch"):
+        a, b = times[f"rms_{kind}"], times[f"layer_{kind}"]
         out[f"rms_over_layer_{kind}"] = paired_ratio(times, f"rms_{kind}", f"layer_{kind}")
+        lo, hi = median_interval([x / y for x, y in zip(a, b, strict=True)])
+        out[f"rms_over_layer_{kind}_lo"], out[f"rms_over_layer_{kind}_hi"] = lo, hi
     return out
 
 

@@ -10,16 +10,20 @@ Tasks (for :func:`replearn.engine.fit`):
 Augmentation draws from the global torch RNG (seeded by the runner and stored in
 checkpoints), so a resumed run continues bitwise identically.
 
-Comparisons between variants are paired: every variant starts from the same
-initial weights (``torch.manual_seed(seed)`` before building the model) and sees
-the same data order, and accuracies are compared on the same test images with
-the standard error of the paired difference, :func:`paired_difference`.
+Comparisons between variants are paired: for each training seed every variant starts
+from the same initial weights (``torch.manual_seed(seed)`` before building the model)
+and sees the same data order; each experiment trains every variant for ``cfg.seeds``
+training seeds (:func:`over_seeds`, child runs ``seed<s>``) and an "X improves on Y"
+claim holds when the one-sided 95% lower bound of the mean paired difference in test
+accuracy over seeds is above zero (:func:`improvement_over_seeds`, which uses the shared
+:func:`replearn.experiments.stats.compare_seeds`; the seed-to-seed spread enters the
+standard error).
 """
 
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -30,9 +34,10 @@ from torch.utils.data import TensorDataset
 
 from replearn.data import load_classification
 from replearn.data.images import ClassificationData
-from replearn.engine import Task
+from replearn.engine import RunContext, Task
 from replearn.experiments.common import predict as logits_of
 from replearn.experiments.common import subset
+from replearn.experiments.stats import MIN_SEEDS, SeedComparison, compare_seeds
 from replearn.regularize.dropout import Dropout
 from replearn.regularize.label_smoothing import smooth_labels, soft_cross_entropy
 from replearn.regularize.multitask import MultiTaskNet, UncertaintyWeights, weighted_loss
@@ -216,26 +221,59 @@ def accuracy(logits: Tensor, labels: Tensor) -> float:
     return float((logits.argmax(-1) == labels).double().mean())
 
 
-def paired_difference(logits_a: Tensor, logits_b: Tensor, labels: Tensor) -> tuple[float, float]:
-    """Accuracy of A minus accuracy of B on the same examples, and its standard error.
+def seed_list(seed: int, n: int) -> list[int]:
+    """The training seeds of a run: ``seed, seed + 1, ..., seed + n - 1`` (at least 3)."""
+    if n < MIN_SEEDS:
+        raise ValueError(f"an improvement claim needs >= {MIN_SEEDS} training seeds, got {n}")
+    return [seed + i for i in range(n)]
 
-    With :math:`d_i = [a_i \\text{ correct}] - [b_i \\text{ correct}]`, the difference is
-    :math:`\\bar d` and its standard error :math:`s_d / \\sqrt n`.
+
+def over_seeds(
+    ctx: RunContext, seeds: int, one_seed: Callable[[RunContext], dict[str, Any]]
+) -> dict[str, Any]:
+    """Run ``one_seed(sub)`` in child run ``seed<s>`` for every training seed; merge its metrics.
+
+    Every metric ``k`` of ``one_seed`` becomes ``k_seeds`` (its per-seed values, in seed
+    order) and, when numeric, ``k`` (their mean). ``seeds`` lists the seeds used.
     """
-    d = (logits_a.argmax(-1) == labels).double() - (logits_b.argmax(-1) == labels).double()
-    return float(d.mean()), float(d.std() / math.sqrt(len(d))) if len(d) > 1 else 0.0
+    rows = []
+    for s in seed_list(ctx.seed, seeds):
+        with ctx.child(f"seed{s}", seed=s) as sub:
+            rows.append(one_seed(sub))
+    merged: dict[str, Any] = {"seeds": seed_list(ctx.seed, seeds)}
+    for key in rows[0]:
+        values = [row[key] for row in rows]
+        merged[f"{key}_seeds"] = values
+        if all(isinstance(v, int | float) for v in values):
+            merged[key] = float(sum(values) / len(values))
+    return merged
 
 
-def improvement_verdict(
-    m: Mapping[str, Any], key: str, what: str, baseline: str
+def comparison(
+    m: Mapping[str, Any], key: str, baseline_key: str, what: str, baseline: str
+) -> SeedComparison:
+    """``{key}_test_accuracy`` vs ``{baseline_key}_test_accuracy`` over training seeds.
+
+    :func:`replearn.experiments.stats.compare_seeds`: paired by seed, one-sided 95% Student-t
+    lower bound of the mean difference must exceed 0.
+    """
+    return compare_seeds(
+        m[f"{key}_test_accuracy_seeds"],
+        m[f"{baseline_key}_test_accuracy_seeds"],
+        label_x=what,
+        label_y=baseline,
+        unit="points",
+    )
+
+
+def improvement_over_seeds(
+    m: Mapping[str, Any], key: str, baseline_key: str, what: str, baseline: str
 ) -> tuple[bool, str]:
-    """Claim "``what`` improves test accuracy over ``baseline``": difference > 2 paired SE."""
-    diff, se = m[f"{key}_diff"], m[f"{key}_diff_se"]
-    holds = diff > 2 * se
-    return holds, (
+    """Claim "``what`` improves test accuracy over ``baseline``", judged over training seeds."""
+    c = comparison(m, key, baseline_key, what, baseline)
+    return c.holds, (
         f"test accuracy {what} {m[f'{key}_test_accuracy']:.4f} vs {baseline} "
-        f"{m[f'{key}_baseline_test_accuracy']:.4f}: difference {100 * diff:+.2f} points, paired "
-        f"SE {100 * se:.2f} (z = {diff / se if se > 0 else float('inf'):+.1f}; needs > +2)"
+        f"{m[f'{baseline_key}_test_accuracy']:.4f} (means); {c.evidence()}"
     )
 
 

@@ -15,8 +15,12 @@ An MLP that overfits a small training ("subtrain") set is trained
   :math:`\\varepsilon = J(\\theta^*; \\text{subtrain})`, at most ``max_steps`` more.
 
 The validation split chose :math:`i^*`, so gaps and accuracies are measured on
-the untouched test split. Writes ``early_stopping.png`` (validation and training
-loss of ``full`` with :math:`i^*` and the stopping step) and ``test_accuracy.png``.
+the untouched test split. Every phase is repeated for ``seeds`` training seeds (3 by default;
+child runs ``seed<s>/<phase>``; the data subsets are fixed), and every comparison claim is
+judged over the seeds with :func:`replearn.experiments.stats.compare_seeds` (paired by seed;
+the one-sided 95% Student-t lower bound of the mean difference must be above zero).
+Writes ``early_stopping.png`` (validation and training loss of ``full`` for the first
+seed, with :math:`i^*` and the stopping step) and ``test_accuracy.png`` (means over seeds).
 """
 
 from __future__ import annotations
@@ -35,16 +39,19 @@ from replearn.experiments.base import Claim, Result, experiment
 from replearn.experiments.regularize.common import (
     RegularizedClassificationTask,
     bar_chart,
+    comparison,
     curves_chart,
     evaluate_splits,
-    improvement_verdict,
+    improvement_over_seeds,
     load_data,
     metric_curve,
     mlp,
-    paired_difference,
-    predict,
+    over_seeds,
 )
+from replearn.experiments.stats import compare_seeds
 from replearn.regularize.early_stopping import retrain_steps, surrogate_continue
+
+PHASES = ("full", "early", "retrain_steps", "retrain_epochs", "continue")
 
 
 @dataclass(frozen=True)
@@ -58,6 +65,7 @@ class Config:
         hidden: hidden widths of the MLP.
         lr: Adam learning rate.
         patience: evaluations without improvement of the validation loss before stopping.
+        seeds: training seeds (``seed, seed + 1, ...``; >= 3), each running every phase.
         engine: training-loop settings (``max_steps`` is the budget of ``full`` and the
             cap of ``continue``; ``eval_every`` is Algorithm 7.1's n).
     """
@@ -68,6 +76,7 @@ class Config:
     hidden: tuple[int, ...] = (512, 512)
     lr: float = 1e-3
     patience: int = 10
+    seeds: int = 3
     engine: EngineConfig = field(
         default_factory=lambda: EngineConfig(
             max_steps=3000, batch_size=128, log_every=50, eval_every=50, checkpoint_every=0
@@ -76,7 +85,7 @@ class Config:
 
 
 def tiny() -> Config:
-    """Seconds: digits, 40 steps (smoke tests)."""
+    """Seconds: digits, 15 steps per phase and seed (smoke tests)."""
     return Config(
         data="digits",
         n_train=None,
@@ -84,65 +93,78 @@ def tiny() -> Config:
         hidden=(32,),
         patience=2,
         engine=EngineConfig(
-            max_steps=40, batch_size=32, log_every=10, eval_every=10, checkpoint_every=0
+            max_steps=15, batch_size=32, log_every=5, eval_every=5, checkpoint_every=0
         ),
     )
 
 
 def quick() -> Config:
-    """Digits, at most 2000 steps per phase."""
+    """Digits, at most 1000 steps per phase and seed."""
     base = Config(data="digits", n_train=None, n_val=None)
-    return dataclasses.replace(base, engine=dataclasses.replace(base.engine, max_steps=2000))
+    return dataclasses.replace(base, engine=dataclasses.replace(base.engine, max_steps=1000))
 
 
 def _verdict_gap(m: dict[str, Any]) -> tuple[bool, str]:
-    holds = m["early_gap_accuracy"] < m["full_gap_accuracy"]
-    return holds, (
-        f"train - test accuracy: early-stopped (best step {m['best_step']}, stopped at "
-        f"{m['stop_step']}) {m['early_gap_accuracy']:.4f} vs trained for {m['full_steps']} steps "
-        f"{m['full_gap_accuracy']:.4f}; test loss {m['early_test_loss']:.3f} vs "
-        f"{m['full_test_loss']:.3f}; test accuracy {m['early_test_accuracy']:.4f} vs "
-        f"{m['full_test_accuracy']:.4f}"
+    c = compare_seeds(
+        m["early_gap_accuracy_seeds"],
+        m["full_gap_accuracy_seeds"],
+        higher_is_better=False,
+        label_x="gap (full)",
+        label_y="gap (early-stopped)",
+        unit="points",
+    )
+    return c.holds, (
+        f"train - test accuracy (means over seeds): early-stopped (best step "
+        f"{m['best_step_seeds']}, stopped at {m['stop_step_seeds']}) {m['early_gap_accuracy']:.4f} "
+        f"vs trained for {m['full_steps_seeds']} steps {m['full_gap_accuracy']:.4f}; test loss "
+        f"{m['early_test_loss']:.3f} vs {m['full_test_loss']:.3f}; test accuracy "
+        f"{m['early_test_accuracy']:.4f} vs {m['full_test_accuracy']:.4f}; {c.evidence()}"
     )
 
 
 def _verdict_retrain(m: dict[str, Any]) -> tuple[bool, str]:
-    holds, evidence = improvement_verdict(m, "retrain_epochs", "retrained", "early-stopped")
+    holds, evidence = improvement_over_seeds(
+        m, "retrain_epochs", "early", "retrained", "early-stopped"
+    )
+    steps = comparison(m, "retrain_steps", "early", "retrained (steps)", "early-stopped")
     return holds, (
-        f"{evidence}; retrained for the best epoch count ({m['retrain_epochs_steps']} steps on "
-        f"{m['train_plus_val_examples']} examples; i* = {m['best_step']} steps on "
-        f"{m['subtrain_examples']}); same-number-of-steps variant: {m['retrain_steps_steps']} "
-        f"steps, test accuracy {m['retrain_steps_test_accuracy']:.4f} "
-        f"({100 * m['retrain_steps_diff']:+.2f} points, SE {100 * m['retrain_steps_diff_se']:.2f})"
+        f"{evidence}; retrained for the best epoch count ({m['retrain_epochs_steps_seeds']} "
+        f"steps on {m['train_plus_val_examples']} examples; i* = {m['best_step_seeds']} steps on "
+        f"{m['subtrain_examples']}); same-number-of-steps variant: "
+        f"{m['retrain_steps_steps_seeds']} steps, test accuracy "
+        f"{m['retrain_steps_test_accuracy']:.4f} ({steps.evidence()})"
     )
 
 
 def _verdict_surrogate(m: dict[str, Any]) -> tuple[bool, str]:
-    better, evidence = improvement_verdict(m, "continue", "continued", "early-stopped")
-    reached = bool(m["continue_reached"])
+    better, evidence = improvement_over_seeds(m, "continue", "early", "continued", "early-stopped")
+    reached = [bool(r) for r in m["continue_reached_seeds"]]
     how = (
-        f"validation loss reached eps = {m['surrogate_threshold']:.4f} after "
-        f"{m['continue_steps']} more steps"
-        if reached
-        else f"validation loss never reached eps = {m['surrogate_threshold']:.4f} within "
-        f"{m['continue_steps']} steps (ended at {m['continue_val_loss']:.4f})"
+        f"validation loss reached eps (per seed {_fmt(m['surrogate_threshold_seeds'])}) in "
+        f"{sum(reached)} of {len(reached)} seeds, after {m['continue_steps_seeds']} more steps "
+        f"(final validation loss {_fmt(m['continue_val_loss_seeds'])})"
     )
-    return reached and better, f"{how}; {evidence}"
+    return all(reached) and better, f"{how}; {evidence}"
+
+
+def _fmt(values: list[float]) -> str:
+    return "[" + ", ".join(f"{v:.4f}" for v in values) + "]"
 
 
 CLAIMS = (
     Claim(
         "early-stopping-gap",
         "Early stopping (Algorithm 7.1) regularizes: the early-stopped network has a smaller "
-        "gap between training and test accuracy than the same network trained to the end.",
+        "gap between training and test accuracy than the same network trained to the end "
+        "(mean paired difference over training seeds, one-sided 95% lower bound > 0).",
         _verdict_gap,
         "early_stopping.png",
     ),
     Claim(
         "early-stopping-retrain",
         "Algorithm 7.2: retraining from scratch on training + validation data for the best "
-        "number of epochs improves test accuracy over the early-stopped network (by more than "
-        "2 paired standard errors).",
+        "number of epochs improves test accuracy over the early-stopped network (mean paired "
+        "difference over training seeds, one-sided 95% lower bound > 0).",
         _verdict_retrain,
         "test_accuracy.png",
     ),
@@ -150,7 +172,8 @@ CLAIMS = (
         "early-stopping-surrogate",
         "Algorithm 7.3: continuing on training + validation data until the validation loss "
         "falls below the training loss at the early-stopping point terminates and improves test "
-        "accuracy over the early-stopped network (by more than 2 paired standard errors).",
+        "accuracy over the early-stopped network (in every training seed it terminates; the "
+        "accuracy gain is judged over the seeds, one-sided 95% lower bound > 0).",
         _verdict_surrogate,
         "test_accuracy.png",
     ),
@@ -172,80 +195,84 @@ def run(cfg: Config, ctx: RunContext) -> Result:
     train_val = TensorDataset(torch.cat([xs, xv]), torch.cat([ys, yv]))
     n_sub, n_all = len(data.train), len(train_val)
 
-    def model_and_task() -> tuple[torch.nn.Module, RegularizedClassificationTask]:
-        torch.manual_seed(ctx.seed)  # the same initial weights in every phase
-        trunk, head = mlp(data.input_shape[0], cfg.hidden, data.num_classes)
-        model = torch.nn.Sequential(trunk, head).to(ctx.device)
-        return model, RegularizedClassificationTask(model, data.num_classes)
+    curves: dict[str, tuple[list[float], list[float]]] = {}
+    lines: dict[str, float] = {}
 
-    def train(name: str, task: Any, train_set: Any, engine: EngineConfig, **kw: Any) -> Any:
-        opt = torch.optim.Adam(task.parameters(), lr=cfg.lr)
-        with ctx.child(name) as sub:
-            return fit(task, opt, train_set, cfg=engine, ctx=sub, **kw), sub.out
+    def one_seed(run: RunContext) -> dict[str, Any]:
+        def model_and_task() -> tuple[torch.nn.Module, RegularizedClassificationTask]:
+            torch.manual_seed(run.seed)  # the same initial weights in every phase
+            trunk, head = mlp(data.input_shape[0], cfg.hidden, data.num_classes)
+            model = torch.nn.Sequential(trunk, head).to(ctx.device)
+            return model, RegularizedClassificationTask(model, data.num_classes)
+
+        def train(name: str, task: Any, train_set: Any, engine: EngineConfig, **kw: Any) -> Any:
+            opt = torch.optim.Adam(task.parameters(), lr=cfg.lr)
+            with run.child(name) as sub:
+                return fit(task, opt, train_set, cfg=engine, ctx=sub, **kw)
+
+        out: dict[str, Any] = {}
+        models: dict[str, torch.nn.Module] = {}
+        # reference: no early stopping
+        models["full"], task = model_and_task()
+        loop_full = train("full", task, data.train, cfg.engine, val_set=data.val)
+        out["full_steps"] = loop_full.step
+        # Algorithm 7.1 with the engine's callback
+        models["early"], task = model_and_task()
+        es_engine = dataclasses.replace(cfg.engine, early_stopping_patience=cfg.patience)
+        loop = train("early", task, data.train, es_engine, val_set=data.val)
+        stopper = next(cb for cb in loop.callbacks if isinstance(cb, EarlyStopping))
+        best_step = max(stopper.best_step, 1)
+        out.update(best_step=best_step, stop_step=loop.step, stopped_early=loop.should_stop)
+        eps = evaluate_splits(models["early"], data, device=ctx.device, splits=("train",))
+        out["surrogate_threshold"] = eps["train_loss"]
+        # Algorithm 7.2: retrain from the same initial weights on train + validation
+        for unit in ("steps", "epochs"):
+            steps = retrain_steps(best_step, n_sub, n_all, unit=unit)
+            models[f"retrain_{unit}"], task = model_and_task()
+            retrain_engine = dataclasses.replace(cfg.engine, max_steps=steps, eval_every=0)
+            train(f"retrain-{unit}", task, train_val, retrain_engine)
+            out[f"retrain_{unit}_steps"] = steps
+        # Algorithm 7.3: continue from theta* on train + validation until J(valid) <= eps
+        models["continue"] = model = copy.deepcopy(models["early"])
+        stop = StopBelow(monitor="val_loss", threshold=eps["train_loss"])
+        task = RegularizedClassificationTask(model, data.num_classes)
+        loop = train("continue", task, train_val, cfg.engine, val_set=data.val, callbacks=[stop])
+        val_now = evaluate_splits(model, data, device=ctx.device, splits=("val",))["val_loss"]
+        out.update(
+            continue_reached=stop.reached and not surrogate_continue(val_now, eps["train_loss"]),
+            continue_steps=stop.reached_step if stop.reached else loop.step,
+            continue_val_loss=val_now,
+        )
+        # scores on the test split (the validation split is no longer held out)
+        for name, net in models.items():
+            m = evaluate_splits(net, data, device=ctx.device, splits=("train", "test"))
+            m["gap_accuracy"] = m["train_accuracy"] - m["test_accuracy"]
+            out.update({f"{name}_{k}": v for k, v in m.items()})
+        run.log(0, **{k: float(v) for k, v in out.items()})
+        if run.seed == ctx.seed:
+            curves["validation loss"] = metric_curve(loop_full.history, "val_loss")
+            curves["training loss (batches)"] = metric_curve(loop_full.history, "train_loss")
+            lines.update({"best step i*": best_step, "early stop": out["stop_step"]})
+        return out
 
     metrics: dict[str, Any] = {"subtrain_examples": n_sub, "train_plus_val_examples": n_all}
-    models: dict[str, torch.nn.Module] = {}
-    # reference: no early stopping
-    models["full"], task = model_and_task()
-    loop, _ = train("full", task, data.train, cfg.engine, val_set=data.val)
-    loop_full = loop
-    metrics["full_steps"] = loop.step
-    # Algorithm 7.1 with the engine's callback
-    models["early"], task = model_and_task()
-    es_engine = dataclasses.replace(cfg.engine, early_stopping_patience=cfg.patience)
-    loop, _ = train("early", task, data.train, es_engine, val_set=data.val)
-    stopper = next(cb for cb in loop.callbacks if isinstance(cb, EarlyStopping))
-    best_step = max(stopper.best_step, 1)
-    metrics.update(best_step=best_step, stop_step=loop.step, stopped_early=loop.should_stop)
-    eps = evaluate_splits(models["early"], data, device=ctx.device, splits=("train",))
-    metrics["surrogate_threshold"] = eps["train_loss"]
-    # Algorithm 7.2: retrain from the same initial weights on train + validation
-    for unit in ("steps", "epochs"):
-        steps = retrain_steps(best_step, n_sub, n_all, unit=unit)
-        models[f"retrain_{unit}"], task = model_and_task()
-        retrain_engine = dataclasses.replace(cfg.engine, max_steps=steps, eval_every=0)
-        train(f"retrain-{unit}", task, train_val, retrain_engine)
-        metrics[f"retrain_{unit}_steps"] = steps
-    # Algorithm 7.3: continue from theta* on train + validation until J(valid) <= eps
-    models["continue"] = model = copy.deepcopy(models["early"])
-    stop = StopBelow(monitor="val_loss", threshold=eps["train_loss"])
-    task = RegularizedClassificationTask(model, data.num_classes)
-    loop, _ = train("continue", task, train_val, cfg.engine, val_set=data.val, callbacks=[stop])
-    val_now = evaluate_splits(model, data, device=ctx.device, splits=("val",))["val_loss"]
-    metrics.update(
-        continue_reached=stop.reached and not surrogate_continue(val_now, eps["train_loss"]),
-        continue_steps=stop.reached_step if stop.reached else loop.step,
-        continue_val_loss=val_now,
-    )
-    # scores on the test split (the validation split is no longer held out)
-    logits = {}
-    for name, net in models.items():
-        m = evaluate_splits(net, data, device=ctx.device, splits=("train", "test"))
-        m["gap_accuracy"] = m["train_accuracy"] - m["test_accuracy"]
-        metrics.update({f"{name}_{k}": v for k, v in m.items()})
-        logits[name], labels = predict(net, data.test, device=ctx.device)
+    metrics.update(over_seeds(ctx, cfg.seeds, one_seed))
     for name in ("retrain_steps", "retrain_epochs", "continue"):
-        diff, se = paired_difference(logits[name], logits["early"], labels)
-        metrics.update({f"{name}_diff": diff, f"{name}_diff_se": se})
-        metrics[f"{name}_baseline_test_accuracy"] = metrics["early_test_accuracy"]
-    ctx.log(0, **{k: float(v) for k, v in metrics.items()})
-    curves = {
-        "validation loss": metric_curve(loop_full.history, "val_loss"),
-        "training loss (batches)": metric_curve(loop_full.history, "train_loss"),
-    }
+        c = comparison(metrics, name, "early", name, "early")
+        metrics[f"{name}_comparison"] = c.as_dict()
     plots = [
         curves_chart(
             curves,
             ctx.path("early_stopping.png"),
             xlabel="step",
             ylabel="cross-entropy",
-            title=f"{cfg.data}: training without early stopping",
-            vlines={"best step i*": best_step, "early stop": metrics["stop_step"]},
+            title=f"{cfg.data}: training without early stopping (seed {ctx.seed})",
+            vlines=lines,
         ),
         bar_chart(
-            {n: metrics[f"{n}_test_accuracy"] for n in models},
+            {n: metrics[f"{n}_test_accuracy"] for n in PHASES},
             ctx.path("test_accuracy.png"),
-            ylabel="test accuracy",
+            ylabel=f"test accuracy (mean of {cfg.seeds} seeds)",
             title=f"{cfg.data}: early stopping and reusing the validation data",
         ),
     ]

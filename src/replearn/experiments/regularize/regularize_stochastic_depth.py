@@ -9,7 +9,11 @@ which trains an ensemble of networks of expected depth :math:`\\sum_\\ell (1 - p
 In evaluation every block is kept (the kept branches were rescaled by
 :math:`1/(1-p_\\ell)` during training).
 
-Measured: training, validation and test accuracy and the train-validation gap.
+Measured: training, validation and test accuracy and the train-validation gap, for
+``seeds`` training seeds (3 by default; child runs ``seed<s>/<variant>``). Both claims are
+judged by :func:`replearn.experiments.stats.compare_seeds` over the seeds (paired by seed;
+the one-sided 95% Student-t lower bound of the mean difference must be above zero), so the
+seed-to-seed spread of training enters the verdict, not only the finite test set.
 Writes ``val_accuracy.png`` and ``gap.png``.
 """
 
@@ -27,14 +31,15 @@ from replearn.experiments.base import Claim, Result, experiment
 from replearn.experiments.regularize.common import (
     RegularizedClassificationTask,
     bar_chart,
+    comparison,
     curves_chart,
     evaluate_splits,
-    improvement_verdict,
+    improvement_over_seeds,
     load_data,
     metric_curve,
-    paired_difference,
-    predict,
+    over_seeds,
 )
+from replearn.experiments.stats import compare_seeds
 from replearn.regularize.dropout import (
     StochasticDepthBlock,
     expected_depth,
@@ -55,6 +60,8 @@ class Config:
         blocks: residual blocks L.
         final_rate: drop probability p_L of the last block (linear decay before it).
         lr: Adam learning rate.
+        seeds: training seeds (``seed, seed + 1, ...``; >= 3): every variant is trained once per
+            seed, from that seed's initial weights and data order; the data subset is fixed.
         engine: training-loop settings (shared by the variants).
     """
 
@@ -64,6 +71,7 @@ class Config:
     blocks: int = 12
     final_rate: float = 0.5
     lr: float = 1e-3
+    seeds: int = 3
     engine: EngineConfig = field(
         default_factory=lambda: EngineConfig(
             max_steps=3000, batch_size=128, log_every=100, eval_every=250, checkpoint_every=0
@@ -72,22 +80,22 @@ class Config:
 
 
 def tiny() -> Config:
-    """Seconds: digits, 30 steps (smoke tests)."""
+    """Seconds: digits, 10 steps per variant and seed (smoke tests)."""
     return Config(
         data="digits",
         n_train=None,
         width=16,
         blocks=3,
         engine=EngineConfig(
-            max_steps=30, batch_size=32, log_every=10, eval_every=15, checkpoint_every=0
+            max_steps=10, batch_size=32, log_every=5, eval_every=5, checkpoint_every=0
         ),
     )
 
 
 def quick() -> Config:
-    """Digits, 2000 steps."""
+    """Digits, 1000 steps per variant and seed."""
     base = Config(data="digits", n_train=None)
-    return dataclasses.replace(base, engine=dataclasses.replace(base.engine, max_steps=2000))
+    return dataclasses.replace(base, engine=dataclasses.replace(base.engine, max_steps=1000))
 
 
 def residual_mlp(n_in: int, width: int, n_out: int, rates: list[float]) -> nn.Sequential:
@@ -105,31 +113,39 @@ def residual_mlp(n_in: int, width: int, n_out: int, rates: list[float]) -> nn.Se
 
 def _verdict_gap(m: dict[str, Any]) -> tuple[bool, str]:
     sd = "stochastic-depth"
-    holds = m[f"{sd}_gap_accuracy"] < m["none_gap_accuracy"]
-    return holds, (
-        f"train - validation accuracy: stochastic depth {m[f'{sd}_gap_accuracy']:.4f} vs none "
-        f"{m['none_gap_accuracy']:.4f} (train {m[f'{sd}_train_accuracy']:.4f} vs "
+    c = compare_seeds(
+        m[f"{sd}_gap_accuracy_seeds"],
+        m["none_gap_accuracy_seeds"],
+        higher_is_better=False,
+        label_x="gap (all blocks kept)",
+        label_y="gap (stochastic depth)",
+        unit="points",
+    )
+    return c.holds, (
+        f"train - validation accuracy (means): stochastic depth {m[f'{sd}_gap_accuracy']:.4f} "
+        f"vs none {m['none_gap_accuracy']:.4f} (train {m[f'{sd}_train_accuracy']:.4f} vs "
         f"{m['none_train_accuracy']:.4f}); expected depth {m['expected_depth']:.2f} of "
-        f"{m['blocks']} blocks"
+        f"{m['blocks']} blocks; {c.evidence()}"
     )
 
 
 def _verdict_test(m: dict[str, Any]) -> tuple[bool, str]:
-    return improvement_verdict(m, "stochastic-depth", "stochastic depth", "all blocks kept")
+    return improvement_over_seeds(m, "stochastic-depth", "none", "stochastic depth", "all kept")
 
 
 CLAIMS = (
     Claim(
         "stochastic-depth-gap",
         "Stochastic depth regularizes: dropping residual blocks at random during training "
-        "(linear decay to p_L = 0.5) shrinks the gap between training and validation accuracy.",
+        "(linear decay to p_L = 0.5) shrinks the gap between training and validation accuracy "
+        "(mean paired difference over training seeds, 95% lower bound > 0).",
         _verdict_gap,
         "gap.png",
     ),
     Claim(
         "stochastic-depth-test",
         "Stochastic depth improves test accuracy over the same residual network trained with "
-        "every block (by more than 2 paired standard errors).",
+        "every block (mean paired difference over training seeds, 95% lower bound > 0).",
         _verdict_test,
         "val_accuracy.png",
     ),
@@ -148,37 +164,44 @@ def run(cfg: Config, ctx: RunContext) -> Result:
     """Train a residual MLP with and without stochastic depth; compare gaps and test accuracy."""
     data = load_data(cfg.data, n_train=cfg.n_train, n_val=2000, seed=ctx.seed, flatten=True)
     rates = stochastic_depth_rates(cfg.blocks, cfg.final_rate)
+    curves: dict[str, tuple[list[float], list[float]]] = {}
+
+    def one_seed(run: RunContext) -> dict[str, Any]:
+        out: dict[str, Any] = {}
+        for variant in VARIANTS:
+            torch.manual_seed(run.seed)
+            used = rates if variant == "stochastic-depth" else [0.0] * cfg.blocks
+            model = residual_mlp(data.input_shape[0], cfg.width, data.num_classes, used)
+            model = model.to(ctx.device)
+            task = RegularizedClassificationTask(model, data.num_classes)
+            opt = torch.optim.Adam(model.parameters(), lr=cfg.lr)
+            with run.child(variant) as sub:
+                loop = fit(task, opt, data.train, cfg=cfg.engine, ctx=sub, val_set=data.val)
+            if run.seed == ctx.seed:
+                curves[variant] = metric_curve(loop.history, "val_accuracy")
+            m = evaluate_splits(model, data, device=ctx.device)
+            m["gap_accuracy"] = m["train_accuracy"] - m["val_accuracy"]
+            out.update({f"{variant}_{k}": v for k, v in m.items()})
+            run.log(loop.step, **{f"{variant}_{k}": v for k, v in m.items()})
+        return out
+
     metrics: dict[str, Any] = {"blocks": cfg.blocks, "expected_depth": expected_depth(rates)}
-    curves, logits = {}, {}
-    for variant in VARIANTS:
-        torch.manual_seed(ctx.seed)
-        used = rates if variant == "stochastic-depth" else [0.0] * cfg.blocks
-        model = residual_mlp(data.input_shape[0], cfg.width, data.num_classes, used).to(ctx.device)
-        task = RegularizedClassificationTask(model, data.num_classes)
-        opt = torch.optim.Adam(model.parameters(), lr=cfg.lr)
-        with ctx.child(variant) as sub:
-            loop = fit(task, opt, data.train, cfg=cfg.engine, ctx=sub, val_set=data.val)
-        curves[variant] = metric_curve(loop.history, "val_accuracy")
-        m = evaluate_splits(model, data, device=ctx.device)
-        m["gap_accuracy"] = m["train_accuracy"] - m["val_accuracy"]
-        metrics.update({f"{variant}_{k}": v for k, v in m.items()})
-        logits[variant], labels = predict(model, data.test, device=ctx.device)
-        ctx.log(loop.step, **{f"{variant}_{k}": v for k, v in m.items()})
-    diff, se = paired_difference(logits["stochastic-depth"], logits["none"], labels)
-    metrics.update({"stochastic-depth_diff": diff, "stochastic-depth_diff_se": se})
-    metrics["stochastic-depth_baseline_test_accuracy"] = metrics["none_test_accuracy"]
+    metrics.update(over_seeds(ctx, cfg.seeds, one_seed))
+    metrics["test_comparison"] = comparison(
+        metrics, "stochastic-depth", "none", "stochastic depth", "all kept"
+    ).as_dict()
     plots = [
         curves_chart(
             curves,
             ctx.path("val_accuracy.png"),
             xlabel="step",
             ylabel="validation accuracy",
-            title=f"{cfg.data}: residual MLP, {cfg.blocks} blocks",
+            title=f"{cfg.data}: residual MLP, {cfg.blocks} blocks (seed {ctx.seed})",
         ),
         bar_chart(
             {v: metrics[f"{v}_gap_accuracy"] for v in VARIANTS},
             ctx.path("gap.png"),
-            ylabel="train - validation accuracy",
+            ylabel=f"train - validation accuracy (mean of {cfg.seeds} seeds)",
             title=f"stochastic depth, p_L = {cfg.final_rate}",
         ),
     ]

@@ -12,8 +12,11 @@ task a new linear head is trained on top of
 * ``finetune``: the pretrained backbone, trained too with a 10x smaller learning rate.
 
 Every variant starts from the same new head, sees the same batches and is scored
-on all target-class test images; a claim holds if transfer beats scratch by
-more than 2 paired standard errors. Writes ``accuracy.png``.
+on all target-class test images. The whole pipeline (pretraining included) is repeated for
+``seeds`` training seeds (3 by default; the few labelled target images are fixed); a claim
+holds if the mean paired difference in test accuracy over the seeds has a one-sided 95%
+Student-t lower bound above zero (:func:`replearn.experiments.stats.compare_seeds`).
+Writes ``accuracy.png`` (means over seeds).
 """
 
 from __future__ import annotations
@@ -34,8 +37,9 @@ from replearn.experiments.regularize.common import (
     RegularizedClassificationTask,
     accuracy,
     bar_chart,
-    improvement_verdict,
-    paired_difference,
+    comparison,
+    improvement_over_seeds,
+    over_seeds,
     predict,
     small_cnn,
 )
@@ -56,6 +60,8 @@ class Config:
         width: channels of the CNN's first convolution.
         lr: Adam learning rate (pretraining, heads, and scratch).
         backbone_lr_factor: learning-rate factor of the backbone when fine-tuning.
+        seeds: training seeds (``seed, seed + 1, ...``; >= 3), each a whole pretrain +
+            transfer pipeline.
         pretrain: training-loop settings of the source task.
         engine: training-loop settings of each target variant.
     """
@@ -67,6 +73,7 @@ class Config:
     width: int = 16
     lr: float = 1e-3
     backbone_lr_factor: float = 0.1
+    seeds: int = 3
     pretrain: EngineConfig = field(
         default_factory=lambda: EngineConfig(
             max_steps=1500, batch_size=128, log_every=100, eval_every=500, checkpoint_every=0
@@ -80,13 +87,13 @@ class Config:
 
 
 def tiny() -> Config:
-    """Seconds: digits, 20 + 10 steps (smoke tests)."""
+    """Seconds: digits, 7 + 4 steps per seed (smoke tests)."""
     return Config(
         data="digits",
         n_per_class=10,
         width=4,
-        pretrain=EngineConfig(max_steps=20, batch_size=32, log_every=10, checkpoint_every=0),
-        engine=EngineConfig(max_steps=10, batch_size=25, log_every=5, checkpoint_every=0),
+        pretrain=EngineConfig(max_steps=7, batch_size=32, log_every=7, checkpoint_every=0),
+        engine=EngineConfig(max_steps=4, batch_size=25, log_every=4, checkpoint_every=0),
     )
 
 
@@ -118,10 +125,10 @@ def _few(ds: TensorDataset, per_class: int, seed: int) -> TensorDataset:
 
 
 def _verdict(m: dict[str, Any], variant: str) -> tuple[bool, str]:
-    holds, evidence = improvement_verdict(m, variant, variant, "scratch")
+    holds, evidence = improvement_over_seeds(m, variant, "scratch", variant, "scratch")
     return holds, (
         f"{evidence}; {m['target_train_examples']} labelled target images, backbone pretrained "
-        f"to {m['source_test_accuracy']:.4f} on the source classes"
+        f"to {m['source_test_accuracy']:.4f} on the source classes (mean over seeds)"
     )
 
 
@@ -129,14 +136,16 @@ CLAIMS = (
     Claim(
         "transfer-freeze",
         "With few labels, a frozen pretrained backbone (linear probe) beats the same network "
-        "trained from scratch on the target task (by more than 2 paired standard errors).",
+        "trained from scratch on the target task (mean paired difference over training seeds, "
+        "one-sided 95% lower bound > 0).",
         lambda m: _verdict(m, "freeze"),
         "accuracy.png",
     ),
     Claim(
         "transfer-finetune",
         "With few labels, fine-tuning a pretrained backbone beats the same network trained "
-        "from scratch on the target task (by more than 2 paired standard errors).",
+        "from scratch on the target task (mean paired difference over training seeds, one-sided "
+        "95% lower bound > 0).",
         lambda m: _verdict(m, "finetune"),
         "accuracy.png",
     ),
@@ -158,51 +167,60 @@ def run(cfg: Config, ctx: RunContext) -> Result:
     tgt = {s: _classes(getattr(full, s), cfg.target_classes) for s in ("train", "val", "test")}
     tgt["train"] = _few(tgt["train"], cfg.n_per_class, ctx.seed)
     k_src, k_tgt = len(cfg.source_classes), len(cfg.target_classes)
-    torch.manual_seed(ctx.seed)
-    init_backbone, src_head = small_cnn(full.input_shape, k_src, width=cfg.width)
-    backbone = copy.deepcopy(init_backbone)
-    source = nn.Sequential(backbone, src_head).to(ctx.device)
-    with ctx.child("pretrain") as sub:
-        opt = torch.optim.Adam(source.parameters(), lr=cfg.lr)
-        task = RegularizedClassificationTask(source, k_src)
-        fit(task, opt, src["train"], cfg=cfg.pretrain, ctx=sub, val_set=src["val"])
+
+    def one_seed(run: RunContext) -> dict[str, Any]:
+        torch.manual_seed(run.seed)
+        init_backbone, src_head = small_cnn(full.input_shape, k_src, width=cfg.width)
+        backbone = copy.deepcopy(init_backbone)
+        source = nn.Sequential(backbone, src_head).to(ctx.device)
+        with run.child("pretrain") as sub:
+            opt = torch.optim.Adam(source.parameters(), lr=cfg.lr)
+            task = RegularizedClassificationTask(source, k_src)
+            fit(task, opt, src["train"], cfg=cfg.pretrain, ctx=sub, val_set=src["val"])
+        out: dict[str, Any] = {
+            "source_test_accuracy": accuracy(*predict(source, src["test"], device=ctx.device))
+        }
+        for variant in VARIANTS:
+            torch.manual_seed(run.seed + 1)  # the same new head for every variant
+            head = nn.Linear(src_head.in_features, k_tgt)
+            start = init_backbone if variant == "scratch" else backbone
+            mode = "freeze" if variant == "freeze" else "finetune"
+            model = TransferModel(copy.deepcopy(start), head, mode=mode).to(ctx.device)
+            if variant == "finetune":
+                params: Any = finetune_param_groups(
+                    model.backbone,
+                    model.head,
+                    lr=cfg.lr,
+                    backbone_lr_factor=cfg.backbone_lr_factor,
+                )
+            else:
+                params = [p for p in model.parameters() if p.requires_grad]
+            task = RegularizedClassificationTask(model, k_tgt)
+            with run.child(variant) as sub:
+                opt = torch.optim.Adam(params, lr=cfg.lr)
+                fit(task, opt, tgt["train"], cfg=cfg.engine, ctx=sub, val_set=tgt["val"])
+            out[f"{variant}_test_accuracy"] = accuracy(
+                *predict(model, tgt["test"], device=ctx.device)
+            )
+            out[f"{variant}_train_accuracy"] = accuracy(
+                *predict(model, tgt["train"], device=ctx.device)
+            )
+        run.log(0, **{k: float(v) for k, v in out.items()})
+        return out
+
     metrics: dict[str, Any] = {
-        "source_test_accuracy": accuracy(*predict(source, src["test"], device=ctx.device)),
         "source_train_examples": len(src["train"]),
         "target_train_examples": len(tgt["train"]),
     }
-    logits = {}
-    for variant in VARIANTS:
-        torch.manual_seed(ctx.seed + 1)  # the same new head for every variant
-        head = nn.Linear(src_head.in_features, k_tgt)
-        start = init_backbone if variant == "scratch" else backbone
-        mode = "freeze" if variant == "freeze" else "finetune"
-        model = TransferModel(copy.deepcopy(start), head, mode=mode).to(ctx.device)
-        if variant == "finetune":
-            params: Any = finetune_param_groups(
-                model.backbone, model.head, lr=cfg.lr, backbone_lr_factor=cfg.backbone_lr_factor
-            )
-        else:
-            params = [p for p in model.parameters() if p.requires_grad]
-        task = RegularizedClassificationTask(model, k_tgt)
-        with ctx.child(variant) as sub:
-            opt = torch.optim.Adam(params, lr=cfg.lr)
-            fit(task, opt, tgt["train"], cfg=cfg.engine, ctx=sub, val_set=tgt["val"])
-        logits[variant], labels = predict(model, tgt["test"], device=ctx.device)
-        metrics[f"{variant}_test_accuracy"] = accuracy(logits[variant], labels)
-        metrics[f"{variant}_train_accuracy"] = accuracy(
-            *predict(model, tgt["train"], device=ctx.device)
-        )
-        if variant != "scratch":
-            diff, se = paired_difference(logits[variant], logits["scratch"], labels)
-            metrics.update({f"{variant}_diff": diff, f"{variant}_diff_se": se})
-            metrics[f"{variant}_baseline_test_accuracy"] = metrics["scratch_test_accuracy"]
-    ctx.log(0, **{k: float(v) for k, v in metrics.items()})
+    metrics.update(over_seeds(ctx, cfg.seeds, one_seed))
+    for variant in VARIANTS[1:]:
+        c = comparison(metrics, variant, "scratch", variant, "scratch")
+        metrics[f"{variant}_comparison"] = c.as_dict()
     plots = [
         bar_chart(
             {v: metrics[f"{v}_test_accuracy"] for v in VARIANTS},
             ctx.path("accuracy.png"),
-            ylabel="target test accuracy",
+            ylabel=f"target test accuracy (mean of {cfg.seeds} seeds)",
             title=f"{cfg.data}: {cfg.n_per_class} labels per target class",
         )
     ]

@@ -15,7 +15,10 @@ for L = 1k ... 16k: the *convolution mode* (kernel by the blocked Vandermonde pr
 then an FFT convolution, O(L log L)) and the *recurrent mode* (L sequential steps
 x_k = λ̄ x_{k-1} + B̄ u_k, O(NL) with a sequential dependency). The exponent p of
 time ∝ L^p is fitted by least squares on log-log axes (an L log L cost fits p ≈ 1.1 over this
-range). ``mode_max_abs_diff`` checks in float64 that the two modes compute the same outputs.
+range), but a fixed overhead (kernel set-up, FFT plans) drags the convolution's p below 1, so
+p cannot tell L log L from anything cheaper: the cost claim instead fits a fixed overhead plus
+c·L log L and a fixed overhead plus c·L^2 (:func:`overhead_fit`) and asks the first to fit
+better. ``mode_max_abs_diff`` checks in float64 that the two modes compute the same outputs.
 Everything runs on one intra-op thread (on a shared 2-core machine a second thread mostly
 waits for its slowest half); the timings are the median of ``timing_repeats`` runs, every
 run timing all (mode, L) pairs in a shuffled order.
@@ -198,6 +201,26 @@ def fit_exponent(lengths: tuple[int, ...], times: list[float]) -> float:
     return float(np.polyfit(np.log(lengths), np.log(times), 1)[0])
 
 
+def overhead_fit(
+    lengths: tuple[int, ...], times: list[float], growth: str
+) -> tuple[float, float, float]:
+    """Fit ``t = a + b g(L)`` with ``a, b >= 0`` (a fixed overhead plus a growing cost).
+
+    ``growth`` is ``"L log L"`` or ``"L^2"``. Relative least squares (each residual divided by
+    the measured time, so every length counts alike; non-negative least squares). Returns
+    ``(a, b, rms)``, ``rms`` the root mean square of the relative residuals.
+    """
+    from scipy.optimize import nnls
+
+    L = np.asarray(lengths, dtype=np.float64)
+    t = np.asarray(times, dtype=np.float64)
+    g = {"L log L": L * np.log(L), "L^2": L**2}[growth]
+    design = np.stack([np.ones_like(L), g / g.max()], axis=1) / t[:, None]
+    (a, b), _ = nnls(design, np.ones_like(t))
+    rel = (a + b * g / g.max()) / t - 1.0
+    return float(a), float(b / g.max()), float(np.sqrt(np.mean(rel**2)))
+
+
 @torch.no_grad()
 def mode_gap(model: S4Model, x: torch.Tensor) -> float:
     """Max |convolution pass - step-by-step recurrence| of the per-position outputs (float64)."""
@@ -215,10 +238,17 @@ def mode_gap(model: S4Model, x: torch.Tensor) -> float:
 def _verdict_scaling(m: dict[str, Any]) -> tuple[bool, str]:
     pc, pr = m["conv_exponent"], m["recurrence_exponent"]
     faster = m["conv_min_speedup"] > 1.0
-    holds = pc <= 1.35 and 0.8 <= pr <= 1.2 and faster
+    r_nlogn, r_sq = m["conv_fit_rms_l_log_l"], m["conv_fit_rms_l_squared"]
+    holds = r_nlogn < r_sq and 0.8 <= pr <= 1.2 and faster
     return holds, (
+        f"convolution time fitted as overhead + growth (relative least squares): c·L log L "
+        f"leaves a relative RMS residual of {r_nlogn:.3f} (overhead "
+        f"{1e3 * m['conv_fit_overhead_s']:.1f} ms), c·L^2 {r_sq:.3f} "
+        f"({'L log L fits better' if r_nlogn < r_sq else 'L log L does not fit better'}); "
         f"time ∝ L^p over L = {m['length_min']}..{m['length_max']}: convolution p = {pc:.2f} "
-        f"(an L log L cost fits p ≈ {m['l_log_l_exponent']:.2f}), recurrence p = {pr:.2f}; "
+        f"(an L log L cost fits p ≈ {m['l_log_l_exponent']:.2f}; below that, fixed overhead "
+        f"dominates, so p alone cannot tell L log L from anything cheaper), recurrence p = "
+        f"{pr:.2f}; "
         f"at L = {m['length_max']}: convolution {1e3 * m['conv_time_s_at_max']:.1f} ms vs "
         f"recurrence {1e3 * m['recurrence_time_s_at_max']:.1f} ms; convolution faster by "
         f"{m['conv_min_speedup']:.1f}x to {m['conv_max_speedup']:.1f}x; modes agree to "
@@ -238,9 +268,12 @@ CLAIMS = (
     Claim(
         "s4-convolution-vs-recurrence-cost",
         "S4's convolution mode costs O(L log L) and runs in parallel over the sequence, while "
-        "the recurrence costs O(L) per sequence with a sequential dependency: holds if the "
-        "fitted exponent of the convolution time is <= 1.35 (near L log L), the recurrence's "
-        "is in [0.8, 1.2], and the convolution is faster at every L from 1k to 16k.",
+        "the recurrence costs O(L) per sequence with a sequential dependency. Checked as: the "
+        "convolution times from L = 1k to 16k are fitted better by a fixed overhead plus "
+        "c·L log L than by a fixed overhead plus c·L^2 (relative least squares; over this range "
+        "L log L cannot be told from L, so the check separates it from quadratic cost, "
+        "which is what the FFT avoids), the recurrence's fitted exponent of time ∝ L^p is in "
+        "[0.8, 1.2], and the convolution is faster at every L.",
         _verdict_scaling,
         "s4_mode_time.png",
     ),
@@ -312,6 +345,9 @@ def run(cfg: Config, ctx: RunContext) -> Result:
         "conv_exponent": fit_exponent(lengths, conv),
         "recurrence_exponent": fit_exponent(lengths, rec),
         "l_log_l_exponent": fit_exponent(lengths, l_log_l),
+        "conv_fit_overhead_s": overhead_fit(lengths, conv, "L log L")[0],
+        "conv_fit_rms_l_log_l": overhead_fit(lengths, conv, "L log L")[2],
+        "conv_fit_rms_l_squared": overhead_fit(lengths, conv, "L^2")[2],
         "conv_time_s_at_max": conv[-1],
         "recurrence_time_s_at_max": rec[-1],
         "conv_min_speedup": min(speedups),

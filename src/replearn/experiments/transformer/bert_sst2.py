@@ -13,10 +13,19 @@ Then the pre-trained encoder gets a classification head (dropout + linear on the
 its random initialisation with the same steps, batches and learning rate (``scratch``).
 ``dev_accuracy_*`` is read on the 872 dev sentences (the GLUE test labels are hidden).
 
-Run folders: ``pretrain/``, ``finetune_pretrained/``, ``finetune_scratch/`` (each with its
-``metrics.jsonl``); ``bert_sst2_dev_accuracy.png`` plots the dev accuracy during fine-tuning.
+The whole pipeline is repeated for ``seeds`` training seeds (3 by default: initial weights,
+masks, dropout and batch order per seed; the data sets are fixed), and the claim is judged
+over the seeds by :func:`replearn.experiments.stats.compare_seeds` (paired by seed; the
+one-sided 95% Student-t lower bound of the mean dev-accuracy gain must be above zero), not
+by a bare ``gain > 0`` on one seed. To keep the default cost sane, each seed pre-trains 750
+steps and fine-tunes 400 (1500 and 800 with one seed before): three seeds cost 1.5x the old
+run.
 
-    replearn run bert-sst2                      # a few minutes on 2 cores
+Run folders: ``seed<s>/pretrain/``, ``seed<s>/finetune_pretrained/``,
+``seed<s>/finetune_scratch/`` (each with its ``metrics.jsonl``);
+``bert_sst2_dev_accuracy.png`` plots the dev accuracy during fine-tuning (first seed).
+
+    replearn run bert-sst2                      # ~10 minutes on 2 cores
     replearn run bert-sst2 --preset quick       # about a minute
 """
 
@@ -38,6 +47,7 @@ from torch.utils.data import TensorDataset
 from replearn.data.text import SST2, tiny_shakespeare_text
 from replearn.engine import EngineConfig, RunContext, Task, fit
 from replearn.experiments.base import Claim, Result, experiment
+from replearn.experiments.stats import MIN_SEEDS, SeedComparison, compare_seeds
 from replearn.report.plots import DPI, save_figure
 from replearn.transformer.bert.mlm import mask_tokens, nsp_pairs, pad_pairs
 from replearn.transformer.bert.model import BERT, IGNORE_INDEX, pretraining_loss
@@ -74,6 +84,7 @@ class Config:
         lr_finetune: AdamW peak learning rate of fine-tuning (both runs).
         weight_decay: AdamW weight decay.
         threads: torch intra-op threads during training.
+        seeds: training seeds (``seed, seed + 1, ...``; >= 3), each a whole pipeline.
         pretrain: engine settings of pre-training.
         finetune: engine settings of each fine-tuning run.
     """
@@ -92,22 +103,27 @@ class Config:
     lr_finetune: float = 3e-4
     weight_decay: float = 0.01
     threads: int = 1
-    pretrain: EngineConfig = field(default_factory=lambda: _engine(1500, 64, 500))
-    finetune: EngineConfig = field(default_factory=lambda: _engine(800, 64, 200))
+    seeds: int = 3
+    pretrain: EngineConfig = field(default_factory=lambda: _engine(750, 64, 250))
+    finetune: EngineConfig = field(default_factory=lambda: _engine(400, 64, 100))
+
+    def __post_init__(self) -> None:
+        if self.seeds < MIN_SEEDS:
+            raise ValueError(f"seeds must be >= {MIN_SEEDS} (the claim), got {self.seeds}")
 
 
 def tiny() -> Config:
     """Seconds: a tiny model, a few steps on a few thousand sentences."""
     return Config(
         vocab_size=1000, hidden=32, layers=1, heads=2, intermediate=64, n_pretrain=2000,
-        n_finetune=2000, pretrain=_engine(10, 32, 0), finetune=_engine(10, 32, 0),
+        n_finetune=2000, pretrain=_engine(4, 32, 0), finetune=_engine(4, 32, 0),
     )  # fmt: skip
 
 
 def quick() -> Config:
-    """Seconds: 4,000 pretraining sentences, 50 + 40 steps (a smoke check)."""
+    """Seconds: 4,000 pretraining sentences, 20 + 15 steps per seed (a smoke check)."""
     return Config(
-        n_pretrain=4000, n_finetune=2000, pretrain=_engine(50, 64, 0), finetune=_engine(40, 64, 0)
+        n_pretrain=4000, n_finetune=2000, pretrain=_engine(20, 64, 0), finetune=_engine(15, 64, 0)
     )
 
 
@@ -255,13 +271,24 @@ def _plot(ctx: RunContext, histories: dict[str, list[dict[str, Any]]]) -> Any:
     return save_figure(fig, ctx.path("bert_sst2_dev_accuracy.png"))
 
 
+def _comparison(m: dict[str, Any]) -> SeedComparison:
+    return compare_seeds(
+        m["dev_accuracy_pretrained_seeds"],
+        m["dev_accuracy_scratch_seeds"],
+        label_x="pre-trained",
+        label_y="scratch",
+        unit="points",
+    )
+
+
 def _verdict(m: dict[str, Any]) -> tuple[bool, str]:
-    gain = m["dev_accuracy_pretrained"] - m["dev_accuracy_scratch"]
-    return gain > 0, (
+    c = _comparison(m)
+    return c.holds, (
         f"SST-2 dev accuracy {m['dev_accuracy_pretrained']:.4f} after MLM"
-        f"{'+NSP' if m['nsp'] else ''} pre-training ({m['pretrain_steps']} steps, final masked-"
-        f"token accuracy {m['pretrain_mlm_accuracy']:.3f}) vs {m['dev_accuracy_scratch']:.4f} "
-        f"from scratch, {m['finetune_steps']} fine-tuning steps each: {100 * gain:+.2f} points"
+        f"{'+NSP' if m['nsp'] else ''} pre-training ({m['pretrain_steps']:.0f} steps, final "
+        f"masked-token accuracy {m['pretrain_mlm_accuracy']:.3f}) vs "
+        f"{m['dev_accuracy_scratch']:.4f} from scratch, {m['finetune_steps']} fine-tuning steps "
+        f"each (means over seeds); {c.evidence()}"
     )
 
 
@@ -270,7 +297,8 @@ CLAIMS = (
         "pretraining-helps-finetuning",
         "Pre-training a bidirectional encoder by masked language modelling (Devlin et al. 2019) "
         "gives a better SST-2 classifier than training the same network from scratch with the "
-        "same fine-tuning budget; holds if the dev accuracy is higher after pre-training.",
+        "same fine-tuning budget; holds if the dev accuracy is higher after pre-training (mean "
+        "paired gain over training seeds, one-sided 95% Student-t lower bound > 0).",
         _verdict,
         "bert_sst2_dev_accuracy.png",
     ),
@@ -290,32 +318,53 @@ def run(cfg: Config, ctx: RunContext) -> Result:
     n_val = min(1000, len(pre_set) // 10)
     pre_train = TensorDataset(*(t[n_val:] for t in pre_set.tensors))
     pre_val = TensorDataset(*(t[:n_val] for t in pre_set.tensors))
-    metrics: dict[str, Any] = {"vocab_size": vocab, "nsp": cfg.nsp, "n_pretrain": len(pre_train)}
+    per_seed: dict[str, list[float]] = {}
+    histories: dict[str, list[dict[str, Any]]] = {}
     with num_threads(cfg.threads):
-        torch.manual_seed(ctx.seed)
-        model = make_bert(cfg, vocab, num_labels=2).to(ctx.device)
-        init = {k: v.clone() for k, v in model.state_dict().items()}
-        task = MLMTask(model, vocab)
-        with ctx.child("pretrain") as sub:
-            opt = adamw(model, cfg.lr_pretrain, cfg.weight_decay)
-            loop = fit(task, opt, pre_train, cfg=cfg.pretrain, ctx=sub, val_set=pre_val)
-        last = [r for r in loop.history if "val_mlm_loss" in r][-1]
-        metrics.update(
-            pretrain_steps=loop.step, pretrain_time_s=loop.wall_time_s,
-            pretrain_mlm_loss=last["val_mlm_loss"], pretrain_mlm_accuracy=last["val_mlm_accuracy"],
-            pretrain_nsp_accuracy=last.get("val_nsp_accuracy", float("nan")),
-        )  # fmt: skip
-        acc, t, rows_pre = finetune(model, cfg, ctx, "finetune_pretrained", data)
-        metrics.update(dev_accuracy_pretrained=acc, finetune_time_s=t)
-        scratch = make_bert(cfg, vocab, num_labels=2).to(ctx.device)
-        scratch.load_state_dict(init)  # the same initial weights, no pre-training
-        metrics["dev_accuracy_scratch"], _, rows_scratch = finetune(
-            scratch, cfg, ctx, "finetune_scratch", data
-        )
+        for seed in range(ctx.seed, ctx.seed + cfg.seeds):
+            with ctx.child(f"seed{seed}", seed=seed) as run:
+                one, rows, model = _one_seed(cfg, run, vocab, (pre_train, pre_val), data)
+            for key, value in one.items():
+                per_seed.setdefault(key, []).append(value)
+            if seed == ctx.seed:
+                histories, first = rows, model
+    metrics: dict[str, Any] = {f"{k}_seeds": v for k, v in per_seed.items()}
+    metrics.update({k: sum(v) / len(v) for k, v in per_seed.items()})
     metrics.update(
+        vocab_size=vocab, nsp=cfg.nsp, n_pretrain=len(pre_train),
+        seeds=list(range(ctx.seed, ctx.seed + cfg.seeds)),
         finetune_steps=cfg.finetune.max_steps,
         gain_points=100 * (metrics["dev_accuracy_pretrained"] - metrics["dev_accuracy_scratch"]),
-        parameters=sum(p.numel() for p in model.parameters()),
+        parameters=sum(p.numel() for p in first.parameters()),
     )  # fmt: skip
-    plot = _plot(ctx, {"finetune_pretrained": rows_pre, "finetune_scratch": rows_scratch})
-    return Result(metrics=metrics, model=model, plots=[plot])
+    metrics["comparison"] = _comparison(metrics).as_dict()
+    plot = _plot(ctx, histories)
+    return Result(metrics=metrics, model=first, plots=[plot])
+
+
+def _one_seed(
+    cfg: Config, ctx: RunContext, vocab: int, pre: tuple[TensorDataset, TensorDataset], data: tuple
+) -> tuple[dict[str, float], dict[str, list[dict[str, Any]]], nn.Module]:
+    """Pre-train from ``ctx.seed``'s initial weights, fine-tune it and the same weights unpre-
+    trained; the numbers, the fine-tuning histories and the pre-trained model."""
+    torch.manual_seed(ctx.seed)
+    model = make_bert(cfg, vocab, num_labels=2).to(ctx.device)
+    init = {k: v.clone() for k, v in model.state_dict().items()}
+    task = MLMTask(model, vocab)
+    with ctx.child("pretrain") as sub:
+        opt = adamw(model, cfg.lr_pretrain, cfg.weight_decay)
+        loop = fit(task, opt, pre[0], cfg=cfg.pretrain, ctx=sub, val_set=pre[1])
+    last = [r for r in loop.history if "val_mlm_loss" in r][-1]
+    m: dict[str, float] = dict(
+        pretrain_steps=loop.step, pretrain_time_s=loop.wall_time_s,
+        pretrain_mlm_loss=last["val_mlm_loss"], pretrain_mlm_accuracy=last["val_mlm_accuracy"],
+        pretrain_nsp_accuracy=last.get("val_nsp_accuracy", float("nan")),
+    )  # fmt: skip
+    acc, t, rows_pre = finetune(model, cfg, ctx, "finetune_pretrained", data)
+    m.update(dev_accuracy_pretrained=acc, finetune_time_s=t)
+    scratch = make_bert(cfg, vocab, num_labels=2).to(ctx.device)
+    scratch.load_state_dict(init)  # the same initial weights, no pre-training
+    m["dev_accuracy_scratch"], _, rows_scratch = finetune(
+        scratch, cfg, ctx, "finetune_scratch", data
+    )
+    return m, {"finetune_pretrained": rows_pre, "finetune_scratch": rows_scratch}, model

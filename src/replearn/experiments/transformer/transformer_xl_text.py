@@ -21,10 +21,17 @@ memory), ``val_loss_xl`` (memory ``mem_len``, as trained) and ``val_loss_xl_long
 ``val_loss_by_position`` curves (loss at each position of a segment) show where the memory
 helps: the vanilla model's first characters of a segment have no context.
 
-Claims: the memory lowers the validation loss at equal segment length; a memory longer
-than in training lowers it further. Writes ``xl_loss_by_position.png`` and ``xl_curves.png``.
+Both models are trained for ``seeds`` training seeds (3 by default: initial parameters per
+seed, shared by the two models; the text streams are fixed). Claims: the memory lowers the
+validation loss at equal segment length; a memory longer than in training lowers it
+further. Each is judged over the seeds by :func:`replearn.experiments.stats.compare_seeds`
+(paired by seed; the one-sided 95% Student-t lower bound of the mean loss reduction must be
+above zero), so the seed-to-seed spread of training enters the verdict, not a bare
+``gain > 0``. To keep the default cost sane, each seed trains 400 steps per model (800 with
+one seed before): three seeds cost 1.5x the old run. Writes ``xl_loss_by_position.png`` and
+``xl_curves.png`` (first seed).
 
-replearn run transformer-xl-text                  # ~3 min of CPU time (one thread)
+replearn run transformer-xl-text                  # ~4-5 min of CPU time (one thread)
 replearn run transformer-xl-text --preset quick   # about a minute
 """
 
@@ -42,6 +49,7 @@ from torch import Tensor
 from replearn.data.text import TinyShakespeare
 from replearn.engine import EngineConfig, RunContext, Task, fit
 from replearn.experiments.base import Claim, Result, experiment
+from replearn.experiments.stats import MIN_SEEDS, SeedComparison, compare_seeds
 from replearn.report.plots import DPI, save_figure
 from replearn.transformer.transformer_xl import TransformerXL
 
@@ -69,6 +77,7 @@ class Config:
         log_every: steps between logged training losses.
         threads: torch intra-op threads (1: the matrices are small, a second thread mostly
             adds synchronisation, and much of it on a busy machine).
+        seeds: training seeds (``seed, seed + 1, ...``; >= 3).
     """
 
     seg_len: int = 32
@@ -80,7 +89,7 @@ class Config:
     d_inner: int = 256
     dropout: float = 0.1
     batch_size: int = 16
-    steps: int = 800
+    steps: int = 400
     lr: float = 2e-3
     warmup_steps: int = 50
     weight_decay: float = 0.01
@@ -88,8 +97,11 @@ class Config:
     eval_chars: int = 32768
     log_every: int = 50
     threads: int = 1
+    seeds: int = 3
 
     def __post_init__(self) -> None:
+        if self.seeds < MIN_SEEDS:
+            raise ValueError(f"seeds must be >= {MIN_SEEDS} (the claims), got {self.seeds}")
         if min(self.seg_len, self.mem_len, self.batch_size, self.steps, self.threads) < 1:
             raise ValueError("seg_len, mem_len, batch_size, steps and threads must be >= 1")
         if self.eval_mem_len <= self.mem_len:
@@ -99,16 +111,16 @@ class Config:
 
 
 def tiny() -> Config:
-    """Seconds: a tiny model, a few steps, a short evaluation."""
+    """Seconds: a tiny model, a few steps per seed, a short evaluation."""
     return Config(
         seg_len=8, mem_len=8, eval_mem_len=16, d_model=16, n_layer=1, n_head=2, d_inner=32,
-        batch_size=4, steps=4, eval_chars=256, log_every=2, threads=1,
+        batch_size=4, steps=2, eval_chars=256, log_every=2, threads=1,
     )  # fmt: skip
 
 
 def quick() -> Config:
-    """Seconds: 40 steps and a 2,048-character evaluation (a smoke check)."""
-    return Config(steps=40, warmup_steps=5, eval_chars=2048, log_every=10)
+    """Seconds: 20 steps per model and seed, a 2,048-character evaluation (a smoke check)."""
+    return Config(steps=20, warmup_steps=5, eval_chars=2048, log_every=10)
 
 
 def streams(data: Tensor, batch_size: int) -> Tensor:
@@ -197,22 +209,42 @@ def evaluate(model: TransformerXL, data: Tensor, cfg: Config, mem_len: int) -> t
     return float(by_position.mean()), by_position
 
 
+def _memory(m: dict[str, Any]) -> SeedComparison:
+    return compare_seeds(
+        m["val_loss_xl_seeds"],
+        m["val_loss_vanilla_seeds"],
+        higher_is_better=False,
+        label_x="vanilla",
+        label_y="Transformer-XL (nats/char)",
+    )
+
+
+def _long(m: dict[str, Any]) -> SeedComparison:
+    return compare_seeds(
+        m["val_loss_xl_long_memory_seeds"],
+        m["val_loss_xl_seeds"],
+        higher_is_better=False,
+        label_x=f"memory {m['mem_len']}",
+        label_y=f"memory {m['eval_mem_len']} (nats/char)",
+    )
+
+
 def _verdict_memory(m: dict[str, Any]) -> tuple[bool, str]:
-    gain = m["val_loss_vanilla"] - m["val_loss_xl"]
-    return gain > 0, (
-        f"val loss (nats/char, {m['eval_chars']} chars) Transformer-XL {m['val_loss_xl']:.4f} "
-        f"(memory {m['mem_len']}) vs vanilla {m['val_loss_vanilla']:.4f}: "
-        f"{gain:+.4f} in favour of the memory; first position of a segment "
-        f"{m['val_loss_xl_first_position']:.3f} vs {m['val_loss_vanilla_first_position']:.3f}"
+    c = _memory(m)
+    return c.holds, (
+        f"val loss (nats/char, {m['eval_chars']} chars, means over seeds) Transformer-XL "
+        f"{m['val_loss_xl']:.4f} (memory {m['mem_len']}) vs vanilla {m['val_loss_vanilla']:.4f}; "
+        f"first position of a segment {m['val_loss_xl_first_position']:.3f} vs "
+        f"{m['val_loss_vanilla_first_position']:.3f}; {c.evidence()}"
     )
 
 
 def _verdict_long(m: dict[str, Any]) -> tuple[bool, str]:
-    gain = m["val_loss_xl"] - m["val_loss_xl_long_memory"]
-    return gain > 0, (
+    c = _long(m)
+    return c.holds, (
         f"Transformer-XL val loss with memory {m['eval_mem_len']} at evaluation "
         f"{m['val_loss_xl_long_memory']:.4f} vs {m['val_loss_xl']:.4f} with the training "
-        f"memory {m['mem_len']}: {gain:+.4f}"
+        f"memory {m['mem_len']} (means over seeds); {c.evidence()}"
     )
 
 
@@ -221,14 +253,16 @@ CLAIMS = (
         "memory-lowers-val-loss",
         "At equal segment length, Transformer-XL's segment-level recurrence (a memory of the "
         "previous segment's hidden states) lowers the validation loss on long text compared "
-        "with a vanilla model that reads each segment alone.",
+        "with a vanilla model that reads each segment alone (mean paired reduction over training "
+        "seeds, one-sided 95% lower bound > 0).",
         _verdict_memory,
         "xl_loss_by_position.png",
     ),
     Claim(
         "longer-memory-at-evaluation-helps",
         "Transformer-XL generalises to a memory longer than in training: evaluating with a "
-        "longer memory lowers the validation loss further.",
+        "longer memory lowers the validation loss further (mean paired reduction over training "
+        "seeds, one-sided 95% lower bound > 0).",
         _verdict_long,
         "xl_loss_by_position.png",
     ),
@@ -274,39 +308,31 @@ def run(cfg: Config, ctx: RunContext) -> Result:
         train_data = TinyShakespeare("train", block_size=cfg.seg_len).data
         val_data = TinyShakespeare("val", block_size=cfg.seg_len).data[: cfg.eval_chars]
         vocab = int(max(train_data.max(), val_data.max())) + 1
-        models, curves, times = {}, {}, {}
-        for name, mem_len in (("xl", cfg.mem_len), ("vanilla", 0)):
-            torch.manual_seed(ctx.seed)  # the same initial parameters for both
-            model = TransformerXL(
-                vocab_size=vocab, d_model=cfg.d_model, n_layer=cfg.n_layer, n_head=cfg.n_head,
-                d_inner=cfg.d_inner, mem_len=mem_len, dropout=cfg.dropout,
-            )  # fmt: skip
-            t0 = time.perf_counter()
-            curves[name] = train(model, train_data, cfg, ctx, name)
-            times[name] = time.perf_counter() - t0
-            models[name] = model.cpu()
-        loss_v, pos_v = evaluate(models["vanilla"], val_data, cfg, 0)
-        loss_x, pos_x = evaluate(models["xl"], val_data, cfg, cfg.mem_len)
-        loss_l, pos_l = evaluate(models["xl"], val_data, cfg, cfg.eval_mem_len)
+        per_seed: dict[str, list[float]] = {}
+        for seed in range(ctx.seed, ctx.seed + cfg.seeds):
+            with ctx.child(f"seed{seed}", seed=seed) as run:
+                one = _one_seed(cfg, run, train_data, val_data, vocab)
+            for key, value in one.items():
+                if isinstance(value, int | float):
+                    per_seed.setdefault(key, []).append(value)
+            if seed == ctx.seed:
+                first = one
     finally:
         torch.set_num_threads(previous)
-    metrics: dict[str, Any] = {
-        "val_loss_vanilla": loss_v,
-        "val_loss_xl": loss_x,
-        "val_loss_xl_long_memory": loss_l,
-        "val_loss_vanilla_first_position": float(pos_v[0]),
-        "val_loss_xl_first_position": float(pos_x[0]),
-        "val_loss_vanilla_last_position": float(pos_v[-1]),
-        "val_loss_xl_last_position": float(pos_x[-1]),
-        "memory_gain_nats": loss_v - loss_x,
-        "seg_len": cfg.seg_len,
-        "mem_len": cfg.mem_len,
-        "eval_mem_len": cfg.eval_mem_len,
-        "eval_chars": int(val_data.numel()),
-        "train_time_xl_s": round(times["xl"], 3),
-        "train_time_vanilla_s": round(times["vanilla"], 3),
-        "parameters": sum(p.numel() for p in models["xl"].parameters()),
-    }
+    metrics: dict[str, Any] = {f"{k}_seeds": v for k, v in per_seed.items()}
+    metrics.update({k: sum(v) / len(v) for k, v in per_seed.items()})
+    metrics.update(
+        seeds=list(range(ctx.seed, ctx.seed + cfg.seeds)),
+        seg_len=cfg.seg_len,
+        mem_len=cfg.mem_len,
+        eval_mem_len=cfg.eval_mem_len,
+        eval_chars=int(val_data.numel()),
+        parameters=sum(p.numel() for p in first["model"].parameters()),
+    )
+    metrics["memory_comparison"] = _memory(metrics).as_dict()
+    metrics["long_memory_comparison"] = _long(metrics).as_dict()
+    pos_v, pos_x, pos_l = first["pos_vanilla"], first["pos_xl"], first["pos_long"]
+    curves = first["curves"]
     plots = [
         _plot_positions(
             ctx.path("xl_loss_by_position.png"),
@@ -321,4 +347,41 @@ def run(cfg: Config, ctx: RunContext) -> Result:
             {"Transformer-XL": curves["xl"], "vanilla": curves["vanilla"]},
         ),
     ]
-    return Result(metrics=metrics, model=models["xl"], plots=plots)
+    return Result(metrics=metrics, model=first["model"], plots=plots)
+
+
+def _one_seed(
+    cfg: Config, ctx: RunContext, train_data: Tensor, val_data: Tensor, vocab: int
+) -> dict[str, Any]:
+    """Both models from ``ctx.seed``'s initial parameters; losses, curves and the XL model."""
+    models, curves, times = {}, {}, {}
+    for name, mem_len in (("xl", cfg.mem_len), ("vanilla", 0)):
+        torch.manual_seed(ctx.seed)  # the same initial parameters for both
+        model = TransformerXL(
+            vocab_size=vocab, d_model=cfg.d_model, n_layer=cfg.n_layer, n_head=cfg.n_head,
+            d_inner=cfg.d_inner, mem_len=mem_len, dropout=cfg.dropout,
+        )  # fmt: skip
+        t0 = time.perf_counter()
+        curves[name] = train(model, train_data, cfg, ctx, name)
+        times[name] = time.perf_counter() - t0
+        models[name] = model.cpu()
+    loss_v, pos_v = evaluate(models["vanilla"], val_data, cfg, 0)
+    loss_x, pos_x = evaluate(models["xl"], val_data, cfg, cfg.mem_len)
+    loss_l, pos_l = evaluate(models["xl"], val_data, cfg, cfg.eval_mem_len)
+    return {
+        "val_loss_vanilla": loss_v,
+        "val_loss_xl": loss_x,
+        "val_loss_xl_long_memory": loss_l,
+        "val_loss_vanilla_first_position": float(pos_v[0]),
+        "val_loss_xl_first_position": float(pos_x[0]),
+        "val_loss_vanilla_last_position": float(pos_v[-1]),
+        "val_loss_xl_last_position": float(pos_x[-1]),
+        "memory_gain_nats": loss_v - loss_x,
+        "train_time_xl_s": round(times["xl"], 3),
+        "train_time_vanilla_s": round(times["vanilla"], 3),
+        "pos_vanilla": pos_v,
+        "pos_xl": pos_x,
+        "pos_long": pos_l,
+        "curves": curves,
+        "model": models["xl"],
+    }
