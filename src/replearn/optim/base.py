@@ -29,7 +29,14 @@ from typing import Any
 import torch
 from torch import Tensor
 
-__all__ = ["ReplearnOptimizer", "check_beta", "check_flags", "check_number"]
+__all__ = ["OptimArgumentError", "ReplearnOptimizer", "check_beta", "check_flags", "check_number"]
+
+_DEVIATION = "a deviation from torch.optim, listed in docs/deviations.md"
+
+
+class OptimArgumentError(ValueError, TypeError):
+    """A hyperparameter of the wrong type: torch raises ``TypeError`` (or accepts a Tensor);
+    replearn raises this, which is both a ``ValueError`` and a ``TypeError``."""
 
 
 def check_number(
@@ -54,11 +61,14 @@ def check_number(
     left, right = "(" if low_open else "[", ")" if high_open or high == math.inf else "]"
     interval = f"{left}{low:g}, {high:g}{right}"
     if isinstance(value, Tensor):
-        raise ValueError(
+        raise OptimArgumentError(
             f"{name} must be a Python float in {interval}, got a Tensor (tensor "
-            "hyperparameters, used by torch for capturable or compiled steps, are not supported)"
+            "hyperparameters, used by torch for capturable or compiled steps, are not supported: "
+            f"{_DEVIATION})"
         )
-    if isinstance(value, bool) or not isinstance(value, numbers.Real) or math.isnan(value):
+    if isinstance(value, bool) or not isinstance(value, numbers.Real):
+        raise OptimArgumentError(f"{name} must be a real number in {interval}, got {value!r}")
+    if math.isnan(value):
         raise ValueError(f"{name} must be a real number in {interval}, got {value!r}")
     below = value <= low if low_open else value < low
     above = value >= high if high_open else value > high
@@ -87,11 +97,14 @@ def check_flags(group: dict[str, Any]) -> None:
         raise ValueError(f"foreach must be None, True or False, got {foreach!r}")
     if group.get("fused"):
         raise ValueError(
-            "fused=True is not implemented by replearn.optim; foreach=True is the fast path"
+            "fused=True is not implemented by replearn.optim; foreach=True is the fast path "
+            f"({_DEVIATION})"
         )
     for name in ("capturable", "differentiable"):
         if group.get(name):
-            raise ValueError(f"{name}=True is not supported by replearn.optim (only False)")
+            raise ValueError(
+                f"{name}=True is not supported by replearn.optim (only False; {_DEVIATION})"
+            )
 
 
 class ReplearnOptimizer(torch.optim.Optimizer):
