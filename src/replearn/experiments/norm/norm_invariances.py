@@ -42,7 +42,7 @@ from typing import Any
 import torch
 from torch import Tensor, nn
 
-from replearn.engine import EngineConfig, FixedBatches, RunContext, fit
+from replearn.engine import EngineConfig, FixedBatches, NonFiniteLossError, RunContext, fit
 from replearn.engine.context import single_thread
 from replearn.experiments.base import Claim, Result, experiment
 from replearn.experiments.common import seeded
@@ -154,12 +154,14 @@ def _standardize(cfg: Config, ctx: RunContext, m: dict[str, Any]) -> Any:
                 nn.init.zeros_(task.model.bias)
                 engine = EngineConfig(max_steps=cfg.gd_steps, batch_size=len(y),
                                       log_every=cfg.gd_steps, checkpoint_every=0, progress=False,
-                                      nan_policy="skip", max_skips=cfg.gd_steps)  # fmt: skip
+                                      nan_policy="skip", max_skips=10)  # fmt: skip
                 with ctx.child(f"gd-{name}-lr1e{log_lr:g}-seed{seed}", seed=seed) as sub:
-                    fit(task, SGD(task.parameters(), lr=lr), FixedBatches(full), cfg=engine,
-                        ctx=sub)  # fmt: skip
-                loss = task.full_loss()
-                runs.append((loss if math.isfinite(loss) else math.inf, lr))
+                    try:
+                        fit(task, SGD(task.parameters(), lr=lr), FixedBatches(full),
+                            cfg=engine, ctx=sub)  # fmt: skip
+                    except NonFiniteLossError:
+                        task.diverged = True
+                runs.append((task.full_loss(), lr))
             loss, lr = min(runs)
             final[name].append(loss)
             best_lr[name].append(lr)

@@ -9,6 +9,7 @@ logistic regression (convex) and tanh/ReLU MLPs (non-convex), from ``torch.nn.Li
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -19,11 +20,20 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from replearn.data.images import load_classification
-from replearn.engine import Callback, EngineConfig, FixedBatches, RunContext, Task, fit
+from replearn.engine import (
+    Callback,
+    EngineConfig,
+    FixedBatches,
+    NonFiniteLossError,
+    RunContext,
+    Task,
+    fit,
+)
 from replearn.engine.trainer import Loop
 from replearn.report.plots import save_figure
 
 __all__ = [
+    "DIVERGED_LOSS",
     "Bench",
     "IndexClassifier",
     "index_batches",
@@ -32,6 +42,10 @@ __all__ = [
     "seed_bars",
     "train_bench",
 ]
+
+
+DIVERGED_LOSS = 1e3
+"""The training loss a diverged run counts as (so that seed statistics stay finite)."""
 
 
 @dataclass(frozen=True)
@@ -77,20 +91,29 @@ class IndexClassifier(Task):
         self.model = model
         self.register_buffer("x", x, persistent=False)
         self.register_buffer("y", y, persistent=False)
+        self.diverged = False
 
     def training_step(self, idx: Tensor) -> tuple[Tensor, dict[str, Tensor]]:
         return F.cross_entropy(self.model(self.x[idx]), self.y[idx]), {}
 
     @torch.no_grad()
     def full_loss(self, x: Tensor | None = None, y: Tensor | None = None) -> float:
-        """Mean cross-entropy on a whole split (the training set by default)."""
+        """Mean cross-entropy on a whole split (the training set by default).
+
+        A diverged run, or a non-finite loss, counts as :data:`DIVERGED_LOSS`.
+        """
+        if self.diverged:
+            return DIVERGED_LOSS
         x, y = (self.x, self.y) if x is None else (x, y)
-        return float(F.cross_entropy(self.model(x), y))
+        loss = float(F.cross_entropy(self.model(x), y))
+        return loss if math.isfinite(loss) else DIVERGED_LOSS
 
     @torch.no_grad()
     def accuracy(self, x: Tensor, y: Tensor) -> float:
-        """Fraction of ``x`` classified correctly."""
-        return float((self.model(x).argmax(-1) == y).float().mean())
+        """Fraction of ``x`` classified correctly (non-finite outputs count as wrong)."""
+        logits = self.model(x)
+        right = (logits.argmax(-1) == y) & torch.isfinite(logits).all(-1)
+        return float(right.float().mean())
 
 
 def index_batches(n: int, steps: int, batch: int, seed: int) -> Tensor:
@@ -109,15 +132,23 @@ def train_bench(
     seed: int,
     log_every: int = 0,
     callbacks: tuple[Callback, ...] = (),
-) -> Loop:
-    """Train ``task`` for ``steps`` updates in child run ``name-seed<seed>``; returns the loop."""
+) -> Loop | None:
+    """Train ``task`` for ``steps`` updates in child run ``name-seed<seed>``; returns the loop.
+
+    A run that diverges (10 non-finite losses in a row) stops there: ``task.diverged`` is
+    set and None is returned.
+    """
     engine = EngineConfig(max_steps=steps, batch_size=batch, log_every=log_every or steps,
                           checkpoint_every=0, progress=False, nan_policy="skip",
-                          max_skips=steps)  # fmt: skip
+                          max_skips=10)  # fmt: skip
     order = index_batches(len(task.y), steps, batch, seed)
     opt = make_opt(list(task.parameters()))
     with ctx.child(f"{name}-seed{seed}", seed=seed) as sub:
-        return fit(task, opt, FixedBatches(order), cfg=engine, ctx=sub, callbacks=callbacks)
+        try:
+            return fit(task, opt, FixedBatches(order), cfg=engine, ctx=sub, callbacks=callbacks)
+        except NonFiniteLossError:  # diverged: 10 non-finite losses in a row
+            task.diverged = True
+            return None
 
 
 def seed_bars(values: dict[str, list[float]], path: Any, *, ylabel: str, title: str) -> Path:

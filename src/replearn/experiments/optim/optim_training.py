@@ -160,7 +160,7 @@ def _adagrad(cfg: Config, ctx: RunContext, m: dict[str, Any]) -> Any:
                                      lambda p, c=cls, r=lr: c(p, lr=r), seed, cfg.steps,
                                      cfg.batch)  # fmt: skip
                     runs.append(task.full_loss())
-                final[name] = min(v for v in runs if math.isfinite(v))
+                final[name] = min(runs)  # a diverged run counts as DIVERGED_LOSS
                 best.setdefault(f"{prob}_{name}", []).append(final[name])
             gaps[prob].append(math.log(final["adagrad"] / final["adam"]))
     c = compare_seeds(gaps["nonconvex"], gaps["convex"], label_x="gap non-convex",
