@@ -57,7 +57,7 @@ def test_known_drift_is_generated_now() -> None:
     )["extra"]["speedup"]
     assert f"numbers:begin speedup:transformer_gpt_generate_cpu -->{speedup:.1f}x<!--" in text
     assert "<!-- numbers:begin claims:cnn -->" in text
-    assert "13 measured: 11 hold" not in text and "6.7x" not in text
+    assert "13 measured: 11 hold" not in text and "*idle*: 6.7x" not in text
 
 
 def _claims_dir(tmp_path: Path) -> Path:
