@@ -102,8 +102,8 @@ def tiny() -> Config:
 
 
 def quick() -> Config:
-    """Seconds: 2,000 training strings, 60 steps, 300 test strings (a smoke check)."""
-    return Config(n_train=2000, n_test=300, engine=_engine(60, 0))
+    """Seconds: 1,000 training strings, 40 steps, 100 val and test strings (a smoke check)."""
+    return Config(n_train=1000, n_val=100, n_test=100, engine=_engine(40, 0))
 
 
 def char_pairs(cfg: Config, n: int, rng: random.Random) -> list[tuple[str, str]]:

@@ -114,8 +114,8 @@ def tiny() -> Config:
 
 
 def quick() -> Config:
-    """Seconds: 128 training windows, 50 steps, 60 generated samples (a smoke check)."""
-    return Config(n_train=128, n_generate=60, engine=_engine(50, 0))
+    """Seconds: 128 training windows, 40 steps, 30 generated samples (a smoke check)."""
+    return Config(n_train=128, n_generate=30, engine=_engine(40, 0))
 
 
 def sinusoid_signals(

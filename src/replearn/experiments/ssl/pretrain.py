@@ -274,17 +274,17 @@ def tiny_for(method: str, data: str) -> Config:
 
 
 def quick_for(method: str, data: str) -> Config:
-    """Seconds: 500 examples, 30 steps of 128, three seeds, with the ablations (a smoke check)."""
+    """Seconds: 400 examples, 15 steps of 128, three seeds, with the ablations (a smoke check)."""
     return Config(
         method=method,
         data=data,
         n_seeds=3,
-        n_train=500,
-        n_probe=500,
+        n_train=400,
+        n_probe=300,
         queue_sizes=(16, 1024),
-        supervised_steps=30,
-        monitor_examples=300,
-        engine=EngineConfig(max_steps=30, batch_size=128, log_every=10, checkpoint_every=0),
+        supervised_steps=15,
+        monitor_examples=200,
+        engine=EngineConfig(max_steps=15, batch_size=128, log_every=5, checkpoint_every=0),
     )
 
 

@@ -84,8 +84,8 @@ def tiny() -> Config:
 
 
 def quick() -> Config:
-    """The default: a few seconds."""
-    return Config()
+    """A second or two: 128 queries, 5,000 samples per temperature (a smoke check)."""
+    return Config(n_queries=128, n_samples=5000)
 
 
 def entropy(p: Tensor) -> Tensor:
