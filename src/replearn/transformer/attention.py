@@ -24,29 +24,24 @@ mixes their concatenation:
 
 Causal masking (decoder self-attention, Sec. 3.2.3) lets query ``i`` see keys
 ``j <= i + (L_k - L_q)``: the queries are the *last* ``L_q`` positions of the keys.
-This is what decoding with a :class:`KVCache` needs; with ``L_q = L_k`` it is the
-usual lower triangle. (Deviation: ``torch``'s ``is_causal`` aligns the triangle to
-the top-left corner when ``L_q != L_k``; we pass an explicit mask then.)
+Decoding with a :class:`KVCache` needs this; with ``L_q = L_k`` it is the lower triangle
+(torch's ``is_causal`` aligns it top-left when ``L_q != L_k``: we pass an explicit mask then).
 
 Two paths with one signature: the reference path writes Eq. (1) out with
 ``matmul`` and ``softmax``; the fast path calls ``F.scaled_dot_product_attention``
 with ``scale = 1 / (T sqrt(d_k))`` (fused kernels on GPU). A query row whose keys are
 all masked gives NaN on the reference path.
 
-:class:`MultiHeadAttention` has the constructor, parameter names (``in_proj_weight``
-or ``q/k/v_proj_weight``, ``in_proj_bias``, ``out_proj``), forward signature and
-mask conventions of ``torch.nn.MultiheadAttention`` (there ``True`` in
-``attn_mask``/``key_padding_mask`` means *masked out*, the opposite of Eq. (1)'s
-boolean ``mask`` here), with ``add_bias_kv``, ``add_zero_attn``, unbatched input and
-every mask form (:mod:`~replearn.transformer.attention_masks`); the deviations that remain
-are in the table of docs/deviations.md.
+:class:`MultiHeadAttention` is a drop-in for ``torch.nn.MultiheadAttention``: its constructor
+(with ``add_bias_kv``, ``add_zero_attn``), parameter names (``in_proj_weight`` or
+``q/k/v_proj_weight``, ``in_proj_bias``, ``bias_k/v``, ``out_proj``), forward (unbatched input,
+every mask form of :mod:`~replearn.transformer.attention_masks`; there ``True`` means *masked
+out*, the opposite of Eq. (1)'s boolean ``mask``); what differs is in docs/deviations.md.
 
-Tests check: reference path == fast path == explicit formula (float64, causal,
-boolean and additive masks, temperature, gradients); :class:`MultiHeadAttention` ==
-``torch.nn.MultiheadAttention`` with copied weights (padding and attention masks,
-``batch_first``, ``kdim``/``vdim``, averaged and per-head weights); step-by-step
-decoding with a :class:`KVCache` == the full causal forward; tests/dropins/: every input
-and mask form of ``torch.nn.MultiheadAttention``, forward and backward, both paths.
+Tests: reference path == fast path == explicit formula (float64, causal, boolean and additive
+masks, temperature, gradients); step-by-step decoding with a :class:`KVCache` == the full causal
+forward; tests/dropins/: every input and mask form of ``torch.nn.MultiheadAttention`` with its
+weights, forward and backward, both paths.
 """
 
 from __future__ import annotations
@@ -69,6 +64,7 @@ from replearn.transformer.attention_masks import (
 from replearn.transformer.kv_cache import KVCache
 
 __all__ = [
+    "AttentionInputError",
     "KVCache",
     "MultiHeadAttention",
     "attention_weights",
@@ -294,17 +290,15 @@ class MultiHeadAttention(nn.Module):
             unbatched (L, E), (S, kdim), (S, vdim)) -> output like query, weights (B, L, S')
             averaged or (B, h, L, S') (no B unbatched; S' = S + extra keys), or None.
         """
-        batched = check_mha_inputs(query, key, value, key_padding_mask, attn_mask, self.num_heads)
+        batched = check_mha_inputs(
+            query, key, value, key_padding_mask, attn_mask, self.num_heads, embed_dim=self.embed_dim
+        )
         if not batched:
             query, key, value = (x.unsqueeze(0) for x in (query, key, value))
-            if key_padding_mask is not None:
-                key_padding_mask = key_padding_mask.unsqueeze(0)
+            kpm = key_padding_mask
+            key_padding_mask = None if kpm is None else kpm.unsqueeze(0)
         elif not self.batch_first:
             query, key, value = (x.transpose(0, 1) for x in (query, key, value))
-        if query.shape[-1] != self.embed_dim:
-            raise AttentionInputError(
-                f"was expecting embedding dimension of {self.embed_dim}, but got {query.shape[-1]}"
-            )
         b, lq = query.shape[:2]
         q, k, v = self.project(query, key, value)  # (B, h, L, d)
         extra = int(self.bias_k is not None) + int(self.add_zero_attn)
@@ -341,11 +335,8 @@ class MultiHeadAttention(nn.Module):
         return out, (attn if need_weights else None)
 
     def extra_repr(self) -> str:
-        extra = ""
-        if self.bias_k is not None:
-            extra += ", add_bias_kv=True"
-        if self.add_zero_attn:
-            extra += ", add_zero_attn=True"
+        extra = ", add_bias_kv=True" if self.bias_k is not None else ""
+        extra += ", add_zero_attn=True" if self.add_zero_attn else ""
         return (
             f"embed_dim={self.embed_dim}, num_heads={self.num_heads}, dropout={self.dropout}, "
             f"kdim={self.kdim}, vdim={self.vdim}, batch_first={self.batch_first}{extra}, "

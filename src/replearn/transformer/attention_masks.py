@@ -94,6 +94,8 @@ def check_mha_inputs(
     key_padding_mask: Tensor | None,
     attn_mask: Tensor | None,
     num_heads: int,
+    *,
+    embed_dim: int | None = None,
 ) -> bool:
     """Raise as torch does for these shapes; return whether the input is batched.
 
@@ -132,6 +134,10 @@ def check_mha_inputs(
     if key.shape[:-1] != value.shape[:-1]:
         raise AttentionInputError(
             f"key shape {tuple(key.shape)} does not match value shape {tuple(value.shape)}"
+        )
+    if embed_dim is not None and query.shape[-1] != embed_dim:
+        raise AttentionInputError(
+            f"was expecting embedding dimension of {embed_dim}, but got {query.shape[-1]}"
         )
     _mask_dtype("attn_mask", attn_mask)
     _mask_dtype("key_padding_mask", key_padding_mask)
