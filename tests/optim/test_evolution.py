@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 import math
 
 import pytest
@@ -129,3 +130,25 @@ def test_bad_arguments_are_refused():
         CMAES([x], popsize=2)
     with pytest.raises(ValueError, match="closure"):
         CMAES([x]).step(None)  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize("cls", [EvolutionStrategy, CMAES])
+def test_state_dict_round_trip_continues_identically(cls):
+    eig = quadratic_eigenvalues(3, 10.0)
+
+    def make(x):
+        return cls([x], sigma=0.3, seed=5) if cls is CMAES else cls([x], lr=0.05, seed=5)
+
+    x = torch.ones(3, dtype=F64, requires_grad=True)
+    opt = make(x)
+    for _ in range(3):
+        opt.step(lambda: quadratic(x, eig))
+    saved, x_saved = copy.deepcopy(opt.state_dict()), x.detach().clone()
+    for _ in range(3):
+        opt.step(lambda: quadratic(x, eig))
+    y = x_saved.clone().requires_grad_()
+    fresh = make(y)
+    fresh.load_state_dict(saved)
+    for _ in range(3):
+        fresh.step(lambda: quadratic(y, eig))
+    torch.testing.assert_close(y.detach(), x.detach(), rtol=0, atol=0)

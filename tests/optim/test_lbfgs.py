@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import copy
+
 import pytest
 import torch
 
@@ -118,3 +120,33 @@ def test_bad_arguments_are_refused():
         LBFGS([x], lr=0.0)
     with pytest.raises(ValueError, match="closure"):
         LBFGS([x]).step(None)  # type: ignore[arg-type]
+
+
+def test_state_dict_round_trip_continues_identically():
+    x, _ = _problem("rosenbrock")
+    opt = LBFGS([x], lr=0.1, max_iter=5, history_size=4)
+
+    def closure(x=x, opt=opt):
+        opt.zero_grad()
+        loss = rosenbrock(x)
+        loss.backward()
+        return loss
+
+    for _ in range(3):
+        opt.step(closure)
+    saved, x_saved = copy.deepcopy(opt.state_dict()), x.detach().clone()
+    for _ in range(3):
+        opt.step(closure)
+    y = x_saved.clone().requires_grad_()
+    fresh = LBFGS([y], lr=0.1, max_iter=5, history_size=4)
+    fresh.load_state_dict(saved)
+
+    def closure_y():
+        fresh.zero_grad()
+        loss = rosenbrock(y)
+        loss.backward()
+        return loss
+
+    for _ in range(3):
+        fresh.step(closure_y)
+    torch.testing.assert_close(y.detach(), x.detach(), rtol=0, atol=0)

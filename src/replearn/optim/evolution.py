@@ -160,7 +160,17 @@ class _FlatMixin(ReplearnOptimizer):
         return torch.tensor(out, dtype=points.dtype)
 
     def _randn(self, *shape: int, like: Tensor) -> Tensor:
-        return torch.randn(*shape, generator=self.generator, dtype=like.dtype).to(like.device)
+        """Gaussian samples; the generator's state is kept in the optimizer state."""
+        sample = torch.randn(*shape, generator=self.generator, dtype=like.dtype)
+        self.state[self._params[0]]["rng_state"] = self.generator.get_state()
+        return sample.to(like.device)
+
+    def load_state_dict(self, state_dict: dict[str, Any]) -> None:
+        """Load the state, the sampling generator's included (a resumed run samples alike)."""
+        super().load_state_dict(state_dict)
+        rng = self.state[self._params[0]].get("rng_state")
+        if rng is not None:
+            self.generator.set_state(rng.to(torch.uint8).cpu())
 
 
 @register(
