@@ -91,8 +91,8 @@ def tiny() -> Config:
 
 
 def quick() -> Config:
-    """Seconds: length 50 only, 200 steps, 3,000 training sequences (a smoke check)."""
-    return Config(lengths=(50,), n_train=3000, n_test=500, engine=_engine(200))
+    """Seconds: length 50 only, 80 steps, 1,000 training sequences (a smoke check)."""
+    return Config(lengths=(50,), n_train=1000, n_test=200, engine=_engine(80))
 
 
 class AddingTask(Task):
