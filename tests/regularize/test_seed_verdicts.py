@@ -116,3 +116,20 @@ def test_multitask_and_early_stopping_claims_are_judged_over_seeds() -> None:
     assert holds and "3 seeds" in evidence
     m["early_gap_accuracy_seeds"] = [0.16, 0.17, 0.15]
     assert not gap.verdict(m)[0]
+
+
+def test_dropout_gap_claim_is_judged_over_seeds() -> None:
+    from replearn.experiments.regularize import regularize_dropout
+
+    verdict = regularize_dropout.CLAIMS[0].verdict
+    m = {
+        f"{v}_{k}": 0.5
+        for v in ("dropout", "none")
+        for k in ("gap_accuracy", "train_accuracy", "gap_loss", "test_accuracy")
+    }
+    m["dropout_gap_accuracy_seeds"] = [0.05, 0.06, 0.04]
+    m["none_gap_accuracy_seeds"] = [0.15, 0.17, 0.16]
+    holds, evidence = verdict(m)
+    assert holds and "over 3 seeds" in evidence
+    m["dropout_gap_accuracy_seeds"] = [0.05, 0.20, 0.17]  # mean smaller, spread too large
+    assert not verdict(m)[0]

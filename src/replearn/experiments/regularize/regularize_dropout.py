@@ -6,9 +6,12 @@ dropout (:class:`replearn.regularize.dropout.Dropout`, Srivastava et al. 2014: p
 0.5 after each hidden layer). After training, accuracy and cross-entropy are
 measured in evaluation mode on the training subset, the validation split and
 the test split; the *gap* is training minus validation accuracy (and validation
-minus training loss).
+minus training loss). Both variants are trained for ``seeds`` training seeds (3 by default;
+the subsets are fixed), and the claim is judged over the seeds by
+:func:`replearn.experiments.stats.compare_seeds` (paired by seed; the one-sided 95%
+Student-t lower bound of the mean gap reduction must be above zero).
 
-Writes ``val_loss.png`` (validation loss during training) and ``gap.png``.
+Writes ``val_loss.png`` (validation loss during training, first seed) and ``gap.png`` (means).
 """
 
 from __future__ import annotations
@@ -29,7 +32,9 @@ from replearn.experiments.regularize.common import (
     load_data,
     metric_curve,
     mlp,
+    over_seeds,
 )
+from replearn.experiments.stats import compare_seeds
 
 VARIANTS = ("none", "dropout")
 
@@ -45,6 +50,7 @@ class Config:
         hidden: hidden widths of the MLP.
         p: drop probability after each hidden layer (variant ``dropout``).
         lr: Adam learning rate.
+        seeds: training seeds (``seed, seed + 1, ...``; >= 3).
         engine: training-loop settings (shared by the variants).
     """
 
@@ -54,6 +60,7 @@ class Config:
     hidden: tuple[int, ...] = (512, 512)
     p: float = 0.5
     lr: float = 1e-3
+    seeds: int = 3
     engine: EngineConfig = field(
         default_factory=lambda: EngineConfig(
             max_steps=3000, batch_size=128, log_every=100, eval_every=250, checkpoint_every=0
@@ -66,32 +73,40 @@ class Config:
 
 
 def tiny() -> Config:
-    """Seconds: digits, 30 steps (smoke tests)."""
+    """Seconds: digits, 10 steps per variant and seed (smoke tests)."""
     return Config(
         data="digits",
         n_train=None,
         n_val=None,
         hidden=(64,),
         engine=EngineConfig(
-            max_steps=30, batch_size=32, log_every=10, eval_every=15, checkpoint_every=0
+            max_steps=10, batch_size=32, log_every=5, eval_every=5, checkpoint_every=0
         ),
     )
 
 
 def quick() -> Config:
-    """Digits (all 1,294 training images), 2000 steps."""
+    """Digits (all 1,294 training images), 1000 steps per variant and seed."""
     base = Config(data="digits", n_train=None, n_val=None)
-    return dataclasses.replace(base, engine=dataclasses.replace(base.engine, max_steps=2000))
+    return dataclasses.replace(base, engine=dataclasses.replace(base.engine, max_steps=1000))
 
 
 def _verdict(m: dict[str, Any]) -> tuple[bool, str]:
-    holds = m["dropout_gap_accuracy"] < m["none_gap_accuracy"]
-    return holds, (
-        f"train - validation accuracy: dropout {m['dropout_gap_accuracy']:.4f} vs none "
-        f"{m['none_gap_accuracy']:.4f} (train {m['dropout_train_accuracy']:.4f} / "
+    c = compare_seeds(
+        m["dropout_gap_accuracy_seeds"],
+        m["none_gap_accuracy_seeds"],
+        higher_is_better=False,
+        label_x="gap (none)",
+        label_y="gap (dropout)",
+        unit="points",
+    )
+    return c.holds, (
+        f"means over seeds: train - validation accuracy: dropout "
+        f"{m['dropout_gap_accuracy']:.4f} vs none {m['none_gap_accuracy']:.4f} (train "
+        f"{m['dropout_train_accuracy']:.4f} / "
         f"{m['none_train_accuracy']:.4f}); validation - train loss: dropout "
         f"{m['dropout_gap_loss']:.3f} vs none {m['none_gap_loss']:.3f}; test accuracy dropout "
-        f"{m['dropout_test_accuracy']:.4f} vs none {m['none_test_accuracy']:.4f}"
+        f"{m['dropout_test_accuracy']:.4f} vs none {m['none_test_accuracy']:.4f}; {c.evidence()}"
     )
 
 
@@ -99,7 +114,8 @@ CLAIMS = (
     Claim(
         "dropout-gap",
         "Dropout regularizes: with p = 0.5 after each hidden layer the gap between training "
-        "and validation accuracy is smaller than without dropout.",
+        "and validation accuracy is smaller than without dropout (mean paired difference over "
+        "training seeds, one-sided 95% lower bound > 0).",
         _verdict,
         "gap.png",
     ),
@@ -117,23 +133,30 @@ CLAIMS = (
 def run(cfg: Config, ctx: RunContext) -> Result:
     """Train an MLP with and without dropout on a small subset; compare train-val gaps."""
     data = load_data(cfg.data, n_train=cfg.n_train, n_val=cfg.n_val, seed=ctx.seed, flatten=True)
+    curves: dict[str, tuple[list[float], list[float]]] = {}
+
+    def one_seed(run: RunContext) -> dict[str, Any]:
+        out: dict[str, Any] = {}
+        for variant in VARIANTS:
+            torch.manual_seed(run.seed)
+            p = cfg.p if variant == "dropout" else 0.0
+            trunk, head = mlp(data.input_shape[0], cfg.hidden, data.num_classes, dropout=p)
+            model = torch.nn.Sequential(trunk, head).to(ctx.device)
+            task = RegularizedClassificationTask(model, data.num_classes)
+            opt = torch.optim.Adam(model.parameters(), lr=cfg.lr)
+            with run.child(variant) as sub:
+                loop = fit(task, opt, data.train, cfg=cfg.engine, ctx=sub, val_set=data.val)
+            if run.seed == ctx.seed:
+                curves[variant] = metric_curve(loop.history, "val_loss")
+            m = evaluate_splits(model, data, device=ctx.device)
+            m["gap_accuracy"] = m["train_accuracy"] - m["val_accuracy"]
+            m["gap_loss"] = m["val_loss"] - m["train_loss"]
+            out.update({f"{variant}_{k}": v for k, v in m.items()})
+            run.log(loop.step, **{f"{variant}_{k}": v for k, v in m.items()})
+        return out
+
     metrics: dict[str, Any] = {"p": cfg.p, "train_examples": len(data.train)}
-    curves = {}
-    for variant in VARIANTS:
-        torch.manual_seed(ctx.seed)
-        p = cfg.p if variant == "dropout" else 0.0
-        trunk, head = mlp(data.input_shape[0], cfg.hidden, data.num_classes, dropout=p)
-        model = torch.nn.Sequential(trunk, head).to(ctx.device)
-        task = RegularizedClassificationTask(model, data.num_classes)
-        opt = torch.optim.Adam(model.parameters(), lr=cfg.lr)
-        with ctx.child(variant) as sub:
-            loop = fit(task, opt, data.train, cfg=cfg.engine, ctx=sub, val_set=data.val)
-        curves[variant] = metric_curve(loop.history, "val_loss")
-        m = evaluate_splits(model, data, device=ctx.device)
-        m["gap_accuracy"] = m["train_accuracy"] - m["val_accuracy"]
-        m["gap_loss"] = m["val_loss"] - m["train_loss"]
-        metrics.update({f"{variant}_{k}": v for k, v in m.items()})
-        ctx.log(loop.step, **{f"{variant}_{k}": v for k, v in m.items()})
+    metrics.update(over_seeds(ctx, cfg.seeds, one_seed))
     plots = [
         curves_chart(
             curves,
@@ -145,7 +168,7 @@ def run(cfg: Config, ctx: RunContext) -> Result:
         bar_chart(
             {v: metrics[f"{v}_gap_accuracy"] for v in VARIANTS},
             ctx.path("gap.png"),
-            ylabel="train - validation accuracy",
+            ylabel=f"train - validation accuracy (mean of {cfg.seeds} seeds)",
             title=f"dropout p={cfg.p}",
         ),
     ]
