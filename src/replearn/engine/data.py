@@ -14,6 +14,7 @@ record the position and a resumed run reads the same batches:
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Callable, Iterator
 from typing import Any
 
@@ -220,10 +221,17 @@ def evaluate(
     dataset: Dataset,
     *,
     batch_size: int = 512,
-    device: torch.device | str = "cpu",
+    device: torch.device | str | None = None,
     prefix: str = "val_",
 ) -> dict[str, float]:
-    """Average ``task.validation_step`` over ``dataset`` in order (weighted by batch size)."""
+    """Average ``task.validation_step`` over ``dataset`` in order (weighted by batch size).
+
+    Batches go to ``device``, by default the device of the task's first parameter (or
+    buffer; the CPU for a task with neither).
+    """
+    if device is None:
+        first = next(itertools.chain(task.parameters(), task.buffers()), None)
+        device = first.device if first is not None else torch.device("cpu")
     was_training = task.training
     task.eval()
     totals: dict[str, float] = {}

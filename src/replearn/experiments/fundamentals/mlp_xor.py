@@ -125,8 +125,9 @@ def train_xor(model: MLP, cfg: Config, ctx: RunContext) -> tuple[list[int], list
 
 def final_accuracy(model: MLP, x: Tensor, y: Tensor) -> float:
     """Training accuracy of the trained network."""
+    dev = next(model.parameters()).device
     with torch.no_grad():
-        return float(((model(x).squeeze(-1) > 0).float() == y).float().mean())
+        return float(((model(x.to(dev)).squeeze(-1) > 0).float() == y.to(dev)).float().mean())
 
 
 def _plot_surfaces(path: Any, models: list[MLP], accs: list[float], x: Tensor, y: Tensor) -> Any:
@@ -141,7 +142,8 @@ def _plot_surfaces(path: Any, models: list[MLP], accs: list[float], x: Tensor, y
     pts = torch.stack([xx, yy], -1).reshape(-1, 2)
     for i, (ax, model) in enumerate(zip(axes.flat, models, strict=False)):
         with torch.no_grad():
-            p = torch.sigmoid(model(pts).squeeze(-1)).reshape(xx.shape)
+            dev = next(model.parameters()).device
+            p = torch.sigmoid(model(pts.to(dev)).squeeze(-1)).reshape(xx.shape).cpu()
         ax.contourf(xx.numpy(), yy.numpy(), p.numpy(), levels=20, cmap="RdBu_r", vmin=0, vmax=1)
         ax.contour(xx.numpy(), yy.numpy(), p.numpy(), levels=[0.5], colors="k", linewidths=1)
         ax.scatter(
@@ -204,7 +206,8 @@ def run(cfg: Config, ctx: RunContext) -> Result:
         curves.append(losses)
         accs.append(final_accuracy(model, x, y))
         with torch.no_grad():
-            final_losses.append(float(XORTask(model).training_step((x, y))[0]))
+            batch = (x.to(ctx.device), y.to(ctx.device))
+            final_losses.append(float(XORTask(model).training_step(batch)[0]))
     for t, step in enumerate(steps):
         losses_t = [c[t] for c in curves]
         ctx.log(step, mean_loss=sum(losses_t) / len(losses_t), max_loss=max(losses_t))
