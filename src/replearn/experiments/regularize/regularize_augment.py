@@ -109,9 +109,11 @@ def tiny() -> Config:
 
 
 def quick() -> Config:
-    """Digits, 500 steps per method and seed."""
+    """Seconds: digits, 60 steps per method and seed (a smoke check)."""
     base = Config(data="digits", n_train=None)
-    return dataclasses.replace(base, engine=dataclasses.replace(base.engine, max_steps=500))
+    return dataclasses.replace(
+        base, engine=dataclasses.replace(base.engine, max_steps=60, log_every=20, eval_every=0)
+    )
 
 
 def _claim(method: str, name: str, statement: str) -> Claim:

@@ -99,9 +99,11 @@ def tiny() -> Config:
 
 
 def quick() -> Config:
-    """Digits, at most 1000 steps per phase and seed."""
-    base = Config(data="digits", n_train=None, n_val=None)
-    return dataclasses.replace(base, engine=dataclasses.replace(base.engine, max_steps=1000))
+    """Seconds: digits, at most 150 steps per phase and seed, patience 3 (a smoke check)."""
+    base = Config(data="digits", n_train=None, n_val=None, patience=3)
+    return dataclasses.replace(
+        base, engine=dataclasses.replace(base.engine, max_steps=150, log_every=10, eval_every=10)
+    )
 
 
 def _verdict_gap(m: dict[str, Any]) -> tuple[bool, str]:

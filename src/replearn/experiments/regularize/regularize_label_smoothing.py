@@ -82,9 +82,11 @@ def tiny() -> Config:
 
 
 def quick() -> Config:
-    """Digits, 3000 steps."""
+    """Seconds: digits, 300 steps (a smoke check)."""
     base = Config(data="digits", n_train=None, classes=(3, 5, 8))
-    return dataclasses.replace(base, engine=dataclasses.replace(base.engine, max_steps=3000))
+    return dataclasses.replace(
+        base, engine=dataclasses.replace(base.engine, max_steps=300, log_every=50, eval_every=0)
+    )
 
 
 def _verdict_ece(m: dict[str, Any]) -> tuple[bool, str]:

@@ -85,10 +85,10 @@ def tiny() -> Config:
 
 
 def quick() -> Config:
-    """3 seeds of 300 steps."""
+    """Seconds: 3 seeds of 80 steps (a smoke check)."""
     return Config(
         seeds=(0, 1, 2),
-        engine=EngineConfig(max_steps=300, batch_size=64, log_every=100, checkpoint_every=0),
+        engine=EngineConfig(max_steps=80, batch_size=64, log_every=20, checkpoint_every=0),
     )
 
 

@@ -93,9 +93,11 @@ def tiny() -> Config:
 
 
 def quick() -> Config:
-    """Digits, 1000 steps per variant and seed."""
+    """Seconds: digits, 120 steps per variant and seed (a smoke check)."""
     base = Config(data="digits", n_train=None)
-    return dataclasses.replace(base, engine=dataclasses.replace(base.engine, max_steps=1000))
+    return dataclasses.replace(
+        base, engine=dataclasses.replace(base.engine, max_steps=120, log_every=20, eval_every=60)
+    )
 
 
 def residual_mlp(n_in: int, width: int, n_out: int, rates: list[float]) -> nn.Sequential:

@@ -98,9 +98,15 @@ def tiny() -> Config:
 
 
 def quick() -> Config:
-    """Digits, 10 labelled images per class."""
+    """Seconds: digits, 10 labelled images per class, 100 + 60 steps per seed (a smoke check)."""
     base = Config(data="digits", n_per_class=10)
-    return dataclasses.replace(base, engine=dataclasses.replace(base.engine, batch_size=25))
+    return dataclasses.replace(
+        base,
+        pretrain=dataclasses.replace(base.pretrain, max_steps=100, log_every=20, eval_every=0),
+        engine=dataclasses.replace(
+            base.engine, max_steps=60, batch_size=25, log_every=20, eval_every=0
+        ),
+    )
 
 
 def _classes(ds: TensorDataset, classes: tuple[int, ...]) -> TensorDataset:
