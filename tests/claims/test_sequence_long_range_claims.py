@@ -1,0 +1,38 @@
+"""Claims of ``long-range-models`` (LSTM, GRU, S4 HiPPO/random, transformer on delayed recall),
+default config, seed 0.
+
+Asserts the verdicts that were measured (a claim measured as failing is asserted as failing);
+a change of verdict means the method or the experiment changed.
+"""
+
+from __future__ import annotations
+
+import pytest
+
+pytestmark = pytest.mark.slow
+
+# claim id -> measured verdict with the default config (2026-12-07, 42 min at load 20-35)
+MEASURED = {
+    # L = 16, 400 updates: GRU 0.450, LSTM 0.116 (chance 0.125): the LSTM had not left chance
+    # in this budget while the GRU had begun to learn (per seed +14.0, +79.0, +7.3 points); the
+    # 90% interval [-33.3, +100.2] is far from inside +-5: parity is not shown
+    "gru-matches-lstm": False,
+    # L = 128: S4-HiPPO 0.303, S4-random 0.225; +7.8 points, SE 5.3, lower bound -7.7
+    "s4-hippo-beats-random": False,
+    # L = 128: S4-HiPPO 0.303 vs LSTM 0.125; +17.8 points, SE 2.4, lower bound +10.8
+    "s4-beats-lstm-long": True,
+    # accuracy holds (transformer 0.876 vs LSTM 0.125, lower bound +40.2 points) but the
+    # training update is slower on one CPU thread: 87 vs 175 ms at L=32, 568 vs 2894 ms at
+    # L=512 (the GPT also has 29k parameters with its position table vs the LSTM's 9k)
+    "transformer-beats-rnn-long-range": False,
+}
+
+
+@pytest.mark.timeout(5400)
+def test_claims_verdicts(tmp_path, run_default):
+    _, verdicts = run_default("long-range-models", MEASURED)
+    for claim_id, expected in MEASURED.items():
+        row = verdicts[claim_id]
+        print(f"{claim_id}: {'holds' if row['holds'] else 'fails'} - {row['evidence']}")
+        assert row["holds"] is expected, f"{claim_id}: {row['evidence']}"
+        assert (tmp_path / row["plot"]).exists()
