@@ -23,23 +23,46 @@ pytestmark = [
 # experiment -> {claim id: measured verdict with the default config, seed 0}
 MEASURED = {
     "regularize-penalties": {"l1-sparse": True, "l2-small": True},
-    "regularize-dropout": {"dropout-gap": True},
-    "regularize-early-stopping": {
-        "early-stopping-gap": True,
-        "early-stopping-retrain": True,
-        "early-stopping-surrogate": True,
-    },
     "regularize-label-smoothing": {"ls-calibration": True, "ls-clusters": True},
-    "regularize-augment": {
-        "mixup-improves": True,
-        "cutmix-improves": False,
-        "randaugment-improves": False,
-        "cutout-improves": False,
-    },
-    "regularize-stochastic-depth": {"stochastic-depth-gap": True, "stochastic-depth-test": True},
-    "regularize-transfer": {"transfer-freeze": False, "transfer-finetune": False},
-    "regularize-multitask": {"multitask-helps": False, "multitask-learned-weights": False},
 }
+
+# Issue 21 made every comparison claim of these experiments a verdict over 3 training seeds
+# (replearn.experiments.stats.compare_seeds); their default configs were not re-measured
+# under the new rule (a 2-core machine at load ~25), so nothing is pinned for them yet. The
+# verdicts measured with one seed and the old "difference > 2 paired SE on test examples" rule
+# were: dropout-gap True; early-stopping gap/retrain/surrogate True/True/True; augment mixup
+# True (z = 2.4), cutmix/randaugment/cutout False; stochastic-depth gap True, test True
+# (z = 2.1); transfer freeze/finetune False/False; multitask helps/learned-weights False/False.
+NOT_REMEASURED = {
+    "regularize-dropout": ("dropout-gap",),
+    "regularize-early-stopping": (
+        "early-stopping-gap",
+        "early-stopping-retrain",
+        "early-stopping-surrogate",
+    ),
+    "regularize-augment": (
+        "mixup-improves",
+        "cutmix-improves",
+        "randaugment-improves",
+        "cutout-improves",
+    ),
+    "regularize-stochastic-depth": ("stochastic-depth-gap", "stochastic-depth-test"),
+    "regularize-transfer": ("transfer-freeze", "transfer-finetune"),
+    "regularize-multitask": ("multitask-helps", "multitask-learned-weights"),
+}
+
+
+def test_unmeasured_experiments_name_their_claims() -> None:
+    """The skipped experiments still name exactly their claims (so a re-measure pins them all)."""
+    for name, ids in NOT_REMEASURED.items():
+        assert {c.id for c in get_experiment(name).claims} == set(ids), name
+
+
+@pytest.mark.parametrize("name", sorted(NOT_REMEASURED))
+def test_claims_verdicts_not_remeasured(name):
+    pytest.skip(
+        f"{name}: verdicts over 3 seeds (issue 21) not yet measured with the default config"
+    )
 
 
 @pytest.mark.parametrize("name", sorted(MEASURED))

