@@ -107,8 +107,8 @@ def tiny() -> Config:
 
 
 def quick() -> Config:
-    """Seconds: 2,000 training strings, 50 steps, 200 test strings (a smoke check)."""
-    return Config(n_train=2000, n_test=200, engine=_engine(50, 0))
+    """Seconds: 1,000 training strings, 40 steps, 60 test strings (a smoke check)."""
+    return Config(n_train=1000, n_val=100, n_test=60, engine=_engine(40, 0))
 
 
 class Seq2SeqTask(Task):

@@ -108,8 +108,10 @@ def tiny() -> Config:
 
 
 def quick() -> Config:
-    """Seconds: lags 3 and 6, truncations 4 and 8, 2,400 tokens (a smoke check)."""
-    return Config(lags=(3, 6), truncations=(4, 8), train_tokens=2400, timing_repeats=10)
+    """Seconds: lags 3 and 6, truncations 4 and 8, 800 tokens (a smoke check)."""
+    return Config(
+        lags=(3, 6), truncations=(4, 8), train_tokens=800, test_tokens=300, timing_repeats=5
+    )
 
 
 def echo_stream(

@@ -121,9 +121,9 @@ def tiny() -> Config:
 
 
 def quick() -> Config:
-    """Seconds: 4,000 pretraining sentences, 20 + 15 steps per seed (a smoke check)."""
+    """Seconds: 4,000 pretraining sentences, 20 + 15 steps of 16 per seed (a smoke check)."""
     return Config(
-        n_pretrain=4000, n_finetune=2000, pretrain=_engine(20, 64, 0), finetune=_engine(15, 64, 0)
+        n_pretrain=4000, n_finetune=2000, pretrain=_engine(20, 16, 0), finetune=_engine(15, 16, 0)
     )
 
 
