@@ -176,8 +176,13 @@ def _verdict_scaling(m: dict[str, Any]) -> tuple[bool, str]:
 
 
 def _verdict_dropout(m: dict[str, Any]) -> tuple[bool, str]:
-    return m["best_val_loss_dropout"] < m["best_val_loss_no_dropout"], (
-        f"best val loss on a {m['small_chars']}-character slice: dropout {m['dropout']} "
+    # both halves of the statement: without dropout the validation loss rises after its best
+    # value (overfitting), and dropout's best validation loss is lower
+    overfits = m["final_val_loss_no_dropout"] > m["best_val_loss_no_dropout"]
+    lower = m["best_val_loss_dropout"] < m["best_val_loss_no_dropout"]
+    return overfits and lower, (
+        f"overfits without dropout: {'yes' if overfits else 'no'} (final val loss above the "
+        f"best); best val loss on a {m['small_chars']}-character slice: dropout {m['dropout']} "
         f"{m['best_val_loss_dropout']:.4f} vs none {m['best_val_loss_no_dropout']:.4f}; final "
         f"{m['final_val_loss_dropout']:.4f} vs {m['final_val_loss_no_dropout']:.4f} "
         f"(no dropout: final train loss {m['final_train_loss_no_dropout']:.3f})"
@@ -200,7 +205,8 @@ CLAIMS = (
     ),
     Claim(
         "gpt-dropout-helps-small-data",
-        "On a small training set a GPT overfits; dropout gives a lower best validation loss.",
+        "On a small training set a GPT overfits (without dropout its final validation loss is "
+        "above its best); dropout gives a lower best validation loss.",
         _verdict_dropout,
         "gpt_dropout.png",
     ),
