@@ -6,7 +6,7 @@ import pytest
 import torch
 from torch import nn
 
-from replearn.experiments.norm.norm_invariances import (
+from replearn.experiments.norm.invariance_probes import (
     PixelRNN,
     contrast_change,
     layer_norms,

@@ -46,6 +46,14 @@ from replearn.engine import EngineConfig, FixedBatches, NonFiniteLossError, RunC
 from replearn.engine.context import single_thread
 from replearn.experiments.base import Claim, Result, experiment
 from replearn.experiments.common import seeded
+from replearn.experiments.norm.invariance_probes import (
+    PixelRNN,
+    contrast_change,
+    layer_norms,
+    make_cnn,
+    max_jacobian_norm,
+    wine_split,
+)
 from replearn.experiments.optim.digits_bench import (
     IndexClassifier,
     load_bench,
@@ -54,7 +62,7 @@ from replearn.experiments.optim.digits_bench import (
     train_bench,
 )
 from replearn.experiments.stats import compare_seeds
-from replearn.norm import BatchNorm2d, InstanceNorm2d, LayerNorm, spectral_norm
+from replearn.norm import spectral_norm
 from replearn.norm.standardize import Standardize
 from replearn.optim import SGD, Adam
 from replearn.optim.least_squares import normal_matrix
@@ -118,18 +126,6 @@ def quick() -> Config:
 # ---------------------------------------------------------------- 1. standardization
 
 
-def wine_split(seed: int) -> tuple[Tensor, Tensor, Tensor, Tensor]:
-    """Wine (178 x 13, 3 classes), 70% train / 30% test by ``seed``, float64."""
-    from sklearn.datasets import load_wine
-
-    data = load_wine()
-    x = torch.tensor(data.data, dtype=torch.float64)
-    y = torch.tensor(data.target, dtype=torch.int64)
-    perm = torch.randperm(len(y), generator=torch.Generator().manual_seed(seed))
-    cut = int(0.7 * len(y))
-    return x[perm[:cut]], y[perm[:cut]], x[perm[cut:]], y[perm[cut:]]
-
-
 def _condition(x: Tensor) -> float:
     a, _ = normal_matrix(torch.cat([x, torch.ones(len(x), 1, dtype=x.dtype)], dim=1), x[:, 0])
     e = torch.linalg.eigvalsh(a)
@@ -176,52 +172,26 @@ def _standardize(cfg: Config, ctx: RunContext, m: dict[str, Any]) -> Any:
 # ---------------------------------------------------------------- 2. LayerNorm RNN
 
 
-class PixelRNN(nn.Module):
-    """A tanh RNN over the 64 pixels of a digit, optionally layer-normalized (Ba et al.)."""
-
-    def __init__(self, hidden: int, *, layer_norm: bool) -> None:
-        super().__init__()
-        self.inp, self.rec = nn.Linear(1, hidden), nn.Linear(hidden, hidden, bias=False)
-        self.norm = LayerNorm(hidden) if layer_norm else nn.Identity()
-        self.head = nn.Linear(hidden, 10)
-
-    def forward(self, x: Tensor) -> Tensor:  # x: (B, 64)
-        u = self.inp(x.unsqueeze(-1))  # (B, 64, H)
-        h = torch.zeros(x.shape[0], self.rec.in_features, dtype=x.dtype)
-        for t in range(x.shape[1]):
-            h = torch.tanh(self.norm(u[:, t] + self.rec(h)))  # (B, H)
-        return self.head(h)
+def _rnn(cfg: Config, ctx: RunContext, m: dict[str, Any]) -> Any:
+    loss: dict[str, list[float]] = {"layernorm": [], "plain": []}
+    for seed in cfg.seeds:
+        bench = load_bench(seed)
+        for name in loss:
+            build: Callable[[], nn.Module] = lambda n=name: PixelRNN(  # noqa: E731
+                cfg.rnn_hidden, layer_norm=n == "layernorm"
+            )
+            task = IndexClassifier(seeded(build, seed), bench.x_train, bench.y_train)
+            train_bench(ctx, f"rnn-{name}", task, lambda p: Adam(p, lr=3e-3),
+                        steps=cfg.rnn_steps, batch=cfg.batch, seed=seed)  # fmt: skip
+            loss[name].append(task.full_loss())
+    c = compare_seeds(loss["layernorm"], loss["plain"], higher_is_better=False,
+                      label_x="LayerNorm RNN", label_y="RNN")  # fmt: skip
+    m.update(rnn_train_loss=loss, rnn=c.as_dict(), rnn_evidence=c.evidence())
+    return seed_bars(loss, ctx.path("rnn.png"), ylabel="training loss",
+                     title=f"pixel-by-pixel digits, {cfg.rnn_steps} updates")  # fmt: skip
 
 
 # ---------------------------------------------------------------- 3. InstanceNorm
-
-
-def make_cnn(norm: str, channels: tuple[int, int]) -> nn.Sequential:
-    """conv3x3 (valid) -> norm -> ReLU, twice, global average pooling, linear; (B,1,8,8)."""
-    c1, c2 = channels
-
-    def norm_layer(c: int) -> nn.Module:
-        return InstanceNorm2d(c, affine=True) if norm == "instance" else BatchNorm2d(c)
-
-    return nn.Sequential(
-        nn.Conv2d(1, c1, 3), norm_layer(c1), nn.ReLU(),
-        nn.Conv2d(c1, c2, 3), norm_layer(c2), nn.ReLU(),
-        nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Linear(c2, 10),
-    )  # fmt: skip
-
-
-def contrast_change(x: Tensor, low: float, high: float, brightness: float, seed: int) -> Tensor:
-    """:math:`a x + b` per image, :math:`\\log a \\sim U(\\log low, \\log high)`,
-    :math:`b \\sim U(-brightness, brightness)`.
-
-    Shape:
-        (B, ...) -> (B, ...)
-    """
-    gen = torch.Generator().manual_seed(seed)
-    shape = (len(x),) + (1,) * (x.dim() - 1)
-    log_a = torch.empty(shape).uniform_(math.log(low), math.log(high), generator=gen)
-    b = torch.empty(shape).uniform_(-brightness, brightness, generator=gen)
-    return log_a.exp() * x + b
 
 
 def _contrast(cfg: Config, ctx: RunContext, m: dict[str, Any]) -> Any:
@@ -254,22 +224,6 @@ def _contrast(cfg: Config, ctx: RunContext, m: dict[str, Any]) -> Any:
 
 
 # ---------------------------------------------------------------- 4. spectral norm
-
-
-def layer_norms(model: nn.Module) -> list[float]:
-    """Exact spectral norms of the weights every ``nn.Linear`` of ``model`` uses (eval mode)."""
-    return [float(torch.linalg.matrix_norm(mod.weight.detach(), 2))
-            for mod in model.modules() if isinstance(mod, nn.Linear)]  # fmt: skip
-
-
-def max_jacobian_norm(model: nn.Module, x: Tensor) -> float:
-    """:math:`\\max_i \\|\\partial f(x_i)/\\partial x_i\\|_2` (exact Jacobians, ``torch.func``)."""
-
-    def f(v: Tensor) -> Tensor:
-        return model(v.unsqueeze(0)).squeeze(0)
-
-    jac = torch.func.vmap(torch.func.jacrev(f))(x)  # (N, out, in)
-    return float(torch.linalg.matrix_norm(jac, 2).max())
 
 
 def _lipschitz(cfg: Config, ctx: RunContext, m: dict[str, Any]) -> Any:
@@ -363,25 +317,6 @@ CLAIMS = (
           "the largest measured Jacobian norm never exceeds that product.",
           _v_lip, "lipschitz.png"),
 )  # fmt: skip
-
-
-def _rnn(cfg: Config, ctx: RunContext, m: dict[str, Any]) -> Any:
-    loss: dict[str, list[float]] = {"layernorm": [], "plain": []}
-    for seed in cfg.seeds:
-        bench = load_bench(seed)
-        for name in loss:
-            build: Callable[[], nn.Module] = lambda n=name: PixelRNN(  # noqa: E731
-                cfg.rnn_hidden, layer_norm=n == "layernorm"
-            )
-            task = IndexClassifier(seeded(build, seed), bench.x_train, bench.y_train)
-            train_bench(ctx, f"rnn-{name}", task, lambda p: Adam(p, lr=3e-3),
-                        steps=cfg.rnn_steps, batch=cfg.batch, seed=seed)  # fmt: skip
-            loss[name].append(task.full_loss())
-    c = compare_seeds(loss["layernorm"], loss["plain"], higher_is_better=False,
-                      label_x="LayerNorm RNN", label_y="RNN")  # fmt: skip
-    m.update(rnn_train_loss=loss, rnn=c.as_dict(), rnn_evidence=c.evidence())
-    return seed_bars(loss, ctx.path("rnn.png"), ylabel="training loss",
-                     title=f"pixel-by-pixel digits, {cfg.rnn_steps} updates")  # fmt: skip
 
 
 @experiment(
