@@ -93,8 +93,8 @@ def tiny() -> Config:
 
 
 def quick() -> Config:
-    """Seconds: a smaller Glow, 50 steps, three seeds (a smoke check)."""
-    return Config(hidden=16, depth=1, engine=_engine(50))
+    """Seconds: a smaller Glow, 25 steps, three seeds (a smoke check)."""
+    return Config(hidden=16, depth=1, engine=_engine(25))
 
 
 def load_images(name: str, seed: int) -> tuple[Tensor, Tensor]:

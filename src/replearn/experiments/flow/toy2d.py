@@ -124,8 +124,8 @@ def tiny() -> Config:
 
 
 def quick() -> Config:
-    """Seconds: 200 steps of the default model, 2 timing repeats, a coarser grid (a smoke check)."""
-    return Config(n_train=4000, n_test=2000, grid_n=201, timing_repeats=2, engine=_engine(200))
+    """Seconds: 100 steps of the default model, 2 timing repeats, a coarser grid (a smoke check)."""
+    return Config(n_train=2000, n_test=1000, grid_n=151, timing_repeats=2, engine=_engine(100))
 
 
 @torch.no_grad()
