@@ -163,9 +163,9 @@ class BertTokenClassifier(_Head):
         self.num_labels = num_labels
 
     @classmethod
-    def build(cls, *, num_labels: int, dropout: float = 0.1, **bert_kwargs: Any) -> Any:
+    def build(cls, *, num_labels: int, head_dropout: float = 0.1, **bert_kwargs: Any) -> Any:
         """A fresh encoder (``BERT(**bert_kwargs)`` without pre-training heads) and the head."""
-        return cls(_encoder(**bert_kwargs), num_labels=num_labels, dropout=dropout)
+        return cls(_encoder(**bert_kwargs), num_labels=num_labels, dropout=head_dropout)
 
     def forward(self, input_ids: Tensor, token_type_ids: Tensor | None = None,
                 attention_mask: Tensor | None = None) -> Tensor:  # fmt: skip
@@ -215,9 +215,9 @@ class BertSpanQA(_Head):
         super().__init__(encoder, 2, dropout)
 
     @classmethod
-    def build(cls, *, dropout: float = 0.0, **bert_kwargs: Any) -> Any:
+    def build(cls, *, head_dropout: float = 0.0, **bert_kwargs: Any) -> Any:
         """A fresh encoder (``BERT(**bert_kwargs)`` without pre-training heads) and the head."""
-        return cls(_encoder(**bert_kwargs), dropout=dropout)
+        return cls(_encoder(**bert_kwargs), dropout=head_dropout)
 
     def forward(self, input_ids: Tensor, token_type_ids: Tensor | None = None,
                 attention_mask: Tensor | None = None) -> tuple[Tensor, Tensor]:  # fmt: skip
