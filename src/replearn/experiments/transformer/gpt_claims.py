@@ -118,11 +118,11 @@ def tiny() -> Config:
 
 
 def quick() -> Config:
-    """Seconds: few steps, smaller models, 32 eval windows (a smoke check)."""
+    """Seconds: few steps, smaller models, 16 eval windows (a smoke check)."""
     return Config(
-        block_size=64, eval_windows=32, position_steps=40,
-        scaling_sizes=((1, 32), (2, 64), (2, 128)), scaling_steps=30, small_chars=10_000,
-        dropout_steps=40, eval_every=10, warmup_steps=10,
+        block_size=64, eval_windows=16, position_steps=20,
+        scaling_sizes=((1, 32), (2, 64), (2, 128)), scaling_steps=15, small_chars=10_000,
+        dropout_steps=20, eval_every=10, warmup_steps=5,
     )  # fmt: skip
 
 
