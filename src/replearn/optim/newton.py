@@ -175,7 +175,7 @@ class Newton(ReplearnOptimizer):
         if group["damped"]:
             d, mu = modified_newton_direction(g, h, group["damping"])  # Eq. (3)
             along = functools.partial(self._loss_at, closure, d)
-            t, _ = armijo_backtracking(along, float(loss), float(g @ d), group["lr"])  # (4)
+            t, _ = armijo_backtracking(along, float(loss.detach()), float(g @ d), group["lr"])
         else:
             d, mu, t = newton_direction(g, h), 0.0, group["lr"]  # Eq. (2)
         self._add(t, d)  # Eq. (4)
