@@ -258,8 +258,11 @@ class D3PM(nn.Module):
             -> (n, length) int.
         """
         device = self.q.device
+        # draws on the generator's device (a CPU generator: the same tokens on every device)
+        where = generator.device if generator is not None else device
         probs = self._prior().to(device).float().expand(n * length, -1)
-        x = torch.multinomial(probs, 1, generator=generator).reshape(n, length)
+        x = torch.multinomial(probs.to(where), 1, generator=generator).to(device)
+        x = x.reshape(n, length)
         for t in reversed(range(self.timesteps)):
             tt = torch.full((n,), t, dtype=torch.long, device=device)
             logits = self.x0_logits(x, tt)
@@ -267,9 +270,13 @@ class D3PM(nn.Module):
                 logp = d3pm_posterior_logits(logits, x, tt, self.q, self.q_bar)
             else:
                 logp = F.log_softmax(logits, -1)
-            x = torch.multinomial(
-                logp.exp().reshape(n * length, -1), 1, generator=generator
-            ).reshape(n, length)
+            x = (
+                torch.multinomial(
+                    logp.exp().reshape(n * length, -1).to(where), 1, generator=generator
+                )
+                .to(device)
+                .reshape(n, length)
+            )
         return x
 
     def extra_repr(self) -> str:

@@ -45,7 +45,7 @@ from typing import Literal
 import torch
 from torch import Tensor
 
-from replearn.diffusion.ddpm import EpsFn
+from replearn.diffusion.ddpm import EpsFn, randn_tensor
 from replearn.registry import register
 
 __all__ = ["ddim_invert", "ddim_sample", "ddim_sigma", "ddim_step", "ddim_timesteps"]
@@ -145,7 +145,7 @@ def ddim_sample(
             tt = torch.full((x.shape[0],), t, dtype=torch.long, device=x.device)
             eps = eps_fn(x, tt)
             noise = (
-                torch.randn(x.shape, generator=generator, device=x.device, dtype=x.dtype)
+                randn_tensor(x.shape, generator=generator, device=x.device, dtype=x.dtype)
                 if eta > 0
                 else None
             )

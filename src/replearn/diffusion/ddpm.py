@@ -73,6 +73,22 @@ __all__ = [
     "vlb_terms",
 ]
 
+
+def randn_tensor(
+    shape: tuple[int, ...] | torch.Size,
+    *,
+    generator: torch.Generator | None,
+    device: torch.device,
+    dtype: torch.dtype | None = None,
+) -> Tensor:
+    """Standard normal noise on ``device``, drawn on the generator's device and then moved
+    (``diffusers.utils.torch_utils.randn_tensor``): a CPU generator gives the same noise
+    on every device. Without a generator the global RNG of ``device`` draws.
+    """
+    where = generator.device if generator is not None else device
+    return torch.randn(shape, generator=generator, device=where, dtype=dtype).to(device)
+
+
 EpsFn = Callable[[Tensor, Tensor], Tensor]  # (x_t, t) -> predicted noise
 
 
@@ -195,7 +211,7 @@ def ancestral_sample(
     for t in reversed(range(schedule.timesteps)):
         tt = torch.full((x.shape[0],), t, dtype=torch.long, device=x.device)
         eps = eps_fn(x, tt)
-        z = None if t == 0 else torch.randn(x.shape, generator=generator, device=x.device)
+        z = None if t == 0 else randn_tensor(x.shape, generator=generator, device=x.device)
         x = ancestral_step(x, t, eps, schedule, z, variance=variance, clip_x0=clip_x0)
     return x
 
@@ -261,7 +277,7 @@ def vlb_terms(
     rows = []
     for t in range(schedule.timesteps):
         tt = torch.full((b,), t, dtype=torch.long, device=x0.device)
-        noise = torch.randn(x0.shape, generator=generator, device=x0.device, dtype=x0.dtype)
+        noise = randn_tensor(x0.shape, generator=generator, device=x0.device, dtype=x0.dtype)
         x_t = q_sample(x0, tt, schedule.alpha_bar, noise)
         eps = eps_fn(x_t, tt)
         x0_hat = predict_x0_from_eps(x_t, tt, schedule.alpha_bar, eps)

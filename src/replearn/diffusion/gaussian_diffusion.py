@@ -35,6 +35,7 @@ from replearn.diffusion.ddpm import (
     ancestral_sample,
     l_simple,
     q_sample,
+    randn_tensor,
     vlb_bits_per_dim,
     vlb_terms,
 )
@@ -179,7 +180,7 @@ class GaussianDiffusion(nn.Module):
         """
         device = self.schedule.betas.device
         if x_T is None:
-            x_T = torch.randn(shape, generator=generator, device=device)
+            x_T = randn_tensor(shape, generator=generator, device=device)
         eps = self.eps_fn(
             y,
             guidance_scale=guidance_scale,

@@ -134,12 +134,12 @@ class ReplayBuffer(nn.Module):
             self.rewards.numpy()[sl] = rewards.numpy()
             self.terminated.numpy()[sl] = terminated.numpy()
         else:
-            idx = (start + torch.arange(n)) % self.capacity
-            self.obs[idx] = obs.to(self.obs.dtype)
-            self.next_obs[idx] = next_obs.to(self.obs.dtype)
-            self.actions[idx] = actions.long()
-            self.rewards[idx] = rewards.to(self.rewards.dtype)
-            self.terminated[idx] = terminated.to(self.terminated.dtype)
+            idx = (start + torch.arange(n, device=self.obs.device)) % self.capacity
+            self.obs[idx] = obs.to(self.obs)
+            self.next_obs[idx] = next_obs.to(self.obs)
+            self.actions[idx] = actions.to(self.actions)
+            self.rewards[idx] = rewards.to(self.rewards)
+            self.terminated[idx] = terminated.to(self.terminated)
         self.cursor.fill_((start + n) % self.capacity)
         self.size.fill_(min(int(self.size) + n, self.capacity))
 
@@ -149,7 +149,7 @@ class ReplayBuffer(nn.Module):
         """A uniform minibatch (with replacement, as stable-baselines3)."""
         if len(self) == 0:
             raise ValueError("cannot sample from an empty replay buffer")
-        idx = torch.randint(len(self), (batch_size,), generator=generator)
+        idx = torch.randint(len(self), (batch_size,), generator=generator).to(self.obs.device)
         return {
             "obs": self.obs[idx],
             "actions": self.actions[idx],

@@ -156,7 +156,7 @@ def ppo_update(
     steps = 0
     stop = False
     for _ in range(hp.epochs):
-        perm = torch.randperm(n, generator=generator)
+        perm = torch.randperm(n, generator=generator).to(batch["actions"].device)
         for start in range(0, n, hp.minibatch_size):
             idx = perm[start : start + hp.minibatch_size]
             logp, logits, v = agent.evaluate_actions(batch["obs"][idx], batch["actions"][idx])

@@ -56,24 +56,31 @@ class Rollout:
 
 @torch.no_grad()
 def collect_rollout(agent: ActorCritic, envs: VectorEnv, n_steps: int, gamma: float) -> Rollout:
-    """Run ``agent`` for ``n_steps`` steps in every copy of ``envs``."""
+    """Run ``agent`` for ``n_steps`` steps in every copy of ``envs``.
+
+    The rollout's tensors sit on the agent's device (observations go there, actions come
+    back to the CPU for the environments), as CleanRL's buffers.
+    """
     T, N = n_steps, envs.num_envs
-    obs = torch.zeros(T, N, envs.obs_dim)
-    actions = torch.zeros(T, N, dtype=torch.long)
-    logp = torch.zeros(T, N)
-    values = torch.zeros(T, N)
-    rewards = torch.zeros(T, N)
-    dones = torch.zeros(T, N)
+    dev = next(agent.parameters()).device
+    obs = torch.zeros(T, N, envs.obs_dim, device=dev)
+    actions = torch.zeros(T, N, dtype=torch.long, device=dev)
+    logp = torch.zeros(T, N, device=dev)
+    values = torch.zeros(T, N, device=dev)
+    rewards = torch.zeros(T, N, device=dev)
+    dones = torch.zeros(T, N, device=dev)
     for t in range(T):
-        obs[t] = envs.obs
-        a, lp, v = agent.act(envs.obs)
+        o = envs.obs.to(dev)
+        obs[t] = o
+        a, lp, v = agent.act(o)
         actions[t], logp[t], values[t] = a, lp, v
-        _, r, term, trunc, final_obs = envs.step(a.numpy())
+        _, r, term, trunc, final_obs = envs.step(a.cpu().numpy())
+        r, term, trunc = r.to(dev), term.to(dev), trunc.to(dev)
         if bool(trunc.any()):
-            r = r + gamma * trunc.float() * agent.value(final_obs)
+            r = r + gamma * trunc.float() * agent.value(final_obs.to(dev))
         rewards[t] = r
         dones[t] = (term | trunc).float()
-    last_value = agent.value(envs.obs)
+    last_value = agent.value(envs.obs.to(dev))
     return Rollout(obs, actions, logp, values, rewards, dones, last_value)
 
 
@@ -85,7 +92,7 @@ def evaluate_policy(
 ) -> list[float]:
     """Undiscounted returns of the first ``n_episodes`` episodes ``policy`` completes.
 
-    ``policy`` maps observations (N, D) to actions (N,). Each copy of the fresh
+    ``policy`` maps CPU observations (N, D) to actions (N,) on any device. Each copy of the fresh
     ``make_envs()`` pool runs whole episodes until ``n_episodes`` have finished; copies
     stop starting new episodes once enough are under way, so long episodes are not
     under-counted (SB3's ``evaluate_policy`` spreads the episodes over the copies the
@@ -97,7 +104,7 @@ def evaluate_policy(
     counts = np.zeros(N, dtype=np.int64)
     returns: list[float] = []
     while len(returns) < n_episodes:
-        _, _, term, trunc, _ = envs.step(policy(envs.obs).numpy())
+        _, _, term, trunc, _ = envs.step(policy(envs.obs).cpu().numpy())
         finished = (term | trunc).numpy()
         done_eps = envs.drain_episodes()
         for j, i in enumerate(np.flatnonzero(finished)):

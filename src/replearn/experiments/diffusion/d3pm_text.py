@@ -184,7 +184,8 @@ def run(cfg: Config, ctx: RunContext) -> Result:
         with single_thread(), ctx.child(f"d3pm-seed{i}", seed=seed) as sub:
             fit(D3PMTask(d3pm), opt, TensorDataset(train), cfg=cfg.engine, ctx=sub)
         torch.manual_seed(seed)
-        d3pm_bits.append(float(d3pm.eval().bits_per_token(test).mean()))
+        dev = next(d3pm.parameters()).device
+        d3pm_bits.append(float(d3pm.eval().bits_per_token(test.to(dev)).mean()))
         torch.manual_seed(seed)
         gpt = GPT(vocab_size=k_data + 1, block_size=64, n_layer=cfg.depth, n_head=cfg.heads,
                   n_embd=cfg.dim)  # fmt: skip
@@ -203,7 +204,7 @@ def run(cfg: Config, ctx: RunContext) -> Result:
         "uniform_bits_per_token": math.log2(k_data),
     }  # fmt: skip
     metrics["ar_advantage"], metrics["ar_advantage_se"] = paired(d3pm_bits, ar_bits)
-    samples = model.sample(16, 64, generator=torch.Generator().manual_seed(ctx.seed))  # type: ignore[union-attr]
+    samples = model.sample(16, 64, generator=torch.Generator().manual_seed(ctx.seed)).cpu()  # type: ignore[union-attr]
     plots = []
     if vocab is None:
         plots.append(save_image_grid(samples.reshape(16, 1, 8, 8).float(), ctx.path("samples.png"),

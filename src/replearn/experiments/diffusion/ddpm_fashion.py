@@ -147,23 +147,29 @@ class _Scorer:
 def _evaluate(cfg: Config, model: GaussianDiffusion, scorer: _Scorer, shape: tuple[int, ...],
               num_classes: int, seed: int, with_ddpm: bool) -> tuple[dict, dict]:  # fmt: skip
     n = cfg.n_samples
+    dev = next(model.parameters()).device
     y = torch.arange(n) % num_classes
     g = torch.Generator().manual_seed(30_000 + seed)
-    x_T = torch.randn((n, *shape), generator=g)
+    x_T = torch.randn((n, *shape), generator=g).to(dev)
+    y_dev = y.to(dev)
     out: dict[str, Any] = {}
     images: dict[str, Tensor] = {}
     for steps in sorted(set(cfg.ddim_steps) | {cfg.guidance_steps}):
         x, out[f"time_ddim{steps}_s"] = timed(
-            lambda s=steps: model.sample(x_T.shape, x_T=x_T, y=y, steps=s)
+            lambda s=steps: model.sample(x_T.shape, x_T=x_T, y=y_dev, steps=s).cpu()
         )
         images[f"ddim{steps}"] = _unscale(x)
         out.update({f"{k}_ddim{steps}": v for k, v in scorer(_unscale(x), y).items()})
     for w in cfg.guidance_scales:
-        x = model.sample(x_T.shape, x_T=x_T, y=y, steps=cfg.guidance_steps, guidance_scale=w)
+        x = model.sample(
+            x_T.shape, x_T=x_T, y=y_dev, steps=cfg.guidance_steps, guidance_scale=w
+        ).cpu()
         out.update({f"{k}_w{w:g}": v for k, v in scorer(_unscale(x), y).items()})
         images[f"w{w:g}"] = _unscale(x)
     if with_ddpm:
-        x, out["time_ddpm_s"] = timed(lambda: model.sample(x_T.shape, x_T=x_T, y=y, generator=g))
+        x, out["time_ddpm_s"] = timed(
+            lambda: model.sample(x_T.shape, x_T=x_T, y=y_dev, generator=g).cpu()
+        )
         out.update({f"{k}_ddpm": v for k, v in scorer(_unscale(x), y).items()})
         images["ddpm"] = _unscale(x)
     return out, images

@@ -136,14 +136,14 @@ def _evaluate(cfg: Config, model: GaussianDiffusion, seed: int) -> dict[str, Any
     def mmd(x: torch.Tensor) -> float:
         return mmd2(x, truth, sigma=sigma)
 
-    x_T = torch.randn(n, 2, generator=g)
+    x_T = torch.randn(n, 2, generator=g).to(next(model.parameters()).device)
     out: dict[str, Any] = {"mmd_reference": mmd(truth2), "mmd_gaussian": mmd(gauss)}
-    ddpm, out["time_ddpm_s"] = timed(lambda: model.sample((n, 2), x_T=x_T, generator=g))
+    ddpm, out["time_ddpm_s"] = timed(lambda: model.sample((n, 2), x_T=x_T, generator=g).cpu())
     out["mmd_ddpm"] = mmd(ddpm)
     samples = {"ddpm": ddpm}
     for steps in (*cfg.ddim_steps, cfg.timesteps):
         x, out[f"time_ddim{steps}_s"] = timed(
-            lambda s=steps: model.sample((n, 2), x_T=x_T, steps=s)
+            lambda s=steps: model.sample((n, 2), x_T=x_T, steps=s).cpu()
         )
         out[f"mmd_ddim{steps}"] = mmd(x)
         samples[f"ddim{steps}"] = x
@@ -154,7 +154,7 @@ def _mode_frequencies(
     model: GaussianDiffusion, centres: torch.Tensor, n: int, seed: int
 ) -> torch.Tensor:
     g = torch.Generator().manual_seed(20_000 + seed)
-    x = model.sample((n, 2), generator=g)
+    x = model.sample((n, 2), generator=g).cpu()
     nearest = torch.cdist(x, centres).argmin(1)
     return torch.bincount(nearest, minlength=8).double() / n
 

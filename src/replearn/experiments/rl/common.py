@@ -184,7 +184,9 @@ class RLTask(Task):
         self.eval()
         with torch.no_grad():
             returns = evaluate_policy(
-                self.greedy_action, lambda: self.make_eval_envs(10_000 + loop.step), n
+                lambda obs: self.greedy_action(obs.to(loop.device)),
+                lambda: self.make_eval_envs(10_000 + loop.step),
+                n,
             )
         self.train()
         self.last_eval = returns
@@ -295,7 +297,7 @@ class ReinforceTask(RLTask):
         self.env_steps += ro.env_steps
         mask = complete_episode_mask(ro.dones).reshape(-1)
         returns = discounted_returns(
-            ro.rewards, ro.dones, self.gamma, torch.zeros(ro.dones.shape[1])
+            ro.rewards, ro.dones, self.gamma, torch.zeros_like(ro.dones[0])
         )
         D = ro.obs.shape[-1]
         logp, _, v = self.agent.evaluate_actions(ro.obs.reshape(-1, D), ro.actions.reshape(-1))
@@ -345,14 +347,15 @@ class DQNTask(RLTask):
     @torch.no_grad()
     def _collect(self) -> float:
         N = self.envs.num_envs
+        dev = next(self.q.parameters()).device  # the replay buffer moved with the task
         eps = 0.0
         for _ in range(max(self.train_freq // N, 1)):
             eps = linear_epsilon(self.env_steps, start=self.eps_start, end=self.eps_end,
                                  duration=self.exploration_steps)  # fmt: skip
-            obs = self.envs.obs
-            explore = torch.rand(N) < eps
+            obs = self.envs.obs.to(dev)
+            explore = torch.rand(N) < eps  # on the CPU: the same draws on every device
             random_a = torch.randint(self.envs.n_actions, (N,))
-            actions = torch.where(explore, random_a, self.q(obs).argmax(-1))
+            actions = torch.where(explore, random_a, self.q(obs).argmax(-1).cpu())
             _, r, term, _trunc, final_obs = self.envs.step(actions.numpy())
             self.replay.add(obs, actions, r, final_obs, term)
             for _ in range(N):

@@ -88,7 +88,7 @@ def quick() -> Config:
 
 
 def _returns_and_mask(ro: Any, gamma: float) -> tuple[torch.Tensor, torch.Tensor]:
-    g = discounted_returns(ro.rewards, ro.dones, gamma, torch.zeros(ro.rewards.shape[1]))
+    g = discounted_returns(ro.rewards, ro.dones, gamma, torch.zeros_like(ro.rewards[0]))
     return g, complete_episode_mask(ro.dones)
 
 
