@@ -36,6 +36,13 @@ def test_restart_positions():
         (0, 4), (3, 4), (0, 8), (7, 8), (0, 16), (15, 16), (0, 32)
     ]  # fmt: skip
     assert restart_position(25, 10, 1) == (5, 10)
+    # exhaustive against a direct walk over the runs, far past float round-off of the log
+    for t_0, t_mult in ((1, 2), (3, 3), (7, 2)):
+        start, t_i = 0, t_0
+        for step in range(3000):
+            if step - start == t_i:
+                start, t_i = step, t_i * t_mult
+            assert restart_position(step, t_0, t_mult) == (step - start, t_i)
 
 
 def test_rate_is_max_at_restarts_and_halfway_in_the_middle():

@@ -55,6 +55,9 @@ def restart_position(step: int, t_0: int, t_mult: int) -> tuple[int, int]:
     t_cur = step - t_0 * (t_mult**i - 1) // (t_mult - 1)
     if t_cur >= t_i:  # float round-off of the logarithm at an exact restart
         t_cur, t_i = t_cur - t_i, t_i * t_mult
+    elif t_cur < 0:  # ... or just before one
+        t_i //= t_mult
+        t_cur += t_i
     return t_cur, t_i
 
 
