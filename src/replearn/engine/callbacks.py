@@ -78,7 +78,13 @@ class NonFiniteGuard(Callback):
         raise NonFiniteLossError(f"{why} at step {loop.step + 1}; {where}")
 
     def on_loss(self, loop: Loop, loss: torch.Tensor) -> bool:
-        if bool(torch.isfinite(loss.detach()).all()):
+        # one scalar read (a sync on an accelerator, as any check is) instead of three ops
+        finite = (
+            math.isfinite(loss.item())
+            if loss.numel() == 1
+            else bool(torch.isfinite(loss.detach()).all())
+        )
+        if finite:
             self.consecutive = 0
             return False
         if self.policy == "abort":

@@ -74,6 +74,15 @@ CHECKPOINT_FORMAT = 2
 Optimizers = torch.optim.Optimizer | dict[str, torch.optim.Optimizer]
 
 
+def _as_float_tensor(value: Any) -> Tensor:
+    """A logged value as a detached float32 tensor (no copy when it already is one)."""
+    if not isinstance(value, Tensor):
+        return torch.tensor(float(value))
+    if value.requires_grad:
+        value = value.detach()
+    return value if value.dtype == torch.float32 else value.float()
+
+
 @dataclass(frozen=True)
 class EngineConfig:
     """The ``engine`` section of every training experiment's config.
@@ -516,8 +525,7 @@ class Loop:
                     continue
                 self.step += 1
                 for key, value in metrics.items():
-                    value = torch.as_tensor(value).detach().float()
-                    self.running[key] = self.running.get(key, 0.0) + value
+                    self.running[key] = self.running.get(key, 0.0) + _as_float_tensor(value)
                 self.running_count += 1
                 if self.step % cfg.log_every == 0 or self.step == cfg.max_steps:
                     self._log_training()
