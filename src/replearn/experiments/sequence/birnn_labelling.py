@@ -12,10 +12,14 @@ tokens drawn uniformly from ``vocab`` symbols; the label at step ``t`` is
 A :class:`~replearn.sequence.rnn.BiRNN` (LSTMs, the course's ``y_t = V_f h^f_t +
 V_b h^b_t``) and a unidirectional LSTM tagger whose hidden size is chosen so that it
 has as many parameters (within a few percent) are trained the same way with the
-engine's ``fit`` (sub-runs ``bidirectional/`` and ``unidirectional/``);
-``*_test_accuracy`` is the per-step labelling accuracy on held-out sequences.
+engine's ``fit`` (sub-runs ``seed<s>/bidirectional/`` and ``seed<s>/unidirectional/``), for
+``seeds`` training seeds (3 by default: initial weights and batch order per seed; the data
+are fixed); ``*_test_accuracy`` is the per-step labelling accuracy on held-out sequences
+(mean over seeds; ``*_seeds`` per seed). The claim is judged over the seeds by
+:func:`replearn.experiments.stats.compare_seeds` with its stated margin of 0.1 (the one-sided
+95% Student-t lower bound of the mean paired gap must exceed 0.1).
 
-replearn run birnn-labelling                       # ~1 min on 2 cores
+replearn run birnn-labelling                       # ~3 min on 2 cores
 replearn run birnn-labelling --set task=future
 """
 
@@ -33,6 +37,7 @@ from replearn.engine import EngineConfig, RunContext, Task, evaluate, fit
 from replearn.engine.context import single_thread
 from replearn.experiments.base import Claim, Result, experiment
 from replearn.experiments.common import count_params
+from replearn.experiments.stats import MIN_SEEDS, compare_seeds
 from replearn.report.plots import line_plot
 from replearn.sequence.rnn.birnn import BiRNN
 from replearn.sequence.rnn.layers import LSTM
@@ -63,6 +68,7 @@ class Config:
             LSTM gets the size that matches the BiRNN's parameter count.
         lr: Adam learning rate.
         engine: training-loop settings (each model).
+        seeds: training seeds (``seed, seed + 1, ...``; >= 3).
     """
 
     task: Literal["window-max", "future"] = "window-max"
@@ -76,8 +82,11 @@ class Config:
     hidden_size: int = 32
     lr: float = 5e-3
     engine: EngineConfig = field(default_factory=lambda: _engine(800, 200))
+    seeds: int = 3
 
     def __post_init__(self) -> None:
+        if self.seeds < MIN_SEEDS:
+            raise ValueError(f"seeds must be >= {MIN_SEEDS} (the claim), got {self.seeds}")
         if self.k < 1 or self.length <= 2 * self.k:
             raise ValueError(f"need k >= 1 and length > 2k, got k={self.k}, length={self.length}")
         if self.vocab < 2:
@@ -86,7 +95,7 @@ class Config:
 
 def tiny() -> Config:
     """Seconds: small data and networks, a few steps."""
-    return Config(n_train=256, n_val=64, n_test=64, hidden_size=8, engine=_engine(8, 0))
+    return Config(n_train=256, n_val=64, n_test=64, hidden_size=8, engine=_engine(3, 0))
 
 
 def quick() -> Config:
@@ -183,13 +192,20 @@ def train_one(cfg: Config, ctx: RunContext, data: dict, name: str, model: nn.Mod
 
 
 def _verdict(m: dict[str, Any]) -> tuple[bool, str]:
+    c = compare_seeds(
+        m["bidirectional_test_accuracy_seeds"],
+        m["unidirectional_test_accuracy_seeds"],
+        margin=0.1,
+        label_x="bidirectional",
+        label_y="unidirectional",
+    )
     gap = m["bidirectional_test_accuracy"] - m["unidirectional_test_accuracy"]
-    return gap >= 0.1, (
+    return c.holds, (
         f"task {m['task']} (k={m['k']}): per-step test accuracy "
         f"{m['bidirectional_test_accuracy']:.3f} bidirectional ({m['bidirectional_parameters']} "
         f"parameters) vs {m['unidirectional_test_accuracy']:.3f} unidirectional "
         f"({m['unidirectional_parameters']} parameters, hidden {m['unidirectional_hidden']}), "
-        f"gap {gap:.3f}; chance {m['chance_accuracy']:.3f}"
+        f"gap {gap:.3f} (means over seeds); chance {m['chance_accuracy']:.3f}; {c.evidence()}"
     )
 
 
@@ -198,7 +214,8 @@ CLAIMS = (
         "bidirectional-beats-unidirectional",
         "When the output at step t depends on inputs after t, a bidirectional RNN, whose "
         "output sees the past and the future, beats a left-to-right RNN with the same "
-        "parameter budget; holds if its per-step test accuracy is higher by at least 0.1.",
+        "parameter budget; holds if its per-step test accuracy is higher by at least 0.1 (mean "
+        "paired gap over training seeds, one-sided 95% Student-t lower bound > 0.1).",
         _verdict,
         "birnn_loss.png",
     ),
@@ -219,13 +236,23 @@ def run(cfg: Config, ctx: RunContext) -> Result:
     data = {s: labelling_data(cfg, n, gen) for s, n in
             (("train", cfg.n_train), ("val", cfg.n_val), ("test", cfg.n_test))}  # fmt: skip
     kw = dict(vocab=cfg.vocab, embed_size=cfg.embed_size, output_size=cfg.vocab)
-    bi = BiTagger(hidden_size=cfg.hidden_size, **kw)
-    uni = matched_unidirectional(cfg, count_params(bi))
-    with single_thread():
-        runs = {
-            "bidirectional": train_one(cfg, ctx, data, "bidirectional", bi),
-            "unidirectional": train_one(cfg, ctx, data, "unidirectional", uni),
-        }
+    per_seed: dict[str, list[float]] = {}
+    first: dict[str, dict] = {}
+    for seed in range(ctx.seed, ctx.seed + cfg.seeds):
+        torch.manual_seed(seed)
+        bi = BiTagger(hidden_size=cfg.hidden_size, **kw)
+        uni = matched_unidirectional(cfg, count_params(bi))
+        with ctx.child(f"seed{seed}", seed=seed) as run, single_thread():
+            runs = {
+                "bidirectional": train_one(cfg, run, data, "bidirectional", bi),
+                "unidirectional": train_one(cfg, run, data, "unidirectional", uni),
+            }
+        for name, r in runs.items():
+            for key, value in (("test_accuracy", r["accuracy"]), ("test_loss", r["loss"]),
+                               ("train_time_s", r["train_time_s"])):  # fmt: skip
+                per_seed.setdefault(f"{name}_{key}", []).append(value)
+        first = first or runs
+    runs = first
     y = data["test"].tensors[1]
     counts = torch.bincount(y[y != IGNORE], minlength=cfg.vocab)
     metrics: dict[str, Any] = {
@@ -234,19 +261,16 @@ def run(cfg: Config, ctx: RunContext) -> Result:
         "chance_accuracy": float(counts.max() / counts.sum()),  # the majority label
         "unidirectional_hidden": uni.rnn.hidden_size,
     }
-    for name, r in runs.items():
-        metrics |= {
-            f"{name}_test_accuracy": r["accuracy"],
-            f"{name}_test_loss": r["loss"],
-            f"{name}_parameters": r["parameters"],
-            f"{name}_train_time_s": r["train_time_s"],
-        }
+    metrics |= {f"{k}_seeds": v for k, v in per_seed.items()}
+    metrics |= {k: sum(v) / len(v) for k, v in per_seed.items()}
+    metrics |= {f"{name}_parameters": r["parameters"] for name, r in runs.items()}
+    metrics["seeds"] = list(range(ctx.seed, ctx.seed + cfg.seeds))
     plot = line_plot(
         runs["bidirectional"]["curve"][0],
         {f"{n} (acc {r['accuracy']:.2f})": r["curve"][1] for n, r in runs.items()},
         ctx.path("birnn_loss.png"),
         xlabel="step",
         ylabel="training cross-entropy (nats / step)",
-        title=f"labelling '{cfg.task}' (k={cfg.k})",
+        title=f"labelling '{cfg.task}' (k={cfg.k}), seed {ctx.seed}",
     )
     return Result(metrics=metrics, model=runs["bidirectional"]["model"], plots=[plot])
