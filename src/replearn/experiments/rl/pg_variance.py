@@ -101,7 +101,7 @@ def fit_critic(agent: ActorCritic, envs: VectorEnv, cfg: Config, ctx: RunContext
         keep = mask.reshape(-1) > 0
         xs.append(ro.obs.reshape(-1, ro.obs.shape[-1])[keep])
         ys.append(g.reshape(-1, 1)[keep])
-    data = TensorDataset(torch.cat(xs), torch.cat(ys))
+    data = TensorDataset(torch.cat(xs).cpu(), torch.cat(ys).cpu())  # a data set: on the CPU
     opt = torch.optim.Adam(agent.critic.parameters(), lr=cfg.critic_lr)
     fit(RegressionTask(agent.critic), opt, data, cfg=cfg.engine, ctx=ctx)
 
@@ -191,7 +191,7 @@ def run(cfg: Config, ctx: RunContext) -> Result:
         with ctx.child(f"critic_seed{i}", seed=seed) as sub, single_thread():
             torch.manual_seed(seed)
             envs = VectorEnv(cfg.env_id, cfg.n_envs, seed=1000 * seed)
-            agent = ActorCritic(envs.obs_dim, envs.n_actions)
+            agent = ActorCritic(envs.obs_dim, envs.n_actions).to(sub.device)
             fit_critic(agent, envs, cfg, sub)
             grads: dict[str, list[torch.Tensor]] = {n: [] for n in ESTIMATORS}
             for _ in range(cfg.n_batches):
