@@ -95,6 +95,7 @@ def pool(f: Tensor, kind: str) -> Tensor:
 @torch.no_grad()
 def relative_change(features: nn.Module, x: Tensor, s: int, kind: str) -> float:
     """Mean over images and the four directions of ||P(f(T_s x)) - P(f(x))|| / ||P(f(x))||."""
+    x = x.to(next(features.parameters()).device)
     ref = pool(features(x), kind)  # (B, D)
     changes = []
     for dy, dx in DIRECTIONS:

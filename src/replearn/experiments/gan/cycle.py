@@ -157,9 +157,11 @@ def run(cfg: Config, ctx: RunContext) -> Result:
         model.eval()
         x = data.test.tensors[0] * 2 - 1
         y = rotate(x.flip(0))  # held-out images of Y (other digits than x's)
+        dev = loop.device
         with torch.no_grad():
-            gx, fy = model.G(x), model.F(y)
-            rec_x, rec_y = model.F(gx), model.G(fy)
+            gx, fy = model.G(x.to(dev)), model.F(y.to(dev))
+            rec_x, rec_y = model.F(gx).cpu(), model.G(fy).cpu()
+            gx, fy = gx.cpu(), fy.cpu()
         perm = torch.randperm(len(x), generator=g)
         m = {
             "cycle_error_x": float((rec_x - x).abs().mean()),

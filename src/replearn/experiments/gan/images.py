@@ -287,9 +287,10 @@ def _run(cfg: Config, ctx: RunContext) -> Result:
             loop = fit(task, optimizers(model, task, cfg.lr), train, cfg=engine, ctx=sub)
         task.eval()
         gen = torch.Generator().manual_seed(1234)
-        y = torch.arange(cfg.n_eval) % classes
+        y = (torch.arange(cfg.n_eval) % classes).to(loop.device)
+        z = torch.randn(cfg.n_eval, cfg.z_dim, generator=gen).to(loop.device)
         with torch.no_grad():
-            fake = task.generate(torch.randn(cfg.n_eval, cfg.z_dim, generator=gen), y).cpu()
+            fake = task.generate(z, y).cpu()
         scores = _scores(extractor, fake, real_feats)
         metrics.update({f"{model}_{k}": v for k, v in scores.items()})
         metrics[f"{model}_train_s"] = loop.wall_time_s
@@ -311,7 +312,7 @@ def _run(cfg: Config, ctx: RunContext) -> Result:
                     else (truncated_noise(cfg.n_eval, cfg.z_dim, t, generator=gen))
                 )
                 with torch.no_grad():
-                    imgs = task.generate(z, y).cpu()
+                    imgs = task.generate(z.to(loop.device), y).cpu()
                 rows.append(
                     {
                         "threshold": t if not math.isinf(t) else "inf",

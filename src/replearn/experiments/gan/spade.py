@@ -153,10 +153,11 @@ def run(cfg: Config, ctx: RunContext) -> Result:
             "d": torch.optim.Adam(d.parameters(), lr=4 * cfg.lr, betas=(0.0, 0.999)),
             "g": torch.optim.Adam(g.parameters(), lr=cfg.lr, betas=(0.0, 0.999)),
         }
-        fit(task, opts, TensorDataset(m_train, x_train), cfg=cfg.engine, ctx=ctx)
+        loop = fit(task, opts, TensorDataset(m_train, x_train), cfg=cfg.engine, ctx=ctx)
         g.eval()
+        z = torch.randn(cfg.n_test, cfg.z_dim, generator=gen).to(loop.device)
         with torch.no_grad():
-            fake = g(torch.randn(cfg.n_test, cfg.z_dim, generator=gen), m_test)
+            fake = g(z, m_test.to(loop.device)).cpu()
         mean_image = x_train.mean(0, keepdim=True).expand_as(x_test)
         metrics = {
             "layout_error": layout_error(fake, m_test),
