@@ -133,3 +133,21 @@ def test_dropout_gap_claim_is_judged_over_seeds() -> None:
     assert holds and "over 3 seeds" in evidence
     m["dropout_gap_accuracy_seeds"] = [0.05, 0.20, 0.17]  # mean smaller, spread too large
     assert not verdict(m)[0]
+
+
+def test_label_smoothing_claims_are_judged_over_seeds() -> None:
+    from replearn.experiments.regularize import regularize_label_smoothing as ls
+
+    m: dict = {"n_bins": 15}
+    for v in ("hard", "smoothed"):
+        for k in ("test_ece", "mean_confidence", "test_accuracy", "test_nll"):
+            m[f"{v}_{k}"] = 0.5
+        for k in ("scatter_ratio_test", "scatter_ratio_train"):
+            m[f"{v}_{k}"] = 0.5
+    m["hard_test_ece_seeds"] = [0.08, 0.09, 0.085]
+    m["smoothed_test_ece_seeds"] = [0.02, 0.03, 0.025]
+    m["hard_scatter_ratio_test_seeds"] = [0.30, 0.31, 0.29]
+    m["smoothed_scatter_ratio_test_seeds"] = [0.30, 0.33, 0.26]  # same mean: no reduction
+    verdicts = {c.id: c.verdict(m) for c in ls.CLAIMS}
+    assert verdicts["ls-calibration"][0] and "over 3 seeds" in verdicts["ls-calibration"][1]
+    assert not verdicts["ls-clusters"][0]

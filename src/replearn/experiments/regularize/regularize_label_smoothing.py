@@ -8,9 +8,14 @@ Fisher's ratio of within- to between-class scatter of the penultimate features
 (smaller: tighter clusters; Müller, Kornblith & Hinton 2019), on the test and
 on the training examples.
 
+Both variants are trained for ``seeds`` training seeds (3 by default; the subset is fixed) and
+both claims are judged over the seeds by :func:`replearn.experiments.stats.compare_seeds`
+(paired by seed; the one-sided 95% Student-t lower bound of the mean reduction must be above
+zero).
+
 Writes ``reliability.png`` (accuracy against confidence per bin) and
 ``clusters.png`` (penultimate features of three classes projected on the plane
-through their three class templates, as in Müller et al.'s Figure 1).
+through their three class templates, as in Müller et al.'s Figure 1), both for the first seed.
 """
 
 from __future__ import annotations
@@ -29,8 +34,10 @@ from replearn.experiments.regularize.common import (
     accuracy,
     load_data,
     mlp,
+    over_seeds,
     predict,
 )
+from replearn.experiments.stats import SeedComparison, compare_seeds
 from replearn.regularize.label_smoothing import (
     calibration_bins,
     class_scatter_ratio,
@@ -53,6 +60,7 @@ class Config:
         smoothing: epsilon of the ``smoothed`` variant.
         n_bins: confidence bins of the expected calibration error.
         classes: three classes shown in ``clusters.png``.
+        seeds: training seeds (``seed, seed + 1, ...``; >= 3).
         engine: training-loop settings (shared by the variants).
     """
 
@@ -63,6 +71,7 @@ class Config:
     smoothing: float = 0.1
     n_bins: int = 15
     classes: tuple[int, int, int] = (0, 2, 6)
+    seeds: int = 3
     engine: EngineConfig = field(
         default_factory=lambda: EngineConfig(
             max_steps=4000, batch_size=128, log_every=100, eval_every=500, checkpoint_every=0
@@ -71,41 +80,54 @@ class Config:
 
 
 def tiny() -> Config:
-    """Seconds: digits, 30 steps (smoke tests)."""
+    """Seconds: digits, 10 steps per variant and seed (smoke tests)."""
     return Config(
         data="digits",
         n_train=None,
         hidden=(32,),
         classes=(3, 5, 8),
-        engine=EngineConfig(max_steps=30, batch_size=32, log_every=10, checkpoint_every=0),
+        engine=EngineConfig(max_steps=10, batch_size=32, log_every=5, checkpoint_every=0),
     )
 
 
 def quick() -> Config:
-    """Seconds: digits, 300 steps (a smoke check)."""
+    """Seconds: digits, 100 steps per variant and seed (a smoke check)."""
     base = Config(data="digits", n_train=None, classes=(3, 5, 8))
     return dataclasses.replace(
-        base, engine=dataclasses.replace(base.engine, max_steps=300, log_every=50, eval_every=0)
+        base, engine=dataclasses.replace(base.engine, max_steps=100, log_every=50, eval_every=0)
+    )
+
+
+def _lower(m: dict[str, Any], key: str, what: str) -> SeedComparison:
+    return compare_seeds(
+        m[f"smoothed_{key}_seeds"],
+        m[f"hard_{key}_seeds"],
+        higher_is_better=False,
+        label_x=f"{what} (hard)",
+        label_y=f"{what} (smoothed)",
     )
 
 
 def _verdict_ece(m: dict[str, Any]) -> tuple[bool, str]:
-    holds = m["smoothed_test_ece"] < m["hard_test_ece"]
-    return holds, (
-        f"test ECE ({m['n_bins']} bins): smoothed {m['smoothed_test_ece']:.4f} vs hard "
+    c = _lower(m, "test_ece", "ECE")
+    return c.holds, (
+        f"means over seeds: test ECE ({m['n_bins']} bins): smoothed "
+        f"{m['smoothed_test_ece']:.4f} vs hard "
         f"{m['hard_test_ece']:.4f}; mean confidence {m['smoothed_mean_confidence']:.4f} vs "
         f"{m['hard_mean_confidence']:.4f} at accuracy {m['smoothed_test_accuracy']:.4f} vs "
         f"{m['hard_test_accuracy']:.4f}; test NLL {m['smoothed_test_nll']:.4f} vs "
-        f"{m['hard_test_nll']:.4f}"
+        f"{m['hard_test_nll']:.4f}; {c.evidence()}"
     )
 
 
 def _verdict_clusters(m: dict[str, Any]) -> tuple[bool, str]:
-    holds = m["smoothed_scatter_ratio_test"] < m["hard_scatter_ratio_test"]
-    return holds, (
-        f"within/between-class scatter of penultimate features, test: smoothed "
+    c = _lower(m, "scatter_ratio_test", "scatter ratio")
+    return c.holds, (
+        f"means over seeds: within/between-class scatter of penultimate features, test: smoothed "
         f"{m['smoothed_scatter_ratio_test']:.4f} vs hard {m['hard_scatter_ratio_test']:.4f}; "
-        f"training: {m['smoothed_scatter_ratio_train']:.4f} vs {m['hard_scatter_ratio_train']:.4f}"
+        f"training: {m['smoothed_scatter_ratio_train']:.4f} vs "
+        f"{m['hard_scatter_ratio_train']:.4f}; "
+        f"{c.evidence()}"
     )
 
 
@@ -113,14 +135,16 @@ CLAIMS = (
     Claim(
         "ls-calibration",
         "Label smoothing lowers over-confidence: the expected calibration error on the test "
-        "set is smaller than with hard targets.",
+        "set is smaller than with hard targets (mean paired difference over training seeds, "
+        "one-sided 95% lower bound > 0).",
         _verdict_ece,
         "reliability.png",
     ),
     Claim(
         "ls-clusters",
         "Label smoothing tightens class clusters: the ratio of within- to between-class "
-        "scatter of the penultimate features (test set) is smaller than with hard targets.",
+        "scatter of the penultimate features (test set) is smaller than with hard targets (mean "
+        "paired difference over training seeds, one-sided 95% lower bound > 0).",
         _verdict_clusters,
         "clusters.png",
     ),
@@ -151,45 +175,62 @@ def run(cfg: Config, ctx: RunContext) -> Result:
     import matplotlib.pyplot as plt
 
     data = load_data(cfg.data, n_train=cfg.n_train, n_val=2000, seed=ctx.seed, flatten=True)
+    shown: dict[str, tuple] = {}  # variant -> (probs, labels, features, head weight) of seed 0
+
+    def one_seed(run: RunContext) -> dict[str, Any]:
+        out: dict[str, Any] = {}
+        for variant in VARIANTS:
+            torch.manual_seed(run.seed)
+            trunk, head = mlp(data.input_shape[0], cfg.hidden, data.num_classes)
+            model = torch.nn.Sequential(trunk, head).to(ctx.device)
+            eps = cfg.smoothing if variant == "smoothed" else 0.0
+            task = RegularizedClassificationTask(model, data.num_classes, smoothing=eps)
+            opt = torch.optim.Adam(model.parameters(), lr=cfg.lr)
+            with run.child(variant) as sub:
+                fit(task, opt, data.train, cfg=cfg.engine, ctx=sub, val_set=data.val)
+            logits, labels = predict(model, data.test, device=ctx.device)
+            probs = torch.softmax(logits.double(), dim=-1)
+            feats = {
+                s: predict(trunk, getattr(data, s), device=ctx.device) for s in ("train", "test")
+            }
+            m = {
+                "test_accuracy": accuracy(logits, labels),
+                "test_nll": float(torch.nn.functional.cross_entropy(logits.double(), labels)),
+                "test_ece": expected_calibration_error(probs, labels, cfg.n_bins),
+                "mean_confidence": float(probs.max(dim=-1).values.mean()),
+                "train_accuracy": accuracy(*predict(model, data.train, device=ctx.device)),
+                "scatter_ratio_test": class_scatter_ratio(*feats["test"]),
+                "scatter_ratio_train": class_scatter_ratio(*feats["train"]),
+            }
+            out.update({f"{variant}_{k}": v for k, v in m.items()})
+            run.log(VARIANTS.index(variant), **{f"{variant}_{k}": v for k, v in m.items()})
+            if run.seed == ctx.seed:
+                weight = head.weight.detach().cpu().double()
+                shown[variant] = (probs, labels, feats["test"], weight, m)
+        return out
+
     metrics: dict[str, Any] = {"n_bins": cfg.n_bins, "smoothing": cfg.smoothing}
+    metrics.update(over_seeds(ctx, cfg.seeds, one_seed))
     rel_fig, rel_ax = plt.subplots(figsize=(5.0, 5.0), dpi=100)
     rel_ax.plot([0, 1], [0, 1], color="grey", ls="--", label="calibrated")
     cl_fig, cl_axes = plt.subplots(1, 2, figsize=(9.0, 4.5), dpi=100)
     for variant, cl_ax in zip(VARIANTS, cl_axes, strict=True):
-        torch.manual_seed(ctx.seed)
-        trunk, head = mlp(data.input_shape[0], cfg.hidden, data.num_classes)
-        model = torch.nn.Sequential(trunk, head).to(ctx.device)
-        eps = cfg.smoothing if variant == "smoothed" else 0.0
-        task = RegularizedClassificationTask(model, data.num_classes, smoothing=eps)
-        opt = torch.optim.Adam(model.parameters(), lr=cfg.lr)
-        with ctx.child(variant) as sub:
-            fit(task, opt, data.train, cfg=cfg.engine, ctx=sub, val_set=data.val)
-        logits, labels = predict(model, data.test, device=ctx.device)
-        probs = torch.softmax(logits.double(), dim=-1)
-        feats = {s: predict(trunk, getattr(data, s), device=ctx.device) for s in ("train", "test")}
-        m = {
-            "test_accuracy": accuracy(logits, labels),
-            "test_nll": float(torch.nn.functional.cross_entropy(logits.double(), labels)),
-            "test_ece": expected_calibration_error(probs, labels, cfg.n_bins),
-            "mean_confidence": float(probs.max(dim=-1).values.mean()),
-            "train_accuracy": accuracy(*predict(model, data.train, device=ctx.device)),
-            "scatter_ratio_test": class_scatter_ratio(*feats["test"]),
-            "scatter_ratio_train": class_scatter_ratio(*feats["train"]),
-        }
-        metrics.update({f"{variant}_{k}": v for k, v in m.items()})
-        ctx.log(VARIANTS.index(variant), **{f"{variant}_{k}": v for k, v in m.items()})
+        probs, labels, (x, y), weight, m = shown[variant]
         acc, conf, count = calibration_bins(probs, labels, cfg.n_bins)
         used = count > 0
         rel_ax.plot(conf[used], acc[used], marker="o", label=f"{variant} (ECE {m['test_ece']:.3f})")
-        x, y = feats["test"]
         chosen = torch.isin(y, torch.tensor(cfg.classes))
-        plane = _project(x[chosen].double(), head.weight.detach().cpu().double()[list(cfg.classes)])
+        plane = _project(x[chosen].double(), weight[list(cfg.classes)])
         for c in cfg.classes:
             pts = plane[y[chosen] == c]
             cl_ax.scatter(pts[:, 0], pts[:, 1], s=3, alpha=0.5, label=data.class_names[c])
         cl_ax.set(title=f"{variant} (ratio {m['scatter_ratio_test']:.3f})")
         cl_ax.legend(fontsize="small", markerscale=3)
-    rel_ax.set(xlabel="confidence", ylabel="accuracy", title=f"{cfg.data}: reliability (test)")
+    rel_ax.set(
+        xlabel="confidence",
+        ylabel="accuracy",
+        title=f"{cfg.data}: reliability (test, seed {ctx.seed})",
+    )
     rel_ax.legend(fontsize="small")
     rel_fig.tight_layout()
     cl_fig.suptitle("penultimate features on the plane of three class templates")
