@@ -28,10 +28,11 @@ MEASURED = {
 # Issue 21 made every comparison claim of these experiments a verdict over 3 training seeds
 # (replearn.experiments.stats.compare_seeds); their default configs were not re-measured
 # under the new rule (a 2-core machine at load ~25), so nothing is pinned for them yet. The
-# verdicts measured with one seed and the old "difference > 2 paired SE on test examples" rule
-# were: dropout-gap True; ls-calibration True, ls-clusters True; early-stopping gap/retrain/surrogate True/True/True; augment mixup
-# True (z = 2.4), cutmix/randaugment/cutout False; stochastic-depth gap True, test True
-# (z = 2.1); transfer freeze/finetune False/False; multitask helps/learned-weights False/False.
+# verdicts measured with one seed and the old rules (a bare comparison, or "difference > 2
+# paired SE on test examples") were: dropout-gap True; ls-calibration True, ls-clusters True;
+# early-stopping gap/retrain/surrogate True/True/True; augment mixup True (z = 2.4),
+# cutmix/randaugment/cutout False; stochastic-depth gap True, test True (z = 2.1); transfer
+# freeze/finetune False/False; multitask helps/learned-weights False/False.
 NOT_REMEASURED = {
     "regularize-dropout": ("dropout-gap",),
     "regularize-label-smoothing": ("ls-calibration", "ls-clusters"),
