@@ -1,6 +1,7 @@
 """Claims of ``optim-adam-anatomy``, run with the default config and seed 0.
 
-Measured 2026-12-07 at load ~17 on 2 cores (206 s):
+Measured 2026-12-07 at load ~17 on 2 cores (206 s), re-measured with the committed code at
+load ~30 (575 s) with the same numbers:
 ``replearn run optim-adam-anatomy``:
 
 * adam-beta1-zero-is-rmsprop: holds (max |difference| 4.4e-16 in float64; plain RMSprop

@@ -1,6 +1,7 @@
 """Claims of ``optim-training``, run with the default config and seed 0.
 
-Measured 2026-12-07 on 2 cores at load ~20 (836 s): ``replearn run optim-training``:
+Measured 2026-12-07 on 2 cores at load ~20 (836 s), re-measured with the committed code at
+load ~30 (1296 s) with the same numbers: ``replearn run optim-training``:
 
 * nesterov-beats-momentum: FAILS. Final training loss, heavy ball - Nesterov: SGD
   +0.00089 (SE 0.00049, per seed -0.00007, +0.0016, +0.0012), Adam - NAdam +0.00038
