@@ -107,8 +107,8 @@ def tiny() -> Config:
 
 
 def quick() -> Config:
-    """Fewer updates, 2-point grids."""
-    return Config(steps=150, adamw_steps=200, adagrad_lrs=(0.03, 0.3), adam_lrs=(3e-3, 3e-2),
+    """Seconds: 60 (AdamW 80) updates, 2-point grids (a smoke check)."""
+    return Config(steps=60, adamw_steps=80, adagrad_lrs=(0.03, 0.3), adam_lrs=(3e-3, 3e-2),
                   l2_grid=(1e-4, 1e-2), adamw_grid=(1e-2, 1.0))  # fmt: skip
 
 

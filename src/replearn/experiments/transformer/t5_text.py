@@ -128,8 +128,8 @@ def tiny() -> Config:
 
 
 def quick() -> Config:
-    """Seconds: 60 steps, 20 pretraining steps, 40 test examples (a smoke check)."""
-    return Config(steps=60, pretrain_steps=20, n_test=40)
+    """Seconds: 30 steps, 10 pretraining steps, 20 test examples (a smoke check)."""
+    return Config(steps=30, pretrain_steps=10, n_test=20)
 
 
 def make_example(task: str, rng: random.Random, max_letters: int = 8) -> tuple[str, str]:

@@ -90,8 +90,8 @@ def tiny() -> Config:
 
 
 def quick() -> Config:
-    """Seconds: three seeds, 200 steps, 200 test images, k = 100 (a smoke check)."""
-    return Config(n_test=200, k_eval=100, engine=engine(200))
+    """Seconds: three seeds, 80 steps, 100 test images, k = 50 (a smoke check)."""
+    return Config(n_test=100, k_eval=50, engine=engine(80))
 
 
 def build(variant: str, cfg: Config, x_dim: int) -> VAE:

@@ -93,8 +93,8 @@ def tiny() -> Config:
 
 
 def quick() -> Config:
-    """Seconds: three seeds, 200 steps, 200 test images, k = 100 (a smoke check)."""
-    return Config(n_test=200, eval_ks=(1, 5, 50), k_eval=100, engine=engine(200))
+    """Seconds: three seeds, 80 steps, 100 test images, k up to 20, k = 50 (a smoke check)."""
+    return Config(n_test=100, eval_ks=(1, 5, 20), k_eval=50, engine=engine(80))
 
 
 @torch.no_grad()
