@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import itertools
-
 import pytest
 import torch
 
@@ -11,6 +9,7 @@ from replearn.fundamentals.mcculloch_pitts import (
     McCullochPittsUnit,
     ThresholdNetwork,
     gate,
+    mp_output,
     truth_table,
     xor_network,
 )
@@ -39,11 +38,14 @@ def test_two_layer_network_computes_xor():
 
 
 def test_no_single_unit_on_a_grid_computes_xor():
-    grid = [x / 2 for x in range(-6, 7)]
+    grid = torch.arange(-6, 7, dtype=torch.float32) / 2
+    w = torch.cartesian_prod(grid, grid).T  # (2, 169): every weight pair
     x = truth_table(2)
-    target = torch.tensor([0.0, 1.0, 1.0, 0.0])
-    for w1, w2, theta in itertools.product(grid, grid, grid):
-        assert not torch.equal(McCullochPittsUnit((w1, w2), theta)(x), target)
+    target = torch.tensor([0.0, 1.0, 1.0, 0.0]).unsqueeze(1)
+    for theta in grid.tolist():
+        out = mp_output(x, w, theta)  # (4, 169): each column one unit
+        assert not bool((out == target).all(dim=0).any())
+    assert torch.equal(mp_output(x, w[:, :1] * 0 + 1, 2.0).squeeze(1), gate("and")(x))
 
 
 def test_unit_and_network_validate_arguments():

@@ -80,7 +80,7 @@ def tiny() -> Config:
 
 def quick() -> Config:
     """The claims at reduced cost."""
-    return Config(engine=_engine(400))
+    return Config(engine=_engine(250))
 
 
 class CNN1d(nn.Module):

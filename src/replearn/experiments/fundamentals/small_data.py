@@ -89,7 +89,7 @@ def tiny() -> Config:
 
 def quick() -> Config:
     """The claims at reduced cost: two sizes, shorter training."""
-    return Config(sizes=(50, 500), engine=_engine(150))
+    return Config(sizes=(50, 500), engine=_engine(100))
 
 
 class Upsample(nn.Module):
