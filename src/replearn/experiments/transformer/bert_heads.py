@@ -205,7 +205,8 @@ def tagging_accuracy(model: BertTokenClassifier, test: TensorDataset) -> float:
     """Accuracy over the tagged (non-special) positions."""
     model.eval()
     ids, tags = test.tensors
-    pred = model(ids, attention_mask=(ids != PAD).long()).argmax(-1)
+    ids = ids.to(next(model.parameters()).device)
+    pred = model(ids, attention_mask=(ids != PAD).long()).argmax(-1).cpu()
     keep = tags != -100
     return float((pred[keep] == tags[keep]).float().mean())
 
@@ -215,10 +216,11 @@ def exact_match(model: BertSpanQA, test: TensorDataset, max_answer_len: int) -> 
     """Fraction of questions whose best context span has the right start and end."""
     model.eval()
     ids, start, end = test.tensors
-    s, e = model(ids, attention_mask=(ids != PAD).long())
+    dev = next(model.parameters()).device
+    s, e = model(ids.to(dev), attention_mask=(ids != PAD).long().to(dev))
     allowed = ids >= FIRST_WORD
     allowed[:, :3] = False  # the question is not part of the context
-    i, j = best_span(s, e, max_answer_len=max_answer_len, allowed=allowed)
+    i, j = best_span(s.cpu(), e.cpu(), max_answer_len=max_answer_len, allowed=allowed)
     return float(((i == start) & (j == end)).float().mean())
 
 

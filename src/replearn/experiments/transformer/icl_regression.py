@@ -273,8 +273,9 @@ def run(cfg: Config, ctx: RunContext) -> Result:
                 train_variant(ctx, f"gpt{n_layer}x{n_embd}", task, opt, None,
                               engine=cfg.engine, seed=s)  # fmt: skip
                 model.eval()
+                dev = next(model.parameters()).device
                 with torch.no_grad():
-                    curve = error_curve(model(xt, yt), yt, cfg.d)
+                    curve = error_curve(model(xt.to(dev), yt.to(dev)).cpu(), yt, cfg.d)
                 curves.append(curve)
                 errors.append(curve[-1])
             metrics[f"size{i}_params"] = model.num_parameters()
