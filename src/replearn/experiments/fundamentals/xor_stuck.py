@@ -117,7 +117,7 @@ class _MidLoss(Callback):
     def on_step_end(self, loop: Loop) -> None:
         if loop.step == self.step:
             with torch.no_grad():
-                self.loss = loop.task.losses(self.x, self.y)
+                self.loss = loop.task.losses(self.x.to(loop.device), self.y.to(loop.device)).cpu()
 
 
 def train_population(cfg: Config, hidden: int, ctx: RunContext) -> dict[str, Any]:
@@ -128,9 +128,10 @@ def train_population(cfg: Config, hidden: int, ctx: RunContext) -> dict[str, Any
     opt = torch.optim.SGD(task.parameters(), lr=cfg.lr)
     with single_thread(), ctx.child(f"h{hidden}") as sub:
         loop = fit(task, opt, TensorDataset(x, y), cfg=cfg.engine, ctx=sub, callbacks=(mid,))
+    xd, yd = x.to(loop.device), y.to(loop.device)
     with torch.no_grad():
-        final = task.losses(x, y)
-        solved = ((task.logits(x) > 0).float() == y).all(dim=1)
+        final = task.losses(xd, yd).cpu()
+        solved = ((task.logits(xd) > 0).float() == yd).all(dim=1).cpu()
     drop = (mid.loss - final) / mid.loss.clamp_min(1e-12)
     stuck = ~solved & (drop < cfg.plateau_tol)
     return {

@@ -49,7 +49,7 @@ class PixelRNN(nn.Module):
 
     def forward(self, x: Tensor) -> Tensor:  # x: (B, 64)
         u = self.inp(x.unsqueeze(-1))  # (B, 64, H)
-        h = torch.zeros(x.shape[0], self.rec.in_features, dtype=x.dtype)
+        h = torch.zeros(x.shape[0], self.rec.in_features, dtype=x.dtype, device=x.device)
         for t in range(x.shape[1]):
             h = torch.tanh(self.norm(u[:, t] + self.rec(h)))  # (B, H)
         return self.head(h)

@@ -253,8 +253,10 @@ def direction_drift(init: nn.Module, trained: nn.Module) -> dict[str, float]:
     dlog, angles = [], []
     with torch.no_grad():
         for pa, pb in zip(_weight_normed(init), _weight_normed(trained), strict=True):
-            dlog.append((pb.original0.abs().log() - pa.original0.abs().log()).abs().flatten())
-            cos = F.cosine_similarity(pa.original1.flatten(1), pb.original1.flatten(1), dim=1)
+            ga, gb = pa.original0.cpu(), pb.original0.cpu()  # the trained model may sit elsewhere
+            va, vb = pa.original1.cpu(), pb.original1.cpu()
+            dlog.append((gb.abs().log() - ga.abs().log()).abs().flatten())
+            cos = F.cosine_similarity(va.flatten(1), vb.flatten(1), dim=1)
             angles.append(torch.rad2deg(torch.acos(cos.clamp(-1.0, 1.0))))
     return {
         "wn_mean_abs_dlog_g": float(torch.cat(dlog).mean()),

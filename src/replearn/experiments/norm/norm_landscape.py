@@ -172,7 +172,8 @@ class SmoothnessProbe(Callback):
 
     def on_step_end(self, loop: Loop) -> None:
         if loop.step % self.every == 0:
-            row = smoothness_probe(loop.task.model, self.x, self.y, self.lr, self.multiples)
+            x, y = self.x.to(loop.device), self.y.to(loop.device)
+            row = smoothness_probe(loop.task.model, x, y, self.lr, self.multiples)
             self.rows.append({"step": loop.step, **row})
 
 

@@ -104,15 +104,15 @@ class IndexClassifier(Task):
         """
         if self.diverged:
             return DIVERGED_LOSS
-        x, y = (self.x, self.y) if x is None else (x, y)
+        x, y = (self.x, self.y) if x is None else (x.to(self.x.device), y.to(self.y.device))
         loss = float(F.cross_entropy(self.model(x), y))
         return loss if math.isfinite(loss) else DIVERGED_LOSS
 
     @torch.no_grad()
     def accuracy(self, x: Tensor, y: Tensor) -> float:
         """Fraction of ``x`` classified correctly (non-finite outputs count as wrong)."""
-        logits = self.model(x)
-        right = (logits.argmax(-1) == y) & torch.isfinite(logits).all(-1)
+        logits = self.model(x.to(self.x.device)).cpu()  # the task's device, as its data set
+        right = (logits.argmax(-1) == y.cpu()) & torch.isfinite(logits).all(-1)
         return float(right.float().mean())
 
 

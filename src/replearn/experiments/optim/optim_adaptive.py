@@ -144,7 +144,8 @@ def train_items(
     with ctx.child(name, seed=seed) as sub:
         fit(task, opt, FixedBatches(stream), cfg=engine, ctx=sub, callbacks=callbacks)
     with torch.no_grad():
-        per_item = F.cross_entropy(task.head(task.emb.weight), labels, reduction="none")
+        logits = task.head(task.emb.weight).cpu()
+        per_item = F.cross_entropy(logits, labels, reduction="none")
     return torch.nan_to_num(per_item, nan=math.inf)  # (num_items,)
 
 

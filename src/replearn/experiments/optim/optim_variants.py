@@ -150,7 +150,7 @@ def _decay(cfg: Config, ctx: RunContext, m: dict[str, Any]) -> Any:
                               checkpoint_every=0, lr_schedule="cosine", progress=False)  # fmt: skip
         with ctx.child(f"decay-{name}") as sub:
             fit(task, opt, FixedBatches(order), cfg=engine, ctx=sub)
-        ends[name] = task.w.detach()
+        ends[name] = task.w.detach().cpu()
     ridge = ridge_solution(x, y, cfg.reg_lambda)
 
     def rel(a: torch.Tensor, b: torch.Tensor) -> float:

@@ -180,8 +180,9 @@ class AddingTask(Task):
         self.grad_norms: list[float] = []
 
     def update(self, idx: Tensor, loop: Loop) -> dict[str, Tensor]:
-        out, _ = self.model(self.data.x[idx])  # (B, T, 1)
-        loss = (out[:, -1] - self.data.y[idx]).square().mean()
+        rows = idx.cpu()  # the problem's tensors stay on the CPU; the batch goes to the device
+        out, _ = self.model(self.data.x[rows].to(loop.device))  # (B, T, 1)
+        loss = (out[:, -1] - self.data.y[rows].to(loop.device)).square().mean()
         self.losses.append(loss.item())
         if not math.isfinite(self.losses[-1]):
             self.grad_norms.append(float("nan"))

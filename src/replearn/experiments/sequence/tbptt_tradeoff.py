@@ -218,8 +218,8 @@ def lag_accuracy(
     """Per-lag accuracy on a fresh stream, state carried from its start."""
     gen = torch.Generator().manual_seed(seed)
     x, y = echo_stream(cfg.batch_size, cfg.test_tokens, cfg.num_symbols, lags, gen)
-    logits, _ = model(x.T)  # (T, B, D * K)
-    pred = logits.transpose(0, 1).unflatten(-1, (len(lags), cfg.num_symbols)).argmax(-1)
+    logits, _ = model(x.T.to(next(model.parameters()).device))  # (T, B, D * K)
+    pred = logits.transpose(0, 1).unflatten(-1, (len(lags), cfg.num_symbols)).argmax(-1).cpu()
     keep = slice(max(lags), None)
     return (pred[:, keep] == y[:, keep]).float().mean(dim=(0, 1)).tolist()
 
