@@ -119,8 +119,8 @@ def tiny() -> Config:
 
 def quick() -> Config:
     """Fewer updates and a coarser grid."""
-    return Config(gd_steps=100, gd_lrs=(-6.0, -4.0, -2.0, 0.0), rnn_steps=100, cnn_steps=120,
-                  lip_steps=200)  # fmt: skip
+    return Config(gd_steps=100, gd_lrs=(-6.0, -4.0, -2.0, 0.0), rnn_hidden=32, rnn_steps=60,
+                  cnn_steps=80, lip_steps=150)  # fmt: skip
 
 
 # ---------------------------------------------------------------- 1. standardization

@@ -101,7 +101,7 @@ def tiny() -> Config:
 
 def quick() -> Config:
     """Fewer updates and scales."""
-    return Config(steps=150, probe_every=15, init_scales=(0.1, 1.0, 10.0), init_steps=150)
+    return Config(steps=100, probe_every=20, init_scales=(0.1, 1.0, 10.0), init_steps=100)
 
 
 def make_mlp(width: int, norm: str = "none", init_scale: float = 1.0) -> nn.Sequential:
