@@ -1,6 +1,7 @@
 """Claims of ``norm-invariances``, run with the default config and seed 0.
 
-Measured 2026-12-07 on 2 cores at load ~20 (1003 s): ``replearn run norm-invariances``:
+Measured 2026-12-07 on 2 cores at load ~20 (1003 s), re-measured with the committed code at
+load ~30 (1220 s) with the same numbers: ``replearn run norm-invariances``:
 
 * standardize-speeds-gd: holds. Training loss after 200 full-batch GD steps at each
   variant's best rate, raw - standardized = +0.814 (SE 0.004; best rates raw 1e-5,
