@@ -236,6 +236,8 @@ def run(cfg: Config, ctx: RunContext) -> Result:
         "slopes": {k: loglog_slope(lengths, v) for k, v in times.items()},
         "serial": {"wavenet": 1 + cfg.wavenet_layers + 2, "bytenet": 2 * cfg.bytenet_layers + 1},
     }  # fmt: skip
+    metrics["gru_over_wavenet_at_longest"] = times["gru_w"][-1] / times["wavenet"][-1]
+    metrics["wavenet_slope"] = metrics["slopes"]["wavenet"]
     fig, ax = plt.subplots(figsize=(6.0, 4.0), dpi=DPI)
     for name, ts in times.items():
         ax.plot(lengths, ts, marker="o", label=f"{name} ({params[name]} params)")

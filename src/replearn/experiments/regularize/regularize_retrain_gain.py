@@ -169,6 +169,8 @@ def run(cfg: Config, ctx: RunContext) -> Result:
         "test_accuracy": accs,
         "small_vs_large": c.as_dict(),
         "evidence": c.evidence(),
+        "mean_gain_smallest": sum(small) / len(small),
+        "mean_gain_largest": sum(large) / len(large),
     }
     fig, ax = plt.subplots(figsize=(6.0, 4.0), dpi=DPI)
     for j in range(len(cfg.seeds)):
