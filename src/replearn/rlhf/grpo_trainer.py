@@ -108,7 +108,7 @@ class GRPOTask(Task):
         prompts = self.task.prompts(self.prompts_per_step, self.generator).repeat(self.group_size)
         roll = self.rollout(prompts, self.temperature, self.generator)
         seq, mask = roll["seq"], roll["mask"]
-        adv = group_relative_advantages(roll["reward"], self.group_size)
+        adv = group_relative_advantages(roll["reward"], self.group_size).to(seq.device)
         with torch.no_grad():
             old_logp = response_logprobs(self.policy, seq, p)
             ref_logp = response_logprobs(self.reference, seq, p)

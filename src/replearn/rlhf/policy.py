@@ -49,8 +49,10 @@ def generate(
     """Sample responses; returns the sequences and their response mask.
 
     Shape:
-        prompts (B, P) -> seq (B, P + max_new_tokens), mask (B, max_new_tokens) float.
+        prompts (B, P) -> seq (B, P + max_new_tokens), mask (B, max_new_tokens) float, both
+        on the model's device.
     """
+    prompts = prompts.to(next(model.parameters()).device)
     was_training = model.training
     model.eval()
     seq = model.generate(prompts, max_new_tokens, temperature=temperature, generator=generator)

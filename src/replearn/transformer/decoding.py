@@ -118,6 +118,9 @@ def sample_next(
 ) -> Tensor:
     """Sample the next token: temperature, then top-k, then top-p; ``temperature=0`` is greedy.
 
+    The draw happens on the generator's device and the tokens come back to the logits'
+    (a CPU generator gives the same tokens on every device).
+
     Shape:
         logits (B, V) -> (B,) int64.
     """
@@ -130,7 +133,9 @@ def sample_next(
         z = top_k_filter(z, top_k)
     if top_p is not None:
         z = top_p_filter(z, top_p)
-    return torch.multinomial(z.softmax(dim=-1), 1, generator=generator)[:, 0]
+    probs = z.softmax(dim=-1)
+    where = generator.device if generator is not None else probs.device
+    return torch.multinomial(probs.to(where), 1, generator=generator)[:, 0].to(probs.device)
 
 
 @torch.no_grad()
