@@ -276,12 +276,13 @@ def train(
 def exact_match(model: T5, codec: Codec, examples: list[tuple[str, str]]) -> tuple[float, list]:
     """Fraction of examples whose greedy output equals the answer, and (input, out, answer)."""
     model.eval()
+    dev = next(model.parameters()).device
     rows = []
     for i in range(0, len(examples), 100):
         chunk = examples[i : i + 100]
-        x = pad([codec.encode(s) for s, _ in chunk], PAD)
+        x = pad([codec.encode(s) for s, _ in chunk], PAD).to(dev)
         longest = max(len(a) for _, a in chunk) + 2
-        out = model.generate(x, longest, attention_mask=x != PAD)
+        out = model.generate(x, longest, attention_mask=x != PAD).cpu()
         rows += [(s, codec.decode(o[1:].tolist()), a) for (s, a), o in zip(chunk, out, strict=True)]
     return sum(o == a for _, o, a in rows) / len(rows), rows
 
