@@ -227,7 +227,9 @@ def _run(cfg: Config, ctx: RunContext) -> Result:
         models[beta] = model
     vae = models[1.0]
     gen = torch.Generator().manual_seed(ctx.seed)
-    var = gradient_variances(vae, data.test[: cfg.grad_examples], cfg.grad_draws, gen)
+    var = gradient_variances(
+        vae, data.test[: cfg.grad_examples].to(ctx.device), cfg.grad_draws, gen
+    )
     for key in ("sf", "sf_baseline"):
         ratios = [a / b for a, b in zip(var[key], var["rep"], strict=True)]
         metrics[f"grad_ratio_{key}"] = math.exp(sum(math.log(r) for r in ratios) / len(ratios))
