@@ -51,6 +51,10 @@ MISMATCH = (
 )
 
 _REPLAY = "the replay buffer's fill count is a tensor: its meta stand-in is 0 (after collection)"
+_STALE = (
+    "optimizer state looked up by parameter: moving a module to meta makes new Parameter "
+    "objects, so the optimizer built before fit has no state for them"
+)
 # experiment -> (a piece of the error message, why meta tensors cannot go further)
 META_LIMITS: dict[str, tuple[str, str]] = {
     "bert-claims": ("nonzero", "torch.nonzero has no meta kernel (MLM masking)"),
@@ -68,12 +72,15 @@ META_LIMITS: dict[str, tuple[str, str]] = {
     "gpt-shakespeare": ("not an accelerator", "torch.Generator(device='meta') for sampling"),
     "mamba-tasks": ("nonzero", "torch.nonzero has no meta kernel (task generation)"),
     "optim-adam-anatomy": ("division by zero", "a ratio of two zero stand-in numbers"),
+    "optim-adaptive": ("exp_avg_sq", _STALE),
+    "optim-compare": ("nonzero", "torch.nonzero has no meta kernel"),
+    "optim-training": ("division by zero", "a ratio of two zero stand-in numbers"),
     "pg-variance": (
         "nonzero",
         "torch.nonzero has no meta kernel (boolean mask of complete episodes)",
     ),
     "ppo-clip-kl": ("division by zero", "a ratio of two zero stand-in numbers"),
-    "optim-compare": ("nonzero", "torch.nonzero has no meta kernel"),
+    "regularize-augment": ("nonzero", "torch.nonzero has no meta kernel (RandAugment)"),
 }
 
 
