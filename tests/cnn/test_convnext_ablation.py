@@ -102,3 +102,21 @@ def test_parallel_pieces():
     assert n >= 20000 > sum(p.numel() for p in cnn_parallel.GRULM(32, h - 4).parameters())
     out = cnn_parallel.GRULM(32, 8)(torch.randint(0, 32, (2, 5)))
     assert out.shape == (2, 32, 5)
+
+
+def test_convnext_and_scaling_verdicts_check_the_whole_statement():
+    yes, no = {"holds": True}, {"holds": False}
+    acc = {n: [0.9, 0.9, 0.9] for n in ("convnext", "vit", "swin", *cnn_convnext.ABLATIONS)}
+    m = {"test_accuracy": acc, "params": dict.fromkeys(acc, 1), "evidence": dict.fromkeys(acc, "e"),
+         "flops": {**dict.fromkeys(acc, 100), "vit": 120}, "flops_factor": 1.5,
+         "parity_tolerance": 0.02, "comparisons": dict.fromkeys(acc, yes)}  # fmt: skip
+    assert cnn_convnext._verdict_peers(m)[0]
+    assert not cnn_convnext._verdict_peers({**m, "flops": {**m["flops"], "swin": 200}})[0]
+    assert not cnn_convnext._verdict_ablation({**m, "comparisons": {"relu": no}}, name="relu")[0]
+    v = {n: {"depth": 1.0, "width": 1.0, "resolution": 8, "flops": 100, "mean_accuracy": 0.9}
+         for n in ("compound", *cnn_scaling.ALTERNATIVES)}  # fmt: skip
+    ms = {"variants": v, "flops_tolerance": 0.15, "evidence": dict.fromkeys(v, "e"),
+          "comparisons": dict.fromkeys(cnn_scaling.ALTERNATIVES, yes)}  # fmt: skip
+    assert cnn_scaling._verdict(ms)[0]
+    v["width"]["flops"] = 130
+    assert not cnn_scaling._verdict(ms)[0]
