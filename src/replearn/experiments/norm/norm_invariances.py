@@ -334,4 +334,13 @@ def run(cfg: Config, ctx: RunContext) -> Result:
     with single_thread():
         plots = [_standardize(cfg, ctx, m), _rnn(cfg, ctx, m), _contrast(cfg, ctx, m),
                  _lipschitz(cfg, ctx, m)]  # fmt: skip
+    # flat numbers for result.json: each comparison's mean difference (favouring its X)
+    m.update(
+        {f"{k}_diff": v["mean"] for k, v in list(m.items()) if isinstance(v, dict) and "mean" in v}
+    )
+    for name, row in m["lipschitz"].items():
+        m[f"lipschitz_{name}_bound"], m[f"lipschitz_{name}_max_jacobian"] = (
+            row["bound"],
+            row["max_jacobian"],
+        )
     return Result(metrics=m, plots=plots)

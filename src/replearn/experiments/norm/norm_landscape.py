@@ -311,4 +311,8 @@ def run(cfg: Config, ctx: RunContext) -> Result:
             _pair(cfg, ctx, m, "placement", "bn", "bn_after", "placement.png"),
             _pair(cfg, ctx, m, "weightnorm", "weight", "none", "weightnorm.png"),
         ]
+    # flat numbers for result.json: each comparison's mean difference (favouring its X)
+    m.update(
+        {f"{k}_diff": v["mean"] for k, v in list(m.items()) if isinstance(v, dict) and "mean" in v}
+    )
     return Result(metrics=m, plots=plots)

@@ -292,4 +292,12 @@ def run(cfg: Config, ctx: RunContext) -> Result:
     with single_thread():
         plots = [_momentum(cfg, ctx, metrics), _adagrad(cfg, ctx, metrics),
                  _regularization(cfg, ctx, metrics), _adamw(cfg, ctx, metrics)]  # fmt: skip
+    # flat numbers for result.json: each comparison's mean difference (favouring its X)
+    metrics.update(
+        {
+            f"{k}_diff": v["mean"]
+            for k, v in list(metrics.items())
+            if isinstance(v, dict) and "mean" in v
+        }
+    )
     return Result(metrics=metrics, plots=plots)
