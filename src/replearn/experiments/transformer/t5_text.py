@@ -128,8 +128,8 @@ def tiny() -> Config:
 
 
 def quick() -> Config:
-    """Seconds: 30 steps, 10 pretraining steps, 20 test examples (a smoke check)."""
-    return Config(steps=30, pretrain_steps=10, n_test=20)
+    """Seconds: 15 steps, 5 pretraining steps, 10 test examples (a smoke check)."""
+    return Config(steps=15, pretrain_steps=5, n_test=10)
 
 
 def make_example(task: str, rng: random.Random, max_letters: int = 8) -> tuple[str, str]:
