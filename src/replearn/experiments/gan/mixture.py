@@ -120,9 +120,9 @@ def tiny() -> Config:
 
 
 def quick() -> Config:
-    """Seconds: three seeds, 20 steps, 500 evaluation samples (a smoke check)."""
-    base = Config(n_eval=500)
-    return dataclasses.replace(base, engine=dataclasses.replace(base.engine, max_steps=20))
+    """Seconds: three seeds, 10 steps, 300 evaluation samples (a smoke check)."""
+    base = Config(n_eval=300)
+    return dataclasses.replace(base, engine=dataclasses.replace(base.engine, max_steps=10))
 
 
 def _paired(m: dict[str, Any], method: str) -> tuple[float, float]:

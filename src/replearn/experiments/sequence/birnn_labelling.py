@@ -99,8 +99,8 @@ def tiny() -> Config:
 
 
 def quick() -> Config:
-    """Seconds: 1,500 training sequences, 80 steps (a smoke check)."""
-    return Config(n_train=1500, n_test=500, engine=_engine(80, 0))
+    """Seconds: 1,000 training sequences, 40 steps (a smoke check)."""
+    return Config(n_train=1000, n_val=100, n_test=200, engine=_engine(40, 0))
 
 
 def labelling_data(cfg: Config, n: int, generator: torch.Generator) -> TensorDataset:

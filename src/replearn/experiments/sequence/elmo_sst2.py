@@ -90,8 +90,8 @@ def tiny() -> Config:
 
 
 def quick() -> Config:
-    """Seconds: a smaller biLM, 25 + 50 steps, 1,000 classifier sentences (a smoke check)."""
-    return Config(dim=64, bilm=_engine(25), n_classifier_train=1000, classifier=_engine(50, 128))
+    """Seconds: a smaller biLM, 15 + 30 steps, 500 classifier sentences (a smoke check)."""
+    return Config(dim=64, bilm=_engine(15), n_classifier_train=500, classifier=_engine(30, 128))
 
 
 SPLITS = ("train", "dev", "test")

@@ -114,9 +114,9 @@ def tiny() -> Config:
 
 
 def quick() -> Config:
-    """Seconds: three seeds, 500 training strokes, 40 updates per model (a smoke check)."""
-    return Config(n_train=500, n_test=100, k_eval=10, engine=dataclasses.replace(
-        engine(40, batch_size=64), grad_clip_norm=10.0))  # fmt: skip
+    """Seconds: three seeds, 300 training strokes, 20 updates per model (a smoke check)."""
+    return Config(n_train=300, n_test=50, k_eval=5, engine=dataclasses.replace(
+        engine(20, batch_size=64), grad_clip_norm=10.0))  # fmt: skip
 
 
 class SequenceTask(Task):
