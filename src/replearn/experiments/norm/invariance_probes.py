@@ -96,4 +96,4 @@ def max_jacobian_norm(model: nn.Module, x: Tensor) -> float:
         return model(v.unsqueeze(0)).squeeze(0)
 
     jac = torch.func.vmap(torch.func.jacrev(f))(x)  # (N, out, in)
-    return float(torch.linalg.matrix_norm(jac, 2).max())
+    return float(torch.linalg.matrix_norm(jac.detach(), 2).max())
