@@ -41,6 +41,7 @@ from replearn.norm.layernorm import (
     rms_norm_fast,
 )
 from replearn.norm.spectral_norm import SpectralNorm, spectral_norm
+from replearn.norm.standardize import Standardize, standardize
 from replearn.norm.weight_norm import WeightNorm, weight_norm
 
 __all__ = [
@@ -52,6 +53,7 @@ __all__ = [
     "LayerNorm",
     "RMSNorm",
     "SpectralNorm",
+    "Standardize",
     "WeightNorm",
     "batch_norm",
     "batch_norm_fast",
@@ -64,5 +66,6 @@ __all__ = [
     "rms_norm",
     "rms_norm_fast",
     "spectral_norm",
+    "standardize",
     "weight_norm",
 ]
