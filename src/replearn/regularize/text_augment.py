@@ -114,8 +114,8 @@ def random_swap(
     _check(ids, lengths)
     out, rows = ids.clone(), torch.arange(ids.shape[0], device=ids.device)
     for _ in range(n):
-        i = (torch.rand(len(rows), generator=generator) * lengths).long()  # (B,) in [0, len)
-        j = (torch.rand(len(rows), generator=generator) * lengths).long()
+        i = (torch.rand(len(rows), generator=generator, device=ids.device) * lengths).long()
+        j = (torch.rand(len(rows), generator=generator, device=ids.device) * lengths).long()
         a, c = out[rows, i].clone(), out[rows, j].clone()
         out[rows, i], out[rows, j] = c, a
     return out

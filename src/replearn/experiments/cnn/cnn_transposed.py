@@ -164,8 +164,10 @@ def _pairs(ds: TensorDataset) -> TensorDataset:
 
 
 def _mse(model: nn.Module, ds: TensorDataset) -> float:
+    """Test MSE, computed on the model's device (the fixed interpolations have none: CPU)."""
+    dev = next(iter(model.parameters()), torch.empty(0)).device
     with torch.no_grad():
-        return float(F.mse_loss(model(ds.tensors[0]), ds.tensors[1]))
+        return float(F.mse_loss(model(ds.tensors[0].to(dev)), ds.tensors[1].to(dev)))
 
 
 class _Interpolate(nn.Module):

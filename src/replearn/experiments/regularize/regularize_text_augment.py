@@ -222,8 +222,9 @@ def run(cfg: Config, ctx: RunContext) -> Result:
             train_variant(ctx, aug, task, opt, train, engine=cfg.engine, seed=s)
             model.eval()
             with torch.no_grad():
-                pred = model(dev.tensors[0], dev.tensors[1]).argmax(-1)
-            acc[aug].append(float((pred == dev.tensors[2]).double().mean()))
+                device = model.head.weight.device
+                pred = model(dev.tensors[0].to(device), dev.tensors[1].to(device)).argmax(-1)
+            acc[aug].append(float((pred.cpu() == dev.tensors[2]).double().mean()))
             ctx.log(s, **{f"{aug}_dev_accuracy": acc[aug][-1]})
     ids, lengths = train.tensors[0], train.tensors[1]
     real = torch.arange(ids.shape[1])[None] < lengths[:, None]
