@@ -136,8 +136,11 @@ def pretrain(cfg: Config, variant: str, x: Tensor, ctx: RunContext, seed: int) -
         train_variant(ctx, f"{variant}-layer{i + 1}", LayerTask(layer), opt,
                       TensorDataset(codes), engine=engine, seed=seed)  # fmt: skip
         layer.eval()
-        with torch.no_grad():
-            codes = layer.encode(codes) if variant == "sae" else layer.hidden(codes)
+        dev = next(layer.parameters()).device
+        with torch.no_grad():  # the next layer's data set, on the CPU
+            codes = (
+                layer.encode(codes.to(dev)) if variant == "sae" else layer.hidden(codes.to(dev))
+            ).cpu()
     return stack.init_mlp(mlp)
 
 

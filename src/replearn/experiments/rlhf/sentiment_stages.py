@@ -85,8 +85,9 @@ def preference_pairs(
     sb, mb = generate(
         sft_model, prompts.ids, task.max_response_len, eos_id=task.eos_id, generator=gen
     )
-    ua = clf.utility(task.texts(prompts.info, task.decode(sa)))
-    ub = clf.utility(task.texts(prompts.info, task.decode(sb)))
+    sa, ma, sb, mb = sa.cpu(), ma.cpu(), sb.cpu(), mb.cpu()  # a data set: on the CPU
+    ua = clf.utility(task.texts(prompts.info, task.decode(sa))).cpu()
+    ub = clf.utility(task.texts(prompts.info, task.decode(sb))).cpu()
     a_wins = task.preferences(ua, ub, gen)
     la, lb = last_index(ma, task.prompt_len), last_index(mb, task.prompt_len)
     pick = a_wins[:, None]

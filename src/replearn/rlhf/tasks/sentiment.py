@@ -98,8 +98,8 @@ class BagOfWordsClassifier(nn.Module):
 
     @torch.no_grad()
     def utility(self, texts: Sequence[str]) -> Tensor:
-        """:math:`u(\\text{text})`, the positive-sentiment logit (N,)."""
-        return self(self.featurize(texts).to(self.linear.weight.dtype))
+        """:math:`u(\\text{text})`, the positive-sentiment logit (N,), on the model's device."""
+        return self(self.featurize(texts).to(self.linear.weight))
 
     def extra_repr(self) -> str:
         return f"vocab={len(self.vocab)}"
