@@ -55,7 +55,8 @@ def run_default(tmp_path: Path) -> RunDefault:
     """``run_default(name, measured) -> (result, verdicts by claim id)``, run in ``tmp_path``.
 
     Seeds everything with 0 first, as ``replearn run`` does, so the numbers are the CLI's; checks
-    that the experiment's claims are exactly the ids of ``measured``.
+    that the experiment's claims are exactly the ids of ``measured``, that each verdict is the
+    pinned one (the evidence in the message when not), and that every plot was written.
     """
 
     def run(name: str, measured: dict[str, bool]) -> tuple[Result, dict[str, dict[str, Any]]]:
@@ -69,6 +70,12 @@ def run_default(tmp_path: Path) -> RunDefault:
             ctx.close()
         verdicts = {row["id"]: row for row in judge(exp.claims, result.metrics)}
         assert set(verdicts) == set(measured)
+        for claim_id, expected in measured.items():
+            assert verdicts[claim_id]["holds"] is expected, (
+                f"{claim_id}: {verdicts[claim_id]['evidence']}"
+            )
+        for plot in result.plots:
+            assert plot.exists() and plot.stat().st_size > 0, plot
         return result, verdicts
 
     return run

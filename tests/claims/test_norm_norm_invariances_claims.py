@@ -19,9 +19,6 @@ from __future__ import annotations
 
 import pytest
 
-from replearn.engine.context import RunContext
-from replearn.experiments.base import get_experiment, judge
-
 pytestmark = pytest.mark.slow
 
 MEASURED = {
@@ -32,20 +29,8 @@ MEASURED = {
 }
 
 
-def test_claims_verdicts(tmp_path):
-    exp = get_experiment("norm-invariances")
-    ctx = RunContext(out=tmp_path, seed=0, progress=False)
-    ctx.start()
-    try:
-        result = exp.run(exp.config(), ctx)
-    finally:
-        ctx.close()
-    verdicts = {row["id"]: row for row in judge(exp.claims, result.metrics)}
-    assert set(verdicts) == set(MEASURED)
-    for claim_id, expected in MEASURED.items():
-        assert verdicts[claim_id]["holds"] is expected, verdicts[claim_id]["evidence"]
+def test_claims_verdicts(run_default):
+    result, _ = run_default("norm-invariances", MEASURED)
     lip = result.metrics["lipschitz"]
     for name in ("spectral", "plain"):  # the bound itself always holds
         assert lip[name]["max_jacobian"] <= lip[name]["bound"]
-    for plot in result.plots:
-        assert plot.exists() and plot.stat().st_size > 0

@@ -18,9 +18,6 @@ from __future__ import annotations
 
 import pytest
 
-from replearn.engine.context import RunContext
-from replearn.experiments.base import get_experiment, judge
-
 pytestmark = pytest.mark.slow
 
 MEASURED = {
@@ -30,19 +27,7 @@ MEASURED = {
 }
 
 
-def test_claims_verdicts(tmp_path):
-    exp = get_experiment("optim-adam-anatomy")
-    ctx = RunContext(out=tmp_path, seed=0, progress=False)
-    ctx.start()
-    try:
-        result = exp.run(exp.config(), ctx)
-    finally:
-        ctx.close()
-    verdicts = {row["id"]: row for row in judge(exp.claims, result.metrics)}
-    assert set(verdicts) == set(MEASURED)
-    for claim_id, expected in MEASURED.items():
-        assert verdicts[claim_id]["holds"] is expected, verdicts[claim_id]["evidence"]
+def test_claims_verdicts(run_default):
+    result, _ = run_default("optim-adam-anatomy", MEASURED)
     assert result.metrics["twin_max_abs_diff_corrected"] < 1e-12
     assert result.metrics["bias_ratio_step1"] == pytest.approx(3.162, rel=0.05)
-    for plot in result.plots:
-        assert plot.exists() and plot.stat().st_size > 0

@@ -18,9 +18,6 @@ from __future__ import annotations
 
 import pytest
 
-from replearn.engine.context import RunContext
-from replearn.experiments.base import get_experiment, judge
-
 pytestmark = pytest.mark.slow
 
 MEASURED = {
@@ -31,17 +28,5 @@ MEASURED = {
 }
 
 
-def test_claims_verdicts(tmp_path):
-    exp = get_experiment("optim-training")
-    ctx = RunContext(out=tmp_path, seed=0, progress=False)
-    ctx.start()
-    try:
-        result = exp.run(exp.config(), ctx)
-    finally:
-        ctx.close()
-    verdicts = {row["id"]: row for row in judge(exp.claims, result.metrics)}
-    assert set(verdicts) == set(MEASURED)
-    for claim_id, expected in MEASURED.items():
-        assert verdicts[claim_id]["holds"] is expected, verdicts[claim_id]["evidence"]
-    for plot in result.plots:
-        assert plot.exists() and plot.stat().st_size > 0
+def test_claims_verdicts(run_default):
+    run_default("optim-training", MEASURED)
