@@ -115,7 +115,9 @@ def train_reward_model(
 @torch.no_grad()
 def reward_model_metrics(rm: RewardModel, ev: dict[str, Tensor]) -> dict[str, Any]:
     """Accuracy and calibration on held-out pairs, shown in random order (first = win or not)."""
-    r_w, r_l = rm(ev["win"], ev["last_w"]), rm(ev["lose"], ev["last_l"])
+    dev = next(rm.parameters()).device
+    r_w = rm(ev["win"].to(dev), ev["last_w"].to(dev)).cpu()
+    r_l = rm(ev["lose"].to(dev), ev["last_l"].to(dev)).cpu()
     g = torch.Generator().manual_seed(3)
     first_is_win = torch.rand(r_w.shape, generator=g) < 0.5
     d = torch.where(first_is_win, r_w - r_l, r_l - r_w)  # R(first) - R(second)
@@ -154,8 +156,8 @@ def best_of_n_curve(
         eos_id=task.eos_id,
         generator=torch.Generator().manual_seed(11),
     )
-    r = rm(seq, last_index(mask, task.prompt_len)).reshape(-1, n_max)
-    u = clf.utility(task.texts(rep.info, task.decode(seq))).reshape(-1, n_max)
+    r = rm(seq, last_index(mask, task.prompt_len)).reshape(-1, n_max).cpu()
+    u = clf.utility(task.texts(rep.info, task.decode(seq))).reshape(-1, n_max).cpu()
     best = r.cummax(dim=1).values  # best of the first n
     idx = torch.tensor([n - 1 for n in ns])
     chosen = [u[torch.arange(len(u)), r[:, :n].argmax(1)] for n in ns]
@@ -232,8 +234,8 @@ def scored(
     return {
         "eval": ev,
         "responses": responses,
-        "u": clf.utility(task.texts(prompts.info, responses)),
-        "r": rm(ev["seq"], last_index(ev["mask"], task.prompt_len)),
+        "u": clf.utility(task.texts(prompts.info, responses)).cpu(),
+        "r": rm(ev["seq"], last_index(ev["mask"], task.prompt_len)).cpu(),
     }
 
 
