@@ -75,6 +75,10 @@ META_LIMITS: dict[str, tuple[str, str]] = {
     "gan-theory": ("division by zero", "a ratio of two zero stand-in numbers"),
     "gpt-shakespeare": ("not an accelerator", "torch.Generator(device='meta') for sampling"),
     "grpo-arithmetic": ("invalid multinomial", _SAMPLE),
+    "layerwise-pretraining": (
+        "copy out of meta",
+        "trained meta weights copied into a fresh CPU MLP (copy_ across devices works on CUDA)",
+    ),
     "mamba-tasks": ("nonzero", "torch.nonzero has no meta kernel (task generation)"),
     "optim-adam-anatomy": ("division by zero", "a ratio of two zero stand-in numbers"),
     "optim-adaptive": ("exp_avg_sq", _STALE),
