@@ -106,9 +106,9 @@ def tiny() -> Config:
 
 
 def quick() -> Config:
-    """3 seeds of 150 steps."""
+    """Seconds: 3 seeds of 15 steps of 32 (a smoke check)."""
     return Config(
-        engine=EngineConfig(max_steps=150, batch_size=64, log_every=50, checkpoint_every=0,
+        engine=EngineConfig(max_steps=15, batch_size=32, log_every=5, checkpoint_every=0,
                             lr_schedule="cosine"),
     )  # fmt: skip
 

@@ -82,8 +82,8 @@ def tiny() -> Config:
 
 
 def quick() -> Config:
-    """Seconds: three seeds, 40 updates each, 50 held-out sequences (a smoke check)."""
-    return Config(n_eval=50, engine=_engine(40))
+    """Seconds: three seeds, 20 updates of 32 each, 30 held-out sequences (a smoke check)."""
+    return Config(n_eval=30, engine=_engine(20, 32))
 
 
 def load_sequences(name: str) -> tuple[Tensor, Tensor, int, Any]:
