@@ -92,8 +92,8 @@ def tiny() -> Config:
 
 
 def quick() -> Config:
-    """The claims at reduced cost: three seeds, shorter pre-training and fine-tuning."""
-    return Config(n_seeds=3, pretrain_steps=150, finetune=_engine(250, 50))
+    """Seconds: three seeds, 50 pre-training and 80 fine-tuning steps (a smoke check)."""
+    return Config(n_seeds=3, pretrain_steps=50, finetune=_engine(80, 50))
 
 
 class LayerTask(Task):
