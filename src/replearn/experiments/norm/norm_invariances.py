@@ -212,8 +212,9 @@ def _contrast(cfg: Config, ctx: RunContext, m: dict[str, Any]) -> Any:
             acc[norm].append(a0)
             drop[norm].append(a0 - a1)
             if norm == "instance":
+                dev = task.x.device  # the task's device
                 with torch.no_grad():
-                    z0, z1 = task.model(img["te"]), task.model(changed)
+                    z0, z1 = task.model(img["te"].to(dev)), task.model(changed.to(dev))
                 logit_change.append(float((z1 - z0).abs().max() / z0.abs().max()))
     c = compare_seeds(drop["batch"], drop["instance"], label_x="BN drop", label_y="IN drop",
                       unit="points")  # fmt: skip
@@ -249,7 +250,7 @@ def _lipschitz(cfg: Config, ctx: RunContext, m: dict[str, Any]) -> Any:
         with torch.no_grad():
             norms = layer_norms(task.model)
         out[name] = {"layer_norms": norms, "bound": math.prod(norms),
-                     "max_jacobian": max_jacobian_norm(task.model, probe),
+                     "max_jacobian": max_jacobian_norm(task.model, probe.to(task.x.device)),
                      "test_accuracy": task.accuracy(bench.x_test, bench.y_test)}  # fmt: skip
     m["lipschitz"] = out
     bars = {f"{k} {q}": [v[q]] for k, v in out.items() for q in ("bound", "max_jacobian")}
