@@ -64,7 +64,6 @@ META_LIMITS: dict[str, tuple[str, str]] = {
     "bert-claims": ("nonzero", "torch.nonzero has no meta kernel (MLM masking)"),
     "bert-sst2": ("nonzero", "torch.nonzero has no meta kernel (MLM masking)"),
     "cnn-residual": ("division by zero", "a ratio of two zero stand-in numbers"),
-    "cnn-transposed": ("finite", "the seed statistics of zero stand-in accuracies"),
     "dino-fashion": ("nonzero", "torch.nonzero has no meta kernel (DINO's multi-crop mask)"),
     "dino-mnist1d": ("nonzero", "torch.nonzero has no meta kernel (DINO's multi-crop mask)"),
     "dqn-acrobot": ("empty replay buffer", _REPLAY),
