@@ -38,6 +38,8 @@ plain loop in both directions; large steps do not overflow.
 
 from __future__ import annotations
 
+import math
+
 import torch
 import torch.nn.functional as F
 from torch import Tensor
@@ -51,6 +53,11 @@ __all__ = [
     "linear_scan",
     "selective_scan_chunked",
 ]
+
+LOG2E = 1 / math.log(2)
+r""":math:`\log_2 e`: the fast path stores :math:`A \log_2 e` and computes
+:math:`\bar{A} = \exp(\Delta A) = 2^{\Delta A \log_2 e}` with ``exp2``, which costs about 0.6x of
+``exp`` per element on an AVX2 CPU (the exponential is the scan's costliest pass)."""
 
 BLOCK_ELEMENTS = 1 << 19
 """Elements of a (B, steps, N, D) block tensor of the fast path (2 MiB in float32). Picked on
@@ -126,12 +133,12 @@ def block_length(batch: int, d: int, n: int, chunk_size: int) -> int:
 
 
 def _transition(delta: Tensor, A_t: Tensor) -> Tensor:
-    r"""Eq. (4) in the fast path's layout: :math:`\bar{A} = \exp(\Delta A)`.
+    r"""Eq. (4) in the fast path's layout: :math:`\bar{A} = \exp(\Delta A) = 2^{\Delta A_2}`.
 
     Shape:
-        delta: (B, S, D); A_t (A transposed): (N, D) -> (B, S, N, D).
+        delta: (B, S, D); A_t (:math:`A_2 = A \log_2 e`, transposed): (N, D) -> (B, S, N, D).
     """
-    return (delta[:, :, None, :] * A_t).exp_()
+    return (delta[:, :, None, :] * A_t).exp2_()
 
 
 def _input(delta: Tensor, u: Tensor, B: Tensor) -> Tensor:
@@ -168,7 +175,7 @@ class _ChunkedScan(torch.autograd.Function):
     @staticmethod
     def forward(ctx, u, delta, A, B, C, h0, chunk_size, block):  # type: ignore[override]
         batch, length, d = u.shape
-        A_t = A.t().contiguous()  # (N, D)
+        A_t = A.t().contiguous() * LOG2E  # A_2 = A log2(e): (N, D)
         y = u.new_empty(batch, length, d)
         h = None if h0 is None else h0.transpose(1, 2)  # (B, N, D)
         starts = []
@@ -177,7 +184,7 @@ class _ChunkedScan(torch.autograd.Function):
             starts.append(h if h is not None else u.new_zeros(batch, *A_t.shape))
             b = _input(delta[:, s:e], u[:, s:e], B[:, s:e])
             hs = linear_scan(_transition(delta[:, s:e], A_t), b, h, chunk_size)  # (B, S, N, D)
-            y[:, s:e] = (C[:, s:e, None, :] @ hs)[:, :, 0]  # (2b): sum over n
+            y[:, s:e] = torch.einsum("bsn,bsnd->bsd", C[:, s:e], hs)  # (2b): sum over n
             h = hs[:, -1].clone()
         ctx.save_for_backward(u, delta, A_t, B, C, h0, torch.stack(starts, dim=1))
         ctx.chunk_size, ctx.block = chunk_size, block
@@ -205,10 +212,10 @@ class _ChunkedScan(torch.autograd.Function):
             q = (h - du_[:, :, None, :] * Bb[..., None]).mul_(g)  # (B, S, N, D)
             gB = (Bb[:, :, None, :] @ g)[:, :, 0]  # sum over n: (B, S, D)
             du[:, s:e] = db * gB
-            ddelta[:, s:e] = (q * A_t).sum(2) + ub * gB
+            ddelta[:, s:e] = (q * A_t).sum(2).div_(LOG2E) + ub * gB  # A = A_2 / log2(e)
             dA_t += (q * db[:, :, None, :]).sum((0, 1))
             dB[:, s:e] = (g @ du_[..., None])[..., 0]  # sum over d
-        dh0 = None if h0 is None else (g_next * torch.exp(delta[:, 0, None, :] * A_t)).mT
+        dh0 = None if h0 is None else (g_next * _transition(delta[:, :1], A_t)[:, 0]).mT
         return du, ddelta, dA_t.t(), dB, dC, dh0, None, None
 
 
