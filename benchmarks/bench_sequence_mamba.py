@@ -16,6 +16,9 @@ Claims checked (ratios of median round times, interleaved in one process by
    the table also shows how the chunk size was picked (``DEFAULT_CHUNK``). Inputs: batch 2,
    D = 128 inner channels, N = 16 states, float32, with the D skip, the z gate and the
    softplus of Δ. ``--threads 2`` gives both contenders the machine's two cores.
+   ``--cpu-time`` times CPU seconds instead of wall seconds (``time.thread_time`` on one
+   thread, ``time.process_time`` otherwise): nearly independent of other jobs on a loaded
+   machine; write such runs elsewhere with ``--out`` (the committed results are wall time).
 2. ``layer``: the training throughput (forward, mean-square loss, backward) of our
    :class:`~replearn.sequence.mamba.MambaMixer` built by copying a ``transformers``
    ``MambaMixer`` is at least that of the ``transformers`` mixer itself, whose pure-PyTorch
@@ -28,6 +31,7 @@ from __future__ import annotations
 import argparse
 import shlex
 import sys
+import time
 from collections.abc import Callable
 from pathlib import Path
 
@@ -64,6 +68,13 @@ def _scan_call(fn: Callable, xs: list[torch.Tensor], **kw: object) -> torch.Tens
     return fn(u, delta, A, B, C, D, z, delta_bias=bias, delta_softplus=True, **kw)
 
 
+def _timer(args: argparse.Namespace) -> Callable[[], float]:
+    """Wall clock, or with ``--cpu-time`` this thread's (one thread) or the process's CPU time."""
+    if not args.cpu_time:
+        return time.perf_counter
+    return time.thread_time if args.threads == 1 else time.process_time
+
+
 def bench_scan(args: argparse.Namespace, command: str) -> list[BenchResult]:
     """Chunked (several chunk sizes) vs sequential selective scan, training and forward."""
     xs = scan_inputs(args.batch_scan, args.length, args.d_inner, args.d_state)
@@ -98,6 +109,7 @@ def bench_scan(args: argparse.Namespace, command: str) -> list[BenchResult]:
             "- `chunked-T`: `selective_scan_chunked(chunk_size=T)`.\n\n"
             f"Max |chunked - sequential| of the outputs: {diffs}. Claim: chunked at least 5x "
             "faster (time ratio <= 0.2). Machine shared with other jobs: quote ratios."
+            + (" Times are CPU seconds (--cpu-time), not wall seconds." if args.cpu_time else "")
         )
         results.append(
             compare(
@@ -113,6 +125,7 @@ def bench_scan(args: argparse.Namespace, command: str) -> list[BenchResult]:
                 notes=notes,
                 extra={"max_abs_diff": {str(k): v for k, v in diffs.items()}, "mode": mode},
                 progress=print,
+                timer=_timer(args),
             )
         )
     return results
@@ -172,6 +185,7 @@ def bench_layer(args: argparse.Namespace, command: str) -> BenchResult:
         notes=notes,
         extra={"max_abs_diff": diff, "hidden": args.hidden, "length": args.layer_length},
         progress=print,
+        timer=_timer(args),
     )
 
 
@@ -188,6 +202,7 @@ def main(argv: list[str] | None = None) -> list[BenchResult]:
     parser.add_argument("--layer-length", type=int, default=256, help="mixer sequence length")
     parser.add_argument("--threads", type=int, default=1, help="torch threads (default 1)")
     parser.add_argument("--only", nargs="*", choices=["scan", "layer"], default=["scan", "layer"])
+    parser.add_argument("--cpu-time", action="store_true", help="time CPU, not wall, seconds")
     parser.add_argument("--out", type=Path, default=RESULTS_DIR, help="results folder")
     args = parser.parse_args(argv)
     results = []
