@@ -55,6 +55,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from replearn.norm.checks import check_eps, check_momentum, check_positive_int
+from replearn.reference import use_reference
 from replearn.registry import Example, register
 
 __all__ = [
@@ -236,7 +237,7 @@ class _BatchNorm(nn.Module):
             raise ValueError(
                 f"expected more than 1 value per channel in training, got shape {tuple(x.shape)}"
             )
-        norm = batch_norm_fast if self.fast else batch_norm
+        norm = batch_norm_fast if self.fast and not use_reference() else batch_norm
         return norm(
             x,
             self.running_mean,  # None without running statistics

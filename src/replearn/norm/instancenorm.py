@@ -52,6 +52,7 @@ from torch import Tensor, nn
 
 from replearn.norm.batchnorm import running_average, scale_shift, standardize
 from replearn.norm.checks import check_eps, check_momentum, check_positive_int
+from replearn.reference import use_reference
 from replearn.registry import Example, register
 
 __all__ = [
@@ -183,7 +184,7 @@ class _InstanceNorm(nn.Module):
         use_input_stats = self.training or not self.track_running_stats
         if use_input_stats and x[0, 0].numel() < 2:
             raise ValueError(f"expected more than 1 feature per channel, got {tuple(x.shape)}")
-        norm = instance_norm_fast if self.fast else instance_norm
+        norm = instance_norm_fast if self.fast and not use_reference() else instance_norm
         momentum = self.momentum if self.momentum is not None else 0.0
         y = norm(
             x,

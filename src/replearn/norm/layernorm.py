@@ -55,6 +55,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from replearn.norm.checks import check_eps, check_positive_int
+from replearn.reference import use_reference
 from replearn.registry import Example, register
 
 __all__ = [
@@ -220,7 +221,7 @@ class LayerNorm(nn.Module):
     def forward(self, x: Tensor) -> Tensor:
         """Eq. (2)."""
         _check_input(x, self.normalized_shape)
-        norm = layer_norm_fast if self.fast else layer_norm
+        norm = layer_norm_fast if self.fast and not use_reference() else layer_norm
         return norm(x, self.normalized_shape, self.weight, self.bias, self.eps)
 
     def extra_repr(self) -> str:
@@ -272,7 +273,7 @@ class RMSNorm(nn.Module):
     def forward(self, x: Tensor) -> Tensor:
         """Eq. (3)."""
         _check_input(x, self.normalized_shape)
-        norm = rms_norm_fast if self.fast else rms_norm
+        norm = rms_norm_fast if self.fast and not use_reference() else rms_norm
         return norm(x, self.normalized_shape, self.weight, self.eps)
 
     def extra_repr(self) -> str:

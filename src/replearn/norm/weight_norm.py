@@ -56,6 +56,7 @@ import torch
 from torch import Tensor, nn
 from torch.nn.utils import parametrize
 
+from replearn.reference import use_reference
 from replearn.registry import Example, register
 
 __all__ = [
@@ -143,7 +144,7 @@ class WeightNorm(nn.Module):
 
     def forward(self, weight_g: Tensor, weight_v: Tensor) -> Tensor:
         """Eq. (2)."""
-        if self.fast:
+        if self.fast and not use_reference():
             return torch._weight_norm(weight_v, weight_g, -1 if self.dim is None else self.dim)
         return weight_from_direction(weight_g, weight_v, self.dim)
 

@@ -52,6 +52,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
+from replearn.reference import use_reference
 from replearn.registry import Example, register
 from replearn.transformer.attention_masks import (
     AttentionInputError,
@@ -133,7 +134,7 @@ def scaled_dot_product_attention(
     """
     _check(q, k, v, temperature)
     p = dropout if training else 0.0
-    if not fast:
+    if not fast or use_reference():
         attn = attention_weights(q, k, mask, temperature=temperature, is_causal=is_causal)
         return F.dropout(attn, p) @ v if p > 0 else attn @ v  # (..., Lq, d_v)
     lq, lk = q.shape[-2], k.shape[-2]
@@ -316,7 +317,7 @@ class MultiHeadAttention(nn.Module):
             mask, is_causal = (causal if mask is None else mask + causal), False
         k, v = self.extra_keys(k, v)
         p = self.dropout if self.training else 0.0
-        if need_weights or not self.fast:
+        if need_weights or not self.fast or use_reference():
             attn = attention_weights(q, k, mask, temperature=self.temperature, is_causal=is_causal)
             attn = F.dropout(attn, p) if p > 0 else attn  # torch returns the dropped weights
             out = attn @ v  # (B, h, L, d)

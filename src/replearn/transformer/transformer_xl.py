@@ -49,6 +49,7 @@ import math
 import torch
 from torch import Tensor, nn
 
+from replearn.reference import use_reference
 from replearn.registry import Example, register
 from replearn.transformer.attention import causal_mask
 from replearn.transformer.positions import RelativeSinusoidalPositions, rel_shift
@@ -79,7 +80,7 @@ def relative_attention_scores(
     lq, lk = q.shape[-2], k.shape[-2]
     ac = (q + u[:, None, :]) @ k.transpose(-2, -1)  # (B, H, Lq, Lk), terms (a) + (c)
     qv = q + v[:, None, :]  # (B, H, Lq, d)
-    if fast:
+    if fast and not use_reference():
         return ac + rel_shift(qv @ r.transpose(-2, -1))  # terms (b) + (d)
     i = torch.arange(lq, device=q.device)[:, None]
     j = torch.arange(lk, device=q.device)[None, :]

@@ -40,6 +40,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
+from replearn.reference import use_reference
 from replearn.registry import register
 
 __all__ = [
@@ -169,7 +170,7 @@ def selective_scan(
     Shape:
         u, delta, z: (B, L, D); A: (D, N); B, C: (B, L, N) -> (B, L, D).
     """
-    if fast:
+    if fast and not use_reference():
         from replearn.sequence.mamba.scan_chunked import (
             selective_scan_chunked,  # it imports this file
         )

@@ -46,6 +46,7 @@ import torch
 from torch import Tensor, nn
 from torch.nn.utils.rnn import PackedSequence
 
+from replearn.reference import use_reference
 from replearn.registry import Example, register
 from replearn.sequence.rnn.cells import GATES
 from replearn.sequence.rnn.checks import (
@@ -210,11 +211,12 @@ class RNNBase(nn.Module):
             states like hx (each sequence's state at its true end).
         """
         kw = dict(dropout=self.dropout, training=self.training, bidirectional=self.bidirectional)
+        fast = self.fast and not use_reference()  # replearn.reference switches every layer
         if isinstance(input, PackedSequence):
             check_input(input.data, (2,), self.input_size, self.weight_ih_l0)
             batch = int(input.batch_sizes[0])
             h0 = self._initial_state(hx, input.data.new_empty(0, batch, 0), True)
-            if self.fast:
+            if fast:
                 return packed_fused_forward(
                     self.mode, input, h0, self._flat_weights(), bias=self.bias,
                     num_layers=self.num_layers, **kw,
@@ -228,7 +230,7 @@ class RNNBase(nn.Module):
         batched = input.dim() == 3
         x = (input.transpose(0, 1) if self.batch_first else input) if batched else input[:, None]
         h0 = self._initial_state(hx, x, batched)  # x: (L, B, I)
-        if self.fast:
+        if fast:
             out, states = fused_forward(
                 self.mode, x, h0, self._flat_weights(), bias=self.bias,
                 num_layers=self.num_layers, batch_first=False, **kw,

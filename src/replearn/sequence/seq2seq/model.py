@@ -46,6 +46,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
+from replearn.reference import use_reference
 from replearn.registry import Example, register
 from replearn.sequence.rnn.cells import gru_step, lstm_step
 from replearn.sequence.rnn.layers import GRU, LSTM
@@ -160,10 +161,11 @@ class Seq2Seq(nn.Module):
         lengths = torch.full((b,), s, device=src.device) if src_lengths is None else src_lengths
         mask = length_mask(lengths, s)  # (B, S)
         x = self.src_embed(src)  # (B, S, E)
-        if self.fast and bool(mask.all()):  # no padding: one call of the fused kernel
+        fast = self.fast and not use_reference()  # replearn.reference switches every layer
+        if fast and bool(mask.all()):  # no padding: one call of the fused kernel
             out, hc = self.encoder(x)
             return out, mask, self._from_rnn(hc)
-        if self.fast:  # padding: the cell equations, layer by layer, frozen after each end
+        if fast:  # padding: the cell equations, layer by layer, frozen after each end
             out, state = self._encode_cells(x, mask)
             return out, mask, state
         # Reference: one step at a time; a finished source keeps its state.
@@ -226,7 +228,8 @@ class Seq2Seq(nn.Module):
         if self.attention is not None:
             context = self.attention(rnn_state[0][:, -1], memory, mask, keys)  # (B, H), s_{i-1}
             x = torch.cat([x, context], dim=-1)
-        if self.fast:  # the cell equations on the decoder's weights: no per-call RNN overhead
+        # fast: the cell equations on the decoder's weights, no per-call RNN overhead
+        if self.fast and not use_reference():
             s_i, new_state = self._cell_step(x, rnn_state)
         else:
             out, hc = self.decoder(x[:, None], self._to_rnn(rnn_state))
@@ -263,7 +266,7 @@ class Seq2Seq(nn.Module):
             raise ValueError(f"teacher_forcing must be in [0, 1], got {teacher_forcing}")
         state = self.init_state(src, src_lengths)
         inputs = decoder_inputs(tgt, self.bos_id)  # (B, T)
-        if self.fast and self.attention is None and teacher_forcing == 1.0:
+        if self.fast and not use_reference() and self.attention is None and teacher_forcing == 1.0:
             n = 2 if self.cell == "lstm" else 1
             out, _ = self.decoder(self.tgt_embed(inputs), self._to_rnn(state[:n]))
             return self.out(out)  # (B, T, V)

@@ -62,6 +62,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
+from replearn.reference import use_reference
 from replearn.registry import Example, register
 from replearn.sequence.ssm.continuous import ssm_convolve
 from replearn.sequence.ssm.hippo import s4d_legs, s4d_lin
@@ -108,7 +109,7 @@ def s4d_kernel(
     """
     dA, dB = s4d_discretize(Lambda, B, dt)
     CB = C * dB  # (H, N/2)
-    if not fast:
+    if not fast or use_reference():
         out = []
         for _ in range(length):
             out.append(2 * CB.sum(-1).real)
