@@ -23,6 +23,12 @@ pytestmark = [
 # experiment -> {claim id: measured verdict with the default config, seed 0}
 MEASURED = {
     "regularize-penalties": {"l1-sparse": True, "l2-small": True},
+    # over 3 training seeds (issue 21), measured 2026-12-07 at load ~30 (1961 s wall):
+    # test ECE 0.0415 smoothed vs 0.0904 hard (means); hard - smoothed = +0.0488 (SE 0.0014;
+    # per seed +0.047, +0.048, +0.052), lower bound +0.045: holds; scatter ratio hard - smoothed = -0.0031
+    # (SE 0.030; per seed -0.014, -0.048, +0.053), lower bound -0.089: FAILS (it held with one
+    # seed: the tighter clusters do not survive the seed-to-seed spread).
+    "regularize-label-smoothing": {"ls-calibration": True, "ls-clusters": False},
 }
 
 # Issue 21 made every comparison claim of these experiments a verdict over 3 training seeds
@@ -35,7 +41,6 @@ MEASURED = {
 # freeze/finetune False/False; multitask helps/learned-weights False/False.
 NOT_REMEASURED = {
     "regularize-dropout": ("dropout-gap",),
-    "regularize-label-smoothing": ("ls-calibration", "ls-clusters"),
     "regularize-early-stopping": (
         "early-stopping-gap",
         "early-stopping-retrain",

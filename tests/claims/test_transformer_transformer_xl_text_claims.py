@@ -27,11 +27,15 @@ pytestmark = [
 ]
 
 # Issue 21 then made both claims verdicts over 3 training seeds (compare_seeds; 400 steps per
-# model and seed, 800 with one seed before). The new default config was not re-measured (a
-# 2-core machine at load ~25-30), so nothing is pinned: the test skips until someone measures
-# it. The single-seed verdicts above were True / False.
-MEASURED: dict[str, bool] = {}
-NOT_REMEASURED = ("memory-lowers-val-loss", "longer-memory-at-evaluation-helps")
+# model and seed, 800 with one seed before). Re-measured 2026-12-07 (`replearn run
+# transformer-xl-text`, default config, load ~30, 2133 s wall):
+# - memory-lowers-val-loss holds: 2.0565 vs 2.0863 nats/char (means); vanilla - XL = +0.0298
+#   (SE 0.0016 over 3 seeds; per seed +0.0272, +0.0295, +0.0328), lower bound +0.0252; first
+#   position of a segment 2.075 vs 2.662.
+# - longer-memory-at-evaluation-helps FAILS: 2.0573 with memory 128 vs 2.0565 with 32;
+#   difference -0.0008 (SE 0.0007; per seed -0.0008, +0.0004, -0.0021), lower bound -0.0029.
+MEASURED = {"memory-lowers-val-loss": True, "longer-memory-at-evaluation-helps": False}
+NOT_REMEASURED: tuple[str, ...] = ()
 
 
 def test_claims_verdicts(tmp_path, run_default):
