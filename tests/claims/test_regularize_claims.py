@@ -25,9 +25,10 @@ MEASURED = {
     "regularize-penalties": {"l1-sparse": True, "l2-small": True},
     # over 3 training seeds (issue 21), measured 2026-12-07 at load ~30 (1961 s wall):
     # test ECE 0.0415 smoothed vs 0.0904 hard (means); hard - smoothed = +0.0488 (SE 0.0014;
-    # per seed +0.047, +0.048, +0.052), lower bound +0.045: holds; scatter ratio hard - smoothed = -0.0031
-    # (SE 0.030; per seed -0.014, -0.048, +0.053), lower bound -0.089: FAILS (it held with one
-    # seed: the tighter clusters do not survive the seed-to-seed spread).
+    # per seed +0.047, +0.048, +0.052), lower bound +0.045: holds; scatter ratio 0.5264 vs
+    # 0.5233, hard - smoothed = -0.0031 (SE 0.030; per seed -0.014, -0.048, +0.053), lower
+    # bound -0.089: FAILS (it held with one seed: the tighter clusters do not survive the
+    # seed-to-seed spread).
     "regularize-label-smoothing": {"ls-calibration": True, "ls-clusters": False},
 }
 
