@@ -63,7 +63,9 @@ _SAMPLE = (
 META_LIMITS: dict[str, tuple[str, str]] = {
     "bert-claims": ("nonzero", "torch.nonzero has no meta kernel (MLM masking)"),
     "bert-sst2": ("nonzero", "torch.nonzero has no meta kernel (MLM masking)"),
+    "cnn-invariance": ("division by zero", "a ratio of two zero stand-in numbers"),
     "cnn-residual": ("division by zero", "a ratio of two zero stand-in numbers"),
+    "d3pm-text": ("invalid multinomial", _SAMPLE),
     "dino-fashion": ("nonzero", "torch.nonzero has no meta kernel (DINO's multi-crop mask)"),
     "dino-mnist1d": ("nonzero", "torch.nonzero has no meta kernel (DINO's multi-crop mask)"),
     "dqn-acrobot": ("empty replay buffer", _REPLAY),
