@@ -80,9 +80,9 @@ def tiny() -> Config:
 
 
 def quick() -> Config:
-    """3 seeds of 250 steps."""
+    """Seconds: 3 seeds of 30 steps (a smoke check)."""
     return Config(
-        engine=EngineConfig(max_steps=250, batch_size=64, log_every=50, checkpoint_every=0)
+        engine=EngineConfig(max_steps=30, batch_size=64, log_every=10, checkpoint_every=0)
     )
 
 
