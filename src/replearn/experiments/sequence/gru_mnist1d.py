@@ -15,13 +15,22 @@ engine's ``fit``: AdamW, linear warm-up then cosine decay, clipping of the globa
 Recipe (chosen on the validation split only; seed 0, under load, 1 thread, uni-directional GRU
 with batch 64, AdamW lr 3e-3, 20 epochs): hidden 64 with the ``last`` readout reached 74.8%
 validation accuracy, ``meanmax`` 91.8%; bidirectional hidden 64 ``meanmax`` 96.0% at twice the
-cost; uni-directional hidden 128 ``meanmax`` 94.5% after 10 epochs and 97.8% after 15. The
-default is that last model for 12 epochs: measured once on the test split (seed 0), 93.9%
-(validation 95.5%); the ``quick`` preset (8 epochs) reaches 83.4%. ``wall_time_s`` (written by
-the runner) is the whole run, data generation included; ``train_time_s`` is the ``fit`` alone.
+cost; uni-directional hidden 128 ``meanmax`` 94.5% after 10 epochs and 97.8% after 15. For 12
+epochs: 93.9% test (validation 95.5%), 94.2% in 11.3 s wall on 2 quiet cores (issue 14).
 
-replearn run gru-mnist1d                     # ~1 min on 2 quiet cores
-replearn run gru-mnist1d --preset quick      # 8 epochs instead of 12
+Record attempt (issue 14: >= 98% test accuracy in <= 30 s wall on 2 cores, data generation and
+evaluation included): the default config is that model trained for 26 epochs (12 epochs took
+about 10 s of training on 2 quiet cores, so 26 fit the 30 s with the data and evaluation), the
+rest of the recipe unchanged. Not yet measured on a quiet machine (the machine was loaded about
+15x when it was set; the lead times it). Attempts that did not help (one line each):
+
+- (none measured yet: the two trials below were under way under load when this was committed.)
+
+``wall_time_s`` (written by the runner) is the whole run, data generation included;
+``train_time_s`` is the ``fit`` alone.
+
+replearn run gru-mnist1d                     # the record attempt, <= 30 s on 2 quiet cores
+replearn run gru-mnist1d --preset quick      # 1 epoch (a smoke check)
 """
 
 from __future__ import annotations
@@ -79,7 +88,7 @@ class Config:
     lr: float = 3e-3
     weight_decay: float = 1e-2
     val_fraction: float = 0.1
-    engine: EngineConfig = field(default_factory=lambda: _engine(12))
+    engine: EngineConfig = field(default_factory=lambda: _engine(26))
 
     def __post_init__(self) -> None:
         if self.readout not in ("last", "mean", "meanmax"):
@@ -129,7 +138,7 @@ class GRUClassifier(nn.Module):
 
 def _verdict(m: dict[str, Any]) -> tuple[bool, str]:
     acc, wall = m["test_accuracy"], m["wall_time_s"]
-    return acc >= 0.91 and wall <= 60.0, (
+    return acc >= 0.98 and wall <= 30.0, (
         f"test accuracy {acc:.4f} (paper's GRU: 0.91; validation {m['val_accuracy']:.4f}) in "
         f"{wall:.1f} s wall ({m['train_time_s']:.1f} s training, {m['data_time_s']:.1f} s data); "
         f"{m['parameters']} parameters, {m['train_steps']} updates"
@@ -138,10 +147,11 @@ def _verdict(m: dict[str, Any]) -> tuple[bool, str]:
 
 CLAIMS = (
     Claim(
-        "gru-mnist1d-91-in-60s",
-        "A GRU reading MNIST-1D sample by sample reaches the 91% test accuracy that the "
-        "MNIST-1D paper reports for a GRU, in at most 60 s of wall time on a 2-core CPU; holds "
-        "if test_accuracy >= 0.91 and wall_time_s <= 60.",
+        "gru-mnist1d-98-in-30s",
+        "A GRU reading MNIST-1D sample by sample reaches >= 98% test accuracy (the MNIST-1D "
+        "paper reports 91% for a GRU) in at most 30 s of wall time on a 2-core CPU, data "
+        "generation and evaluation included; holds if test_accuracy >= 0.98 and "
+        "wall_time_s <= 30.",
         _verdict,
     ),
 )
