@@ -62,6 +62,11 @@ def _build_parser(run_parser: bool = False) -> argparse.ArgumentParser:
     )
     run.add_argument("--no-progress", action="store_true", help="hide the progress bar")
     run.add_argument("--no-report", action="store_true", help="skip plots and report.html")
+    run.add_argument(
+        "--reference",
+        action="store_true",
+        help="run every replearn layer on its from-scratch path (same math, slower)",
+    )
     if run_parser:
         return run
 

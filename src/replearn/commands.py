@@ -144,6 +144,7 @@ def cmd_run(args: argparse.Namespace) -> int:
         preset=args.preset,
         progress=not args.no_progress,
         report=not args.no_report,
+        reference=getattr(args, "reference", False),
     )
     if summary.out.exists():  # rank 0 (other ranks print nothing)
         _print_summary(summary.out, summary.metrics, summary.claims)

@@ -31,6 +31,7 @@ from replearn.engine import distributed
 from replearn.engine.context import RunContext
 from replearn.engine.seed import seed_everything
 from replearn.experiments.base import Experiment, Result, get_experiment, judge
+from replearn.reference import reference_mode, use_reference
 
 
 @dataclass(frozen=True)
@@ -203,8 +204,12 @@ def run_experiment(
     preset: str | None = None,
     progress: bool = True,
     report: bool = True,
+    reference: bool = False,
 ) -> RunSummary:
     """Run experiment ``name`` (see the module docstring for what it writes).
+
+    ``reference=True`` (``--reference``) runs every replearn layer on its from-scratch path
+    (:func:`replearn.reference.reference_mode`); config.json, env.json and result.json say so.
 
     Raises:
         UnknownNameError, ConfigError: bad name, preset or ``--set``.
@@ -224,7 +229,7 @@ def run_experiment(
         raise ConfigError(str(err)) from None
     started = distributed.init(dist, dev)
     try:
-        return _run(exp, cfg, out, seed, dev, dist, resume, preset, progress, report)
+        return _run(exp, cfg, out, seed, dev, dist, resume, preset, progress, report, reference)
     finally:
         if started:
             distributed.shutdown()
@@ -241,9 +246,13 @@ def _run(
     preset: str | None,
     progress: bool,
     report: bool,
+    reference: bool = False,
 ) -> RunSummary:
+    reference = reference or use_reference()  # a run inside a reference run (the tour) inherits
     out_dir = Path(out) if out is not None else default_out(exp.name, dist)
     record = {"experiment": exp.name, "seed": seed, "preset": preset, "config": to_dict(cfg)}
+    if reference:  # only then, so that earlier runs' config.json still match on --resume
+        record["reference"] = True
     _check_folder(out_dir, record, resume)  # every rank, before any rank writes
     distributed.barrier()
     ctx = RunContext(
@@ -253,7 +262,9 @@ def _run(
     if dist.is_main:
         out_dir.mkdir(parents=True, exist_ok=True)
         _write_json(out_dir / "config.json", record)
-        _write_json(out_dir / "env.json", environment(dev, dist.world_size))
+        _write_json(
+            out_dir / "env.json", {**environment(dev, dist.world_size), "reference": reference}
+        )
     distributed.barrier()
     seed_everything(seed)
     from replearn.data import sources
@@ -263,7 +274,8 @@ def _run(
     try:
         ctx.start(say=_say)
         try:
-            result: Result = exp.run(cfg, ctx)
+            with reference_mode(reference):
+                result: Result = exp.run(cfg, ctx)
         finally:
             ctx.close()
     except BaseException:
@@ -275,6 +287,8 @@ def _run(
     claims = judge(exp.claims, metrics) + list(result.sub_claims)
     if dist.is_main:
         context = {"preset": preset, "seed": seed, "data": data_description(cfg)}
+        if reference:
+            context["reference"] = True
         if sources.fixtures_used():
             context["data_fixtures"] = sources.fixtures_used()
         _write_json(out_dir / "result.json", {**metrics, "claims": claims, "context": context})
