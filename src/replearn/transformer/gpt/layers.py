@@ -40,6 +40,7 @@ from typing import Literal
 import torch
 from torch import Tensor, nn
 
+from replearn.norm.layernorm import LayerNorm
 from replearn.transformer.attention import scaled_dot_product_attention
 from replearn.transformer.positions import apply_rotary
 
@@ -167,9 +168,9 @@ class Block(nn.Module):
 
     def __init__(self, cfg: GPTConfig) -> None:
         super().__init__()
-        self.ln_1 = nn.LayerNorm(cfg.n_embd, eps=cfg.layer_norm_eps, bias=cfg.bias)
+        self.ln_1 = LayerNorm(cfg.n_embd, eps=cfg.layer_norm_eps, bias=cfg.bias, fast=True)
         self.attn = CausalSelfAttention(cfg)
-        self.ln_2 = nn.LayerNorm(cfg.n_embd, eps=cfg.layer_norm_eps, bias=cfg.bias)
+        self.ln_2 = LayerNorm(cfg.n_embd, eps=cfg.layer_norm_eps, bias=cfg.bias, fast=True)
         self.mlp = MLP(cfg)
 
     def forward(

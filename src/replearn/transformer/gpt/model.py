@@ -58,6 +58,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
+from replearn.norm.layernorm import LayerNorm
 from replearn.registry import Example, register
 from replearn.transformer.decoding import sample_next
 from replearn.transformer.gpt.layers import (
@@ -119,7 +120,7 @@ class GPT(nn.Module):
             modules["wpe"] = nn.Embedding(cfg.block_size, cfg.n_embd)
         modules["drop"] = nn.Dropout(cfg.dropout)
         modules["h"] = nn.ModuleList(Block(cfg) for _ in range(cfg.n_layer))
-        modules["ln_f"] = nn.LayerNorm(cfg.n_embd, eps=cfg.layer_norm_eps, bias=cfg.bias)
+        modules["ln_f"] = LayerNorm(cfg.n_embd, eps=cfg.layer_norm_eps, bias=cfg.bias, fast=True)
         self.transformer = nn.ModuleDict(modules)
         self.lm_head = nn.Linear(cfg.n_embd, cfg.vocab_size, bias=False)
         self.lm_head.weight = self.transformer.wte.weight  # Eq. (4): tied

@@ -43,6 +43,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
+from replearn.norm.layernorm import LayerNorm
 from replearn.registry import Example, register
 from replearn.transformer.attention import scaled_dot_product_attention
 from replearn.transformer.vit.hf import HF_ACTIVATIONS, load_hf_tensors, vit_hf_keys
@@ -140,7 +141,8 @@ class EncoderBlock(nn.Module):
                  qkv_bias: bool = True, fast: bool = True) -> None:  # fmt: skip
         super().__init__()
         self.heads, self.attn_dropout, self.fast = heads, attn_dropout, fast
-        self.norm1, self.norm2 = nn.LayerNorm(dim, eps=eps), nn.LayerNorm(dim, eps=eps)
+        self.norm1 = LayerNorm(dim, eps=eps, fast=True)
+        self.norm2 = LayerNorm(dim, eps=eps, fast=True)
         self.qkv = nn.Linear(dim, 3 * dim, bias=qkv_bias)
         self.proj = nn.Linear(dim, dim)
         self.mlp = MLP(dim, mlp_dim, act=act, dropout=dropout)
@@ -240,7 +242,7 @@ class ViT(nn.Module):
         kw = {"dropout": dropout, "attn_dropout": attn_dropout, "eps": eps, "act": act,
               "qkv_bias": qkv_bias, "fast": fast}  # fmt: skip
         self.blocks = nn.ModuleList(EncoderBlock(dim, heads, mlp_dim, **kw) for _ in range(depth))
-        self.norm = nn.LayerNorm(dim, eps=eps)
+        self.norm = LayerNorm(dim, eps=eps, fast=True)
         self.pooler = nn.Linear(dim, dim) if pooler else None
         self.head = nn.Linear(dim, num_classes) if num_classes else None
         nn.init.trunc_normal_(self.pos_embed, std=0.02)
