@@ -208,3 +208,25 @@ def test_switch_reaches_recurrent_layers_and_scans(monkeypatch: pytest.MonkeyPat
         torch.randn(b, length, n),
     )
     _run_both(monkeypatch, chunked, "selective_scan_chunked", lambda: selective_scan(*args))
+
+
+@pytest.mark.parametrize("name", ["transformer.gpt", "transformer.vit"])
+def test_models_norms_are_replearn_layers_with_torchs_numerics(name: str) -> None:
+    """GPT and ViT use replearn's LayerNorm; swapping in nn.LayerNorm changes no bit."""
+    from torch import nn
+
+    from replearn.norm import LayerNorm
+
+    torch.manual_seed(0)
+    ex = registry.get(name).example()
+    model = ex.module.eval()
+    norms = [n for n, m in model.named_modules() if isinstance(m, LayerNorm)]
+    assert norms and not any(type(m) is nn.LayerNorm for m in model.modules())
+    out = _tensors(model(*ex.inputs))[0]
+    for path in norms:
+        ours = model.get_submodule(path)
+        torchs = nn.LayerNorm(ours.normalized_shape, eps=ours.eps, bias=ours.bias is not None)
+        torchs.load_state_dict(ours.state_dict())
+        parent, _, attr = path.rpartition(".")
+        setattr(model.get_submodule(parent), attr, torchs)
+    assert torch.equal(_tensors(model(*ex.inputs))[0], out)
