@@ -41,6 +41,7 @@ from __future__ import annotations
 import torch
 from torch import Tensor, nn
 
+from replearn.norm.layernorm import LayerNorm
 from replearn.registry import Example, register
 from replearn.transformer.bert.model import BERT, EncoderLayer, embed, padding_mask
 
@@ -112,7 +113,8 @@ class ALBERT(nn.Module):
         self.tok_emb = nn.Embedding(vocab_size, embedding, padding_idx=pad_id)
         self.pos_emb = nn.Embedding(max_len, embedding)
         self.seg_emb = nn.Embedding(type_vocab_size, embedding) if type_vocab_size else None
-        self.emb_norm, self.drop = nn.LayerNorm(embedding, eps=eps), nn.Dropout(dropout)
+        self.emb_norm = LayerNorm(embedding, eps=eps, fast=True)
+        self.drop = nn.Dropout(dropout)
         self.emb_proj = nn.Linear(embedding, hidden)
         self.layer = EncoderLayer(
             hidden, heads, intermediate, dropout=dropout, attn_dropout=attn_dropout, eps=eps,
@@ -120,7 +122,7 @@ class ALBERT(nn.Module):
         )  # fmt: skip
         self.pooler = nn.Linear(hidden, hidden) if pooler else None
         self.mlm_dense = nn.Linear(hidden, embedding) if mlm_head else None
-        self.mlm_norm = nn.LayerNorm(embedding, eps=eps) if mlm_head else None
+        self.mlm_norm = LayerNorm(embedding, eps=eps, fast=True) if mlm_head else None
         self.mlm_bias = nn.Parameter(torch.zeros(vocab_size)) if mlm_head else None
         self.nsp = nn.Linear(hidden, 2) if sop_head else None  # SOP head (named as BERT's NSP)
         self.classifier = nn.Linear(hidden, num_labels) if num_labels else None

@@ -35,6 +35,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
+from replearn.norm.layernorm import LayerNorm
 from replearn.transformer.attention import scaled_dot_product_attention
 
 __all__ = [
@@ -65,7 +66,7 @@ def padding_mask(attention_mask: Tensor | None) -> Tensor | None:
     return None if attention_mask is None else attention_mask.bool()[:, None, None, :]
 
 
-def post_ln(x: Tensor, sublayer_out: Tensor, norm: nn.LayerNorm) -> Tensor:
+def post_ln(x: Tensor, sublayer_out: Tensor, norm: nn.Module) -> Tensor:
     r"""Eq. (2)/(3): :math:`\mathrm{LN}(x + \mathrm{sublayer}(x))` (post-LN residual).
 
     Shape:
@@ -84,7 +85,7 @@ def cls_pool(h: Tensor, dense: nn.Linear) -> Tensor:
 
 
 def mlm_logits(
-    h: Tensor, dense: nn.Linear, norm: nn.LayerNorm, emb: Tensor, bias: Tensor, act: str = "gelu"
+    h: Tensor, dense: nn.Linear, norm: nn.Module, emb: Tensor, bias: Tensor, act: str = "gelu"
 ) -> Tensor:
     r"""Eq. (6): :math:`W_{tok}\,\mathrm{LN}(\mathrm{GELU}(W_t h + b_t)) + b_{out}` (tied decoder).
 
@@ -185,9 +186,9 @@ class EncoderLayer(nn.Module):
         self.approximate = "none" if act == "gelu" else "tanh"
         self.qkv = nn.Linear(hidden, 3 * hidden)  # Eq. (2b): rows W_Q, W_K, W_V
         self.o = nn.Linear(hidden, hidden)
-        self.attn_norm = nn.LayerNorm(hidden, eps=eps)
+        self.attn_norm = LayerNorm(hidden, eps=eps, fast=True)
         self.ff1, self.ff2 = nn.Linear(hidden, intermediate), nn.Linear(intermediate, hidden)
-        self.ff_norm = nn.LayerNorm(hidden, eps=eps)
+        self.ff_norm = LayerNorm(hidden, eps=eps, fast=True)
         self.drop = nn.Dropout(dropout)
 
     def attention(self, h: Tensor, mask: Tensor | None) -> Tensor:

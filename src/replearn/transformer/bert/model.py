@@ -54,6 +54,7 @@ from __future__ import annotations
 import torch
 from torch import Tensor, nn
 
+from replearn.norm.layernorm import LayerNorm
 from replearn.registry import Example, register
 from replearn.transformer.bert.layers import (
     IGNORE_INDEX,
@@ -132,14 +133,14 @@ class BERT(nn.Module):
         self.tok_emb = nn.Embedding(vocab_size, hidden, padding_idx=pad_id)
         self.pos_emb = nn.Embedding(max_len, hidden)
         self.seg_emb = nn.Embedding(type_vocab_size, hidden) if type_vocab_size else None
-        self.emb_norm, self.drop = nn.LayerNorm(hidden, eps=eps), nn.Dropout(dropout)
+        self.emb_norm, self.drop = LayerNorm(hidden, eps=eps, fast=True), nn.Dropout(dropout)
         kw = dict(dropout=dropout, attn_dropout=attn_dropout, eps=eps, act=act, fast=fast)
         self.layers = nn.ModuleList(
             EncoderLayer(hidden, heads, intermediate, **kw) for _ in range(layers)
         )
         self.pooler = nn.Linear(hidden, hidden) if pooler else None
         self.mlm_dense = nn.Linear(hidden, hidden) if mlm_head else None
-        self.mlm_norm = nn.LayerNorm(hidden, eps=eps) if mlm_head else None
+        self.mlm_norm = LayerNorm(hidden, eps=eps, fast=True) if mlm_head else None
         self.mlm_bias = nn.Parameter(torch.zeros(vocab_size)) if mlm_head else None
         self.nsp = nn.Linear(hidden, 2) if nsp_head else None
         self.classifier = nn.Linear(hidden, num_labels) if num_labels else None

@@ -49,6 +49,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
+from replearn.norm.layernorm import LayerNorm
 from replearn.registry import Example, register
 from replearn.regularize.dropout import drop_path
 from replearn.transformer.attention import scaled_dot_product_attention, to_additive_mask
@@ -187,7 +188,8 @@ class SwinBlock(nn.Module):
         if not 0 <= shift < window:
             raise ValueError(f"need 0 <= shift < window, got {shift}, {window}")
         self.window, self.shift, self.drop_path = window, shift, drop_path
-        self.norm1, self.norm2 = nn.LayerNorm(dim, eps=eps), nn.LayerNorm(dim, eps=eps)
+        self.norm1 = LayerNorm(dim, eps=eps, fast=True)
+        self.norm2 = LayerNorm(dim, eps=eps, fast=True)
         self.attn = WindowAttention(dim, heads, window, qkv_bias=qkv_bias,
                                     attn_dropout=attn_dropout, fast=fast)  # fmt: skip
         self.mlp = MLP(dim, int(mlp_ratio * dim), act=act, dropout=dropout)
@@ -226,7 +228,8 @@ class PatchMerging(nn.Module):
 
     def __init__(self, dim: int) -> None:
         super().__init__()
-        self.norm, self.reduction = nn.LayerNorm(4 * dim), nn.Linear(4 * dim, 2 * dim, bias=False)
+        self.norm = LayerNorm(4 * dim, fast=True)
+        self.reduction = nn.Linear(4 * dim, 2 * dim, bias=False)
 
     def forward(self, x: Tensor) -> Tensor:
         return self.reduction(self.norm(merge_patches(x)))
@@ -292,7 +295,7 @@ class Swin(nn.Module):
         self.depths, self.heads, self.window_size = depths, heads, window_size
         self.num_classes, self.num_features = num_classes, embed_dim * 2 ** (len(depths) - 1)
         self.patch_embed = nn.Conv2d(in_chans, embed_dim, patch_size, patch_size)
-        self.patch_norm = nn.LayerNorm(embed_dim)
+        self.patch_norm = LayerNorm(embed_dim, fast=True)
         res = math.ceil(image_size / patch_size)
         self.pos_embed = (
             nn.Parameter(torch.zeros(1, res, res, embed_dim)) if absolute_positions else None
@@ -313,7 +316,7 @@ class Swin(nn.Module):
             stage.downsample = PatchMerging(dim) if i < len(depths) - 1 else None
             self.stages.append(stage)
             res = math.ceil(res / 2)
-        self.norm = nn.LayerNorm(self.num_features, eps=eps)
+        self.norm = LayerNorm(self.num_features, eps=eps, fast=True)
         self.head = nn.Linear(self.num_features, num_classes) if num_classes else None
 
     def forward_features(self, x: Tensor) -> Tensor:
