@@ -49,6 +49,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from replearn.diffusion.schedules import cosine_betas
+from replearn.norm.layernorm import LayerNorm
 from replearn.registry import Example, register
 
 __all__ = [
@@ -310,7 +311,7 @@ class SequenceDenoiser(nn.Module):
         self.pos = nn.Parameter(torch.randn(length, dim) * 0.02)
         self.time = TimeEmbedding(dim, dim)
         self.blocks = nn.ModuleList(EncoderBlock(dim, heads, 4 * dim) for _ in range(depth))
-        self.norm = nn.LayerNorm(dim)
+        self.norm = LayerNorm(dim, fast=True)
         self.head = nn.Linear(dim, num_classes)
 
     def forward(self, x_t: Tensor, t: Tensor) -> Tensor:

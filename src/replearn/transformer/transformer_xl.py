@@ -49,6 +49,7 @@ import math
 import torch
 from torch import Tensor, nn
 
+from replearn.norm.layernorm import LayerNorm
 from replearn.reference import use_reference
 from replearn.registry import Example, register
 from replearn.transformer.attention import causal_mask
@@ -116,7 +117,7 @@ class RelativeMultiHeadAttention(nn.Module):
         self.qkv = nn.Linear(d_model, 3 * n_head * d_head, bias=False)  # W_q, W_{k,E}, W_v
         self.r_net = nn.Linear(d_model, n_head * d_head, bias=False)  # W_{k,R}
         self.out = nn.Linear(n_head * d_head, d_model, bias=False)
-        self.norm = nn.LayerNorm(d_model)
+        self.norm = LayerNorm(d_model, fast=True)
         self.drop, self.dropatt = nn.Dropout(dropout), nn.Dropout(dropatt)
 
     def forward(
@@ -151,7 +152,7 @@ class TransformerXLLayer(nn.Module):
             nn.Linear(d_model, d_inner), nn.ReLU(), nn.Dropout(dropout),
             nn.Linear(d_inner, d_model), nn.Dropout(dropout),
         )  # fmt: skip
-        self.norm = nn.LayerNorm(d_model)
+        self.norm = LayerNorm(d_model, fast=True)
 
     def forward(
         self, h: Tensor, pos: Tensor, u: Tensor, v: Tensor, memory: Tensor | None

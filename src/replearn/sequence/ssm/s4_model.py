@@ -38,6 +38,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
+from replearn.norm.layernorm import LayerNorm
 from replearn.registry import Example, register
 from replearn.sequence.ssm.s4 import S4Layer
 
@@ -50,7 +51,7 @@ class S4Block(nn.Module):
     def __init__(self, d_model: int, *, prenorm: bool, dropout: float, **s4_kwargs) -> None:
         super().__init__()
         self.prenorm = prenorm
-        self.norm = nn.LayerNorm(d_model)
+        self.norm = LayerNorm(d_model, fast=True)
         self.s4 = S4Layer(d_model, dropout=dropout, **s4_kwargs)
         self.dropout = nn.Dropout(dropout)
 
@@ -132,7 +133,7 @@ class S4Model(nn.Module):
             S4Block(d_model, prenorm=prenorm, dropout=dropout, d_state=d_state, **s4_kwargs)
             for _ in range(n_layers)
         )
-        self.norm = nn.LayerNorm(d_model)
+        self.norm = LayerNorm(d_model, fast=True)
         self.head = nn.Linear(d_model, d_output)
 
     def features(self, x: Tensor) -> Tensor:
