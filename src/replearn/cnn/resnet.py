@@ -49,6 +49,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
+from replearn.norm.batchnorm import BatchNorm2d
 from replearn.registry import Example, register
 
 __all__ = [
@@ -106,7 +107,7 @@ def _shortcut(in_chs: int, out_chs: int, stride: int, kind: str | None) -> nn.Mo
             raise ValueError(f"option A cannot reduce channels ({in_chs} -> {out_chs})")
         return _PadShortcut(out_chs, stride)
     conv = nn.Conv2d(in_chs, out_chs, 1, stride, bias=False)  # W_s of Eq. (2)
-    return nn.Sequential(OrderedDict(conv=conv, bn=nn.BatchNorm2d(out_chs)))
+    return nn.Sequential(OrderedDict(conv=conv, bn=BatchNorm2d(out_chs, fast=True)))
 
 
 class BasicBlock(nn.Module):
@@ -137,9 +138,9 @@ class BasicBlock(nn.Module):
     ) -> None:
         super().__init__()
         self.conv1 = nn.Conv2d(in_chs, out_chs, 3, stride, 1, bias=False)
-        self.bn1, self.act1 = nn.BatchNorm2d(out_chs), act_layer()
+        self.bn1, self.act1 = BatchNorm2d(out_chs, fast=True), act_layer()
         self.conv2 = nn.Conv2d(out_chs, out_chs, 3, 1, 1, bias=False)
-        self.bn2 = nn.BatchNorm2d(out_chs)
+        self.bn2 = BatchNorm2d(out_chs, fast=True)
         self.attn = attn_layer(out_chs) if attn_layer is not None else nn.Identity()
         self.shortcut = _shortcut(in_chs, out_chs, stride, shortcut)
         self.act2 = act_layer()
@@ -179,11 +180,11 @@ class Bottleneck(nn.Module):
         mid = out_chs // 4
         s1, s2 = (stride, 1) if stride_in_1x1 else (1, stride)
         self.conv1 = nn.Conv2d(in_chs, mid, 1, s1, bias=False)
-        self.bn1, self.act1 = nn.BatchNorm2d(mid), act_layer()
+        self.bn1, self.act1 = BatchNorm2d(mid, fast=True), act_layer()
         self.conv2 = nn.Conv2d(mid, mid, 3, s2, 1, bias=False)
-        self.bn2, self.act2 = nn.BatchNorm2d(mid), act_layer()
+        self.bn2, self.act2 = BatchNorm2d(mid, fast=True), act_layer()
         self.conv3 = nn.Conv2d(mid, out_chs, 1, bias=False)
-        self.bn3 = nn.BatchNorm2d(out_chs)
+        self.bn3 = BatchNorm2d(out_chs, fast=True)
         self.attn = attn_layer(out_chs) if attn_layer is not None else nn.Identity()
         self.shortcut = _shortcut(in_chs, out_chs, stride, shortcut)
         self.act3 = act_layer()
@@ -269,7 +270,7 @@ class ResNet(nn.Module):
         self.stem = nn.Sequential(
             OrderedDict(
                 conv=nn.Conv2d(in_chans, stem_width, k, s, k // 2, bias=False),
-                bn=nn.BatchNorm2d(stem_width),
+                bn=BatchNorm2d(stem_width, fast=True),
                 act=act_layer(),
                 pool=nn.MaxPool2d(3, 2, 1) if stem == "imagenet" else nn.Identity(),
             )
