@@ -245,3 +245,30 @@ def test_models_norms_are_replearn_layers_with_torchs_numerics(name: str) -> Non
         setattr(model.get_submodule(parent), attr, torchs)
     torch.manual_seed(1)
     assert torch.equal(_tensors(model(*ex.inputs))[0], out)
+
+
+@pytest.mark.parametrize("name", ["cnn.resnet", "cnn.se_resnet"])
+def test_resnet_batchnorms_are_replearn_layers_with_torchs_numerics(name: str) -> None:
+    """ResNets use replearn's BatchNorm2d; nn.BatchNorm2d in its place changes no bit
+    (training mode: batch statistics, and the running statistics they update)."""
+    from torch import nn
+
+    from replearn.norm import BatchNorm2d
+
+    torch.manual_seed(0)
+    ex = registry.get(name).example()
+    model = ex.module.train()
+    norms = [n for n, m in model.named_modules() if isinstance(m, BatchNorm2d)]
+    assert norms and not any(type(m) is nn.BatchNorm2d for m in model.modules())
+    before = {k: v.clone() for k, v in model.state_dict().items()}
+    out = _tensors(model(*ex.inputs))[0]
+    after = {k: v.clone() for k, v in model.state_dict().items()}
+    model.load_state_dict(before)
+    for path in norms:
+        ours = model.get_submodule(path)
+        torchs = nn.BatchNorm2d(ours.num_features, eps=ours.eps, momentum=ours.momentum)
+        torchs.load_state_dict(ours.state_dict())
+        parent, _, attr = path.rpartition(".")
+        setattr(model.get_submodule(parent), attr, torchs)
+    assert torch.equal(_tensors(model(*ex.inputs))[0], out)
+    assert all(torch.equal(v, after[k]) for k, v in model.state_dict().items())
