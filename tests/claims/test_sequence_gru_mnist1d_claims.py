@@ -4,10 +4,11 @@ The claim (issue 14's record): test accuracy >= 0.98 and wall time <= 30 s on 2 
 generation and evaluation included. The accuracy is deterministic given the seed; the time
 depends on the machine.
 
-Not yet pinned: the record config (26 epochs) was set on 2026-12-07 on a machine loaded about
-15x, where neither part could be measured in time (the wall-time part cannot be measured under
-load at all). Until the lead measures it on a quiet machine, the test checks that the verdict
-is the conjunction of the two parts as read from ``result.json``. Earlier default (12 epochs,
+Measured (2026-12-07, seed 0, one thread, machine under load ~28): test accuracy 0.9720
+(validation 0.9750), 1,456 updates: the accuracy part fails, so the claim fails whatever the
+wall time (not measurable under that load; the lead times it on a quiet machine). Pinned: the
+verdict is the conjunction of the two parts read from ``result.json``, and it fails (8 test
+signals short of 98%, far more than thread-count rounding moves). Earlier default (12 epochs,
 claim ">= 91% in <= 60 s"): test accuracy 0.9390, 94.2% in 11.3 s on 2 quiet cores.
 """
 
@@ -32,3 +33,4 @@ def test_gru_mnist1d_claim(tmp_path):
     assert 0.0 <= result["test_accuracy"] <= 1.0 and result["wall_time_s"] > 0.0
     expected = result["test_accuracy"] >= 0.98 and result["wall_time_s"] <= 30.0
     assert claim["holds"] is expected, claim["evidence"]
+    assert result["test_accuracy"] < 0.98 and claim["holds"] is False, claim["evidence"]
