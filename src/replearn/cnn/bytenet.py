@@ -61,6 +61,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from replearn.cnn.wavenet import causal_conv1d, dilation_schedule
+from replearn.norm.layernorm import LayerNorm
 from replearn.registry import Example, register
 
 __all__ = ["ByteNet", "ByteNetBlock", "decoder_inputs", "unfold_source", "unfolded_length"]
@@ -94,7 +95,7 @@ def decoder_inputs(targets: Tensor, bos_id: int) -> Tensor:
     return torch.cat([torch.full_like(targets[:, :1], bos_id), targets[:, :-1]], dim=1)
 
 
-def _layer_norm(x: Tensor, norm: nn.LayerNorm) -> Tensor:
+def _layer_norm(x: Tensor, norm: nn.Module) -> Tensor:
     """LayerNorm over channels at each position: (B, C, T) -> (B, C, T)."""
     return norm(x.transpose(1, 2)).transpose(1, 2)
 
@@ -114,7 +115,8 @@ class ByteNetBlock(nn.Module):
         if not causal and kernel_size % 2 == 0:
             raise ValueError(f"a two-sided convolution needs an odd kernel_size, got {kernel_size}")
         self.dilation, self.causal = dilation, causal
-        self.norm1, self.norm2, self.norm3 = nn.LayerNorm(2 * d), nn.LayerNorm(d), nn.LayerNorm(d)
+        self.norm1 = LayerNorm(2 * d, fast=True)
+        self.norm2, self.norm3 = LayerNorm(d, fast=True), LayerNorm(d, fast=True)
         self.reduce = nn.Conv1d(2 * d, d, 1)
         self.conv = nn.Conv1d(d, d, kernel_size, dilation=dilation)
         self.expand = nn.Conv1d(d, 2 * d, 1)
@@ -197,7 +199,7 @@ class ByteNet(nn.Module):
         self.encoder = nn.ModuleList(ByteNetBlock(d, kernel_size, r, causal=False) for r in enc_d)
         self.merge = nn.Conv1d(4 * d, 2 * d, 1)
         self.decoder = nn.ModuleList(ByteNetBlock(d, kernel_size, r, causal=True) for r in dec_d)
-        self.out_norm = nn.LayerNorm(2 * d)
+        self.out_norm = LayerNorm(2 * d, fast=True)
         self.out = nn.Conv1d(2 * d, vocab_size, 1)
 
     @property

@@ -44,6 +44,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
+from replearn.norm.layernorm import LayerNorm
 from replearn.registry import Example, register
 from replearn.regularize.dropout import DropPath
 
@@ -115,7 +116,7 @@ class ConvNeXtBlock(nn.Module):
     ) -> None:
         super().__init__()
         self.conv_dw = nn.Conv2d(dim, dim, kernel_size, padding=kernel_size // 2, groups=dim)
-        self.norm = nn.LayerNorm(dim, eps=1e-6)
+        self.norm = LayerNorm(dim, eps=1e-6, fast=True)
         self.pwconv1 = nn.Linear(dim, 4 * dim)
         self.act = act_layer()
         self.pwconv2 = nn.Linear(4 * dim, dim)
@@ -239,7 +240,7 @@ class ConvNeXt(nn.Module):
                 for i, rates in enumerate(drop_path_rates(depths, drop_path_rate))
             )
         )
-        self.norm = nn.LayerNorm(dims[-1], eps=head_norm_eps)
+        self.norm = LayerNorm(dims[-1], eps=head_norm_eps, fast=True)
         self.drop = nn.Dropout(drop_rate)
         self.fc = nn.Linear(dims[-1], num_classes) if num_classes else nn.Identity()
         for m in self.modules():

@@ -37,6 +37,7 @@ import torch
 from torch import Tensor, nn
 
 from replearn.engine import EMA
+from replearn.norm.layernorm import LayerNorm
 from replearn.registry import Example, register
 from replearn.ssl.losses import ijepa_loss
 from replearn.ssl.methods.common import cosine_momentum, full
@@ -126,7 +127,7 @@ class TokenViT(nn.Module):
         self.pos_embed = nn.Parameter(torch.zeros(1, self.grid[0] * self.grid[1], dim))
         nn.init.trunc_normal_(self.pos_embed, std=0.02)
         self.blocks = nn.ModuleList(EncoderBlock(dim, heads, mlp_dim) for _ in range(depth))
-        self.norm = nn.LayerNorm(dim, eps=1e-6)
+        self.norm = LayerNorm(dim, eps=1e-6, fast=True)
 
     def forward(self, x: Tensor, keep: Tensor | None = None) -> Tensor:
         if len(self.input_shape) == 2:
@@ -158,7 +159,7 @@ class JEPAPredictor(nn.Module):
         nn.init.trunc_normal_(self.pos_embed, std=0.02)
         nn.init.trunc_normal_(self.mask_token, std=0.02)
         self.blocks = nn.ModuleList(EncoderBlock(dim, heads, mlp_dim) for _ in range(depth))
-        self.norm = nn.LayerNorm(dim, eps=1e-6)
+        self.norm = LayerNorm(dim, eps=1e-6, fast=True)
         self.out = nn.Linear(dim, enc_dim)
 
     def forward(self, context: Tensor, context_idx: Tensor, target_idx: Tensor) -> Tensor:
