@@ -220,6 +220,9 @@ SWAPPED = [
     "transformer.transformer_xl",
     "sequence.s4-model",
     "diffusion.d3pm",
+    "cnn.bytenet",
+    "cnn.convnext",
+    "ssl.ijepa",
 ]
 
 
