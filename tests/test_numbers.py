@@ -156,3 +156,20 @@ def test_benchmark_values_and_drift(tmp_path: Path) -> None:
     for bad in ("ratio:missing", "nosuchkind:x", "ratio:x_"):
         with pytest.raises(KeyError):
             numbers.render(M(bad), claims, results)
+
+
+def test_claims_document_lists_every_claim_with_its_pinned_verdict() -> None:
+    """docs/claims.md is what the script writes: every registered claim, pinned or not."""
+    doc = numbers.claims_document(numbers.read_claims())
+    on_disk = (REPO / "docs" / "claims.md").read_text(encoding="utf-8")
+    assert on_disk == doc, "docs/claims.md is out of date: run python scripts/numbers.py"
+    from replearn import registry
+
+    every = [c.id for e in registry.entries(kind="experiment") for c in e.obj.claims]
+    rows = [line for line in doc.splitlines() if line.startswith("| ") and "`" in line]
+    assert len(rows) == len(every)
+    pinned = {cid for cf in numbers.read_claims() for v in cf.verdicts.values() for cid in v}
+    assert any(cid in pinned for cid in every)
+    for line in rows:
+        verdict = line.split(" | ")[3]
+        assert verdict in ("holds", "fails", "not measured", "not pinned"), line

@@ -70,7 +70,7 @@ def lenet5_param_count(num_classes: int = 10, in_channels: int = 1) -> int:
 
 
 def _example() -> Example:
-    return Example(LeNet5(num_classes=10), (torch.randn(2, 1, 28, 28),), (2, 10))
+    return Example(LeNet5(num_classes=10, image_size=28), (torch.randn(2, 1, 28, 28),), (2, 10))
 
 
 @register(
