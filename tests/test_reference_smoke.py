@@ -1,4 +1,4 @@
-"""The tour's tiny preset runs through the CLI under ``--reference``.
+"""The tour's tiny preset (default suite) and every experiment's (slow) run under ``--reference``.
 
 With ``--reference`` every replearn layer takes its from-scratch path: the test replaces the
 layers' fast kernels (fused norms, fused RNNs, the chunked Mamba scan) by ones that raise, so it
@@ -20,6 +20,7 @@ import replearn.norm.instancenorm as inorm
 import replearn.norm.layernorm as ln
 import replearn.sequence.mamba.scan_chunked as chunked
 import replearn.sequence.rnn.layers as rnn_layers
+from replearn import registry
 from replearn.cli import main
 from replearn.reference import use_reference
 
@@ -50,6 +51,22 @@ def test_tour_tiny_runs_under_reference(tmp_path: Path, monkeypatch: pytest.Monk
     env = json.loads((out / "env.json").read_text(encoding="utf-8"))
     result = json.loads((out / "result.json").read_text(encoding="utf-8"))
     assert config["reference"] is True and env["reference"] is True
+    assert result["context"]["reference"] is True
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("name", [e.name for e in registry.entries(kind="experiment")])
+def test_every_tiny_preset_runs_under_reference(
+    name: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Issue 21: ``--reference`` works for every experiment's tiny preset, no fast kernel called."""
+    for module, kernel in FAST_KERNELS:
+        monkeypatch.setattr(module, kernel, _refuse)
+    out = tmp_path / name
+    argv = ["run", name, "--preset", "tiny", "--no-progress", "--no-report", "--reference"]
+    assert main([*argv, "--out", str(out)]) == 0
+    assert not use_reference()
+    result = json.loads((out / "result.json").read_text(encoding="utf-8"))
     assert result["context"]["reference"] is True
 
 

@@ -2,8 +2,8 @@
 
 For an experiment: its summary, paper, data, every preset and what it changes against the
 default config, every config key (type, default, the line of the config's docstring that
-documents it), its claims, and how to run it from Python. For a method: its summary,
-paper, reference, file and the import line.
+documents it), the measured time of each preset, its claims, and how to run it from Python.
+For a method: its summary, paper, reference, file and the import line.
 """
 
 from __future__ import annotations
@@ -16,6 +16,7 @@ from typing import Any
 
 from replearn import registry
 from replearn.config import diff, to_dict
+from replearn.experiments.timings import expected_time_lines
 
 __all__ = ["config_keys", "describe", "docstring_attributes", "preset_changes"]
 
@@ -130,6 +131,8 @@ def describe(name: str) -> str:
         lines.append(f"  {key}: {tp} = {default}")
         if desc:
             lines.append(f"      {desc}")
+    lines += ["", "expected time (measured runs; scripts/time_presets.py):"]
+    lines += expected_time_lines(exp.name, list(exp.presets))
     lines += ["", "claims:" if exp.claims else "claims: none"]
     lines += [f"  {c.id}: {c.statement}" for c in exp.claims]
     quick = "quick" if "quick" in exp.presets else "tiny"

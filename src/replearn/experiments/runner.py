@@ -3,9 +3,9 @@
 Run folder::
 
     config.json        experiment name, seed, preset and the full config
-    env.json           versions, device, world size, threads
+    env.json           versions, device, world size, threads, load average at the start
     metrics.jsonl      one JSON object per logged row (deterministic values only)
-    result.json        final metrics (+ wall_time_s) and the claims' verdicts
+    result.json        final metrics (+ wall_time_s, cpu_time_s) and the claims' verdicts
     model.safetensors  final weights, when the experiment trains a model
     checkpoints/       step-N.ckpt and the ``latest`` pointer
     *.png, report.html plots and the HTML report
@@ -78,6 +78,7 @@ def environment(device: torch.device, world_size: int) -> dict[str, Any]:
         "world_size": world_size,
         "torch_threads": torch.get_num_threads(),
         "cpu_count": os.cpu_count(),
+        "load_average_1min": round(os.getloadavg()[0], 2) if hasattr(os, "getloadavg") else None,
     }
     if device.type == "cuda":
         info["gpu"] = torch.cuda.get_device_name(device)
@@ -270,7 +271,7 @@ def _run(
     from replearn.data import sources
 
     sources.reset_data_used()
-    t0 = time.perf_counter()
+    t0, cpu0 = time.perf_counter(), time.process_time()
     try:
         ctx.start(say=_say)
         try:
@@ -282,8 +283,8 @@ def _run(
         if dist.is_main and not resume:
             _clean_failed_start(out_dir, created)
         raise
-    wall = time.perf_counter() - t0
-    metrics = {**result.metrics, "wall_time_s": round(wall, 3)}
+    wall, cpu = time.perf_counter() - t0, time.process_time() - cpu0
+    metrics = {**result.metrics, "wall_time_s": round(wall, 3), "cpu_time_s": round(cpu, 3)}
     claims = judge(exp.claims, metrics) + list(result.sub_claims)
     if dist.is_main:
         context = {"preset": preset, "seed": seed, "data": data_description(cfg)}
