@@ -6,9 +6,15 @@ import math
 
 import numpy as np
 import pytest
+import torch
 from scipy import stats
 
-from replearn.experiments.stats import compare_seeds, compare_seeds_examples
+from replearn.experiments.stats import (
+    compare_seeds,
+    compare_seeds_examples,
+    mean_se,
+    paired_difference,
+)
 
 
 def test_paired_t_matches_scipy_one_sided_test() -> None:
@@ -80,3 +86,40 @@ def test_bootstrap_shape_errors() -> None:
         compare_seeds_examples(np.zeros((3, 4)), np.zeros((3, 5)))
     with pytest.raises(ValueError, match=">= 3 seeds"):
         compare_seeds_examples(np.zeros((2, 4)), np.zeros((2, 4)))
+
+
+def test_mean_se_matches_scipy_sem() -> None:
+    v = np.random.default_rng(1).normal(3.0, 2.0, size=7)
+    m, se = mean_se(list(v))
+    np.testing.assert_allclose(m, v.mean(), rtol=1e-15, atol=0)
+    np.testing.assert_allclose(se, stats.sem(v, ddof=1), rtol=1e-13, atol=0)
+    # closed form for [1, 2, 3]: mean 2, s = 1, SE = 1/sqrt(3)
+    assert mean_se([1.0, 2.0, 3.0]) == pytest.approx((2.0, 1 / math.sqrt(3)), rel=1e-15)
+    # tensors (any shape, any dtype) give the float64 answer
+    t = torch.tensor(v, dtype=torch.float64).reshape(7, 1)
+    np.testing.assert_allclose(mean_se(t), (m, se), rtol=1e-15, atol=0)
+
+
+def test_mean_se_of_one_value_has_infinite_se_and_empty_is_an_error() -> None:
+    assert mean_se([4.5]) == (4.5, math.inf)
+    with pytest.raises(ValueError):
+        mean_se([])
+
+
+def test_paired_difference_is_mean_se_of_differences() -> None:
+    rng = np.random.default_rng(2)
+    a, b = rng.normal(size=5), rng.normal(size=5)
+    d, se = paired_difference(a, b)
+    res = stats.ttest_rel(a, b)
+    np.testing.assert_allclose(d, (a - b).mean(), rtol=1e-14, atol=1e-15)
+    # the paired t statistic is d / SE
+    np.testing.assert_allclose(d / se, res.statistic, rtol=1e-12, atol=0)
+    # per-example 0/1 correctness as bool tensors
+    ca = torch.tensor([1, 1, 0, 1, 0, 1], dtype=torch.bool)
+    cb = torch.tensor([1, 0, 0, 0, 0, 1], dtype=torch.bool)
+    d2, se2 = paired_difference(ca, cb)
+    diffs = np.array([0, 1, 0, 1, 0, 0], dtype=np.float64)
+    assert d2 == pytest.approx(2 / 6, rel=1e-15)
+    assert se2 == pytest.approx(diffs.std(ddof=1) / math.sqrt(6), rel=1e-14)
+    with pytest.raises(ValueError):
+        paired_difference([1.0, 2.0], [1.0])

@@ -1,4 +1,9 @@
-"""What experiments share: data subsets, predictions, parameter counts, seeded builds, variants.
+"""What experiments share: engine presets, data subsets, predictions, parameter counts, variants.
+
+Every preset builds its engine settings with :func:`engine_config` (the engine's defaults
+plus the ones experiments share); an experiment with settings of its own binds them once,
+``_engine = partial(engine_config, batch_size=64, grad_clip_norm=1.0)``, and its presets call
+``_engine(max_steps)``.
 
 A comparison experiment is a loop over variants (and seeds): build the model the same way
 for each (:func:`seeded`), train it through the engine in a child run of its own
@@ -18,7 +23,33 @@ from torch.utils.data import Dataset, TensorDataset
 
 from replearn.engine import Callback, EngineConfig, Loop, RunContext, Stream, Task, fit
 
-__all__ = ["count_params", "predict", "seeded", "subset", "train_variant"]
+__all__ = ["count_params", "engine_config", "predict", "seeded", "subset", "train_variant"]
+
+
+def engine_config(
+    max_steps: int, batch_size: int = 128, *, log_lines: int | None = None, **overrides: Any
+) -> EngineConfig:
+    """The :class:`EngineConfig` of an experiment preset, with the defaults experiments share.
+
+    Experiments checkpoint at the end of a run only (``checkpoint_every=0``) unless they say
+    otherwise; every other field keeps the engine's default unless given in ``overrides``.
+
+    Args:
+        max_steps: updates to run.
+        batch_size: global batch.
+        log_lines: log about this many rows over the run: ``log_every = max(1, max_steps //
+            log_lines)``, at most ``log_every`` when that is given too.
+        overrides: any other :class:`EngineConfig` field.
+    """
+    if log_lines is not None:
+        if log_lines < 1:
+            raise ValueError(f"log_lines must be >= 1, got {log_lines}")
+        every = max(1, max_steps // log_lines)
+        if "log_every" in overrides:
+            every = max(1, min(int(overrides["log_every"]), every))
+        overrides["log_every"] = every
+    overrides.setdefault("checkpoint_every", 0)
+    return EngineConfig(max_steps=max_steps, batch_size=batch_size, **overrides)
 
 
 def subset(ds: TensorDataset, n: int | None, seed: int) -> TensorDataset:

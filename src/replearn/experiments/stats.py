@@ -19,6 +19,10 @@ Both return a :class:`SeedComparison` whose :meth:`~SeedComparison.evidence` lin
 difference, its spread, the number of seeds and the rule, so every verdict reads alike.
 
 A comparison needs at least 3 seeds (:data:`MIN_SEEDS`); fewer raises ``ValueError``.
+
+For reporting (not for verdicts of new claims, which use :func:`compare_seeds`):
+:func:`mean_se` (mean and standard error of the mean) and :func:`paired_difference` (the
+same of ``a - b``, paired by seed or by test example).
 """
 
 from __future__ import annotations
@@ -29,9 +33,17 @@ from dataclasses import asdict, dataclass
 from typing import Any
 
 import numpy as np
+import torch
 from scipy import stats as _st
 
-__all__ = ["MIN_SEEDS", "SeedComparison", "compare_seeds", "compare_seeds_examples"]
+__all__ = [
+    "MIN_SEEDS",
+    "SeedComparison",
+    "compare_seeds",
+    "compare_seeds_examples",
+    "mean_se",
+    "paired_difference",
+]
 
 MIN_SEEDS = 3
 
@@ -171,3 +183,39 @@ def compare_seeds_examples(
         float(reps.std(ddof=1)), lower, confidence, margin, s, "bootstrap(seeds,examples)",
         bool(lower > margin), unit,
     )  # fmt: skip
+
+
+def mean_se(values: Sequence[float] | np.ndarray | torch.Tensor) -> tuple[float, float]:
+    r"""Mean :math:`\bar v` and standard error of the mean :math:`s/\sqrt{n}` of ``values``.
+
+    :math:`s` is the sample standard deviation (``n - 1`` in the denominator). One value has
+    no spread estimate: its SE is ``inf``, so a "difference > 2 SE" test cannot pass on it.
+    A tensor of any shape is flattened (computed in float64 on the CPU).
+    """
+    if isinstance(values, torch.Tensor):
+        values = values.detach().to("cpu", torch.float64).numpy()
+    v = np.asarray(values, dtype=np.float64).ravel()
+    if v.size == 0:
+        raise ValueError("mean_se needs at least one value")
+    mean = float(v.mean())
+    if v.size < 2:
+        return mean, math.inf
+    return mean, float(v.std(ddof=1) / math.sqrt(v.size))
+
+
+def paired_difference(
+    a: Sequence[float] | np.ndarray | torch.Tensor, b: Sequence[float] | np.ndarray | torch.Tensor
+) -> tuple[float, float]:
+    r"""Mean and standard error of the paired differences :math:`d_i = a_i - b_i`.
+
+    ``a`` and ``b`` are paired entry by entry: by training seed (one number per seed) or by
+    test example (e.g. 0/1 correctness of two models on the same images). See :func:`mean_se`.
+    """
+    if isinstance(a, torch.Tensor):
+        a = a.detach().to("cpu", torch.float64).numpy()
+    if isinstance(b, torch.Tensor):
+        b = b.detach().to("cpu", torch.float64).numpy()
+    x, y = np.asarray(a, dtype=np.float64).ravel(), np.asarray(b, dtype=np.float64).ravel()
+    if x.shape != y.shape:
+        raise ValueError(f"paired values need one length, got {x.size} and {y.size}")
+    return mean_se(x - y)
