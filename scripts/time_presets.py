@@ -5,7 +5,8 @@
 
 Every folder below the given ones that holds a finished run (``config.json`` naming a
 registered experiment and its preset, ``result.json`` with the runner's ``wall_time_s`` and
-``cpu_time_s``, ``env.json``) gives one measurement: experiment, preset, wall and CPU seconds,
+``cpu_time_s`` (runs before 2026-12-07 22:00 UTC recorded no CPU time and no load),
+``env.json``) gives one measurement: experiment, preset, wall and CPU seconds,
 the 1-minute load average when it started, torch threads, CPU count, git commit and date. The
 measurements are merged into ``src/replearn/experiments/timings.json`` (a newer run of the
 same experiment and preset replaces an older one; runs with a ``--set`` override, under
@@ -44,7 +45,7 @@ def measurement(run_dir: Path) -> tuple[str, str, dict[str, Any]] | None:
     if not config or not result or not env:
         return None
     name, preset = config.get("experiment"), config.get("preset") or "default"
-    if not isinstance(name, str) or "cpu_time_s" not in result or "wall_time_s" not in result:
+    if not isinstance(name, str) or "wall_time_s" not in result:
         return None
     if config.get("reference") or env.get("device", "cpu") != "cpu":
         return None
@@ -60,7 +61,7 @@ def measurement(run_dir: Path) -> tuple[str, str, dict[str, Any]] | None:
     mtime = (run_dir / "result.json").stat().st_mtime
     record = {
         "wall_s": round(float(result["wall_time_s"]), 1),
-        "cpu_s": round(float(result["cpu_time_s"]), 1),
+        "cpu_s": round(float(result["cpu_time_s"]), 1) if "cpu_time_s" in result else None,
         "load_1min": env.get("load_average_1min"),
         "torch_threads": env.get("torch_threads"),
         "cpu_count": env.get("cpu_count"),
@@ -68,6 +69,11 @@ def measurement(run_dir: Path) -> tuple[str, str, dict[str, Any]] | None:
         "date": datetime.fromtimestamp(mtime, tz=timezone.utc).strftime("%Y-%m-%d"),
     }
     return name, preset, record
+
+
+def _rank(record: dict[str, Any]) -> tuple[bool, str]:
+    """Measurements with CPU time and load beat those without; then the newer one wins."""
+    return record.get("cpu_s") is not None, record.get("date", "")
 
 
 def harvest(roots: list[Path]) -> list[tuple[str, str, dict[str, Any]]]:
@@ -95,7 +101,10 @@ def main(argv: list[str] | None = None) -> int:
     timings = read_timings(args.file)
     found = harvest(args.roots)
     for name, preset, record in found:
-        timings.setdefault(name, {})[preset] = record
+        old = timings.setdefault(name, {}).get(preset)
+        if old and _rank(old) > _rank(record):
+            continue  # keep the better measurement
+        timings[name][preset] = record
         print(f"{name} ({preset}): {record['wall_s']} s wall, {record['cpu_s']} s CPU, "
               f"load {record['load_1min']}")  # fmt: skip
     if not args.dry_run:

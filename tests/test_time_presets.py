@@ -68,7 +68,7 @@ def test_timings_file_names_registered_experiments_and_presets() -> None:
         exp = registry.get(name, kind="experiment").obj
         assert set(presets) <= {"default", *exp.presets}, name
         for record in presets.values():
-            assert record["wall_s"] > 0 and record["cpu_s"] > 0, name
+            assert record["wall_s"] > 0 and (record["cpu_s"] is None or record["cpu_s"] > 0), name
 
 
 def test_info_prints_expected_time(capsys: pytest.CaptureFixture[str]) -> None:

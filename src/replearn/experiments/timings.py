@@ -32,8 +32,12 @@ def _describe(record: dict[str, Any]) -> str:
     load = record.get("load_1min")
     cores = record.get("cpu_count")
     where = f"{cores} cores" if cores else "?"
-    text = f"{record.get('wall_s', '?')} s wall, {record.get('cpu_s', '?')} s CPU on {where}"
-    if load is not None:
+    cpu = record.get("cpu_s")
+    text = f"{record.get('wall_s', '?')} s wall" + (f", {cpu} s CPU" if cpu else "")
+    text += f" on {where}"
+    if load is None:
+        text += ", load not recorded"
+    else:
         text += f", load {load}" + (" (machine shared: wall time inflated)" if load > 2 else "")
     return text + f"; measured {record.get('date', '?')} at {record.get('git_commit', '?')}"
 
