@@ -27,6 +27,7 @@ from __future__ import annotations
 import calendar
 import random
 from dataclasses import dataclass, field
+from functools import partial
 from typing import Any, Literal
 
 import torch
@@ -38,6 +39,7 @@ from replearn.cnn.bytenet import ByteNet, decoder_inputs
 from replearn.engine import EngineConfig, RunContext, Task, fit
 from replearn.engine.context import single_thread
 from replearn.experiments.base import Claim, Result, experiment
+from replearn.experiments.common import engine_config
 from replearn.report.plots import line_plot
 
 PAD, BOS, EOS = 0, 1, 2
@@ -47,10 +49,7 @@ VOCAB = ("<pad>", "<bos>", "<eos>", *CHARS)
 MONTHS = ("jan", "feb", "mar", "apr", "may", "jun", "jul", "aug", "sep", "oct", "nov", "dec")
 
 
-def _engine(max_steps: int, eval_every: int) -> EngineConfig:
-    return EngineConfig(
-        max_steps=max_steps, batch_size=64, log_every=25, eval_every=eval_every, checkpoint_every=0
-    )
+_engine = partial(engine_config, batch_size=64, log_every=25)
 
 
 @dataclass(frozen=True)
@@ -87,7 +86,7 @@ class Config:
     stacks: int = 1
     compare_undilated: bool = True
     lr: float = 3e-3
-    engine: EngineConfig = field(default_factory=lambda: _engine(1000, 250))
+    engine: EngineConfig = field(default_factory=lambda: _engine(1000, eval_every=250))
 
     def __post_init__(self) -> None:
         if not 1 <= self.min_len <= self.max_len:
@@ -98,12 +97,12 @@ class Config:
 
 def tiny() -> Config:
     """Seconds: small data, a small network, a few steps."""
-    return Config(n_train=512, n_val=64, n_test=64, d=8, layers_per_stack=3, engine=_engine(15, 0))
+    return Config(n_train=512, n_val=64, n_test=64, d=8, layers_per_stack=3, engine=_engine(15))
 
 
 def quick() -> Config:
     """Seconds: 1,000 training strings, 40 steps, 100 val and test strings (a smoke check)."""
-    return Config(n_train=1000, n_val=100, n_test=100, engine=_engine(40, 0))
+    return Config(n_train=1000, n_val=100, n_test=100, engine=_engine(40))
 
 
 def char_pairs(cfg: Config, n: int, rng: random.Random) -> list[tuple[str, str]]:

@@ -49,7 +49,7 @@ from replearn.experiments.cnn.common import (
     plot_confusion_matrix,
     train_classifier,
 )
-from replearn.experiments.common import count_params
+from replearn.experiments.common import count_params, engine_config
 from replearn.report.plots import save_image_grid
 
 Model = Literal["resnet", "plain", "se-resnet", "convnext", "efficientnet"]
@@ -71,14 +71,10 @@ def build_model(name: Model, depth: int, num_classes: int, in_chans: int = 1) ->
 
 
 def _engine(max_steps: int, batch_size: int = 64, eval_every: int = 0) -> EngineConfig:
-    return EngineConfig(
-        max_steps=max_steps,
-        batch_size=batch_size,
-        log_every=max(1, min(20, max_steps // 10)),
-        eval_every=eval_every,
-        checkpoint_every=eval_every,
-        lr_schedule="cosine",
-    )
+    return engine_config(
+        max_steps, batch_size, log_lines=10, log_every=20, eval_every=eval_every,
+        checkpoint_every=eval_every, lr_schedule="cosine",
+    )  # fmt: skip
 
 
 @dataclass(frozen=True)

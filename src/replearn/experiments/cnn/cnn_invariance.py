@@ -33,6 +33,7 @@ import itertools
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from functools import partial
 from typing import Any
 
 import torch
@@ -48,7 +49,7 @@ from replearn.experiments.cnn.common import (
     shift_images,
     train_classifier,
 )
-from replearn.experiments.common import predict, seeded
+from replearn.experiments.common import engine_config, predict, seeded
 from replearn.report.plots import line_plot, save_image_grid
 
 DIRECTIONS = ((-1, 0), (1, 0), (0, -1), (0, 1))
@@ -115,14 +116,7 @@ def shifted_accuracy(model: nn.Module, ds: TensorDataset, s: int) -> float:
     return sum(accs) / len(accs)
 
 
-def _engine(max_steps: int, batch_size: int = 64) -> EngineConfig:
-    return EngineConfig(
-        max_steps=max_steps,
-        batch_size=batch_size,
-        log_every=max(1, max_steps // 20),
-        checkpoint_every=0,
-        lr_schedule="cosine",
-    )
+_engine = partial(engine_config, log_lines=20, lr_schedule="cosine")
 
 
 @dataclass(frozen=True)
@@ -147,7 +141,7 @@ class Config:
     n_features: int = 500
     max_shift: int = 4
     lr: float = 1e-3
-    engine: EngineConfig = field(default_factory=lambda: _engine(400))
+    engine: EngineConfig = field(default_factory=lambda: _engine(400, 64))
 
     def __post_init__(self) -> None:
         if self.max_shift < 3:
@@ -163,7 +157,7 @@ def tiny() -> Config:
 
 def quick() -> Config:
     """Seconds: 8x8 digits, 100 steps (a smoke check)."""
-    return Config(data="digits", engine=_engine(100))
+    return Config(data="digits", engine=_engine(100, 64))
 
 
 def _verdict_features(m: dict[str, Any]) -> tuple[bool, str]:

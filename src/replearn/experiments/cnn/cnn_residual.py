@@ -19,6 +19,7 @@ replearn run cnn-residual --preset quick                  # 8x8 digits, no file
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from functools import partial
 from typing import Any
 
 from replearn.cnn.resnet import plainnet_cifar, resnet_cifar
@@ -30,17 +31,10 @@ from replearn.experiments.cnn.common import (
     tail_mean,
     train_classifier,
 )
-from replearn.experiments.common import count_params, seeded
+from replearn.experiments.common import count_params, engine_config, seeded
 from replearn.report.plots import line_plot
 
-
-def _engine(max_steps: int, batch_size: int = 32) -> EngineConfig:
-    return EngineConfig(
-        max_steps=max_steps,
-        batch_size=batch_size,
-        log_every=max(1, max_steps // 28),
-        checkpoint_every=0,
-    )
+_engine = partial(engine_config, batch_size=32, log_lines=28)
 
 
 @dataclass(frozen=True)

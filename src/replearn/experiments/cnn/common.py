@@ -18,6 +18,7 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
 from typing import Any, Literal
 
@@ -30,7 +31,7 @@ from torch.utils.flop_counter import FlopCounterMode
 from replearn.data import load_classification
 from replearn.data.images import ClassificationData
 from replearn.engine import ClassificationTask, EngineConfig, RunContext, fit
-from replearn.experiments.common import predict, subset
+from replearn.experiments.common import engine_config, predict, subset
 from replearn.report.plots import DPI, save_figure
 
 ImageData = Literal["fashion-mnist", "digits"]
@@ -56,15 +57,8 @@ def make_optimizer(
     return torch.optim.SGD(params, lr=lr, momentum=0.9, weight_decay=weight_decay)
 
 
-def cosine_engine(max_steps: int, batch_size: int = 64) -> EngineConfig:
-    """The engine settings the image claims share: cosine schedule, no checkpoints, 25 log lines."""
-    return EngineConfig(
-        max_steps=max_steps,
-        batch_size=batch_size,
-        log_every=max(1, max_steps // 25),
-        checkpoint_every=0,
-        lr_schedule="cosine",
-    )
+#: The engine settings the image claims share: cosine schedule, about 25 log lines.
+cosine_engine = partial(engine_config, batch_size=64, log_lines=25, lr_schedule="cosine")
 
 
 @dataclass

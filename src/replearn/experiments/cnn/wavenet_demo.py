@@ -30,6 +30,7 @@ import copy
 import math
 import time
 from dataclasses import dataclass, field
+from functools import partial
 from typing import Any
 
 import matplotlib.pyplot as plt
@@ -42,13 +43,10 @@ from replearn.cnn.wavenet import WaveNet, autoregressive_nll
 from replearn.engine import EngineConfig, RunContext, Task, fit
 from replearn.engine.context import single_thread
 from replearn.experiments.base import Claim, Result, experiment
+from replearn.experiments.common import engine_config
 from replearn.report.plots import DPI, save_figure
 
-
-def _engine(max_steps: int, eval_every: int) -> EngineConfig:
-    return EngineConfig(
-        max_steps=max_steps, batch_size=16, log_every=25, eval_every=eval_every, checkpoint_every=0
-    )
+_engine = partial(engine_config, batch_size=16, log_every=25)
 
 
 @dataclass(frozen=True)
@@ -87,7 +85,7 @@ class Config:
     lr: float = 3e-3
     n_generate: int = 300
     temperature: float = 1.0
-    engine: EngineConfig = field(default_factory=lambda: _engine(600, 200))
+    engine: EngineConfig = field(default_factory=lambda: _engine(600, eval_every=200))
 
     def __post_init__(self) -> None:
         if not self.periods or min(self.periods) <= 1:
@@ -109,13 +107,13 @@ def tiny() -> Config:
         skip_channels=16,
         layers_per_stack=5,
         n_generate=40,
-        engine=_engine(10, 0),
+        engine=_engine(10),
     )
 
 
 def quick() -> Config:
     """Seconds: 128 training windows, 40 steps, 30 generated samples (a smoke check)."""
-    return Config(n_train=128, n_generate=30, engine=_engine(40, 0))
+    return Config(n_train=128, n_generate=30, engine=_engine(40))
 
 
 def sinusoid_signals(

@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
+from functools import partial
 from typing import Any, Literal
 
 import torch
@@ -33,16 +34,12 @@ from torch.utils.data import TensorDataset
 from replearn.diffusion.d3pm import D3PM, SequenceDenoiser
 from replearn.engine import EngineConfig, RunContext, Task, evaluate, fit, single_thread
 from replearn.experiments.base import Claim, Result, experiment
+from replearn.experiments.common import engine_config
 from replearn.experiments.diffusion.common import mean_se, paired
 from replearn.report.plots import save_image_grid
 from replearn.transformer.gpt.model import GPT
 
-
-def _engine(max_steps: int, batch_size: int = 64) -> EngineConfig:
-    return EngineConfig(
-        max_steps=max_steps, batch_size=batch_size, log_every=100, checkpoint_every=0,
-        progress=False,
-    )  # fmt: skip
+_engine = partial(engine_config, log_every=100, progress=False)
 
 
 @dataclass(frozen=True)
@@ -71,7 +68,7 @@ class Config:
     lr: float = 1e-3
     n_seeds: int = 3
     n_eval: int = 300
-    engine: EngineConfig = field(default_factory=lambda: _engine(500))
+    engine: EngineConfig = field(default_factory=lambda: _engine(500, 64))
 
 
 def tiny() -> Config:

@@ -30,6 +30,7 @@ from __future__ import annotations
 
 import dataclasses
 from dataclasses import dataclass, field
+from functools import partial
 from typing import Any, Literal
 
 import torch
@@ -40,16 +41,12 @@ from replearn.data.images import load_classification
 from replearn.diffusion import GaussianDiffusion, UNet
 from replearn.engine import EngineConfig, RunContext, fit, single_thread
 from replearn.experiments.base import Claim, Result, experiment
+from replearn.experiments.common import engine_config
 from replearn.experiments.diffusion.common import DiffusionTask, mean_se, paired, timed
 from replearn.metrics import extract, feature_classifier, fid_from_features, kid, precision_recall
 from replearn.report.plots import line_plot, save_image_grid
 
-
-def _engine(max_steps: int, batch_size: int = 128) -> EngineConfig:
-    return EngineConfig(
-        max_steps=max_steps, batch_size=batch_size, log_every=100, checkpoint_every=0,
-        progress=False,
-    )  # fmt: skip
+_engine = partial(engine_config, log_every=100, progress=False)
 
 
 @dataclass(frozen=True)

@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
+from functools import partial
 from typing import Any
 
 import matplotlib.pyplot as plt
@@ -34,15 +35,12 @@ from replearn.data import toy2d
 from replearn.diffusion import GaussianDiffusion, MLPDenoiser
 from replearn.engine import EngineConfig, RunContext, SampleStream, fit, single_thread
 from replearn.experiments.base import Claim, Result, experiment
+from replearn.experiments.common import engine_config
 from replearn.experiments.diffusion.common import DiffusionTask, mean_se, paired, timed
 from replearn.metrics.mmd import median_bandwidth, mmd2
 from replearn.report.plots import DPI, line_plot, save_figure
 
-
-def _engine(max_steps: int) -> EngineConfig:
-    return EngineConfig(
-        max_steps=max_steps, batch_size=256, log_every=100, checkpoint_every=0, progress=False
-    )
+_engine = partial(engine_config, batch_size=256, log_every=100, progress=False)
 
 
 @dataclass(frozen=True)

@@ -29,6 +29,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
+from functools import partial
 from typing import Any, Literal
 
 import matplotlib.pyplot as plt
@@ -41,6 +42,7 @@ from replearn.data import load_classification
 from replearn.engine import EngineConfig, RunContext, fit
 from replearn.engine.context import single_thread
 from replearn.experiments.base import Claim, Result, experiment
+from replearn.experiments.common import engine_config
 from replearn.experiments.flow.common import FlowNLLTask, auroc, build_flow, mean_and_se
 from replearn.flow import Flow, LogitTransform, bits_per_dim, uniform_dequantize
 from replearn.report.plots import DPI, save_figure, save_image_grid
@@ -48,10 +50,7 @@ from replearn.report.plots import DPI, save_figure, save_image_grid
 LEVELS = {"digits": 17, "fashion-mnist": 256}
 
 
-def _engine(steps: int) -> EngineConfig:
-    return EngineConfig(
-        max_steps=steps, batch_size=128, log_every=50, eval_every=0, checkpoint_every=0
-    )
+_engine = partial(engine_config, batch_size=128, log_every=50)
 
 
 @dataclass(frozen=True)

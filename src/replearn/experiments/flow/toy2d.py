@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import copy
 from dataclasses import dataclass, field
+from functools import partial
 from typing import Any, Literal
 
 import matplotlib.pyplot as plt
@@ -36,6 +37,7 @@ from replearn.data import toy2d
 from replearn.engine import EngineConfig, RunContext, fit
 from replearn.engine.context import single_thread
 from replearn.experiments.base import Claim, Result, experiment
+from replearn.experiments.common import engine_config
 from replearn.experiments.flow.common import (
     FlowNLLTask,
     build_flow,
@@ -48,11 +50,7 @@ from replearn.flow.coupling import AffineCoupling, half_mask, mlp_conditioner
 from replearn.flow.iresnet import LipschitzMLP, fixed_point_inverse
 from replearn.report.plots import DPI, line_plot, save_figure
 
-
-def _engine(steps: int) -> EngineConfig:
-    return EngineConfig(
-        max_steps=steps, batch_size=256, log_every=50, eval_every=0, checkpoint_every=0
-    )
+_engine = partial(engine_config, batch_size=256, log_every=50)
 
 
 @dataclass(frozen=True)

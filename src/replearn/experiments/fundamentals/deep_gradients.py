@@ -24,6 +24,7 @@ from __future__ import annotations
 import itertools
 import math
 from dataclasses import dataclass, field
+from functools import partial
 from typing import Any
 
 import torch
@@ -34,7 +35,7 @@ from replearn.data import load_classification
 from replearn.engine import ClassificationTask, EngineConfig, RunContext
 from replearn.engine.context import single_thread
 from replearn.experiments.base import Claim, Result, experiment
-from replearn.experiments.common import predict, train_variant
+from replearn.experiments.common import engine_config, predict, train_variant
 from replearn.experiments.stats import compare_seeds
 from replearn.norm import BatchNorm1d, LayerNorm
 from replearn.report.plots import line_plot
@@ -43,11 +44,7 @@ VARIANTS = ("sigmoid", "tanh", "relu", "sigmoid+bn", "tanh+ln")
 _ACT = {"sigmoid": torch.sigmoid, "tanh": torch.tanh, "relu": F.relu}
 
 
-def _engine(steps: int) -> EngineConfig:
-    return EngineConfig(
-        max_steps=steps, batch_size=64, log_every=max(1, steps // 20), checkpoint_every=0,
-        progress=False,
-    )  # fmt: skip
+_engine = partial(engine_config, batch_size=64, log_lines=20, progress=False)
 
 
 @dataclass(frozen=True)

@@ -26,6 +26,7 @@ scratch net start alike across variants). Writes ``pretraining.png``.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from functools import partial
 from typing import Any
 
 import torch
@@ -36,7 +37,7 @@ from replearn.data import load_classification
 from replearn.engine import ClassificationTask, EngineConfig, RunContext, Task
 from replearn.engine.context import single_thread
 from replearn.experiments.base import Claim, Result, experiment
-from replearn.experiments.common import predict, subset, train_variant
+from replearn.experiments.common import engine_config, predict, subset, train_variant
 from replearn.experiments.stats import compare_seeds
 from replearn.fundamentals.mlp import MLP
 from replearn.fundamentals.rbm import RBM, DeepBeliefNet
@@ -46,11 +47,7 @@ from replearn.report.plots import line_plot
 VARIANTS = ("scratch", "sae", "dbn")
 
 
-def _engine(steps: int, batch: int) -> EngineConfig:
-    return EngineConfig(
-        max_steps=steps, batch_size=batch, log_every=max(1, steps // 10), checkpoint_every=0,
-        progress=False,
-    )  # fmt: skip
+_engine = partial(engine_config, log_lines=10, progress=False)
 
 
 @dataclass(frozen=True)

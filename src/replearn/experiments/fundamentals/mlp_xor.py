@@ -17,6 +17,7 @@ from __future__ import annotations
 import math
 import statistics
 from dataclasses import dataclass, field
+from functools import partial
 from typing import Any, Literal
 
 import matplotlib.pyplot as plt
@@ -28,18 +29,11 @@ from torch.utils.data import TensorDataset
 from replearn.engine import EngineConfig, RunContext, Task, fit
 from replearn.engine.context import single_thread
 from replearn.experiments.base import Claim, Result, experiment
+from replearn.experiments.common import engine_config
 from replearn.fundamentals.mlp import MLP
 from replearn.report.plots import DPI, line_plot, save_figure
 
-
-def _engine(max_steps: int, log_every: int = 20) -> EngineConfig:
-    return EngineConfig(
-        max_steps=max_steps,
-        batch_size=4,
-        log_every=log_every,
-        checkpoint_every=0,
-        progress=False,
-    )
+_engine = partial(engine_config, batch_size=4, log_every=20, progress=False)
 
 
 @dataclass(frozen=True)

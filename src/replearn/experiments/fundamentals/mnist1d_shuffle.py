@@ -19,6 +19,7 @@ Each is trained on the ordered and on the shuffled signals from the same initial
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from functools import partial
 from typing import Any
 
 import torch
@@ -29,7 +30,7 @@ from replearn.data import load_classification
 from replearn.engine import ClassificationTask, EngineConfig, RunContext
 from replearn.engine.context import single_thread
 from replearn.experiments.base import Claim, Result, experiment
-from replearn.experiments.common import predict, train_variant
+from replearn.experiments.common import engine_config, predict, train_variant
 from replearn.experiments.stats import compare_seeds
 from replearn.fundamentals.mlp import MLP
 from replearn.report.plots import line_plot
@@ -42,11 +43,7 @@ PAPER = {  # Greydanus & Kobak, test accuracy (%), ordered / shuffled
 }  # fmt: skip
 
 
-def _engine(steps: int) -> EngineConfig:
-    return EngineConfig(
-        max_steps=steps, batch_size=100, log_every=100, checkpoint_every=0,
-        grad_clip_norm=1.0, progress=False,
-    )  # fmt: skip
+_engine = partial(engine_config, batch_size=100, log_every=100, grad_clip_norm=1.0, progress=False)
 
 
 @dataclass(frozen=True)

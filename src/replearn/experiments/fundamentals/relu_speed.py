@@ -21,6 +21,7 @@ Writes ``steps_to_target.png`` (steps per learning rate and activation).
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from functools import partial
 from typing import Any
 
 import torch
@@ -31,7 +32,7 @@ from replearn.data import load_classification
 from replearn.engine import Callback, ClassificationTask, EngineConfig, Loop, RunContext
 from replearn.engine.context import single_thread
 from replearn.experiments.base import Claim, Result, experiment
-from replearn.experiments.common import train_variant
+from replearn.experiments.common import engine_config, train_variant
 from replearn.experiments.stats import compare_seeds
 from replearn.fundamentals.lenet import LeNet5
 from replearn.report.plots import line_plot
@@ -39,10 +40,7 @@ from replearn.report.plots import line_plot
 ACTIVATIONS = ("relu", "tanh")
 
 
-def _engine(steps: int) -> EngineConfig:
-    return EngineConfig(
-        max_steps=steps, batch_size=64, log_every=25, checkpoint_every=0, progress=False
-    )
+_engine = partial(engine_config, batch_size=64, log_every=25, progress=False)
 
 
 @dataclass(frozen=True)

@@ -22,6 +22,7 @@ from __future__ import annotations
 import dataclasses
 import itertools
 from dataclasses import dataclass, field
+from functools import partial
 from typing import Any
 
 import torch
@@ -33,7 +34,7 @@ from replearn.data import load_classification
 from replearn.engine import ClassificationTask, EngineConfig, RunContext
 from replearn.engine.context import single_thread
 from replearn.experiments.base import Claim, Result, experiment
-from replearn.experiments.common import predict, subset, train_variant
+from replearn.experiments.common import engine_config, predict, subset, train_variant
 from replearn.experiments.stats import compare_seeds
 from replearn.fundamentals.lenet import LeNet5
 from replearn.fundamentals.mlp import MLP
@@ -45,10 +46,7 @@ MODELS = ("svm", "mlp", "cnn", "vit")
 NETWORKS = ("mlp", "cnn", "vit")
 
 
-def _engine(steps: int) -> EngineConfig:
-    return EngineConfig(
-        max_steps=steps, batch_size=64, log_every=50, checkpoint_every=0, progress=False
-    )
+_engine = partial(engine_config, batch_size=64, log_every=50, progress=False)
 
 
 @dataclass(frozen=True)

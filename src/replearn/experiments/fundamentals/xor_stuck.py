@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
+from functools import partial
 from typing import Any
 
 import torch
@@ -29,15 +30,11 @@ from torch.utils.data import TensorDataset
 from replearn.engine import Callback, EngineConfig, Loop, RunContext, Task, fit
 from replearn.engine.context import single_thread
 from replearn.experiments.base import Claim, Result, experiment
+from replearn.experiments.common import engine_config
 from replearn.experiments.fundamentals.mlp_xor import xor_data
 from replearn.report.plots import line_plot
 
-
-def _engine(steps: int) -> EngineConfig:
-    return EngineConfig(
-        max_steps=steps, batch_size=4, log_every=max(1, steps // 20), checkpoint_every=0,
-        progress=False,
-    )  # fmt: skip
+_engine = partial(engine_config, batch_size=4, log_lines=20, progress=False)
 
 
 @dataclass(frozen=True)

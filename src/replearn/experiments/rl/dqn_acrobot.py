@@ -14,16 +14,15 @@ evaluation as here). Writes ``dqn_returns.png``; ``result.json`` as ``dqn-cartpo
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from functools import partial
 
 from replearn.engine import EngineConfig, RunContext
 from replearn.experiments.base import Result, experiment
+from replearn.experiments.common import engine_config
 from replearn.experiments.rl import dqn_cartpole
 from replearn.experiments.rl.common import run_seeds
 
-
-def _engine() -> EngineConfig:
-    return EngineConfig(max_steps=1, batch_size=1, log_every=100, eval_every=0,
-                        checkpoint_every=2000, progress=True)  # fmt: skip
+_engine = partial(engine_config, 1, 1, log_every=100, checkpoint_every=2000)
 
 
 @dataclass(frozen=True)

@@ -19,21 +19,18 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field, replace
+from functools import partial
 from typing import Any
 
 import torch
 
 from replearn.engine import EngineConfig, RunContext, fit
 from replearn.experiments.base import Claim, Result, experiment
+from replearn.experiments.common import engine_config
 from replearn.experiments.rl.common import DQNTask, env_factory, last_eval, run_seeds
 from replearn.rl.agents import QNetwork
 
-
-def _engine() -> EngineConfig:
-    return EngineConfig(
-        max_steps=1, batch_size=1, log_every=10, eval_every=0, checkpoint_every=100,
-        grad_clip_norm=10.0, progress=True,
-    )  # fmt: skip
+_engine = partial(engine_config, 1, 1, log_every=10, checkpoint_every=100, grad_clip_norm=10.0)
 
 
 @dataclass(frozen=True)

@@ -23,6 +23,7 @@ from __future__ import annotations
 import math
 import statistics
 from dataclasses import dataclass, field, replace
+from functools import partial
 from typing import Any
 
 import matplotlib.pyplot as plt
@@ -32,6 +33,7 @@ import torch
 from replearn.engine import EngineConfig, RunContext, fit
 from replearn.engine.context import single_thread
 from replearn.experiments.base import Result, experiment
+from replearn.experiments.common import engine_config
 from replearn.experiments.rl import ppo_cartpole
 from replearn.experiments.rl.common import A2CTask, ReinforceTask, env_factory, last_eval, smooth
 from replearn.report.plots import DPI, save_figure
@@ -40,9 +42,7 @@ from replearn.rl.agents import ActorCritic
 AGENTS = ("reinforce", "reinforce_baseline", "a2c", "ppo")
 
 
-def _engine() -> EngineConfig:
-    return EngineConfig(max_steps=1, batch_size=1, log_every=20, eval_every=0,
-                        checkpoint_every=500, grad_clip_norm=0.5, progress=True)  # fmt: skip
+_engine = partial(engine_config, 1, 1, log_every=20, checkpoint_every=500, grad_clip_norm=0.5)
 
 
 @dataclass(frozen=True)

@@ -24,6 +24,7 @@ from __future__ import annotations
 import math
 import statistics
 from dataclasses import dataclass, field
+from functools import partial
 from typing import Any
 
 import matplotlib.pyplot as plt
@@ -33,6 +34,7 @@ from torch.utils.data import TensorDataset
 from replearn.engine import EngineConfig, RegressionTask, RunContext, fit
 from replearn.engine.context import single_thread
 from replearn.experiments.base import Claim, Result, experiment
+from replearn.experiments.common import engine_config
 from replearn.report.plots import DPI, save_figure
 from replearn.rl.agents import ActorCritic
 from replearn.rl.envs import VectorEnv
@@ -43,9 +45,7 @@ from replearn.rl.rollout import collect_rollout
 ESTIMATORS = ("reinforce", "baseline", "actor_critic")
 
 
-def _engine() -> EngineConfig:
-    return EngineConfig(max_steps=400, batch_size=256, log_every=50, checkpoint_every=0,
-                        progress=False)  # fmt: skip
+_engine = partial(engine_config, 400, 256, log_every=50, progress=False)
 
 
 @dataclass(frozen=True)

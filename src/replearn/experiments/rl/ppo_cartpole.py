@@ -20,22 +20,27 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field, replace
+from functools import partial
 from typing import Any
 
 import torch
 
 from replearn.engine import EngineConfig, RunContext, fit
 from replearn.experiments.base import Claim, Result, experiment
+from replearn.experiments.common import engine_config
 from replearn.experiments.rl.common import PPOTask, env_factory, last_eval, run_seeds
 from replearn.rl.agents import ActorCritic
 from replearn.rl.ppo import PPOHyperparameters
 
-
-def _engine() -> EngineConfig:
-    return EngineConfig(
-        max_steps=1, batch_size=1, log_every=10, eval_every=0, checkpoint_every=100,
-        lr_schedule="linear", grad_clip_norm=0.5, progress=True,
-    )  # fmt: skip
+_engine = partial(
+    engine_config,
+    1,
+    1,
+    log_every=10,
+    checkpoint_every=100,
+    lr_schedule="linear",
+    grad_clip_norm=0.5,
+)
 
 
 @dataclass(frozen=True)

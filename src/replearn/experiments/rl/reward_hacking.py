@@ -18,6 +18,7 @@ from __future__ import annotations
 import math
 import statistics
 from dataclasses import dataclass, field, replace
+from functools import partial
 from typing import Any
 
 import torch
@@ -25,14 +26,12 @@ import torch
 from replearn.engine import EngineConfig, RunContext, fit
 from replearn.engine.context import single_thread
 from replearn.experiments.base import Claim, Result, experiment
+from replearn.experiments.common import engine_config
 from replearn.experiments.rl.common import PPOTask, env_factory, plot_xy, smooth
 from replearn.rl.agents import ActorCritic
 from replearn.rl.ppo import PPOHyperparameters
 
-
-def _engine() -> EngineConfig:
-    return EngineConfig(max_steps=1, batch_size=1, log_every=5, eval_every=0,
-                        checkpoint_every=50, grad_clip_norm=0.5, progress=True)  # fmt: skip
+_engine = partial(engine_config, 1, 1, log_every=5, checkpoint_every=50, grad_clip_norm=0.5)
 
 
 @dataclass(frozen=True)

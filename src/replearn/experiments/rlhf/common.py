@@ -4,24 +4,21 @@ from __future__ import annotations
 
 import copy
 import statistics
-from typing import Any
+from functools import partial
 
 import torch
 from torch.utils.data import TensorDataset
 
 from replearn.engine import EngineConfig, RandomWindows, RunContext, fit
+from replearn.experiments.common import engine_config
 from replearn.rlhf.trainers import LanguageModelTask, SFTTask
 from replearn.transformer.gpt.model import GPT, GPTConfig
 
 __all__ = ["engine", "frozen_copy", "paired_difference", "pretrain", "sft"]
 
 
-def engine(max_steps: int, batch_size: int, log_every: int = 10, **kw: Any) -> EngineConfig:
-    """A quiet engine config (no progress bar, checkpoints at the end)."""
-    return EngineConfig(
-        max_steps=max_steps, batch_size=batch_size, log_every=log_every, checkpoint_every=0,
-        progress=False, **kw,
-    )  # fmt: skip
+#: A quiet engine config (no progress bar, a checkpoint at the end).
+engine = partial(engine_config, log_every=10, progress=False)
 
 
 def pretrain(

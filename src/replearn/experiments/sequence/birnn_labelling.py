@@ -26,6 +26,7 @@ replearn run birnn-labelling --set task=future
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from functools import partial
 from typing import Any, Literal
 
 import torch
@@ -36,7 +37,7 @@ from torch.utils.data import TensorDataset
 from replearn.engine import EngineConfig, RunContext, Task, evaluate, fit
 from replearn.engine.context import single_thread
 from replearn.experiments.base import Claim, Result, experiment
-from replearn.experiments.common import count_params
+from replearn.experiments.common import count_params, engine_config
 from replearn.experiments.stats import MIN_SEEDS, compare_seeds
 from replearn.report.plots import line_plot
 from replearn.sequence.rnn.birnn import BiRNN
@@ -45,10 +46,7 @@ from replearn.sequence.rnn.layers import LSTM
 IGNORE = -100
 
 
-def _engine(max_steps: int, eval_every: int) -> EngineConfig:
-    return EngineConfig(
-        max_steps=max_steps, batch_size=64, log_every=25, eval_every=eval_every, checkpoint_every=0
-    )
+_engine = partial(engine_config, batch_size=64, log_every=25)
 
 
 @dataclass(frozen=True)
@@ -81,7 +79,7 @@ class Config:
     embed_size: int = 16
     hidden_size: int = 32
     lr: float = 5e-3
-    engine: EngineConfig = field(default_factory=lambda: _engine(800, 200))
+    engine: EngineConfig = field(default_factory=lambda: _engine(800, eval_every=200))
     seeds: int = 3
 
     def __post_init__(self) -> None:
@@ -95,12 +93,12 @@ class Config:
 
 def tiny() -> Config:
     """Seconds: small data and networks, a few steps."""
-    return Config(n_train=256, n_val=64, n_test=64, hidden_size=8, engine=_engine(3, 0))
+    return Config(n_train=256, n_val=64, n_test=64, hidden_size=8, engine=_engine(3))
 
 
 def quick() -> Config:
     """Seconds: 1,000 training sequences, 40 steps (a smoke check)."""
-    return Config(n_train=1000, n_val=100, n_test=200, engine=_engine(40, 0))
+    return Config(n_train=1000, n_val=100, n_test=200, engine=_engine(40))
 
 
 def labelling_data(cfg: Config, n: int, generator: torch.Generator) -> TensorDataset:

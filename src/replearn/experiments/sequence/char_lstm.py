@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
+from functools import partial
 from typing import Any
 
 import torch
@@ -33,20 +34,12 @@ from replearn.data.text import TinyShakespeare
 from replearn.engine import EngineConfig, RunContext, fit
 from replearn.engine.bptt import TruncatedBPTTTask, language_model_streams
 from replearn.experiments.base import Claim, Result, experiment
+from replearn.experiments.common import engine_config
 from replearn.experiments.sequence.rnn_common import SequenceModel, single_thread
 from replearn.report.plots import line_plot
 from replearn.transformer.decoding import sample_next
 
-
-def _engine(max_steps: int, eval_every: int) -> EngineConfig:
-    return EngineConfig(
-        max_steps=max_steps,
-        batch_size=1,  # one item = one TBPTT update (the task holds the stream)
-        log_every=50,
-        eval_every=eval_every,
-        checkpoint_every=0,
-        grad_clip_norm=1.0,
-    )
+_engine = partial(engine_config, batch_size=1, log_every=50, grad_clip_norm=1.0)
 
 
 @dataclass(frozen=True)
@@ -77,7 +70,7 @@ class Config:
     sample_chars: int = 600
     temperature: float = 0.8
     prime: str = "ROMEO:\n"
-    engine: EngineConfig = field(default_factory=lambda: _engine(1500, 500))
+    engine: EngineConfig = field(default_factory=lambda: _engine(1500, eval_every=500))
 
     def __post_init__(self) -> None:
         if self.bptt < 1 or self.batch_size < 1:
@@ -96,13 +89,13 @@ def tiny() -> Config:
         bptt=16,
         val_chars=4000,
         sample_chars=80,
-        engine=_engine(10, 0),
+        engine=_engine(10),
     )
 
 
 def quick() -> Config:
     """Seconds: 80 updates, 8,000 val characters, a short sample (a smoke check)."""
-    return Config(val_chars=8000, sample_chars=200, engine=_engine(80, 0))
+    return Config(val_chars=8000, sample_chars=200, engine=_engine(80))
 
 
 def unigram_cross_entropy(train: Tensor, val: Tensor, vocab_size: int) -> float:

@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import random
 from dataclasses import dataclass, field
+from functools import partial
 from typing import Any, Literal
 
 import matplotlib.pyplot as plt
@@ -39,15 +40,11 @@ from replearn.data.text import SST2, WordVocab
 from replearn.engine import EngineConfig, RunContext, Task, evaluate, fit
 from replearn.engine.context import single_thread
 from replearn.experiments.base import Claim, Result, experiment
+from replearn.experiments.common import engine_config
 from replearn.report.plots import DPI, line_plot, save_figure
 from replearn.sequence.rnn.elmo import BiLM, ScalarMix
 
-
-def _engine(max_steps: int, batch_size: int = 64, eval_every: int = 0) -> EngineConfig:
-    return EngineConfig(
-        max_steps=max_steps, batch_size=batch_size, log_every=25, eval_every=eval_every,
-        checkpoint_every=0, grad_clip_norm=1.0,
-    )  # fmt: skip
+_engine = partial(engine_config, log_every=25, grad_clip_norm=1.0)
 
 
 @dataclass(frozen=True)
@@ -75,7 +72,7 @@ class Config:
     num_layers: int = 2
     dropout: float = 0.1
     lr: float = 3e-3
-    bilm: EngineConfig = field(default_factory=lambda: _engine(600))
+    bilm: EngineConfig = field(default_factory=lambda: _engine(600, 64))
     n_classifier_train: int = 20000
     classifier_lr: float = 1e-2
     classifier: EngineConfig = field(default_factory=lambda: _engine(1000, 256))
@@ -84,14 +81,14 @@ class Config:
 def tiny() -> Config:
     """Seconds: generated sentences, a small biLM, a few steps."""
     return Config(
-        data="toy", dim=16, bilm=_engine(10), n_classifier_train=256,
+        data="toy", dim=16, bilm=_engine(10, 64), n_classifier_train=256,
         classifier=_engine(20, 64),
     )  # fmt: skip
 
 
 def quick() -> Config:
     """Seconds: a smaller biLM, 15 + 30 steps, 500 classifier sentences (a smoke check)."""
-    return Config(dim=64, bilm=_engine(15), n_classifier_train=500, classifier=_engine(30, 128))
+    return Config(dim=64, bilm=_engine(15, 64), n_classifier_train=500, classifier=_engine(30, 128))
 
 
 SPLITS = ("train", "dev", "test")

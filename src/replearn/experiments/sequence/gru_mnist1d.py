@@ -53,21 +53,16 @@ from replearn.engine import EngineConfig, RunContext, fit
 from replearn.engine.tasks import ClassificationTask
 from replearn.engine.trainer import evaluate
 from replearn.experiments.base import Claim, Result, experiment
+from replearn.experiments.common import engine_config
 from replearn.sequence.rnn.layers import GRU
 
 
 def _engine(epochs: int, batch_size: int = 64) -> EngineConfig:
-    steps = epochs * (3600 // batch_size)  # 3,600 training signals, last partial batch dropped
-    return EngineConfig(
-        max_steps=steps,
-        batch_size=batch_size,
-        log_every=25,
-        eval_every=0,
-        checkpoint_every=0,
-        lr_schedule="warmup-cosine",
-        warmup_steps=steps // 4,
+    steps = epochs * (3600 // batch_size)
+    return engine_config(
+        steps, batch_size, log_every=25, lr_schedule="warmup-cosine", warmup_steps=steps // 4,
         grad_clip_norm=1.0,
-    )
+    )  # fmt: skip
 
 
 @dataclass(frozen=True)

@@ -38,16 +38,16 @@ from replearn.engine import EngineConfig, RunContext, Task, fit
 from replearn.engine.context import single_thread
 from replearn.engine.trainer import evaluate
 from replearn.experiments.base import Claim, Result, experiment
+from replearn.experiments.common import engine_config
 from replearn.report.plots import line_plot
 from replearn.sequence.mamba.model import MambaLM
 from replearn.sequence.ssm.s4 import S4Layer
 
 
 def _engine(max_steps: int, eval_every: int) -> EngineConfig:
-    return EngineConfig(
-        max_steps=max_steps, batch_size=32, log_every=50, eval_every=eval_every,
-        checkpoint_every=0, lr_schedule="warmup-cosine", warmup_steps=min(50, max_steps // 4),
-        grad_clip_norm=1.0,
+    return engine_config(
+        max_steps, 32, eval_every=eval_every, lr_schedule="warmup-cosine",
+        warmup_steps=min(50, max_steps // 4), grad_clip_norm=1.0,
     )  # fmt: skip
 
 

@@ -35,6 +35,7 @@ from torch.utils.data import TensorDataset
 from replearn.data.sequences import AddingProblem
 from replearn.engine import EngineConfig, RunContext, Task, evaluate, fit
 from replearn.experiments.base import Claim, Result, experiment
+from replearn.experiments.common import engine_config
 from replearn.experiments.sequence.rnn_common import SequenceModel, single_thread
 from replearn.report.plots import CURVE_FIGSIZE, DPI, save_figure
 
@@ -43,14 +44,7 @@ BASELINE_MSE = 1.0 / 6.0
 
 
 def _engine(max_steps: int) -> EngineConfig:
-    return EngineConfig(
-        max_steps=max_steps,
-        batch_size=64,
-        log_every=50,
-        eval_every=max(max_steps // 10, 1),
-        checkpoint_every=0,
-        grad_clip_norm=1.0,
-    )
+    return engine_config(max_steps, 64, eval_every=max(max_steps // 10, 1), grad_clip_norm=1.0)
 
 
 @dataclass(frozen=True)

@@ -37,6 +37,7 @@ import random
 import statistics
 import time
 from dataclasses import dataclass, field
+from functools import partial
 from typing import Any, Literal
 
 import numpy as np
@@ -47,23 +48,15 @@ from replearn.data import load_classification
 from replearn.engine import ClassificationTask, EngineConfig, RunContext, evaluate, fit
 from replearn.engine.context import single_thread
 from replearn.experiments.base import Claim, Result, experiment
-from replearn.experiments.common import subset
+from replearn.experiments.common import engine_config, subset
 from replearn.report.plots import line_plot
 from replearn.sequence.ssm.continuous import ssm_convolve
 from replearn.sequence.ssm.s4 import S4DKernel, s4d_recurrence
 from replearn.sequence.ssm.s4_model import S4Model
 
-
-def _engine(max_steps: int, eval_every: int = 0, batch_size: int = 32) -> EngineConfig:
-    return EngineConfig(
-        max_steps=max_steps,
-        batch_size=batch_size,
-        log_every=max(1, max_steps // 30),
-        eval_every=eval_every,
-        checkpoint_every=0,
-        lr_schedule="cosine",
-        grad_clip_norm=1.0,
-    )
+_engine = partial(
+    engine_config, batch_size=32, log_lines=30, lr_schedule="cosine", grad_clip_norm=1.0
+)
 
 
 @dataclass(frozen=True)

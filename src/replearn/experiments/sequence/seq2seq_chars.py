@@ -24,6 +24,7 @@ replearn run seq2seq-chars --set task=date        # date-format conversion
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from functools import partial
 from typing import Any, Literal
 
 import torch
@@ -34,19 +35,11 @@ from replearn.data.char_tasks import BOS, EOS, PAD, CharSeq2Seq, CharTaskVocab
 from replearn.engine import EngineConfig, RunContext, Task, fit
 from replearn.engine.context import single_thread
 from replearn.experiments.base import Claim, Result, experiment
+from replearn.experiments.common import engine_config
 from replearn.report.plots import line_plot
 from replearn.sequence.seq2seq.model import Seq2Seq, sequence_nll
 
-
-def _engine(max_steps: int, eval_every: int) -> EngineConfig:
-    return EngineConfig(
-        max_steps=max_steps,
-        batch_size=64,
-        log_every=25,
-        eval_every=eval_every,
-        checkpoint_every=0,
-        grad_clip_norm=1.0,
-    )
+_engine = partial(engine_config, batch_size=64, log_every=25, grad_clip_norm=1.0)
 
 
 @dataclass(frozen=True)
@@ -87,7 +80,7 @@ class Config:
     beam_width: int = 4
     length_penalty: float = 0.0
     lr: float = 3e-3
-    engine: EngineConfig = field(default_factory=lambda: _engine(600, 200))
+    engine: EngineConfig = field(default_factory=lambda: _engine(600, eval_every=200))
 
     def __post_init__(self) -> None:
         if not 1 <= self.min_len <= self.max_len:
@@ -102,13 +95,13 @@ def tiny() -> Config:
     """Seconds: small data, a small network, a few steps."""
     return Config(
         max_len=8, long_from=6, n_train=256, n_val=32, n_test=32, hidden_size=16,
-        engine=_engine(8, 0),
+        engine=_engine(8),
     )  # fmt: skip
 
 
 def quick() -> Config:
     """Seconds: 1,000 training strings, 25 steps, 30 test strings (a smoke check)."""
-    return Config(n_train=1000, n_val=50, n_test=30, engine=_engine(25, 0))
+    return Config(n_train=1000, n_val=50, n_test=30, engine=_engine(25))
 
 
 class Seq2SeqTask(Task):

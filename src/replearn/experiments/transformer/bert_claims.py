@@ -37,7 +37,7 @@ from replearn.data.text import SST2
 from replearn.engine import EngineConfig, RunContext, Task, fit
 from replearn.engine.trainer import evaluate
 from replearn.experiments.base import Claim, Result, experiment
-from replearn.experiments.common import count_params
+from replearn.experiments.common import count_params, engine_config
 from replearn.experiments.transformer import bert_sst2 as common
 from replearn.experiments.transformer.bert_sst2 import CLS, MASK, PAD, SEP, MLMTask, SST2Task
 from replearn.transformer.bert.albert import ALBERT
@@ -47,9 +47,9 @@ from replearn.transformer.bert.model import BERT, IGNORE_INDEX
 
 
 def _engine(steps: int, batch: int = 64) -> EngineConfig:
-    return EngineConfig(
-        max_steps=steps, batch_size=batch, log_every=25, eval_every=0, checkpoint_every=0,
-        lr_schedule="warmup-cosine", warmup_steps=max(steps // 10, 1), grad_clip_norm=1.0,
+    return engine_config(
+        steps, batch, log_every=25, lr_schedule="warmup-cosine",
+        warmup_steps=max(steps // 10, 1), grad_clip_norm=1.0,
     )  # fmt: skip
 
 

@@ -47,6 +47,7 @@ from torch.utils.data import TensorDataset
 from replearn.data.text import SST2, tiny_shakespeare_text
 from replearn.engine import EngineConfig, RunContext, Task, fit
 from replearn.experiments.base import Claim, Result, experiment
+from replearn.experiments.common import engine_config
 from replearn.experiments.stats import MIN_SEEDS, SeedComparison, compare_seeds
 from replearn.report.plots import DPI, save_figure
 from replearn.transformer.bert.mlm import mask_tokens, nsp_pairs, pad_pairs
@@ -58,10 +59,9 @@ SPECIALS = ("[CLS]", "[SEP]", "[MASK]")
 
 
 def _engine(steps: int, batch: int, eval_every: int) -> EngineConfig:
-    return EngineConfig(
-        max_steps=steps, batch_size=batch, log_every=25, eval_every=eval_every,
-        checkpoint_every=0, lr_schedule="warmup-cosine", warmup_steps=max(steps // 10, 1),
-        grad_clip_norm=1.0,
+    return engine_config(
+        steps, batch, log_every=25, eval_every=eval_every, lr_schedule="warmup-cosine",
+        warmup_steps=max(steps // 10, 1), grad_clip_norm=1.0,
     )  # fmt: skip
 
 

@@ -44,16 +44,17 @@ import torch
 from replearn.data.text import TinyShakespeare
 from replearn.engine import EngineConfig, RandomWindows, RunContext, distributed, fit
 from replearn.experiments.base import Claim, Result, experiment
+from replearn.experiments.common import engine_config
 from replearn.experiments.transformer.char_gpt import CharLMTask, eval_windows
 from replearn.experiments.transformer.nanogpt_baseline import NANOGPT_CPU, baseline_nanogpt_loop
 from replearn.transformer.gpt.model import GPT, GPTConfig
 
 
 def _engine() -> EngineConfig:
-    return EngineConfig(
-        max_steps=10_000_000, time_budget_s=600.0, batch_size=12, log_every=25,
-        eval_every_s=60.0, checkpoint_every=500, grad_clip_norm=1.0,
-        lr_schedule="warmup-cosine", warmup_steps=100, min_lr_ratio=0.05,
+    return engine_config(
+        10_000_000, 12, time_budget_s=600.0, log_every=25, eval_every_s=60.0,
+        checkpoint_every=500, grad_clip_norm=1.0, lr_schedule="warmup-cosine", warmup_steps=100,
+        min_lr_ratio=0.05,
     )  # fmt: skip
 
 

@@ -52,7 +52,7 @@ from torch.utils.data import TensorDataset
 from replearn.engine import EngineConfig, RunContext, Task
 from replearn.engine.context import single_thread
 from replearn.experiments.base import Claim, Result, experiment
-from replearn.experiments.common import seeded, train_variant
+from replearn.experiments.common import engine_config, seeded, train_variant
 from replearn.experiments.stats import compare_seeds
 from replearn.experiments.transformer import bert_sst2 as B
 from replearn.report.plots import CURVE_FIGSIZE, DPI, save_figure
@@ -64,9 +64,10 @@ VARIANTS = ("bert-scratch", "gpt-scratch", "bert-mlm", "bert-mlm-nsp", "bert-mlm
 
 
 def _engine(steps: int) -> EngineConfig:
-    return EngineConfig(max_steps=steps, batch_size=64, log_every=25, checkpoint_every=0,
-                        lr_schedule="warmup-cosine", warmup_steps=max(steps // 10, 1),
-                        grad_clip_norm=1.0, progress=False)  # fmt: skip
+    return engine_config(
+        steps, 64, log_every=25, lr_schedule="warmup-cosine", warmup_steps=max(steps // 10, 1),
+        grad_clip_norm=1.0, progress=False,
+    )  # fmt: skip
 
 
 @dataclass(frozen=True)

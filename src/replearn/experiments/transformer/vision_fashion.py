@@ -45,22 +45,17 @@ from replearn.experiments.cnn.common import (
     load_data,
     train_classifier,
 )
-from replearn.experiments.common import count_params, seeded
+from replearn.experiments.common import count_params, engine_config, seeded
 from replearn.report.plots import line_plot
 from replearn.transformer.swin.model import Swin
 from replearn.transformer.vit.model import ViT
 
 
 def _engine(max_steps: int, eval_every: int, warmup: int, batch_size: int = 64) -> EngineConfig:
-    return EngineConfig(
-        max_steps=max_steps,
-        batch_size=batch_size,
-        log_every=max(1, min(10, max_steps // 10)),
-        eval_every=eval_every,
-        checkpoint_every=0,
-        lr_schedule="warmup-cosine",
-        warmup_steps=warmup,
-    )
+    return engine_config(
+        max_steps, batch_size, log_lines=10, log_every=10, eval_every=eval_every,
+        lr_schedule="warmup-cosine", warmup_steps=warmup,
+    )  # fmt: skip
 
 
 @dataclass(frozen=True)

@@ -16,6 +16,7 @@ import contextlib
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 from typing import Any, Literal
 
@@ -26,6 +27,7 @@ from torch.utils.data import TensorDataset
 
 from replearn.data import load_classification
 from replearn.engine import EngineConfig, Loop, RunContext, Task, fit, single_thread
+from replearn.experiments.common import engine_config
 from replearn.report.plots import DPI, save_figure, save_image_grid
 from replearn.vae.diagnostics import active_units
 from replearn.vae.model import LatentVariableModel
@@ -121,16 +123,8 @@ class VAETask(Task):
         return {"loss": -terms.elbo.mean(), "kl": terms.kl.mean()}
 
 
-def engine(max_steps: int, *, batch_size: int = 100, eval_every: int = 0) -> EngineConfig:
-    """The engine settings of the VAE experiments (a checkpoint at the end only)."""
-    return EngineConfig(
-        max_steps=max_steps,
-        batch_size=batch_size,
-        log_every=max(1, min(100, max_steps // 5)),
-        eval_every=eval_every,
-        checkpoint_every=0,
-        progress=False,
-    )
+#: The engine settings of the VAE experiments: about 5 log lines (at most every 100 updates).
+engine = partial(engine_config, batch_size=100, log_lines=5, log_every=100, progress=False)
 
 
 def train(
