@@ -101,8 +101,8 @@ def tiny() -> Config:
 
 
 def quick() -> Config:
-    """Seconds: 1,000 training strings, 40 steps, 100 val and test strings (a smoke check)."""
-    return Config(n_train=1000, n_val=100, n_test=100, engine=_engine(40))
+    """Seconds: 1,000 training strings, 20 steps, 100 val and test strings (a smoke check)."""
+    return Config(n_train=1000, n_val=100, n_test=100, engine=_engine(20))
 
 
 def char_pairs(cfg: Config, n: int, rng: random.Random) -> list[tuple[str, str]]:

@@ -80,10 +80,8 @@ def tiny() -> Config:
 
 
 def quick() -> Config:
-    """Seconds: 3 seeds of 30 steps (a smoke check)."""
-    return Config(
-        engine=EngineConfig(max_steps=30, batch_size=64, log_every=10, checkpoint_every=0)
-    )
+    """Seconds: 3 seeds of 15 steps (a smoke check)."""
+    return Config(engine=EngineConfig(max_steps=15, batch_size=64, log_every=5, checkpoint_every=0))
 
 
 def dilated_cnn(dilations: Sequence[int], width: int, num_classes: int) -> nn.Sequential:

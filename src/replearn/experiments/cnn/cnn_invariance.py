@@ -156,8 +156,8 @@ def tiny() -> Config:
 
 
 def quick() -> Config:
-    """Seconds: 8x8 digits, 100 steps (a smoke check)."""
-    return Config(data="digits", engine=_engine(100, 64))
+    """Seconds: 8x8 digits, 50 steps (a smoke check)."""
+    return Config(data="digits", engine=_engine(50, 64))
 
 
 def _verdict_features(m: dict[str, Any]) -> tuple[bool, str]:

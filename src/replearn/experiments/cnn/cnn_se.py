@@ -79,8 +79,8 @@ def tiny() -> Config:
 
 
 def quick() -> Config:
-    """Seconds: ResNet-8 on 8x8 digits, 20 steps per seed (a smoke check)."""
-    return Config(depth=8, data="digits", engine=_engine(20))
+    """Seconds: ResNet-8 on 8x8 digits, 10 steps per seed (a smoke check)."""
+    return Config(depth=8, data="digits", engine=_engine(10))
 
 
 def _verdict_cost(m: dict[str, Any]) -> tuple[bool, str]:

@@ -110,8 +110,8 @@ def tiny() -> Config:
 
 
 def quick() -> Config:
-    """Seconds: 8x8 digits, 50 steps (a smoke check)."""
-    return Config(data="digits", engine=_engine(50))
+    """Seconds: 8x8 digits, 25 steps (a smoke check)."""
+    return Config(data="digits", engine=_engine(25))
 
 
 def _verdict_cost(m: dict[str, Any]) -> tuple[bool, str]:

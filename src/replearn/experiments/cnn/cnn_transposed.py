@@ -91,8 +91,8 @@ def tiny() -> Config:
 
 
 def quick() -> Config:
-    """300 steps per seed."""
-    return Config(engine=EngineConfig(max_steps=300, batch_size=64, checkpoint_every=0))
+    """Seconds: 120 steps per seed (a smoke check)."""
+    return Config(engine=EngineConfig(max_steps=120, batch_size=64, checkpoint_every=0))
 
 
 def adjoint_case(k: int, s: int, p: int, size: int = 9, seed: int = 0) -> dict[str, float]:

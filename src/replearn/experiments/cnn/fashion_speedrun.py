@@ -272,14 +272,14 @@ def tiny() -> SpeedrunConfig:
 
 
 def quick() -> SpeedrunConfig:
-    """Seconds: the recipe's network on 8x8 digits, fp32, 100 steps (a smoke check).
+    """Seconds: the recipe's network on 8x8 digits, fp32, 50 steps (a smoke check).
 
     Fashion-MNIST's 16,000 evaluation images alone cost ~30 CPU seconds with this network,
     and bfloat16 autocast is ~6x slower than fp32 on CPUs without AVX-512-BF16/AMX.
     """
     base = SpeedrunConfig(data="digits")
     engine = dataclasses.replace(
-        base.engine, max_steps=100, eval_every=0, warmup_steps=10, precision="fp32"
+        base.engine, max_steps=50, eval_every=0, warmup_steps=5, precision="fp32"
     )
     return dataclasses.replace(base, engine=engine)
 

@@ -112,8 +112,8 @@ def tiny() -> Config:
 
 
 def quick() -> Config:
-    """Seconds: 128 training windows, 40 steps, 30 generated samples (a smoke check)."""
-    return Config(n_train=128, n_generate=30, engine=_engine(40))
+    """Seconds: 128 training windows, 20 steps, 15 generated samples (a smoke check)."""
+    return Config(n_train=128, n_generate=15, engine=_engine(20))
 
 
 def sinusoid_signals(
