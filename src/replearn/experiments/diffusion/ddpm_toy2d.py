@@ -96,8 +96,8 @@ def tiny() -> Config:
 
 
 def quick() -> Config:
-    """Seconds: three seeds, T = 50, 80 steps each, 300 samples per set (a smoke check)."""
-    return Config(timesteps=50, n_samples=300, ddim_steps=(2, 5, 10, 20), engine=_engine(80))
+    """Seconds: three seeds, T = 50, 40 steps each, 200 samples per set (a smoke check)."""
+    return Config(timesteps=50, n_samples=200, ddim_steps=(2, 5, 10, 20), engine=_engine(40))
 
 
 def imbalanced_eight(weights: torch.Tensor) -> Any:
