@@ -92,8 +92,8 @@ def tiny() -> Config:
 
 
 def quick() -> Config:
-    """Seconds: a smaller Glow, 25 steps, three seeds (a smoke check)."""
-    return Config(hidden=16, depth=1, engine=_engine(25))
+    """Seconds: a smaller Glow, 12 steps, three seeds (a smoke check)."""
+    return Config(hidden=16, depth=1, engine=_engine(12))
 
 
 def load_images(name: str, seed: int) -> tuple[Tensor, Tensor]:

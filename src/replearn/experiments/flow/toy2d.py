@@ -122,8 +122,8 @@ def tiny() -> Config:
 
 
 def quick() -> Config:
-    """Seconds: 100 steps of the default model, 2 timing repeats, a coarser grid (a smoke check)."""
-    return Config(n_train=2000, n_test=1000, grid_n=151, timing_repeats=2, engine=_engine(100))
+    """Seconds: 50 steps of the default model, 2 timing repeats, a coarser grid (a smoke check)."""
+    return Config(n_train=2000, n_test=1000, grid_n=151, timing_repeats=2, engine=_engine(50))
 
 
 @torch.no_grad()
