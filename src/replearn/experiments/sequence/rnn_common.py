@@ -8,6 +8,8 @@
   optional embedding and a linear head.
 * :class:`SavedTensorBytes` -- counts the bytes autograd keeps for the backward pass
   (``torch.autograd.graph.saved_tensors_hooks``), a device-independent memory measure.
+* :class:`StepTimer` -- an engine callback recording the wall time of every update
+  (used by ``tbptt-tradeoff`` and ``cnn-parallel``).
 * :func:`head_mean`, :func:`tail_mean` -- small utilities; :func:`single_thread` is
   :func:`replearn.engine.context.single_thread`, re-exported for the experiments above.
 """
@@ -16,12 +18,14 @@ from __future__ import annotations
 
 import contextlib
 import math
+import time
 from collections.abc import Sequence
 from typing import Literal
 
 import torch
 from torch import Tensor, nn
 
+from replearn.engine import Callback, Loop
 from replearn.engine.context import single_thread  # noqa: F401 (re-exported)
 from replearn.sequence.rnn.layers import GRU, LSTM, RNN
 
@@ -185,6 +189,26 @@ class SavedTensorBytes:
     def __exit__(self, *exc: object) -> None:
         assert self._hooks is not None
         self._hooks.__exit__(*exc)
+
+
+class StepTimer(Callback):
+    """Wall-clock seconds of every update, from one ``on_step_end`` to the next.
+
+    The first interval starts at ``on_fit_start``, so it includes the first batch's
+    set-up; callers usually drop it or take a median. ``times[i]`` is update ``i + 1``.
+    """
+
+    def __init__(self) -> None:
+        self.times: list[float] = []
+        self._last = 0.0
+
+    def on_fit_start(self, loop: Loop) -> None:
+        self._last = time.perf_counter()
+
+    def on_step_end(self, loop: Loop) -> None:
+        now = time.perf_counter()
+        self.times.append(now - self._last)
+        self._last = now
 
 
 def tail_mean(values: Sequence[float], fraction: float = 0.1) -> float:

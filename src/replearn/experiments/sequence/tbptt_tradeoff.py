@@ -50,10 +50,15 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
-from replearn.engine import Callback, EngineConfig, Loop, RunContext, fit
+from replearn.engine import EngineConfig, RunContext, fit
 from replearn.engine.bptt import TruncatedBPTTTask
 from replearn.experiments.base import Claim, Result, experiment
-from replearn.experiments.sequence.rnn_common import SavedTensorBytes, SequenceModel, single_thread
+from replearn.experiments.sequence.rnn_common import (
+    SavedTensorBytes,
+    SequenceModel,
+    StepTimer,
+    single_thread,
+)
 from replearn.report.plots import CURVE_FIGSIZE, DPI, save_figure
 
 
@@ -158,22 +163,6 @@ class _MeasuredTBPTT(TruncatedBPTTTask):
         return out
 
 
-class _UpdateTimes(Callback):
-    """Wall time of each update (from the end of one to the end of the next)."""
-
-    def __init__(self) -> None:
-        self.times: list[float] = []
-        self._last = 0.0
-
-    def on_fit_start(self, loop: Loop) -> None:
-        self._last = time.perf_counter()
-
-    def on_step_end(self, loop: Loop) -> None:
-        now = time.perf_counter()
-        self.times.append(now - self._last)
-        self._last = now
-
-
 def train_truncated(
     cfg: Config, k: int, lags: tuple[int, ...], seed: int, ctx: RunContext
 ) -> dict[str, Any]:
@@ -198,7 +187,7 @@ def train_truncated(
     opt = torch.optim.Adam(model.parameters(), lr=cfg.lr)
     engine = EngineConfig(max_steps=task.updates_per_pass, batch_size=1, log_every=1,
                           checkpoint_every=0, grad_clip_norm=1.0, progress=False)  # fmt: skip
-    timer = _UpdateTimes()
+    timer = StepTimer()
     with ctx.child(f"k{k}-lags{'-'.join(map(str, lags))}", seed=seed) as sub:
         loop = fit(task, opt, None, cfg=engine, ctx=sub, callbacks=[timer])
     losses = [r["train_loss"] for r in loop.history if "train_loss" in r]
