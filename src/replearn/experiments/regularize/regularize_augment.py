@@ -109,10 +109,10 @@ def tiny() -> Config:
 
 
 def quick() -> Config:
-    """Seconds: digits, 25 steps per method and seed (a smoke check)."""
+    """Seconds: digits, 12 steps per method and seed (a smoke check)."""
     base = Config(data="digits", n_train=None)
     return dataclasses.replace(
-        base, engine=dataclasses.replace(base.engine, max_steps=25, log_every=5, eval_every=0)
+        base, engine=dataclasses.replace(base.engine, max_steps=12, log_every=4, eval_every=0)
     )
 
 

@@ -86,10 +86,10 @@ def tiny() -> Config:
 
 
 def quick() -> Config:
-    """Seconds: digits (all 1,294 training images), 60 steps per variant and seed (smoke check)."""
+    """Seconds: digits (all 1,294 training images), 25 steps per variant and seed (smoke check)."""
     base = Config(data="digits", n_train=None, n_val=None)
     return dataclasses.replace(
-        base, engine=dataclasses.replace(base.engine, max_steps=60, log_every=20, eval_every=20)
+        base, engine=dataclasses.replace(base.engine, max_steps=25, log_every=5, eval_every=10)
     )
 
 

@@ -99,10 +99,10 @@ def tiny() -> Config:
 
 
 def quick() -> Config:
-    """Seconds: digits, at most 60 steps per phase and seed, patience 2 (a smoke check)."""
+    """Seconds: digits, at most 30 steps per phase and seed, patience 2 (a smoke check)."""
     base = Config(data="digits", n_train=None, n_val=None, patience=2)
     return dataclasses.replace(
-        base, engine=dataclasses.replace(base.engine, max_steps=60, log_every=10, eval_every=10)
+        base, engine=dataclasses.replace(base.engine, max_steps=30, log_every=5, eval_every=5)
     )
 
 

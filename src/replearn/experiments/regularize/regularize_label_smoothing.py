@@ -91,10 +91,10 @@ def tiny() -> Config:
 
 
 def quick() -> Config:
-    """Seconds: digits, 100 steps per variant and seed (a smoke check)."""
+    """Seconds: digits, 40 steps per variant and seed (a smoke check)."""
     base = Config(data="digits", n_train=None, classes=(3, 5, 8))
     return dataclasses.replace(
-        base, engine=dataclasses.replace(base.engine, max_steps=100, log_every=50, eval_every=0)
+        base, engine=dataclasses.replace(base.engine, max_steps=40, log_every=20, eval_every=0)
     )
 
 

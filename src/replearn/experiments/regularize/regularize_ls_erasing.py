@@ -85,10 +85,10 @@ def tiny() -> Config:
 
 
 def quick() -> Config:
-    """Seconds: 3 seeds of 50 steps (a smoke check)."""
+    """Seconds: 3 seeds of 25 steps (a smoke check)."""
     return Config(
         seeds=(0, 1, 2),
-        engine=EngineConfig(max_steps=50, batch_size=64, log_every=25, checkpoint_every=0),
+        engine=EngineConfig(max_steps=25, batch_size=64, log_every=25, checkpoint_every=0),
     )
 
 

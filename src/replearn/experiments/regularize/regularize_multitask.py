@@ -88,12 +88,12 @@ def tiny() -> Config:
 
 
 def quick() -> Config:
-    """Seconds: digits, 300 labelled images, 80 steps per variant and seed (a smoke check)."""
+    """Seconds: digits, 300 labelled images, 40 steps per variant and seed (a smoke check)."""
     base = Config(data="digits", n_train=300)
     return dataclasses.replace(
         base,
         engine=dataclasses.replace(
-            base.engine, max_steps=80, batch_size=50, log_every=20, eval_every=0
+            base.engine, max_steps=40, batch_size=50, log_every=20, eval_every=0
         ),
     )
 

@@ -79,12 +79,12 @@ def tiny() -> Config:
 
 
 def quick() -> Config:
-    """Seconds: digits, 300 steps (a smoke check)."""
+    """Seconds: digits, 120 steps (a smoke check)."""
     base = Config(data="digits", n_train=None)
     return dataclasses.replace(
         base,
         engine=dataclasses.replace(
-            base.engine, max_steps=300, batch_size=64, log_every=50, eval_every=0
+            base.engine, max_steps=120, batch_size=64, log_every=40, eval_every=0
         ),
     )
 

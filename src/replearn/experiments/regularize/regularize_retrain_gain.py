@@ -85,10 +85,10 @@ def tiny() -> Config:
 
 
 def quick() -> Config:
-    """Seconds: 3 seeds of 80 steps (a smoke check)."""
+    """Seconds: 3 seeds of 40 steps (a smoke check)."""
     return Config(
         seeds=(0, 1, 2),
-        engine=EngineConfig(max_steps=80, batch_size=64, log_every=20, checkpoint_every=0),
+        engine=EngineConfig(max_steps=40, batch_size=64, log_every=20, checkpoint_every=0),
     )
 
 

@@ -93,10 +93,10 @@ def tiny() -> Config:
 
 
 def quick() -> Config:
-    """Seconds: digits, 40 steps per variant and seed (a smoke check)."""
+    """Seconds: digits, 20 steps per variant and seed (a smoke check)."""
     base = Config(data="digits", n_train=None)
     return dataclasses.replace(
-        base, engine=dataclasses.replace(base.engine, max_steps=40, log_every=10, eval_every=20)
+        base, engine=dataclasses.replace(base.engine, max_steps=20, log_every=5, eval_every=10)
     )
 
 

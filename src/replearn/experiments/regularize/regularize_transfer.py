@@ -98,13 +98,13 @@ def tiny() -> Config:
 
 
 def quick() -> Config:
-    """Seconds: digits, 10 labelled images per class, 100 + 60 steps per seed (a smoke check)."""
+    """Seconds: digits, 10 labelled images per class, 50 + 30 steps per seed (a smoke check)."""
     base = Config(data="digits", n_per_class=10)
     return dataclasses.replace(
         base,
-        pretrain=dataclasses.replace(base.pretrain, max_steps=100, log_every=20, eval_every=0),
+        pretrain=dataclasses.replace(base.pretrain, max_steps=50, log_every=10, eval_every=0),
         engine=dataclasses.replace(
-            base.engine, max_steps=60, batch_size=25, log_every=20, eval_every=0
+            base.engine, max_steps=30, batch_size=25, log_every=10, eval_every=0
         ),
     )
 
