@@ -101,8 +101,8 @@ def tiny() -> Config:
 
 
 def quick() -> Config:
-    """Seconds: one seed, 3k steps, a 10-episode evaluation (a smoke check, not RL-zoo's 50k)."""
-    return Config(n_seeds=1, total_env_steps=3_000, eval_episodes=10)
+    """Seconds: one seed, 1.5k steps, a 5-episode evaluation (a smoke check, not RL-zoo's 50k)."""
+    return Config(n_seeds=1, total_env_steps=1_500, eval_episodes=5)
 
 
 def train_dqn(cfg: Config, ctx: RunContext, seed: int) -> tuple[DQNTask, dict[str, Any], Any]:

@@ -60,8 +60,8 @@ def tiny() -> Config:
 
 
 def quick() -> Config:
-    """Seconds: three seeds, 1,500 steps each, 5 evaluation episodes (a smoke check)."""
-    return Config(total_env_steps=1_500, eval_episodes=5)
+    """Seconds: three seeds, 800 steps each, 3 evaluation episodes (a smoke check)."""
+    return Config(total_env_steps=800, eval_episodes=3)
 
 
 def _run_cfg(cfg: Config, target: bool) -> dqn_cartpole.Config:

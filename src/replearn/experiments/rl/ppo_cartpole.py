@@ -112,8 +112,8 @@ def tiny() -> Config:
 
 
 def quick() -> Config:
-    """Seconds: one seed, 8k steps, a 10-episode evaluation (a smoke check)."""
-    return Config(n_seeds=1, total_env_steps=8_192, eval_episodes=10)
+    """Seconds: one seed, 4k steps, a 5-episode evaluation (a smoke check)."""
+    return Config(n_seeds=1, total_env_steps=4_096, eval_episodes=5)
 
 
 def train_ppo(cfg: Config, ctx: RunContext, seed: int) -> tuple[PPOTask, dict[str, Any]]:

@@ -105,8 +105,8 @@ def tiny() -> Config:
 def quick() -> Config:
     """Seconds: short stages, one seed (a smoke check; the claim needs 3 seeds)."""
     return Config(
-        pretrain=engine(50, 64, log_every=10), sft_engine=engine(30, 32, log_every=10),
-        prompts_per_step=16, eval_prompts=64, n_seeds=1, engine=engine(6, 1, eval_every=3),
+        pretrain=engine(25, 64, log_every=5), sft_engine=engine(15, 32, log_every=5),
+        prompts_per_step=16, eval_prompts=32, n_seeds=1, engine=engine(4, 1, eval_every=2),
     )  # fmt: skip
 
 

@@ -152,17 +152,17 @@ def tiny() -> Config:
 def quick() -> Config:
     """Seconds: short stages, one seed (a smoke check)."""
     return Config(
-        pretrain=engine(40, 64, log_every=10),
-        sft_engine=engine(10, 32, log_every=5),
-        classifier_engine=engine(30, 128, log_every=10),
-        rm_engine=engine(20, 32, log_every=5),
-        rm_pairs=200,
-        rm_eval_pairs=100,
+        pretrain=engine(20, 64, log_every=5),
+        sft_engine=engine(5, 32, log_every=5),
+        classifier_engine=engine(15, 128, log_every=5),
+        rm_engine=engine(10, 32, log_every=5),
+        rm_pairs=100,
+        rm_eval_pairs=50,
         prompts_per_step=16,
-        eval_prompts=32,
-        best_of_n_max=8,
+        eval_prompts=16,
+        best_of_n_max=4,
         n_seeds=1,
-        engine=engine(4, 1, eval_every=2),
+        engine=engine(2, 1, eval_every=1),
     )
 
 
