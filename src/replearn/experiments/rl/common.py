@@ -32,7 +32,7 @@ from replearn.rl.hacking import ProxyBonusGrid
 from replearn.rl.losses import discounted_returns, gae_advantages
 from replearn.rl.pg import a2c_loss, complete_episode_mask, reinforce_loss
 from replearn.rl.ppo import PPOHyperparameters, ppo_update, rollout_batch
-from replearn.rl.rollout import collect_rollout, evaluate_policy
+from replearn.rl.rollout import Rollout, collect_rollout, evaluate_policy
 
 RECENT = 20  # episodes in the running "episode_return" (SB3's ep_rew_mean uses 100)
 
@@ -49,6 +49,20 @@ def env_factory(env_id: str, num_envs: int, **kw: Any) -> Callable[[int], Vector
             info_keys=("true_reward", "bonus"), **rest,
         )  # fmt: skip
     return lambda seed: VectorEnv(env_id, num_envs, seed=seed, **kw)
+
+
+def seeded_envs(
+    cfg: Any, ctx: RunContext, seed: int
+) -> tuple[VectorEnv, Callable[[int], VectorEnv]]:
+    """Seed torch with ``seed``; the training environments and the evaluation factory of ``cfg``.
+
+    ``cfg.n_envs`` training environments of ``cfg.env_id`` seeded ``1000 * seed + 100 * rank``
+    (a different stream per process under DDP), and ``seed -> VectorEnv`` with up to 10
+    parallel environments for ``cfg.eval_episodes`` evaluation episodes.
+    """
+    torch.manual_seed(seed)
+    envs = env_factory(cfg.env_id, cfg.n_envs)(1000 * seed + 100 * ctx.dist.rank)
+    return envs, env_factory(cfg.env_id, max(1, min(10, cfg.eval_episodes)))
 
 
 def smooth(ys: list[float], window: int) -> list[float]:
@@ -112,16 +126,32 @@ def summarize(name: str, tasks: list[Any], evals: list[dict[str, Any]]) -> dict[
     return metrics
 
 
+SOLVED_RETURN = 475.0
+"""CartPole-v1's reward threshold (gymnasium's ``spec.reward_threshold``)."""
+
+
+def solves_verdict(m: dict[str, Any]) -> tuple[bool, str]:
+    """Verdict "solves CartPole": every seed's greedy evaluation return (the metrics of
+    :func:`summarize`) reaches :data:`SOLVED_RETURN`."""
+    holds = m["eval_min_seed_return"] >= SOLVED_RETURN
+    per = ", ".join(f"{m[f'eval_return_seed{i}']:.1f}" for i in range(m["n_seeds"]))
+    return holds, (
+        f"greedy evaluation return per seed: {per} (mean {m['eval_mean_return']:.1f}, "
+        f"worst seed {m['eval_min_seed_return']:.1f}; threshold {SOLVED_RETURN:g}) after "
+        f"{m['env_steps']} environment steps"
+    )
+
+
 def run_seeds(
     name: str,
     train: Callable[[Any, RunContext, int], tuple[Any, ...]],
     cfg: Any,
     ctx: RunContext,
-    title: str,
     network: Callable[[Any], torch.nn.Module],
 ) -> Result:
     """Train ``cfg.n_seeds`` agents (``train(cfg, sub_ctx, seed) -> (task, eval row, ...)``),
-    each in child run ``seed<i>``; plot their training returns; summarize over seeds.
+    each in child run ``seed<i>``; plot their training returns (``<name>_returns.png``, titled
+    with the upper-cased ``name`` and ``cfg.env_id``); summarize over seeds.
 
     The result's model is ``network(task)`` of the first seed.
     """
@@ -134,7 +164,8 @@ def run_seeds(
     curves = {f"seed {i}": episode_curve(t.episodes) for i, t in enumerate(tasks)}
     plot = plot_xy(
         ctx.path(f"{name}_returns.png"), curves, xlabel="environment steps",
-        ylabel="episode return (20-episode mean)", title=title,
+        ylabel="episode return (20-episode mean)",
+        title=f"{name.upper()} on {cfg.env_id}: training episode returns",
     )  # fmt: skip
     return Result(metrics=summarize(name, tasks, evals), model=network(tasks[0]), plots=[plot])
 
@@ -206,7 +237,34 @@ class RLTask(Task):
         self.episodes = [dict(e) for e in state["episodes"]]
 
 
-class PPOTask(RLTask):
+class ActorCriticTask(RLTask):
+    """An :class:`RLTask` whose policy is an :class:`~replearn.rl.agents.ActorCritic` trained on
+    rollouts of ``n_steps`` steps per environment (PPO, A2C, REINFORCE).
+
+    Args:
+        agent: the actor-critic; its greedy action is the actor's most likely one.
+        envs, make_eval_envs, **kw: as :class:`RLTask`.
+        n_steps: rollout length per environment per update.
+    """
+
+    def __init__(
+        self, agent: ActorCritic, envs: VectorEnv, make_eval_envs: Callable[[int], VectorEnv],
+        *, n_steps: int, **kw: Any,
+    ) -> None:  # fmt: skip
+        super().__init__(envs, make_eval_envs, **kw)
+        self.agent, self.n_steps = agent, n_steps
+
+    def greedy_action(self, obs: Tensor) -> Tensor:
+        return mlp_forward(self.agent.actor, obs).argmax(-1)
+
+    def rollout(self, gamma: float) -> Rollout:
+        """Collect one rollout of ``n_steps`` per environment and count its environment steps."""
+        ro = collect_rollout(self.agent, self.envs, self.n_steps, gamma)
+        self.env_steps += ro.env_steps
+        return ro
+
+
+class PPOTask(ActorCriticTask):
     """PPO (:func:`replearn.rl.ppo.ppo_update`): one rollout of ``n_steps`` per env and
     ``hp.epochs`` minibatch epochs per update; ``anneal_clip`` scales the clip range by
     ``1 - progress`` (RL-zoo's ``lin_0.2``)."""
@@ -215,21 +273,17 @@ class PPOTask(RLTask):
         self, agent: ActorCritic, envs: VectorEnv, make_eval_envs: Callable[[int], VectorEnv],
         *, hp: PPOHyperparameters, n_steps: int, anneal_clip: bool = False, **kw: Any,
     ) -> None:  # fmt: skip
-        super().__init__(envs, make_eval_envs, **kw)
-        self.agent, self.hp, self.n_steps, self.anneal_clip = agent, hp, n_steps, anneal_clip
+        super().__init__(agent, envs, make_eval_envs, n_steps=n_steps, **kw)
+        self.hp, self.anneal_clip = hp, anneal_clip
         # per update: kl_after, max_ratio_dev, clip_fraction, approx_kl
         self.update_history: list[dict[str, float]] = []
-
-    def greedy_action(self, obs: Tensor) -> Tensor:
-        return mlp_forward(self.agent.actor, obs).argmax(-1)
 
     def update(self, batch: Any, loop: Loop) -> dict[str, Tensor]:
         t0 = time.perf_counter()
         clip = self.hp.clip
         if clip is not None and self.anneal_clip:
             clip = clip * max(1.0 - loop.progress, 1e-8)
-        ro = collect_rollout(self.agent, self.envs, self.n_steps, self.hp.gamma)
-        self.env_steps += ro.env_steps
+        ro = self.rollout(self.hp.gamma)
         data = rollout_batch(ro, self.hp.gamma, self.hp.gae_lambda)
         stats = ppo_update(self.agent, data, self.hp, loop.optimize, clip=clip)
         keep = ("kl_after", "max_ratio_dev", "outside_after", "clip_fraction", "approx_kl")
@@ -245,7 +299,7 @@ class PPOTask(RLTask):
         self.update_history = [dict(u) for u in state["updates"]]
 
 
-class A2CTask(RLTask):
+class A2CTask(ActorCriticTask):
     """A2C: a rollout of ``n_steps`` per env, GAE advantages, one gradient step (Eq. 5 of
     :mod:`replearn.rl.pg`)."""
 
@@ -254,17 +308,13 @@ class A2CTask(RLTask):
         *, n_steps: int, gamma: float, gae_lambda: float, vf_coef: float, ent_coef: float,
         **kw: Any,
     ) -> None:  # fmt: skip
-        super().__init__(envs, make_eval_envs, **kw)
-        self.agent, self.n_steps, self.gamma, self.gae_lambda = agent, n_steps, gamma, gae_lambda
+        super().__init__(agent, envs, make_eval_envs, n_steps=n_steps, **kw)
+        self.gamma, self.gae_lambda = gamma, gae_lambda
         self.vf_coef, self.ent_coef = vf_coef, ent_coef
-
-    def greedy_action(self, obs: Tensor) -> Tensor:
-        return mlp_forward(self.agent.actor, obs).argmax(-1)
 
     def update(self, batch: Any, loop: Loop) -> dict[str, Tensor]:
         t0 = time.perf_counter()
-        ro = collect_rollout(self.agent, self.envs, self.n_steps, self.gamma)
-        self.env_steps += ro.env_steps
+        ro = self.rollout(self.gamma)
         adv = gae_advantages(ro.rewards, ro.values, ro.dones, ro.last_value,
                              self.gamma, self.gae_lambda)  # fmt: skip
         D = ro.obs.shape[-1]
@@ -276,7 +326,7 @@ class A2CTask(RLTask):
         return {**terms, **self._note_episodes()}
 
 
-class ReinforceTask(RLTask):
+class ReinforceTask(ActorCriticTask):
     """REINFORCE with reward-to-go over the complete episodes of each rollout; with
     ``baseline`` a learned value network is subtracted and regressed on the returns."""
 
@@ -284,17 +334,12 @@ class ReinforceTask(RLTask):
         self, agent: ActorCritic, envs: VectorEnv, make_eval_envs: Callable[[int], VectorEnv],
         *, n_steps: int, gamma: float, baseline: bool, vf_coef: float = 0.5, **kw: Any,
     ) -> None:  # fmt: skip
-        super().__init__(envs, make_eval_envs, **kw)
-        self.agent, self.n_steps, self.gamma, self.baseline = agent, n_steps, gamma, baseline
-        self.vf_coef = vf_coef
-
-    def greedy_action(self, obs: Tensor) -> Tensor:
-        return mlp_forward(self.agent.actor, obs).argmax(-1)
+        super().__init__(agent, envs, make_eval_envs, n_steps=n_steps, **kw)
+        self.gamma, self.baseline, self.vf_coef = gamma, baseline, vf_coef
 
     def update(self, batch: Any, loop: Loop) -> dict[str, Tensor]:
         t0 = time.perf_counter()
-        ro = collect_rollout(self.agent, self.envs, self.n_steps, self.gamma)
-        self.env_steps += ro.env_steps
+        ro = self.rollout(self.gamma)
         mask = complete_episode_mask(ro.dones).reshape(-1)
         returns = discounted_returns(
             ro.rewards, ro.dones, self.gamma, torch.zeros_like(ro.dones[0])

@@ -66,5 +66,4 @@ def quick() -> Config:
 )
 def run(cfg: Config, ctx: RunContext) -> Result:
     """DQN on Acrobot-v1 (CleanRL defaults), several seeds, greedy evaluation."""
-    title = f"DQN on {cfg.env_id}: training episode returns"
-    return run_seeds("dqn", dqn_cartpole.train_dqn, cfg, ctx, title, lambda t: t.q)
+    return run_seeds("dqn", dqn_cartpole.train_dqn, cfg, ctx, lambda t: t.q)

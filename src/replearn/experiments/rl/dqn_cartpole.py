@@ -27,7 +27,13 @@ import torch
 from replearn.engine import EngineConfig, RunContext, fit
 from replearn.experiments.base import Claim, Result, experiment
 from replearn.experiments.common import engine_config
-from replearn.experiments.rl.common import DQNTask, env_factory, last_eval, run_seeds
+from replearn.experiments.rl.common import (
+    DQNTask,
+    last_eval,
+    run_seeds,
+    seeded_envs,
+    solves_verdict,
+)
 from replearn.rl.agents import QNetwork
 
 _engine = partial(engine_config, 1, 1, log_every=10, checkpoint_every=100, grad_clip_norm=10.0)
@@ -107,9 +113,7 @@ def quick() -> Config:
 
 def train_dqn(cfg: Config, ctx: RunContext, seed: int) -> tuple[DQNTask, dict[str, Any], Any]:
     """Train one seed in ``ctx``; returns the task, its final evaluation and the history."""
-    torch.manual_seed(seed)
-    envs = env_factory(cfg.env_id, cfg.n_envs)(1000 * seed + 100 * ctx.dist.rank)
-    make_eval = env_factory(cfg.env_id, max(1, min(10, cfg.eval_episodes)))
+    envs, make_eval = seeded_envs(cfg, ctx, seed)
     q = QNetwork(envs.obs_dim, envs.n_actions, hidden=cfg.hidden)
     task = DQNTask(
         q, envs, make_eval, gamma=cfg.gamma, buffer_size=cfg.buffer_size,
@@ -126,22 +130,12 @@ def train_dqn(cfg: Config, ctx: RunContext, seed: int) -> tuple[DQNTask, dict[st
     return task, last_eval(loop.history), loop.history
 
 
-def _solves(m: dict[str, Any]) -> tuple[bool, str]:
-    holds = m["eval_min_seed_return"] >= 475.0
-    per = ", ".join(f"{m[f'eval_return_seed{i}']:.1f}" for i in range(m["n_seeds"]))
-    return holds, (
-        f"greedy evaluation return per seed: {per} (mean {m['eval_mean_return']:.1f}, "
-        f"worst seed {m['eval_min_seed_return']:.1f}; threshold 475) after "
-        f"{m['env_steps']} environment steps"
-    )
-
-
 CLAIMS = (
     Claim(
         "dqn-solves-cartpole",
         "DQN with RL-zoo's CartPole hyperparameters reaches a mean evaluation return >= 475 "
         "(over 100 episodes) within 100k environment steps, on every seed.",
-        _solves,
+        solves_verdict,
         "dqn_returns.png",
     ),
 )
@@ -157,5 +151,4 @@ CLAIMS = (
 )
 def run(cfg: Config, ctx: RunContext) -> Result:
     """DQN on CartPole-v1 (RL-zoo hyperparameters), several seeds, greedy evaluation."""
-    title = f"DQN on {cfg.env_id}: training episode returns"
-    return run_seeds("dqn", train_dqn, cfg, ctx, title, lambda t: t.q)
+    return run_seeds("dqn", train_dqn, cfg, ctx, lambda t: t.q)

@@ -35,7 +35,7 @@ from replearn.engine.context import single_thread
 from replearn.experiments.base import Result, experiment
 from replearn.experiments.common import engine_config
 from replearn.experiments.rl import ppo_cartpole
-from replearn.experiments.rl.common import A2CTask, ReinforceTask, env_factory, last_eval, smooth
+from replearn.experiments.rl.common import A2CTask, ReinforceTask, last_eval, seeded_envs, smooth
 from replearn.report.plots import DPI, save_figure
 from replearn.rl.agents import ActorCritic
 
@@ -101,9 +101,7 @@ def _train(agent_name: str, cfg: Config, ctx: RunContext, seed: int) -> tuple[An
         pcfg = ppo_cartpole.Config(env_id=cfg.env_id, total_env_steps=cfg.total_env_steps,
                                    n_seeds=1, eval_episodes=cfg.eval_episodes)  # fmt: skip
         return ppo_cartpole.train_ppo(pcfg, ctx, seed)
-    torch.manual_seed(seed)
-    envs = env_factory(cfg.env_id, cfg.n_envs)(1000 * seed + 100 * ctx.dist.rank)
-    make_eval = env_factory(cfg.env_id, max(1, min(10, cfg.eval_episodes)))
+    envs, make_eval = seeded_envs(cfg, ctx, seed)
     agent = ActorCritic(envs.obs_dim, envs.n_actions)
     kw = {"eval_episodes": 0, "final_eval_episodes": cfg.eval_episodes}
     if agent_name == "a2c":

@@ -61,5 +61,4 @@ def quick() -> Config:
 )
 def run(cfg: Config, ctx: RunContext) -> Result:
     """PPO on Acrobot-v1 (CleanRL defaults), several seeds, greedy evaluation."""
-    title = f"PPO on {cfg.env_id}: training episode returns"
-    return run_seeds("ppo", ppo_cartpole.train_ppo, cfg, ctx, title, lambda t: t.agent)
+    return run_seeds("ppo", ppo_cartpole.train_ppo, cfg, ctx, lambda t: t.agent)

@@ -28,7 +28,13 @@ import torch
 from replearn.engine import EngineConfig, RunContext, fit
 from replearn.experiments.base import Claim, Result, experiment
 from replearn.experiments.common import engine_config
-from replearn.experiments.rl.common import PPOTask, env_factory, last_eval, run_seeds
+from replearn.experiments.rl.common import (
+    PPOTask,
+    last_eval,
+    run_seeds,
+    seeded_envs,
+    solves_verdict,
+)
 from replearn.rl.agents import ActorCritic
 from replearn.rl.ppo import PPOHyperparameters
 
@@ -118,10 +124,7 @@ def quick() -> Config:
 
 def train_ppo(cfg: Config, ctx: RunContext, seed: int) -> tuple[PPOTask, dict[str, Any]]:
     """Train one seed in ``ctx``; returns the task and its final evaluation row."""
-    torch.manual_seed(seed)
-    make = env_factory(cfg.env_id, cfg.n_envs)
-    make_eval = env_factory(cfg.env_id, max(1, min(10, cfg.eval_episodes)))
-    envs = make(1000 * seed + 100 * ctx.dist.rank)
+    envs, make_eval = seeded_envs(cfg, ctx, seed)
     agent = ActorCritic(envs.obs_dim, envs.n_actions, hidden=cfg.hidden)
     hp = PPOHyperparameters(
         gamma=cfg.gamma, gae_lambda=cfg.gae_lambda, epochs=cfg.epochs,
@@ -138,22 +141,12 @@ def train_ppo(cfg: Config, ctx: RunContext, seed: int) -> tuple[PPOTask, dict[st
     return task, last_eval(loop.history)
 
 
-def _solves(m: dict[str, Any]) -> tuple[bool, str]:
-    holds = m["eval_min_seed_return"] >= 475.0
-    per = ", ".join(f"{m[f'eval_return_seed{i}']:.1f}" for i in range(m["n_seeds"]))
-    return holds, (
-        f"greedy evaluation return per seed: {per} (mean {m['eval_mean_return']:.1f}, "
-        f"worst seed {m['eval_min_seed_return']:.1f}; threshold 475) after "
-        f"{m['env_steps']} environment steps"
-    )
-
-
 CLAIMS = (
     Claim(
         "ppo-solves-cartpole",
         "PPO with RL-zoo's CartPole hyperparameters reaches a mean evaluation return >= 475 "
         "(over 100 episodes) within 100k environment steps, on every seed.",
-        _solves,
+        solves_verdict,
         "ppo_returns.png",
     ),
 )
@@ -169,5 +162,4 @@ CLAIMS = (
 )
 def run(cfg: Config, ctx: RunContext) -> Result:
     """PPO on CartPole-v1 (RL-zoo hyperparameters), several seeds, greedy evaluation."""
-    title = f"PPO on {cfg.env_id}: training episode returns"
-    return run_seeds("ppo", train_ppo, cfg, ctx, title, lambda t: t.agent)
+    return run_seeds("ppo", train_ppo, cfg, ctx, lambda t: t.agent)
