@@ -15,18 +15,19 @@ from replearn.engine.seed import seed_everything
 from replearn.experiments.ssl import claims as C
 from replearn.experiments.ssl.common import SSLTask, pretext_sizes
 from replearn.experiments.ssl.pretrain import Config, variants
+from replearn.experiments.stats import paired_difference
 from replearn.ssl.augment import SignalViews
 from replearn.ssl.encoders import ConvEncoder
 from replearn.ssl.methods import DINO, MoCo
 
 
 def test_paired_difference_and_standard_error() -> None:
-    diff, se = C.paired([0.8, 0.7, 0.9], [0.5, 0.5, 0.6])
+    diff, se = paired_difference([0.8, 0.7, 0.9], [0.5, 0.5, 0.6])
     assert math.isclose(diff, (0.3 + 0.2 + 0.3) / 3)
     d = [0.3, 0.2, 0.3]
     sd = math.sqrt(sum((x - diff) ** 2 for x in d) / 2)
     assert math.isclose(se, sd / math.sqrt(3))
-    assert C.paired([0.9], [0.1])[1] == math.inf  # one seed: no verdict possible
+    assert paired_difference([0.9], [0.1])[1] == math.inf  # one seed: no verdict possible
 
 
 def test_verdicts_hold_fail_and_report_missing_variants() -> None:
@@ -132,3 +133,14 @@ def test_ssl_task_resumes_bitwise_with_queue_centre_and_ema(tmp_path: Path, meth
     )
     for k in sa:
         assert torch.equal(sa[k], sb[k]), k
+
+
+def test_better_builds_the_guarded_paired_verdict() -> None:
+    verdict = C.better("a", "b", "a vs b")
+    m = {"a": 0.8, "a_seeds": [0.8, 0.81, 0.79], "b": 0.6, "b_seeds": [0.6, 0.62, 0.58]}
+    assert verdict(m) == C._better(m, "a", "b", "a vs b")
+    assert verdict(m)[0]  # difference 0.2, SE 0.0058: far above 2 SE
+    m["b_seeds"] = [0.9, 0.6, 0.79]  # difference 0.037, SE 0.085
+    assert not verdict(m)[0]
+    holds, evidence = verdict({"a": 0.8})
+    assert not holds and "not measured" in evidence

@@ -11,12 +11,11 @@ normalized embeddings is below :data:`COLLAPSED_STD` of its isotropic value (all
 from __future__ import annotations
 
 import functools
-import math
-import statistics
 from collections.abc import Callable, Sequence
 from typing import Any
 
 from replearn.experiments.base import Claim
+from replearn.experiments.stats import mean_se, paired_difference
 
 COLLAPSED_STD = 0.1
 """``embedding_std`` below this (1 = isotropic) counts as collapsed."""
@@ -56,20 +55,24 @@ def _guard(
     return checked
 
 
-def paired(a: Sequence[float], b: Sequence[float]) -> tuple[float, float]:
-    """Mean of a - b over seeds and its standard error (inf for one seed)."""
-    d = [x - y for x, y in zip(a, b, strict=True)]
-    se = statistics.stdev(d) / math.sqrt(len(d)) if len(d) > 1 else math.inf
-    return statistics.fmean(d), se
-
-
 def _better(m: dict[str, Any], a: str, b: str, what: str) -> tuple[bool, str]:
-    diff, se = paired(m[f"{a}_seeds"], m[f"{b}_seeds"])
+    diff, se = paired_difference(m[f"{a}_seeds"], m[f"{b}_seeds"])
     holds = diff > 2 * se
     return holds, (
         f"{what}: {100 * m[a]:.1f}% vs {100 * m[b]:.1f}% (means over {len(m[f'{a}_seeds'])} "
         f"seeds); paired difference {100 * diff:+.2f} points, SE {100 * se:.2f} (needs > 2 SE)"
     )
+
+
+def better(a: str, b: str, what: str) -> Callable[[dict[str, Any]], tuple[bool, str]]:
+    """The guarded verdict "metric ``a`` beats metric ``b``": their paired difference over seeds
+    exceeds 2 SE (``what`` names the comparison in the evidence)."""
+
+    @_guard
+    def verdict(m: dict[str, Any]) -> tuple[bool, str]:
+        return _better(m, a, b, what)
+
+    return verdict
 
 
 @_guard
@@ -87,14 +90,11 @@ def ssl_beats_raw(m: dict[str, Any]) -> tuple[bool, str]:
     )
 
 
-@_guard
-def head_helps(m: dict[str, Any]) -> tuple[bool, str]:
-    return _better(
-        m,
-        "linear_probe_accuracy",
-        "nohead_linear_probe_accuracy",
-        "probe of the backbone trained with vs without projection head",
-    )
+head_helps = better(
+    "linear_probe_accuracy",
+    "nohead_linear_probe_accuracy",
+    "probe of the backbone trained with vs without projection head",
+)
 
 
 @_guard
@@ -155,8 +155,8 @@ def moco_negatives(m: dict[str, Any]) -> tuple[bool, str]:
     runs[m["queue_size"]] = (m["linear_probe_accuracy"], m["linear_probe_accuracy_seeds"])
     sizes = sorted(runs)
     lo, mid, hi = sizes[0], sizes[len(sizes) // 2], sizes[-1]
-    d1, se1 = paired(runs[mid][1], runs[lo][1])
-    d2, _ = paired(runs[hi][1], runs[mid][1])
+    d1, se1 = paired_difference(runs[mid][1], runs[lo][1])
+    d2, _ = paired_difference(runs[hi][1], runs[mid][1])
     holds = len(sizes) >= 3 and d1 > 2 * se1 and d2 < d1
     accs = ", ".join(f"K={k}: {100 * runs[k][0]:.1f}%" for k in sizes)
     return holds, (
@@ -165,33 +165,26 @@ def moco_negatives(m: dict[str, Any]) -> tuple[bool, str]:
     )
 
 
-@_guard
-def moco_momentum(m: dict[str, Any]) -> tuple[bool, str]:
-    return _better(
-        m,
-        "linear_probe_accuracy",
-        "nomomentum_linear_probe_accuracy",
-        "probe with momentum key encoder (m = 0.99) vs without (m = 0)",
-    )
+moco_momentum = better(
+    "linear_probe_accuracy",
+    "nomomentum_linear_probe_accuracy",
+    "probe with momentum key encoder (m = 0.99) vs without (m = 0)",
+)
 
 
-@_guard
-def ijepa_learns(m: dict[str, Any]) -> tuple[bool, str]:
-    return _better(
-        m,
-        "linear_probe_accuracy",
-        "random_linear_probe_accuracy",
-        "probe of the I-JEPA target encoder vs the same encoder untrained "
-        "(latent prediction only, no pixel reconstruction)",
-    )
+ijepa_learns = better(
+    "linear_probe_accuracy",
+    "random_linear_probe_accuracy",
+    "probe of the I-JEPA target encoder vs the same encoder untrained "
+    "(latent prediction only, no pixel reconstruction)",
+)
 
 
 @_guard
 def clip_zero_shot(m: dict[str, Any]) -> tuple[bool, str]:
     accs = m["zero_shot_accuracy_seeds"]
     chance = 0.1
-    mean = statistics.fmean(accs)
-    se = statistics.stdev(accs) / math.sqrt(len(accs)) if len(accs) > 1 else math.inf
+    mean, se = mean_se(accs)
     holds = mean - 2 * se > 3 * chance
     return holds, (
         f"zero-shot accuracy from prompts {100 * mean:.1f}% (SE {100 * se:.2f}, {len(accs)} "
@@ -200,14 +193,11 @@ def clip_zero_shot(m: dict[str, Any]) -> tuple[bool, str]:
     )
 
 
-@_guard
-def gap_jitter(m: dict[str, Any]) -> tuple[bool, str]:
-    return _better(
-        m,
-        "linear_probe_accuracy",
-        "nogap_linear_probe_accuracy",
-        "probe after context prediction with vs without gap and jitter",
-    )
+gap_jitter = better(
+    "linear_probe_accuracy",
+    "nogap_linear_probe_accuracy",
+    "probe after context prediction with vs without gap and jitter",
+)
 
 
 CLAIMS: dict[str, tuple[Claim, ...]] = {
