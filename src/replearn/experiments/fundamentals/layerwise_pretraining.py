@@ -89,8 +89,8 @@ def tiny() -> Config:
 
 
 def quick() -> Config:
-    """Seconds: three seeds, 50 pre-training and 80 fine-tuning steps (a smoke check)."""
-    return Config(n_seeds=3, pretrain_steps=50, finetune=_engine(80, 50))
+    """Seconds: three seeds, 25 pre-training and 40 fine-tuning steps (a smoke check)."""
+    return Config(n_seeds=3, pretrain_steps=25, finetune=_engine(40, 50))
 
 
 class LayerTask(Task):

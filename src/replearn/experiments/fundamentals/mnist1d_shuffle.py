@@ -76,8 +76,8 @@ def tiny() -> Config:
 
 
 def quick() -> Config:
-    """Seconds: 120 steps per model (a smoke check; 250 steps took 38 CPU s under load)."""
-    return Config(engine=_engine(120))
+    """Seconds: 40 steps per model (a smoke check; 250 steps took 38 CPU s under load)."""
+    return Config(engine=_engine(40))
 
 
 class CNN1d(nn.Module):

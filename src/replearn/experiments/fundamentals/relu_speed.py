@@ -74,8 +74,8 @@ def tiny() -> Config:
 
 
 def quick() -> Config:
-    """Seconds: one learning rate, three seeds, 200 steps (a smoke check)."""
-    return Config(lrs=(0.03,), n_seeds=3, engine=_engine(200))
+    """Seconds: one learning rate, three seeds, 40 steps (a smoke check)."""
+    return Config(lrs=(0.03,), n_seeds=3, engine=_engine(40))
 
 
 class StopAtTarget(Callback):
