@@ -30,11 +30,11 @@ from typing import Any
 import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
-from torch.utils.data import TensorDataset
+from torch.utils.data import Dataset, TensorDataset
 
 from replearn.data import load_classification
 from replearn.data.images import ClassificationData
-from replearn.engine import RunContext, Task
+from replearn.engine import Callback, EngineConfig, Loop, RunContext, Task, fit
 from replearn.experiments.common import predict as logits_of
 from replearn.experiments.common import subset
 from replearn.experiments.stats import MIN_SEEDS, SeedComparison, compare_seeds
@@ -221,6 +221,68 @@ def accuracy(logits: Tensor, labels: Tensor) -> float:
     return float((logits.argmax(-1) == labels).double().mean())
 
 
+def fit_classifier(
+    run: RunContext,
+    name: str,
+    model: nn.Module,
+    data: ClassificationData,
+    *,
+    lr: float,
+    engine: EngineConfig,
+    train_set: Dataset | None = None,
+    validate: bool = True,
+    optimizer: torch.optim.Optimizer | None = None,
+    callbacks: Sequence[Callback] = (),
+    **task_options: Any,
+) -> Loop:
+    """Train ``model`` on a :class:`RegularizedClassificationTask` in child run ``name``.
+
+    Args:
+        run: the (seed's) run context; the fit happens in ``run.child(name)``.
+        name: variant / phase name of the child run.
+        model: inputs -> logits, already on the run's device and seeded by the caller.
+        data: gives ``num_classes``, the default training split and the validation split.
+        lr: Adam learning rate (unused when ``optimizer`` is given).
+        engine: training-loop settings.
+        train_set: what to train on (default ``data.train``).
+        validate: evaluate on ``data.val`` every ``engine.eval_every`` steps.
+        optimizer: the optimizer (default ``Adam(model.parameters(), lr)``).
+        callbacks: engine callbacks (e.g. a stopping rule).
+        **task_options: :class:`RegularizedClassificationTask` options (``augment``, ``mix``,
+            ``smoothing``, ``l1``, ``l2``).
+
+    Returns:
+        The finished loop (``step``, ``history``, ``callbacks``, ``should_stop``).
+    """
+    task = RegularizedClassificationTask(model, data.num_classes, **task_options)
+    opt = optimizer if optimizer is not None else torch.optim.Adam(task.parameters(), lr=lr)
+    train = data.train if train_set is None else train_set
+    val = data.val if validate else None
+    with run.child(name) as sub:
+        return fit(task, opt, train, cfg=engine, ctx=sub, val_set=val, callbacks=callbacks)
+
+
+def record(
+    out: dict[str, Any], run: RunContext, step: int, prefix: str, scores: Mapping[str, float]
+) -> None:
+    """Store ``scores`` as ``{prefix}_{key}`` in ``out`` and log them at ``step`` of ``run``."""
+    named = {f"{prefix}_{k}": v for k, v in scores.items()}
+    out.update(named)
+    run.log(step, **named)
+
+
+def gap_chart(
+    metrics: Mapping[str, Any], variants: Sequence[str], path: Path, *, seeds: int, title: str
+) -> Path:
+    """Bar chart of each variant's mean train - validation accuracy gap over ``seeds`` seeds."""
+    return bar_chart(
+        {v: metrics[f"{v}_gap_accuracy"] for v in variants},
+        path,
+        ylabel=f"train - validation accuracy (mean of {seeds} seeds)",
+        title=title,
+    )
+
+
 def seed_list(seed: int, n: int) -> list[int]:
     """The training seeds of a run: ``seed, seed + 1, ..., seed + n - 1`` (at least 3)."""
     if n < MIN_SEEDS:
@@ -264,6 +326,47 @@ def comparison(
         label_y=baseline,
         unit="points",
     )
+
+
+def reduction_comparison(
+    m: Mapping[str, Any],
+    metric: str,
+    key: str,
+    baseline_key: str,
+    *,
+    label: str,
+    what: str,
+    baseline: str,
+    unit: str = "",
+) -> SeedComparison:
+    """Does variant ``key`` lower ``metric`` below ``baseline_key``'s, judged over seeds?
+
+    Compares ``{key}_{metric}_seeds`` with ``{baseline_key}_{metric}_seeds`` (lower is better)
+    with :func:`replearn.experiments.stats.compare_seeds`: the paired difference is the
+    baseline's value minus the variant's (labelled ``"{label} ({baseline})"`` and
+    ``"{label} ({what})"``), and it holds when its one-sided 95% lower bound exceeds 0.
+    """
+    return compare_seeds(
+        m[f"{key}_{metric}_seeds"],
+        m[f"{baseline_key}_{metric}_seeds"],
+        higher_is_better=False,
+        label_x=f"{label} ({baseline})",
+        label_y=f"{label} ({what})",
+        unit=unit,
+    )
+
+
+def gap_comparison(
+    m: Mapping[str, Any], key: str, baseline_key: str, what: str, baseline: str
+) -> SeedComparison:
+    """Does ``what`` shrink the train - held-out accuracy gap of ``baseline`` over seeds?
+
+    :func:`reduction_comparison` of ``gap_accuracy`` (in accuracy points).
+    """
+    return reduction_comparison(
+        m, "gap_accuracy", key, baseline_key, label="gap", what=what, baseline=baseline,
+        unit="points",
+    )  # fmt: skip
 
 
 def improvement_over_seeds(

@@ -22,19 +22,20 @@ from typing import Any, Literal
 
 import torch
 
-from replearn.engine import EngineConfig, RunContext, fit
+from replearn.engine import EngineConfig, RunContext
 from replearn.experiments.base import Claim, Result, experiment
 from replearn.experiments.regularize.common import (
-    RegularizedClassificationTask,
-    bar_chart,
     curves_chart,
     evaluate_splits,
+    fit_classifier,
+    gap_chart,
+    gap_comparison,
     load_data,
     metric_curve,
     mlp,
     over_seeds,
+    record,
 )
-from replearn.experiments.stats import compare_seeds
 
 VARIANTS = ("none", "dropout")
 
@@ -94,14 +95,7 @@ def quick() -> Config:
 
 
 def _verdict(m: dict[str, Any]) -> tuple[bool, str]:
-    c = compare_seeds(
-        m["dropout_gap_accuracy_seeds"],
-        m["none_gap_accuracy_seeds"],
-        higher_is_better=False,
-        label_x="gap (none)",
-        label_y="gap (dropout)",
-        unit="points",
-    )
+    c = gap_comparison(m, "dropout", "none", "dropout", "none")
     return c.holds, (
         f"means over seeds: train - validation accuracy: dropout "
         f"{m['dropout_gap_accuracy']:.4f} vs none {m['none_gap_accuracy']:.4f} (train "
@@ -144,17 +138,13 @@ def run(cfg: Config, ctx: RunContext) -> Result:
             p = cfg.p if variant == "dropout" else 0.0
             trunk, head = mlp(data.input_shape[0], cfg.hidden, data.num_classes, dropout=p)
             model = torch.nn.Sequential(trunk, head).to(ctx.device)
-            task = RegularizedClassificationTask(model, data.num_classes)
-            opt = torch.optim.Adam(model.parameters(), lr=cfg.lr)
-            with run.child(variant) as sub:
-                loop = fit(task, opt, data.train, cfg=cfg.engine, ctx=sub, val_set=data.val)
+            loop = fit_classifier(run, variant, model, data, lr=cfg.lr, engine=cfg.engine)
             if run.seed == ctx.seed:
                 curves[variant] = metric_curve(loop.history, "val_loss")
             m = evaluate_splits(model, data, device=ctx.device)
             m["gap_accuracy"] = m["train_accuracy"] - m["val_accuracy"]
             m["gap_loss"] = m["val_loss"] - m["train_loss"]
-            out.update({f"{variant}_{k}": v for k, v in m.items()})
-            run.log(loop.step, **{f"{variant}_{k}": v for k, v in m.items()})
+            record(out, run, loop.step, variant, m)
         return out
 
     metrics: dict[str, Any] = {"p": cfg.p, "train_examples": len(data.train)}
@@ -167,11 +157,8 @@ def run(cfg: Config, ctx: RunContext) -> Result:
             ylabel="validation cross-entropy",
             title=f"{cfg.data}, {len(data.train)} training examples",
         ),
-        bar_chart(
-            {v: metrics[f"{v}_gap_accuracy"] for v in VARIANTS},
-            ctx.path("gap.png"),
-            ylabel=f"train - validation accuracy (mean of {cfg.seeds} seeds)",
-            title=f"dropout p={cfg.p}",
+        gap_chart(
+            metrics, VARIANTS, ctx.path("gap.png"), seeds=cfg.seeds, title=f"dropout p={cfg.p}"
         ),
     ]
     return Result(metrics=metrics, plots=plots)

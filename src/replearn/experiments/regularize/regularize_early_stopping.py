@@ -33,22 +33,22 @@ from typing import Any, Literal
 import torch
 from torch.utils.data import TensorDataset
 
-from replearn.engine import EngineConfig, RunContext, fit
+from replearn.engine import EngineConfig, Loop, RunContext
 from replearn.engine.callbacks import EarlyStopping, StopBelow
 from replearn.experiments.base import Claim, Result, experiment
 from replearn.experiments.regularize.common import (
-    RegularizedClassificationTask,
     bar_chart,
     comparison,
     curves_chart,
     evaluate_splits,
+    fit_classifier,
+    gap_comparison,
     improvement_over_seeds,
     load_data,
     metric_curve,
     mlp,
     over_seeds,
 )
-from replearn.experiments.stats import compare_seeds
 from replearn.regularize.early_stopping import retrain_steps, surrogate_continue
 
 PHASES = ("full", "early", "retrain_steps", "retrain_epochs", "continue")
@@ -107,14 +107,7 @@ def quick() -> Config:
 
 
 def _verdict_gap(m: dict[str, Any]) -> tuple[bool, str]:
-    c = compare_seeds(
-        m["early_gap_accuracy_seeds"],
-        m["full_gap_accuracy_seeds"],
-        higher_is_better=False,
-        label_x="gap (full)",
-        label_y="gap (early-stopped)",
-        unit="points",
-    )
+    c = gap_comparison(m, "early", "full", "early-stopped", "full")
     return c.holds, (
         f"train - test accuracy (means over seeds): early-stopped (best step "
         f"{m['best_step_seeds']}, stopped at {m['stop_step_seeds']}) {m['early_gap_accuracy']:.4f} "
@@ -201,27 +194,24 @@ def run(cfg: Config, ctx: RunContext) -> Result:
     lines: dict[str, float] = {}
 
     def one_seed(run: RunContext) -> dict[str, Any]:
-        def model_and_task() -> tuple[torch.nn.Module, RegularizedClassificationTask]:
+        def model() -> torch.nn.Module:
             torch.manual_seed(run.seed)  # the same initial weights in every phase
             trunk, head = mlp(data.input_shape[0], cfg.hidden, data.num_classes)
-            model = torch.nn.Sequential(trunk, head).to(ctx.device)
-            return model, RegularizedClassificationTask(model, data.num_classes)
+            return torch.nn.Sequential(trunk, head).to(ctx.device)
 
-        def train(name: str, task: Any, train_set: Any, engine: EngineConfig, **kw: Any) -> Any:
-            opt = torch.optim.Adam(task.parameters(), lr=cfg.lr)
-            with run.child(name) as sub:
-                return fit(task, opt, train_set, cfg=engine, ctx=sub, **kw)
+        def train(name: str, net: torch.nn.Module, engine: EngineConfig, **kw: Any) -> Loop:
+            return fit_classifier(run, name, net, data, lr=cfg.lr, engine=engine, **kw)
 
         out: dict[str, Any] = {}
         models: dict[str, torch.nn.Module] = {}
         # reference: no early stopping
-        models["full"], task = model_and_task()
-        loop_full = train("full", task, data.train, cfg.engine, val_set=data.val)
+        models["full"] = model()
+        loop_full = train("full", models["full"], cfg.engine)
         out["full_steps"] = loop_full.step
         # Algorithm 7.1 with the engine's callback
-        models["early"], task = model_and_task()
+        models["early"] = model()
         es_engine = dataclasses.replace(cfg.engine, early_stopping_patience=cfg.patience)
-        loop = train("early", task, data.train, es_engine, val_set=data.val)
+        loop = train("early", models["early"], es_engine)
         stopper = next(cb for cb in loop.callbacks if isinstance(cb, EarlyStopping))
         best_step = max(stopper.best_step, 1)
         out.update(best_step=best_step, stop_step=loop.step, stopped_early=loop.should_stop)
@@ -230,16 +220,15 @@ def run(cfg: Config, ctx: RunContext) -> Result:
         # Algorithm 7.2: retrain from the same initial weights on train + validation
         for unit in ("steps", "epochs"):
             steps = retrain_steps(best_step, n_sub, n_all, unit=unit)
-            models[f"retrain_{unit}"], task = model_and_task()
+            models[f"retrain_{unit}"] = net = model()
             retrain_engine = dataclasses.replace(cfg.engine, max_steps=steps, eval_every=0)
-            train(f"retrain-{unit}", task, train_val, retrain_engine)
+            train(f"retrain-{unit}", net, retrain_engine, train_set=train_val, validate=False)
             out[f"retrain_{unit}_steps"] = steps
         # Algorithm 7.3: continue from theta* on train + validation until J(valid) <= eps
-        models["continue"] = model = copy.deepcopy(models["early"])
+        models["continue"] = net = copy.deepcopy(models["early"])
         stop = StopBelow(monitor="val_loss", threshold=eps["train_loss"])
-        task = RegularizedClassificationTask(model, data.num_classes)
-        loop = train("continue", task, train_val, cfg.engine, val_set=data.val, callbacks=[stop])
-        val_now = evaluate_splits(model, data, device=ctx.device, splits=("val",))["val_loss"]
+        loop = train("continue", net, cfg.engine, train_set=train_val, callbacks=[stop])
+        val_now = evaluate_splits(net, data, device=ctx.device, splits=("val",))["val_loss"]
         out.update(
             continue_reached=stop.reached and not surrogate_continue(val_now, eps["train_loss"]),
             continue_steps=stop.reached_step if stop.reached else loop.step,

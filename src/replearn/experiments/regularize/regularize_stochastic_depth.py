@@ -26,20 +26,21 @@ from typing import Any, Literal
 import torch
 from torch import nn
 
-from replearn.engine import EngineConfig, RunContext, fit
+from replearn.engine import EngineConfig, RunContext
 from replearn.experiments.base import Claim, Result, experiment
 from replearn.experiments.regularize.common import (
-    RegularizedClassificationTask,
-    bar_chart,
     comparison,
     curves_chart,
     evaluate_splits,
+    fit_classifier,
+    gap_chart,
+    gap_comparison,
     improvement_over_seeds,
     load_data,
     metric_curve,
     over_seeds,
+    record,
 )
-from replearn.experiments.stats import compare_seeds
 from replearn.regularize.dropout import (
     StochasticDepthBlock,
     expected_depth,
@@ -115,14 +116,7 @@ def residual_mlp(n_in: int, width: int, n_out: int, rates: list[float]) -> nn.Se
 
 def _verdict_gap(m: dict[str, Any]) -> tuple[bool, str]:
     sd = "stochastic-depth"
-    c = compare_seeds(
-        m[f"{sd}_gap_accuracy_seeds"],
-        m["none_gap_accuracy_seeds"],
-        higher_is_better=False,
-        label_x="gap (all blocks kept)",
-        label_y="gap (stochastic depth)",
-        unit="points",
-    )
+    c = gap_comparison(m, sd, "none", "stochastic depth", "all blocks kept")
     return c.holds, (
         f"train - validation accuracy (means): stochastic depth {m[f'{sd}_gap_accuracy']:.4f} "
         f"vs none {m['none_gap_accuracy']:.4f} (train {m[f'{sd}_train_accuracy']:.4f} vs "
@@ -175,16 +169,12 @@ def run(cfg: Config, ctx: RunContext) -> Result:
             used = rates if variant == "stochastic-depth" else [0.0] * cfg.blocks
             model = residual_mlp(data.input_shape[0], cfg.width, data.num_classes, used)
             model = model.to(ctx.device)
-            task = RegularizedClassificationTask(model, data.num_classes)
-            opt = torch.optim.Adam(model.parameters(), lr=cfg.lr)
-            with run.child(variant) as sub:
-                loop = fit(task, opt, data.train, cfg=cfg.engine, ctx=sub, val_set=data.val)
+            loop = fit_classifier(run, variant, model, data, lr=cfg.lr, engine=cfg.engine)
             if run.seed == ctx.seed:
                 curves[variant] = metric_curve(loop.history, "val_accuracy")
             m = evaluate_splits(model, data, device=ctx.device)
             m["gap_accuracy"] = m["train_accuracy"] - m["val_accuracy"]
-            out.update({f"{variant}_{k}": v for k, v in m.items()})
-            run.log(loop.step, **{f"{variant}_{k}": v for k, v in m.items()})
+            record(out, run, loop.step, variant, m)
         return out
 
     metrics: dict[str, Any] = {"blocks": cfg.blocks, "expected_depth": expected_depth(rates)}
@@ -200,10 +190,11 @@ def run(cfg: Config, ctx: RunContext) -> Result:
             ylabel="validation accuracy",
             title=f"{cfg.data}: residual MLP, {cfg.blocks} blocks (seed {ctx.seed})",
         ),
-        bar_chart(
-            {v: metrics[f"{v}_gap_accuracy"] for v in VARIANTS},
+        gap_chart(
+            metrics,
+            VARIANTS,
             ctx.path("gap.png"),
-            ylabel=f"train - validation accuracy (mean of {cfg.seeds} seeds)",
+            seeds=cfg.seeds,
             title=f"stochastic depth, p_L = {cfg.final_rate}",
         ),
     ]
