@@ -96,9 +96,9 @@ def tiny() -> Config:
 
 
 def quick() -> Config:
-    """Seconds: 40 steps (a smoke check)."""
+    """Seconds: 20 steps (a smoke check)."""
     base = Config()
-    return dataclasses.replace(base, engine=dataclasses.replace(base.engine, max_steps=40))
+    return dataclasses.replace(base, engine=dataclasses.replace(base.engine, max_steps=20))
 
 
 def _verdict(m: dict[str, Any]) -> tuple[bool, str]:

@@ -204,9 +204,9 @@ def tiny() -> Config:
 
 
 def quick() -> Config:
-    """Seconds: DCGAN and BigGAN only, 60 steps, 300 evaluation samples (a smoke check)."""
+    """Seconds: DCGAN and BigGAN only, 30 steps, 300 evaluation samples (a smoke check)."""
     base = Config(models=("dcgan", "biggan"), n_eval=300)
-    return dataclasses.replace(base, engine=dataclasses.replace(base.engine, max_steps=60))
+    return dataclasses.replace(base, engine=dataclasses.replace(base.engine, max_steps=30))
 
 
 def _scores(extractor: Any, fake: Tensor, real_feats: Tensor) -> dict[str, float]:

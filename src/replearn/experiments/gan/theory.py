@@ -93,8 +93,8 @@ def tiny() -> Config:
 
 
 def quick() -> Config:
-    """Seconds: 150 discriminator steps per seed (a smoke check)."""
-    return Config(engine=replace(Config().engine, max_steps=150))
+    """Seconds: 75 discriminator steps per seed (a smoke check)."""
+    return Config(engine=replace(Config().engine, max_steps=75))
 
 
 # -- claim 1 -----------------------------------------------------------------------------
