@@ -274,7 +274,7 @@ def tiny_for(method: str, data: str) -> Config:
 
 
 def quick_for(method: str, data: str) -> Config:
-    """Seconds: 400 examples, 15 steps of 128, three seeds, with the ablations (a smoke check)."""
+    """Seconds: 400 examples, 8 steps of 64, three seeds, with the ablations (a smoke check)."""
     return Config(
         method=method,
         data=data,
@@ -282,9 +282,9 @@ def quick_for(method: str, data: str) -> Config:
         n_train=400,
         n_probe=300,
         queue_sizes=(16, 1024),
-        supervised_steps=15,
+        supervised_steps=8,
         monitor_examples=200,
-        engine=EngineConfig(max_steps=15, batch_size=128, log_every=5, checkpoint_every=0),
+        engine=EngineConfig(max_steps=8, batch_size=64, log_every=4, checkpoint_every=0),
     )
 
 
