@@ -20,11 +20,11 @@ from replearn.experiments.cnn.cnn_fashion import build_model
 from replearn.experiments.cnn.common import (
     confusion_matrix,
     count_flops,
-    paired_difference,
     shift_images,
     tail_mean,
 )
 from replearn.experiments.common import count_params, subset
+from replearn.experiments.stats import paired_difference
 
 
 @pytest.mark.parametrize("k, n", [(10, 500), (3, 7), (5, 1)])

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import math
 from pathlib import Path
 
 import pytest
@@ -14,7 +13,7 @@ from replearn.engine import EngineConfig, RunContext, SampleStream, fit
 from replearn.engine.callbacks import Callback
 from replearn.engine.checkpoint import find_resumable
 from replearn.engine.seed import seed_everything
-from replearn.experiments.diffusion.common import DiffusionTask, mean_se, paired
+from replearn.experiments.diffusion.common import DiffusionTask
 
 
 class _Crash(Exception):
@@ -57,9 +56,3 @@ def test_ema_weights_resume_bitwise(tmp_path: Path) -> None:
         assert torch.equal(a, b), k
     online = dict(full.diffusion.named_parameters())
     assert any(not torch.equal(p, online[k]) for k, p in full.sampler.named_parameters())
-
-
-def test_mean_se_and_paired():
-    assert mean_se([1.0, 2.0, 3.0]) == pytest.approx((2.0, 1.0 / math.sqrt(3)))
-    assert mean_se([4.0]) == (4.0, math.inf)
-    assert paired([3.0, 5.0], [1.0, 2.0]) == pytest.approx((2.5, 0.5))

@@ -2,13 +2,11 @@
 
 from __future__ import annotations
 
-import math
-
 import pytest
 import torch
 
 from replearn.experiments.flow import images, toy2d
-from replearn.experiments.flow.common import auroc, build_flow, mean_and_se
+from replearn.experiments.flow.common import auroc, build_flow
 
 
 def test_auroc_matches_sklearn() -> None:
@@ -20,13 +18,6 @@ def test_auroc_matches_sklearn() -> None:
     labels = [0] * 200 + [1] * 150
     ref = metrics.roc_auc_score(labels, torch.cat([s_in, s_out]).numpy())
     assert auroc(s_in, s_out) == pytest.approx(ref, abs=1e-12)
-
-
-def test_mean_and_se() -> None:
-    mean, se = mean_and_se([1.0, 2.0, 3.0, 6.0])
-    assert mean == 3.0
-    assert se == pytest.approx(math.sqrt(14 / 3 / 4))
-    assert math.isnan(mean_and_se([1.0])[1])
 
 
 def test_build_flow_names() -> None:

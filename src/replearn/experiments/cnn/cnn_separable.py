@@ -38,13 +38,13 @@ from replearn.experiments.cnn.common import (
     ImageData,
     count_flops,
     load_data,
-    paired_difference,
     train_classifier,
 )
 from replearn.experiments.cnn.common import (
     cosine_engine as _engine,
 )
 from replearn.experiments.common import count_params, seeded
+from replearn.experiments.stats import paired_difference
 from replearn.report.plots import line_plot
 
 

@@ -15,7 +15,6 @@ an accuracy difference is that of the per-image paired difference.
 
 from __future__ import annotations
 
-import math
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from functools import partial
@@ -146,18 +145,6 @@ def confusion_matrix(y_true: Tensor, y_pred: Tensor, num_classes: int) -> Tensor
         raise ValueError(f"y_true {tuple(y_true.shape)} and y_pred {tuple(y_pred.shape)} differ")
     idx = y_true.long() * num_classes + y_pred.long()
     return torch.bincount(idx, minlength=num_classes**2).reshape(num_classes, num_classes)
-
-
-def paired_difference(correct_a: Tensor, correct_b: Tensor) -> tuple[float, float]:
-    r"""Accuracy difference ``a - b`` on the same examples and its standard error.
-
-    With :math:`d_i = a_i - b_i \in \{-1, 0, 1\}`:
-    :math:`\bar d \pm s_d / \sqrt{n}` (sample standard deviation :math:`s_d`).
-    """
-    d = correct_a.double() - correct_b.double()
-    n = d.numel()
-    se = float(d.std(unbiased=True)) / math.sqrt(n) if n > 1 else float("nan")
-    return float(d.mean()), se
 
 
 def shift_images(x: Tensor, dy: int, dx: int) -> Tensor:

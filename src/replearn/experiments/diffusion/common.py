@@ -9,9 +9,8 @@ it travels in checkpoints). Samples are drawn from the EMA copy, as in DDPM (Sec
 
 from __future__ import annotations
 
-import math
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from typing import Any
 
 from torch import Tensor
@@ -19,7 +18,7 @@ from torch import Tensor
 from replearn.diffusion import GaussianDiffusion
 from replearn.engine import EMA, Loop, Task
 
-__all__ = ["DiffusionTask", "mean_se", "paired", "timed"]
+__all__ = ["DiffusionTask", "timed"]
 
 
 class DiffusionTask(Task):
@@ -55,18 +54,3 @@ def timed(fn: Callable[[], Tensor]) -> tuple[Tensor, float]:
     t0 = time.perf_counter()
     out = fn()
     return out, time.perf_counter() - t0
-
-
-def mean_se(values: Sequence[float]) -> tuple[float, float]:
-    """Mean and standard error over seeds (SE = inf for one value)."""
-    n = len(values)
-    mean = sum(values) / n
-    if n < 2:
-        return mean, math.inf
-    var = sum((v - mean) ** 2 for v in values) / (n - 1)
-    return mean, math.sqrt(var / n)
-
-
-def paired(a: Sequence[float], b: Sequence[float]) -> tuple[float, float]:
-    """Mean and standard error of the paired differences ``a - b`` over seeds."""
-    return mean_se([x - y for x, y in zip(a, b, strict=True)])

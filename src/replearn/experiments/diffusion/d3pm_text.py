@@ -35,7 +35,7 @@ from replearn.diffusion.d3pm import D3PM, SequenceDenoiser
 from replearn.engine import EngineConfig, RunContext, Task, evaluate, fit, single_thread
 from replearn.experiments.base import Claim, Result, experiment
 from replearn.experiments.common import engine_config
-from replearn.experiments.diffusion.common import mean_se, paired
+from replearn.experiments.stats import mean_se, paired_difference
 from replearn.report.plots import save_image_grid
 from replearn.transformer.gpt.model import GPT
 
@@ -201,7 +201,7 @@ def run(cfg: Config, ctx: RunContext) -> Result:
         "d3pm_bits_per_seed": d3pm_bits, "ar_bits_per_seed": ar_bits,
         "uniform_bits_per_token": math.log2(k_data),
     }  # fmt: skip
-    metrics["ar_advantage"], metrics["ar_advantage_se"] = paired(d3pm_bits, ar_bits)
+    metrics["ar_advantage"], metrics["ar_advantage_se"] = paired_difference(d3pm_bits, ar_bits)
     samples = model.sample(16, 64, generator=torch.Generator().manual_seed(ctx.seed)).cpu()  # type: ignore[union-attr]
     plots = []
     if vocab is None:

@@ -42,7 +42,8 @@ from replearn.diffusion import GaussianDiffusion, UNet
 from replearn.engine import EngineConfig, RunContext, fit, single_thread
 from replearn.experiments.base import Claim, Result, experiment
 from replearn.experiments.common import engine_config
-from replearn.experiments.diffusion.common import DiffusionTask, mean_se, paired, timed
+from replearn.experiments.diffusion.common import DiffusionTask, timed
+from replearn.experiments.stats import mean_se, paired_difference
 from replearn.metrics import extract, feature_classifier, fid_from_features, kid, precision_recall
 from replearn.report.plots import line_plot, save_image_grid
 
@@ -256,14 +257,14 @@ def run(cfg: Config, ctx: RunContext) -> Result:
     metrics["kid"] = metrics[f"kid_ddim{cfg.guidance_steps}"]
     high = max(cfg.guidance_scales)
     metrics["guidance_high"] = high
-    metrics["guidance_accuracy_gain"], metrics["guidance_accuracy_gain_se"] = paired(
+    metrics["guidance_accuracy_gain"], metrics["guidance_accuracy_gain_se"] = paired_difference(
         [m[f"accuracy_w{high:g}"] for m in per_seed], [m["accuracy_w1"] for m in per_seed]
     )
-    metrics["guidance_recall_loss"], metrics["guidance_recall_loss_se"] = paired(
+    metrics["guidance_recall_loss"], metrics["guidance_recall_loss_se"] = paired_difference(
         [m["recall_w1"] for m in per_seed], [m[f"recall_w{high:g}"] for m in per_seed])  # fmt: skip
     lo, hi = min(cfg.ddim_steps), max(cfg.ddim_steps)
     metrics["steps_one_shot"], metrics["steps_many"] = lo, hi
-    metrics["steps_fid_gap"], metrics["steps_fid_gap_se"] = paired(
+    metrics["steps_fid_gap"], metrics["steps_fid_gap_se"] = paired_difference(
         [m[f"fid_ddim{lo}"] for m in per_seed], [m[f"fid_ddim{hi}"] for m in per_seed])  # fmt: skip
     model, images = first  # type: ignore[misc]
     k = data.num_classes

@@ -36,7 +36,8 @@ from replearn.diffusion import GaussianDiffusion, MLPDenoiser
 from replearn.engine import EngineConfig, RunContext, SampleStream, fit, single_thread
 from replearn.experiments.base import Claim, Result, experiment
 from replearn.experiments.common import engine_config
-from replearn.experiments.diffusion.common import DiffusionTask, mean_se, paired, timed
+from replearn.experiments.diffusion.common import DiffusionTask, timed
+from replearn.experiments.stats import mean_se, paired_difference
 from replearn.metrics.mmd import median_bandwidth, mmd2
 from replearn.report.plots import DPI, line_plot, save_figure
 
@@ -281,7 +282,7 @@ def run(cfg: Config, ctx: RunContext) -> Result:
     metrics["mmd_gaussian_per_seed"] = [m["mmd_gaussian"] for m in per_seed]
     few, many = min(cfg.ddim_steps, key=lambda s: abs(s - 10)), max(cfg.ddim_steps)
     metrics["steps_few"], metrics["steps_many"] = few, many
-    metrics["steps_gap_mean"], metrics["steps_gap_se"] = paired(
+    metrics["steps_gap_mean"], metrics["steps_gap_se"] = paired_difference(
         [m[f"mmd_ddim{few}"] for m in per_seed], [m[f"mmd_ddim{many}"] for m in per_seed]
     )
     if cfg.imbalance:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import contextlib
-import math
 import time
 from collections.abc import Callable, Iterator
 from typing import Any
@@ -125,13 +124,3 @@ def auroc(scores_in: Tensor, scores_out: Tensor) -> float:
     """
     s_in, s_out = scores_in.double()[:, None], scores_out.double()[None, :]
     return float((s_out > s_in).double().mean() + 0.5 * (s_out == s_in).double().mean())
-
-
-def mean_and_se(values: list[float]) -> tuple[float, float]:
-    """Mean and standard error (sample standard deviation / sqrt n)."""
-    n = len(values)
-    mean = sum(values) / n
-    if n < 2:
-        return mean, float("nan")
-    var = sum((v - mean) ** 2 for v in values) / (n - 1)
-    return mean, math.sqrt(var / n)

@@ -43,7 +43,8 @@ from replearn.engine import EngineConfig, RunContext, fit
 from replearn.engine.context import single_thread
 from replearn.experiments.base import Claim, Result, experiment
 from replearn.experiments.common import engine_config
-from replearn.experiments.flow.common import FlowNLLTask, auroc, build_flow, mean_and_se
+from replearn.experiments.flow.common import FlowNLLTask, auroc, build_flow
+from replearn.experiments.stats import mean_se
 from replearn.flow import Flow, LogitTransform, bits_per_dim, uniform_dequantize
 from replearn.report.plots import DPI, save_figure, save_image_grid
 
@@ -262,7 +263,7 @@ def _run(cfg: Config, ctx: RunContext) -> Result:
         main = train_flow(cfg, ctx, train, cfg.flow, "conv_lu", ctx.seed, cfg.flow)
     if cfg.n_seeds:
         diffs = [r - c for r, c in zip(by_mixing["reverse"], by_mixing["conv_lu"], strict=True)]
-        diff_mean, diff_se = mean_and_se(diffs)
+        diff_mean, diff_se = mean_se(diffs)
         metrics.update(
             mixing_n_seeds=cfg.n_seeds,
             bpd_conv_lu=by_mixing["conv_lu"],

@@ -37,6 +37,7 @@ from replearn.data import toy2d
 from replearn.engine import EngineConfig, RunContext, SampleStream, fit, single_thread
 from replearn.experiments.base import Claim, Result, experiment
 from replearn.experiments.gan.toy import METHODS, ToyGANTask, build_players, optimizers
+from replearn.experiments.stats import paired_difference
 from replearn.metrics.modes import mode_coverage
 from replearn.report.plots import save_figure
 
@@ -125,13 +126,6 @@ def quick() -> Config:
     return dataclasses.replace(base, engine=dataclasses.replace(base.engine, max_steps=10))
 
 
-def _paired(m: dict[str, Any], method: str) -> tuple[float, float]:
-    """Mean and standard error of the per-seed difference method - minimax in modes covered."""
-    d = np.array(m[f"{method}_modes_covered_seeds"]) - np.array(m["minimax_modes_covered_seeds"])
-    se = float(d.std(ddof=1) / np.sqrt(len(d))) if len(d) > 1 else float("inf")
-    return float(d.mean()), se
-
-
 def _verdict_stabilizers(m: dict[str, Any]) -> tuple[bool, str]:
     if any(f"{k}_modes_covered_seeds" not in m for k in ("minimax", *STABILIZERS)):
         return False, "not measured: run with method=all"
@@ -139,7 +133,9 @@ def _verdict_stabilizers(m: dict[str, Any]) -> tuple[bool, str]:
         return False, "not measured: needs at least 3 seeds"
     parts, holds = [], True
     for method in STABILIZERS:
-        mean, se = _paired(m, method)
+        mean, se = paired_difference(
+            m[f"{method}_modes_covered_seeds"], m["minimax_modes_covered_seeds"]
+        )
         ok = mean > 0 and mean > 2 * se
         holds &= ok
         parts.append(f"{method} - minimax {mean:+.2f} modes (SE {se:.2f}){'' if ok else ' NO'}")

@@ -26,6 +26,7 @@ import numpy as np
 from replearn.engine import RunContext
 from replearn.experiments.base import Claim, Result, experiment
 from replearn.experiments.rl.common import smooth
+from replearn.experiments.stats import mean_se
 from replearn.report.plots import DPI, line_plot, save_figure
 from replearn.rl.mdp import TabularMDP, from_gymnasium
 from replearn.rl.tabular import TabularTD, run_episode
@@ -171,10 +172,7 @@ def run(cfg: Config, ctx: RunContext) -> Result:
     for method in METHODS:
         metrics[f"online_return_{method}"] = statistics.fmean(online[method])
     diffs = [s - q for s, q in zip(online["sarsa"], online["q_learning"], strict=True)]
-    metrics["online_diff_sarsa_minus_q"] = statistics.fmean(diffs)
-    metrics["online_diff_se"] = (
-        statistics.stdev(diffs) / len(diffs) ** 0.5 if len(diffs) > 1 else float("inf")
-    )
+    metrics["online_diff_sarsa_minus_q"], metrics["online_diff_se"] = mean_se(diffs)
     mean_curves = {m: smooth(np.mean(curves[m], 0).tolist(), 10) for m in METHODS}
     for ep in range(0, cfg.episodes, max(cfg.episodes // 50, 1)):
         ctx.log(ep, **{f"online_return_{m}": mean_curves[m][ep] for m in METHODS})

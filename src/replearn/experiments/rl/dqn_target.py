@@ -16,7 +16,6 @@ Writes ``dqn_target_returns.png`` (training returns of every run, smoothed).
 
 from __future__ import annotations
 
-import math
 import statistics
 from dataclasses import dataclass, field, replace
 from typing import Any
@@ -26,6 +25,7 @@ from replearn.engine.context import single_thread
 from replearn.experiments.base import Claim, Result, experiment
 from replearn.experiments.rl import dqn_cartpole
 from replearn.experiments.rl.common import episode_curve, plot_xy
+from replearn.experiments.stats import mean_se
 
 VARIANTS = (("target", True), ("no_target", False))
 
@@ -133,10 +133,7 @@ def run(cfg: Config, ctx: RunContext) -> Result:
         metrics[f"collapse_{name}"] = statistics.fmean(per[name]["drop"])
         metrics[f"eval_{name}"] = statistics.fmean(per[name]["eval"])
     diffs = [a - b for a, b in zip(per["target"]["half"], per["no_target"]["half"], strict=True)]
-    metrics["second_half_diff"] = statistics.fmean(diffs)
-    metrics["second_half_diff_se"] = (
-        statistics.stdev(diffs) / math.sqrt(len(diffs)) if len(diffs) > 1 else float("inf")
-    )
+    metrics["second_half_diff"], metrics["second_half_diff_se"] = mean_se(diffs)
     plot = plot_xy(ctx.path("dqn_target_returns.png"), curves, xlabel="environment steps",
                    ylabel="training episode return (20-episode mean)",
                    title="DQN with and without a target network")  # fmt: skip

@@ -22,7 +22,6 @@ across the batches, :math:`\\sum_j \\mathrm{Var}[\\hat g_j]`. Writes
 from __future__ import annotations
 
 import math
-import statistics
 from dataclasses import dataclass, field
 from functools import partial
 from typing import Any
@@ -35,6 +34,7 @@ from replearn.engine import EngineConfig, RegressionTask, RunContext, fit
 from replearn.engine.context import single_thread
 from replearn.experiments.base import Claim, Result, experiment
 from replearn.experiments.common import engine_config
+from replearn.experiments.stats import mean_se
 from replearn.report.plots import DPI, save_figure
 from replearn.rl.agents import ActorCritic
 from replearn.rl.envs import VectorEnv
@@ -208,9 +208,6 @@ def run(cfg: Config, ctx: RunContext) -> Result:
             metrics[f"var_ratio_{name}_seed{i}"] = r
             logs[name].append(math.log(r))
     for name, xs in logs.items():
-        metrics[f"log_var_ratio_{name}"] = statistics.fmean(xs)
-        metrics[f"log_var_ratio_{name}_se"] = (
-            statistics.stdev(xs) / math.sqrt(len(xs)) if len(xs) > 1 else float("inf")
-        )
+        metrics[f"log_var_ratio_{name}"], metrics[f"log_var_ratio_{name}_se"] = mean_se(xs)
     plot = _plot(ctx.path("pg_variance.png"), variances)
     return Result(metrics=metrics, plots=[plot])

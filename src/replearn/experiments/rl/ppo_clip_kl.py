@@ -29,6 +29,7 @@ from replearn.engine.context import single_thread
 from replearn.experiments.base import Claim, Result, experiment
 from replearn.experiments.common import engine_config
 from replearn.experiments.rl import ppo_cartpole
+from replearn.experiments.stats import mean_se
 from replearn.report.plots import DPI, save_figure
 
 _engine = partial(engine_config, 1, 1, log_every=5, checkpoint_every=50, grad_clip_norm=0.5)
@@ -172,11 +173,7 @@ def run(cfg: Config, ctx: RunContext) -> Result:
         metrics[f"kl_{name}"] = statistics.fmean(metrics[f"kl_{name}_seed{i}"]
                                                  for i in range(cfg.n_seeds))  # fmt: skip
     metrics["kl_clipped_max"] = max(metrics[f"kl_clipped_max_seed{i}"] for i in range(cfg.n_seeds))
-    metrics["log_kl_ratio_mean"] = statistics.fmean(log_ratios)
-    metrics["log_kl_ratio_se"] = (
-        statistics.stdev(log_ratios) / math.sqrt(len(log_ratios)) if len(log_ratios) > 1
-        else float("inf")
-    )  # fmt: skip
+    metrics["log_kl_ratio_mean"], metrics["log_kl_ratio_se"] = mean_se(log_ratios)
     metrics["outside_fraction_clipped"] = statistics.fmean(outside)
     plot = _plot(ctx.path("ppo_kl_per_update.png"), kls)
     return Result(metrics=metrics, plots=[plot])

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import copy
-import statistics
 from functools import partial
 
 import torch
@@ -14,7 +13,7 @@ from replearn.experiments.common import engine_config
 from replearn.rlhf.trainers import LanguageModelTask, SFTTask
 from replearn.transformer.gpt.model import GPT, GPTConfig
 
-__all__ = ["engine", "frozen_copy", "paired_difference", "pretrain", "sft"]
+__all__ = ["engine", "frozen_copy", "pretrain", "sft"]
 
 
 #: A quiet engine config (no progress bar, a checkpoint at the end).
@@ -50,10 +49,3 @@ def frozen_copy(model: GPT) -> GPT:
     """The reference policy: a copy without gradients."""
     ref = copy.deepcopy(model)
     return ref.requires_grad_(False).eval()
-
-
-def paired_difference(after: list[float], before: list[float]) -> tuple[float, float]:
-    """Mean paired difference across seeds and its standard error (0 with one seed)."""
-    d = [a - b for a, b in zip(after, before, strict=True)]
-    se = statistics.stdev(d) / len(d) ** 0.5 if len(d) > 1 else 0.0
-    return statistics.fmean(d), se

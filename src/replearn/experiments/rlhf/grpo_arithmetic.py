@@ -31,7 +31,8 @@ import torch
 
 from replearn.engine import EngineConfig, RunContext, fit, single_thread
 from replearn.experiments.base import Claim, Result, experiment
-from replearn.experiments.rlhf.common import engine, frozen_copy, paired_difference, pretrain, sft
+from replearn.experiments.rlhf.common import engine, frozen_copy, pretrain, sft
+from replearn.experiments.stats import paired_difference
 from replearn.report.plots import line_plot
 from replearn.rlhf.grpo_trainer import GRPOTask
 from replearn.rlhf.tasks import ArithmeticTask

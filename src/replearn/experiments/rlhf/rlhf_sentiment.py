@@ -34,7 +34,7 @@ import torch
 
 from replearn.engine import EngineConfig, RunContext, single_thread
 from replearn.experiments.base import Claim, Result, experiment
-from replearn.experiments.rlhf.common import engine, frozen_copy, paired_difference, pretrain, sft
+from replearn.experiments.rlhf.common import engine, frozen_copy, pretrain, sft
 from replearn.experiments.rlhf.sentiment_stages import (
     annotator,
     best_of_n_curve,
@@ -48,6 +48,7 @@ from replearn.experiments.rlhf.sentiment_stages import (
     summary,
     train_reward_model,
 )
+from replearn.experiments.stats import paired_difference
 from replearn.rlhf.policy import generate, response_logprobs
 from replearn.rlhf.tasks import SentimentTask
 from replearn.transformer.gpt.model import GPTConfig

@@ -13,8 +13,6 @@ samples, ``elbo_nats`` = the ELBO itself (a lower bound on log p(x), so at most 
 from __future__ import annotations
 
 import contextlib
-import math
-from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import partial
 from pathlib import Path
@@ -177,14 +175,6 @@ def evaluate(
         "_ll": ll.cpu(),
         "_elbo": elbo.cpu(),
     }
-
-
-def mean_se(values: Sequence[float] | Tensor) -> tuple[float, float]:
-    """Mean and standard error of the mean (0 for a single value)."""
-    v = torch.as_tensor(values, dtype=torch.float64)
-    if len(v) < 2:
-        return float(v.mean()), 0.0
-    return float(v.mean()), float(v.std() / math.sqrt(len(v)))
 
 
 def public(metrics: dict[str, Any]) -> dict[str, Any]:

@@ -26,13 +26,13 @@ import torch
 
 from replearn.engine import EngineConfig, RunContext, single_thread
 from replearn.experiments.base import Claim, Result, experiment
+from replearn.experiments.stats import mean_se
 from replearn.experiments.vae.common import (
     ImageName,
     bar_plot,
     engine,
     evaluate,
     load_images,
-    mean_se,
     plot_reconstructions,
     plot_samples,
     public,

@@ -35,7 +35,8 @@ from torch.utils.data import TensorDataset
 
 from replearn.engine import EngineConfig, RunContext, Task, fit, single_thread
 from replearn.experiments.base import Claim, Result, experiment
-from replearn.experiments.vae.common import bar_plot, engine, mean_se
+from replearn.experiments.stats import mean_se
+from replearn.experiments.vae.common import bar_plot, engine
 from replearn.report.plots import DPI, save_figure
 from replearn.vae.vrnn import VRNN, GaussianRNN
 
