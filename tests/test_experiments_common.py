@@ -10,7 +10,15 @@ from torch import nn
 from torch.utils.data import TensorDataset
 
 from replearn.engine import EngineConfig
-from replearn.experiments.common import count_params, engine_config, predict, seeded, subset
+from replearn.experiments.common import (
+    accuracy,
+    count_params,
+    engine_config,
+    make_optimizer,
+    predict,
+    seeded,
+    subset,
+)
 
 
 def test_engine_config_is_the_engine_default_but_checkpoints_at_the_end() -> None:
@@ -56,3 +64,40 @@ def test_predict_count_params_and_seeded() -> None:
     out = predict(lin, TensorDataset(x, torch.zeros(7)), batch_size=3)
     torch.testing.assert_close(out, lin(x).detach(), rtol=1e-6, atol=1e-6)
     assert lin.training  # mode restored
+
+
+def test_make_optimizer_builds_the_torch_optimizers_with_these_settings() -> None:
+    w = [nn.Parameter(torch.ones(2))]
+    sgd = make_optimizer("sgd", w, lr=0.1, momentum=0.9, nesterov=True, weight_decay=1e-4)
+    assert isinstance(sgd, torch.optim.SGD)
+    g = sgd.param_groups[0]
+    assert (g["lr"], g["momentum"], g["nesterov"], g["weight_decay"]) == (0.1, 0.9, True, 1e-4)
+    adam = make_optimizer("adam", w, lr=1e-3, betas=(0.8, 0.99), weight_decay=0.5)
+    assert type(adam) is torch.optim.Adam
+    assert (adam.defaults["betas"], adam.defaults["weight_decay"]) == ((0.8, 0.99), 0.5)
+    # AdamW: decoupled decay, default 0 here (torch's own default is 0.01); groups win
+    groups = [{"params": w, "weight_decay": 0.1}, {"params": [nn.Parameter(torch.ones(1))]}]
+    adamw = make_optimizer("adamw", groups, lr=1e-3)
+    assert type(adamw) is torch.optim.AdamW
+    assert [g["weight_decay"] for g in adamw.param_groups] == [0.1, 0.0]
+    with pytest.raises(ValueError, match="unknown optimizer"):
+        make_optimizer("lion", w, lr=1.0)  # type: ignore[arg-type]
+
+
+def test_make_optimizer_step_matches_the_sgd_closed_form() -> None:
+    # one SGD step with momentum from rest: w <- w - lr * (g + wd * w)
+    w = nn.Parameter(torch.tensor([1.0, -2.0], dtype=torch.float64))
+    opt = make_optimizer("sgd", [w], lr=0.1, momentum=0.9, weight_decay=0.01)
+    (w**2).sum().backward()  # g = 2w
+    opt.step()
+    expected = torch.tensor([1.0, -2.0], dtype=torch.float64)
+    expected = expected - 0.1 * (2 * expected + 0.01 * expected)
+    torch.testing.assert_close(w.detach(), expected, rtol=1e-15, atol=1e-15)
+
+
+def test_accuracy_is_the_fraction_of_correct_argmax_in_float64() -> None:
+    logits = torch.tensor([[2.0, 1.0, 0.0], [0.0, 3.0, 1.0], [0.1, 0.2, 0.3]])
+    assert accuracy(logits, torch.tensor([0, 2, 2])) == 2 / 3  # exact in float64
+    assert accuracy(logits, torch.tensor([1, 0, 0])) == 0.0
+    with pytest.raises(ValueError, match="differ"):
+        accuracy(logits, torch.tensor([0, 1]))

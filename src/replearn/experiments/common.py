@@ -15,7 +15,7 @@ once, in :mod:`replearn.experiments.runner` and :class:`replearn.engine.RunConte
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any
+from typing import Any, Literal
 
 import torch
 from torch import Tensor, nn
@@ -23,7 +23,16 @@ from torch.utils.data import Dataset, TensorDataset
 
 from replearn.engine import Callback, EngineConfig, Loop, RunContext, Stream, Task, fit
 
-__all__ = ["count_params", "engine_config", "predict", "seeded", "subset", "train_variant"]
+__all__ = [
+    "accuracy",
+    "count_params",
+    "engine_config",
+    "make_optimizer",
+    "predict",
+    "seeded",
+    "subset",
+    "train_variant",
+]
 
 
 def engine_config(
@@ -50,6 +59,37 @@ def engine_config(
         overrides["log_every"] = every
     overrides.setdefault("checkpoint_every", 0)
     return EngineConfig(max_steps=max_steps, batch_size=batch_size, **overrides)
+
+
+def make_optimizer(
+    kind: Literal["sgd", "adam", "adamw"],
+    params: Any,
+    *,
+    lr: float,
+    weight_decay: float = 0.0,
+    momentum: float = 0.0,
+    nesterov: bool = False,
+    betas: tuple[float, float] = (0.9, 0.999),
+) -> torch.optim.Optimizer:
+    """``torch.optim`` SGD, Adam or AdamW, as the experiments that compare recipes build them.
+
+    Args:
+        kind: ``"sgd"`` (with ``momentum`` and ``nesterov``), ``"adam"`` (weight decay added
+            to the gradient, as L2) or ``"adamw"`` (decoupled weight decay); ``betas`` for the
+            two Adams.
+        params: parameters or parameter groups (a group's own ``weight_decay`` wins).
+        lr: learning rate.
+        weight_decay: default weight decay (0: none; note AdamW's torch default is 0.01).
+    """
+    if kind == "sgd":
+        return torch.optim.SGD(
+            params, lr=lr, momentum=momentum, nesterov=nesterov, weight_decay=weight_decay
+        )
+    if kind == "adam":
+        return torch.optim.Adam(params, lr=lr, betas=betas, weight_decay=weight_decay)
+    if kind == "adamw":
+        return torch.optim.AdamW(params, lr=lr, betas=betas, weight_decay=weight_decay)
+    raise ValueError(f"unknown optimizer {kind!r}; choose from sgd, adam, adamw")
 
 
 def subset(ds: TensorDataset, n: int | None, seed: int) -> TensorDataset:
@@ -79,6 +119,17 @@ def predict(
     out = [model(x[i : i + batch_size].to(dev)).float().cpu() for i in range(0, len(x), batch_size)]
     model.train(was_training)
     return torch.cat(out)
+
+
+def accuracy(logits: Tensor, labels: Tensor) -> float:
+    """Fraction of rows whose arg-max over the last dimension is the label (a float64 mean).
+
+    Shape:
+        logits: (N, K) scores (logits or probabilities); labels: (N,) class indices.
+    """
+    if logits.shape[:-1] != labels.shape:
+        raise ValueError(f"logits {tuple(logits.shape)} and labels {tuple(labels.shape)} differ")
+    return float((logits.argmax(-1) == labels).double().mean())
 
 
 def count_params(module: nn.Module) -> int:
