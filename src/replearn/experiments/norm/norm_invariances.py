@@ -57,6 +57,7 @@ from replearn.experiments.norm.invariance_probes import (
 from replearn.experiments.optim.digits_bench import (
     IndexClassifier,
     load_bench,
+    mean_differences,
     mlp,
     seed_bars,
     train_bench,
@@ -336,9 +337,7 @@ def run(cfg: Config, ctx: RunContext) -> Result:
         plots = [_standardize(cfg, ctx, m), _rnn(cfg, ctx, m), _contrast(cfg, ctx, m),
                  _lipschitz(cfg, ctx, m)]  # fmt: skip
     # flat numbers for result.json: each comparison's mean difference (favouring its X)
-    m.update(
-        {f"{k}_diff": v["mean"] for k, v in list(m.items()) if isinstance(v, dict) and "mean" in v}
-    )
+    m.update(mean_differences(m))
     for name, row in m["lipschitz"].items():
         m[f"lipschitz_{name}_bound"], m[f"lipschitz_{name}_max_jacobian"] = (
             row["bound"],

@@ -43,12 +43,12 @@ from replearn.engine import Callback, RunContext
 from replearn.engine.context import single_thread
 from replearn.engine.trainer import Loop
 from replearn.experiments.base import Claim, Result, experiment
-from replearn.experiments.common import seeded
 from replearn.experiments.optim.digits_bench import (
     IndexClassifier,
     load_bench,
+    mean_differences,
     seed_bars,
-    train_bench,
+    train_on_bench,
 )
 from replearn.experiments.stats import compare_seeds
 from replearn.norm import BatchNorm1d, weight_norm
@@ -179,11 +179,9 @@ class SmoothnessProbe(Callback):
 
 def _train(cfg: Config, ctx: RunContext, name: str, build: Callable[[], nn.Module], seed: int,
            steps: int, callbacks: tuple[Callback, ...] = ()) -> IndexClassifier:  # fmt: skip
-    bench = load_bench(seed)
-    task = IndexClassifier(seeded(build, seed), bench.x_train, bench.y_train)
-    train_bench(ctx, name, task, lambda p: SGD(p, lr=cfg.lr, momentum=0.9), steps=steps,
-                batch=cfg.batch, seed=seed, callbacks=callbacks)  # fmt: skip
-    task.eval()
+    task, _ = train_on_bench(ctx, name, build, lambda p: SGD(p, lr=cfg.lr, momentum=0.9),
+                             seed=seed, steps=steps, batch=cfg.batch,
+                             callbacks=callbacks)  # fmt: skip
     return task
 
 
@@ -312,7 +310,5 @@ def run(cfg: Config, ctx: RunContext) -> Result:
             _pair(cfg, ctx, m, "weightnorm", "weight", "none", "weightnorm.png"),
         ]
     # flat numbers for result.json: each comparison's mean difference (favouring its X)
-    m.update(
-        {f"{k}_diff": v["mean"] for k, v in list(m.items()) if isinstance(v, dict) and "mean" in v}
-    )
+    m.update(mean_differences(m))
     return Result(metrics=m, plots=plots)

@@ -1,4 +1,5 @@
-"""A small, fast training bench shared by ``optim-adam-anatomy`` and ``optim-training``.
+"""A small, fast training bench shared by ``optim-adam-anatomy``, ``optim-training``,
+``norm-landscape`` and ``norm-invariances``.
 
 Scikit-learn's 8x8 digits (embedded, no download), held in memory; minibatches are
 precomputed index batches (:class:`~replearn.engine.FixedBatches`, drawn with replacement
@@ -30,6 +31,7 @@ from replearn.engine import (
     fit,
 )
 from replearn.engine.trainer import Loop
+from replearn.experiments.common import seeded
 from replearn.report.plots import save_figure
 
 __all__ = [
@@ -38,9 +40,11 @@ __all__ = [
     "IndexClassifier",
     "index_batches",
     "load_bench",
+    "mean_differences",
     "mlp",
     "seed_bars",
     "train_bench",
+    "train_on_bench",
 ]
 
 
@@ -149,6 +153,42 @@ def train_bench(
         except NonFiniteLossError:  # diverged: 10 non-finite losses in a row
             task.diverged = True
             return None
+
+
+def train_on_bench(
+    ctx: RunContext,
+    name: str,
+    build: Callable[[], nn.Module],
+    make_opt: Callable[[list[nn.Parameter]], torch.optim.Optimizer],
+    *,
+    seed: int,
+    steps: int,
+    batch: int,
+    train_size: int | None = None,
+    callbacks: tuple[Callback, ...] = (),
+) -> tuple[IndexClassifier, Bench]:
+    """Build a model after ``torch.manual_seed(seed)``, train it on seed ``seed``'s digits.
+
+    The model (``build()``) is wrapped in an :class:`IndexClassifier` on the training split of
+    :func:`load_bench` ``(seed, train_size)`` and trained by :func:`train_bench` (child run
+    ``name-seed<seed>``). Returns the task, in evaluation mode, and the bench it was trained on.
+    """
+    bench = load_bench(seed, train_size)
+    task = IndexClassifier(seeded(build, seed), bench.x_train, bench.y_train)
+    train_bench(ctx, name, task, make_opt, steps=steps, batch=batch, seed=seed, callbacks=callbacks)
+    task.eval()
+    return task, bench
+
+
+def mean_differences(metrics: dict[str, Any]) -> dict[str, float]:
+    """``{key}_diff``: the mean paired difference of every comparison stored in ``metrics``.
+
+    A comparison is a value that is a dict with a ``"mean"`` entry (``SeedComparison.as_dict()``);
+    its mean favours the comparison's X. The flat numbers go to ``result.json`` next to them.
+    """
+    return {
+        f"{k}_diff": v["mean"] for k, v in metrics.items() if isinstance(v, dict) and "mean" in v
+    }
 
 
 def seed_bars(values: dict[str, list[float]], path: Any, *, ylabel: str, title: str) -> Path:

@@ -40,13 +40,11 @@ from torch import nn
 
 from replearn.engine import RunContext
 from replearn.experiments.base import Claim, Result, experiment
-from replearn.experiments.common import seeded
 from replearn.experiments.optim.digits_bench import (
-    IndexClassifier,
-    load_bench,
+    mean_differences,
     mlp,
     seed_bars,
-    train_bench,
+    train_on_bench,
 )
 from replearn.experiments.optim.tasks import single_thread
 from replearn.experiments.stats import compare_seeds
@@ -112,16 +110,6 @@ def quick() -> Config:
                   l2_grid=(1e-4, 1e-2), adamw_grid=(1e-2, 1.0))  # fmt: skip
 
 
-def _train(ctx: RunContext, name: str, build: Callable[[], nn.Module], make: Maker,
-           seed: int, steps: int, batch: int, train_size: int | None = None,
-           ) -> tuple[IndexClassifier, Any]:  # fmt: skip
-    bench = load_bench(seed, train_size)
-    task = IndexClassifier(seeded(build, seed), bench.x_train, bench.y_train)
-    train_bench(ctx, name, task, make, steps=steps, batch=batch, seed=seed)
-    task.eval()
-    return task, bench
-
-
 def _momentum(cfg: Config, ctx: RunContext, m: dict[str, Any]) -> Any:
     makers: dict[str, Maker] = {
         "sgd_heavy_ball": lambda p: SGD(p, lr=cfg.sgd_lr, momentum=0.9),
@@ -132,8 +120,8 @@ def _momentum(cfg: Config, ctx: RunContext, m: dict[str, Any]) -> Any:
     loss: dict[str, list[float]] = {k: [] for k in makers}
     for seed in cfg.seeds:
         for name, make in makers.items():
-            task, _ = _train(ctx, f"momentum-{name}", lambda: mlp((64, 64, 64, 10)), make,
-                             seed, cfg.steps, cfg.batch)  # fmt: skip
+            task, _ = train_on_bench(ctx, f"momentum-{name}", lambda: mlp((64, 64, 64, 10)),
+                                     make, seed=seed, steps=cfg.steps, batch=cfg.batch)  # fmt: skip
             loss[name].append(task.full_loss())
     for fam, (x, y) in {"sgd": ("sgd_nesterov", "sgd_heavy_ball"),
                         "adam": ("nadam", "adam")}.items():  # fmt: skip
@@ -156,9 +144,9 @@ def _adagrad(cfg: Config, ctx: RunContext, m: dict[str, Any]) -> Any:
             for name, (cls, lrs) in grids.items():
                 runs = []
                 for lr in lrs:
-                    task, _ = _train(ctx, f"adagrad-{prob}-{name}-lr{lr:g}", build,
-                                     lambda p, c=cls, r=lr: c(p, lr=r), seed, cfg.steps,
-                                     cfg.batch)  # fmt: skip
+                    task, _ = train_on_bench(ctx, f"adagrad-{prob}-{name}-lr{lr:g}", build,
+                                             lambda p, c=cls, r=lr: c(p, lr=r), seed=seed,
+                                             steps=cfg.steps, batch=cfg.batch)  # fmt: skip
                     runs.append(task.full_loss())
                 final[name] = min(runs)  # a diverged run counts as DIVERGED_LOSS
                 best.setdefault(f"{prob}_{name}", []).append(final[name])
@@ -185,9 +173,11 @@ def _regularization(cfg: Config, ctx: RunContext, m: dict[str, Any]) -> Any:
     loss: dict[str, list[float]] = {k: [] for k in variants}
     for seed in cfg.seeds:
         for name, (build, wd) in variants.items():
-            task, _ = _train(ctx, f"reg-{name}", build,
-                             lambda p, w=wd: SGD(p, lr=cfg.sgd_lr, momentum=0.9, weight_decay=w),
-                             seed, cfg.steps, cfg.batch)  # fmt: skip
+            task, _ = train_on_bench(
+                ctx, f"reg-{name}", build,
+                lambda p, w=wd: SGD(p, lr=cfg.sgd_lr, momentum=0.9, weight_decay=w),
+                seed=seed, steps=cfg.steps, batch=cfg.batch,
+            )  # fmt: skip
             loss[name].append(task.full_loss())  # data term only, eval mode
     for name in ("l2", "dropout"):
         c = compare_seeds(loss["none"], loss[name], higher_is_better=False, label_x="none",
@@ -206,10 +196,11 @@ def _adamw(cfg: Config, ctx: RunContext, m: dict[str, Any]) -> Any:
         for name, (cls, grid) in methods.items():
             scored = []
             for wd in grid:
-                task, bench = _train(ctx, f"decay-{name}-wd{wd:g}",
-                                     lambda: mlp((64, 256, 256, 10), nn.ReLU),
-                                     lambda p, c=cls, w=wd: c(p, lr=cfg.adam_lr, weight_decay=w),
-                                     seed, cfg.adamw_steps, cfg.batch, cfg.small_train)  # fmt: skip
+                task, bench = train_on_bench(
+                    ctx, f"decay-{name}-wd{wd:g}", lambda: mlp((64, 256, 256, 10), nn.ReLU),
+                    lambda p, c=cls, w=wd: c(p, lr=cfg.adam_lr, weight_decay=w),
+                    seed=seed, steps=cfg.adamw_steps, batch=cfg.batch, train_size=cfg.small_train,
+                )  # fmt: skip
                 scored.append((task.accuracy(bench.x_val, bench.y_val),
                                task.accuracy(bench.x_test, bench.y_test), wd))  # fmt: skip
             _val, acc, wd = max(scored, key=lambda r: r[0])  # first best on validation
@@ -293,11 +284,5 @@ def run(cfg: Config, ctx: RunContext) -> Result:
         plots = [_momentum(cfg, ctx, metrics), _adagrad(cfg, ctx, metrics),
                  _regularization(cfg, ctx, metrics), _adamw(cfg, ctx, metrics)]  # fmt: skip
     # flat numbers for result.json: each comparison's mean difference (favouring its X)
-    metrics.update(
-        {
-            f"{k}_diff": v["mean"]
-            for k, v in list(metrics.items())
-            if isinstance(v, dict) and "mean" in v
-        }
-    )
+    metrics.update(mean_differences(metrics))
     return Result(metrics=metrics, plots=plots)
