@@ -134,13 +134,13 @@ def tiny() -> Config:
 
 
 def quick() -> Config:
-    """Seconds: digits, 40 steps per run, 256 examples per batch-size run (a smoke check)."""
+    """Seconds: digits, 15 steps per run, 256 examples per batch-size run (a smoke check)."""
     return Config(
         data="digits",
         strides=(1, 2, 2),
         batch_examples=256,
-        timing_rounds=10,
-        engine=dataclasses.replace(Config().engine, max_steps=40, batch_size=64),
+        timing_rounds=3,
+        engine=dataclasses.replace(Config().engine, max_steps=15, batch_size=64),
     )
 
 

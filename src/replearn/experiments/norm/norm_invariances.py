@@ -119,9 +119,9 @@ def tiny() -> Config:
 
 
 def quick() -> Config:
-    """Fewer updates and a coarser grid."""
-    return Config(gd_steps=100, gd_lrs=(-6.0, -4.0, -2.0, 0.0), rnn_hidden=32, rnn_steps=60,
-                  cnn_steps=80, lip_steps=150)  # fmt: skip
+    """Seconds: fewer updates, narrower networks, a coarser grid (a smoke check)."""
+    return Config(gd_steps=50, gd_lrs=(-6.0, -4.0, -2.0, 0.0), rnn_hidden=16, rnn_steps=25,
+                  cnn_channels=(8, 16), cnn_steps=30, lip_width=32, lip_steps=50)  # fmt: skip
 
 
 # ---------------------------------------------------------------- 1. standardization

@@ -100,8 +100,9 @@ def tiny() -> Config:
 
 
 def quick() -> Config:
-    """Fewer updates and scales."""
-    return Config(steps=100, probe_every=20, init_scales=(0.1, 1.0, 10.0), init_steps=100)
+    """Seconds: 40 + 40 updates, three scales (a smoke check)."""
+    return Config(steps=40, probe_every=10, probe_batch=128, init_scales=(0.1, 1.0, 10.0),
+                  init_steps=40)  # fmt: skip
 
 
 def make_mlp(width: int, norm: str = "none", init_scale: float = 1.0) -> nn.Sequential:
