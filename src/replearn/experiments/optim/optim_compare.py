@@ -124,7 +124,7 @@ def tiny() -> Config:
 def quick() -> Config:
     """Seconds: digits instead of Fashion-MNIST, short runs (a smoke check)."""
     base = Config(steps_2d=200, quad_max_steps=1500, data="digits", hidden=(64,))
-    return dataclasses.replace(base, engine=dataclasses.replace(base.engine, max_steps=100))
+    return dataclasses.replace(base, engine=dataclasses.replace(base.engine, max_steps=40))
 
 
 class AdagradProbe(Callback):

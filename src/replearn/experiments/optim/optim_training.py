@@ -105,8 +105,8 @@ def tiny() -> Config:
 
 
 def quick() -> Config:
-    """Seconds: 60 (AdamW 80) updates, 2-point grids (a smoke check)."""
-    return Config(steps=60, adamw_steps=80, adagrad_lrs=(0.03, 0.3), adam_lrs=(3e-3, 3e-2),
+    """Seconds: 25 (AdamW 30) updates, 2-point grids (a smoke check)."""
+    return Config(steps=25, adamw_steps=30, adagrad_lrs=(0.03, 0.3), adam_lrs=(3e-3, 3e-2),
                   l2_grid=(1e-4, 1e-2), adamw_grid=(1e-2, 1.0))  # fmt: skip
 
 
