@@ -97,8 +97,8 @@ def tiny() -> Config:
 
 
 def quick() -> Config:
-    """Seconds: 1,000 training sequences, 40 steps (a smoke check)."""
-    return Config(n_train=1000, n_val=100, n_test=200, engine=_engine(40))
+    """Seconds: 1,000 training sequences, 20 steps (a smoke check)."""
+    return Config(n_train=1000, n_val=100, n_test=200, engine=_engine(20))
 
 
 def labelling_data(cfg: Config, n: int, generator: torch.Generator) -> TensorDataset:

@@ -94,8 +94,8 @@ def tiny() -> Config:
 
 
 def quick() -> Config:
-    """Seconds: 80 updates, 8,000 val characters, a short sample (a smoke check)."""
-    return Config(val_chars=8000, sample_chars=200, engine=_engine(80))
+    """Seconds: 40 updates, 4,000 val characters, a short sample (a smoke check)."""
+    return Config(val_chars=4000, sample_chars=200, engine=_engine(40))
 
 
 def unigram_cross_entropy(train: Tensor, val: Tensor, vocab_size: int) -> float:

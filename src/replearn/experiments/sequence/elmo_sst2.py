@@ -87,8 +87,8 @@ def tiny() -> Config:
 
 
 def quick() -> Config:
-    """Seconds: a smaller biLM, 15 + 30 steps, 500 classifier sentences (a smoke check)."""
-    return Config(dim=64, bilm=_engine(15, 64), n_classifier_train=500, classifier=_engine(30, 128))
+    """Seconds: a smaller biLM, 8 + 15 steps, 300 classifier sentences (a smoke check)."""
+    return Config(dim=64, bilm=_engine(8, 64), n_classifier_train=300, classifier=_engine(15, 128))
 
 
 SPLITS = ("train", "dev", "test")

@@ -125,11 +125,11 @@ def tiny() -> Config:
 
 
 def quick() -> Config:
-    """About 20 s: lengths 8 and 32, 60 updates."""
+    """Seconds: lengths 8 and 32, 25 updates (a smoke check)."""
     return Config(
         short_length=8, long_length=32, hidden=16, s4_layers=1, s4_state=8, n_train=1000,
         n_test=300, timing_lengths=(16, 64), timing_repeats=2,
-        engine=EngineConfig(max_steps=60, batch_size=32, log_every=20, checkpoint_every=0,
+        engine=EngineConfig(max_steps=25, batch_size=32, log_every=5, checkpoint_every=0,
                             progress=False),
     )  # fmt: skip
 

@@ -108,8 +108,8 @@ def tiny() -> Config:
 
 
 def quick() -> Config:
-    """Seconds: 1,000 training sequences, 40 steps (a smoke check)."""
-    return Config(n_train=1000, n_val=100, engine=_engine(40, 0))
+    """Seconds: 1,000 training sequences, 20 steps (a smoke check)."""
+    return Config(n_train=1000, n_val=100, engine=_engine(20, 0))
 
 
 class InductionHeads(TensorDataset):

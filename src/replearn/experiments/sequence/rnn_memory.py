@@ -85,8 +85,8 @@ def tiny() -> Config:
 
 
 def quick() -> Config:
-    """Seconds: length 50 only, 80 steps, 1,000 training sequences (a smoke check)."""
-    return Config(lengths=(50,), n_train=1000, n_test=200, engine=_engine(80))
+    """Seconds: length 50 only, 40 steps, 1,000 training sequences (a smoke check)."""
+    return Config(lengths=(50,), n_train=1000, n_test=200, engine=_engine(40))
 
 
 class AddingTask(Task):

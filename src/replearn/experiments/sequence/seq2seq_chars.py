@@ -100,8 +100,8 @@ def tiny() -> Config:
 
 
 def quick() -> Config:
-    """Seconds: 1,000 training strings, 25 steps, 30 test strings (a smoke check)."""
-    return Config(n_train=1000, n_val=50, n_test=30, engine=_engine(25))
+    """Seconds: 1,000 training strings, 12 steps, 30 test strings (a smoke check)."""
+    return Config(n_train=1000, n_val=50, n_test=30, engine=_engine(12))
 
 
 class Seq2SeqTask(Task):
