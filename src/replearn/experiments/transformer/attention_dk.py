@@ -96,10 +96,10 @@ def tiny() -> Config:
 
 
 def quick() -> Config:
-    """About 20 s: d_k = 1 and 16, 200 updates."""
+    """Seconds: d_k = 1 and 16, 80 updates (a smoke check)."""
     return Config(
         d_ks=(1, 16), n_train=5000, n_test=500,
-        engine=EngineConfig(max_steps=200, batch_size=64, log_every=50, checkpoint_every=0,
+        engine=EngineConfig(max_steps=80, batch_size=64, log_every=40, checkpoint_every=0,
                             progress=False),
     )  # fmt: skip
 

@@ -120,9 +120,9 @@ def tiny() -> Config:
 def quick() -> Config:
     """Seconds: few steps, smaller models, 16 eval windows (a smoke check)."""
     return Config(
-        block_size=64, eval_windows=16, position_steps=20,
-        scaling_sizes=((1, 32), (2, 64), (2, 128)), scaling_steps=15, small_chars=10_000,
-        dropout_steps=20, eval_every=10, warmup_steps=5,
+        block_size=64, eval_windows=16, position_width=64, position_steps=10,
+        scaling_sizes=((1, 16), (1, 32), (2, 64)), scaling_steps=8, small_chars=10_000,
+        dropout_width=64, dropout_steps=10, eval_every=5, warmup_steps=3,
     )  # fmt: skip
 
 

@@ -106,10 +106,11 @@ def tiny() -> Config:
 
 
 def quick() -> Config:
-    """About 20 s: two small models, 200 updates (a smoke check: ICL needs more)."""
+    """Seconds: two small models, 80 updates (a smoke check: ICL needs more; 200 updates took
+    8 CPU s)."""
     return Config(
         sizes=((1, 8), (1, 16)), n_test=500,
-        engine=EngineConfig(max_steps=200, batch_size=64, log_every=50, checkpoint_every=0,
+        engine=EngineConfig(max_steps=80, batch_size=64, log_every=40, checkpoint_every=0,
                             progress=False),
     )  # fmt: skip
 
