@@ -90,8 +90,8 @@ def tiny() -> Config:
 
 
 def quick() -> Config:
-    """Seconds: three seeds, 80 steps, 100 test images, k = 50 (a smoke check)."""
-    return Config(n_test=100, k_eval=50, engine=engine(80))
+    """Seconds: three seeds, 40 steps, 100 test images, k = 50 (a smoke check)."""
+    return Config(n_test=100, k_eval=50, engine=engine(40))
 
 
 def build(variant: str, cfg: Config, x_dim: int) -> VAE:

@@ -93,8 +93,8 @@ def tiny() -> Config:
 
 
 def quick() -> Config:
-    """Seconds: three seeds, 80 steps, 100 test images, k up to 20, k = 50 (a smoke check)."""
-    return Config(n_test=100, eval_ks=(1, 5, 20), k_eval=50, engine=engine(80))
+    """Seconds: three seeds, 40 steps, 100 test images, k up to 20, k = 50 (a smoke check)."""
+    return Config(n_test=100, eval_ks=(1, 5, 20), k_eval=50, engine=engine(40))
 
 
 @torch.no_grad()

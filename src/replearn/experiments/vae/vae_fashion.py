@@ -101,10 +101,10 @@ def tiny() -> Config:
 
 
 def quick() -> Config:
-    """Seconds: three β, 80 steps, a small evaluation (a smoke check)."""
+    """Seconds: three β, 40 steps, a small evaluation (a smoke check)."""
     return Config(
         n_test=100, betas=(0.5, 1.0, 4.0), k_eval=50, grad_draws=100, n_samples=200,
-        engine=engine(80),
+        engine=engine(40),
     )  # fmt: skip
 
 

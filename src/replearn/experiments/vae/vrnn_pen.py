@@ -115,9 +115,9 @@ def tiny() -> Config:
 
 
 def quick() -> Config:
-    """Seconds: three seeds, 300 training strokes, 20 updates per model (a smoke check)."""
+    """Seconds: three seeds, 300 training strokes, 10 updates per model (a smoke check)."""
     return Config(n_train=300, n_test=50, k_eval=5, engine=dataclasses.replace(
-        engine(20, batch_size=64), grad_clip_norm=10.0))  # fmt: skip
+        engine(10, batch_size=64), grad_clip_norm=10.0))  # fmt: skip
 
 
 class SequenceTask(Task):
