@@ -62,7 +62,7 @@ from torch import nn
 from harness import RESULTS_DIR, BenchResult, Contender, compare
 from replearn.data import ClassificationData, DataError, load_classification
 from replearn.engine import ClassificationTask, EngineConfig, Loop, RunContext, fit
-from replearn.experiments.fundamentals.mlp import MLPConfig, make_optimizer
+from replearn.experiments.fundamentals.mlp import MLPConfig, optimizer_for
 from replearn.fundamentals.mlp import MLP
 
 SEED = 0
@@ -163,7 +163,7 @@ class Workload:
         """A model holding the initial weights and a new optimizer (the experiment's Adam)."""
         model = MLP(self.data.input_shape[0], (256, 256), self.data.num_classes)
         model.load_state_dict(self.init_state)
-        return model, make_optimizer(MLPConfig(), model.parameters())
+        return model, optimizer_for(MLPConfig(), model.parameters())
 
 
 class EngineSide:

@@ -30,7 +30,7 @@ from torch.utils.flop_counter import FlopCounterMode
 from replearn.data import load_classification
 from replearn.data.images import ClassificationData
 from replearn.engine import ClassificationTask, EngineConfig, RunContext, fit
-from replearn.experiments.common import engine_config, predict, subset
+from replearn.experiments.common import engine_config, make_optimizer, predict, subset
 from replearn.report.plots import DPI, save_figure
 
 ImageData = Literal["fashion-mnist", "digits"]
@@ -45,15 +45,6 @@ def load_data(
     data.val = subset(data.val, n_val, seed + 2)
     data.test = subset(data.test, n_test, seed + 3)
     return data
-
-
-def make_optimizer(
-    params: object, kind: Literal["adamw", "sgd"], lr: float, weight_decay: float
-) -> torch.optim.Optimizer:
-    """AdamW, or SGD with Nesterov-free momentum 0.9 (He et al. 2016's recipe)."""
-    if kind == "adamw":
-        return torch.optim.AdamW(params, lr=lr, weight_decay=weight_decay)
-    return torch.optim.SGD(params, lr=lr, momentum=0.9, weight_decay=weight_decay)
 
 
 #: The engine settings the image claims share: cosine schedule, about 25 log lines.
@@ -106,7 +97,10 @@ def train_classifier(
     """
     model = model.to(ctx.device)
     task = ClassificationTask(model)
-    opt = make_optimizer(task.parameters(), optimizer, lr, weight_decay)
+    # AdamW, or SGD with momentum 0.9 (He et al. 2016's recipe)
+    opt = make_optimizer(
+        optimizer, task.parameters(), lr=lr, weight_decay=weight_decay, momentum=0.9
+    )
     loop = fit(task, opt, data.train, cfg=engine, ctx=ctx, val_set=data.val if validate else None)
     rows = [r for r in loop.history if "train_loss" in r]
     model.eval()

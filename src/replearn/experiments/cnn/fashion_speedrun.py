@@ -51,6 +51,7 @@ from torch.utils.data import TensorDataset
 from replearn.data import load_classification
 from replearn.engine import ClassificationTask, EngineConfig, RunContext, fit
 from replearn.experiments.base import Claim, Result, experiment
+from replearn.experiments.common import make_optimizer
 
 __all__ = [
     "SpeedNet",
@@ -385,12 +386,12 @@ def param_groups(model: nn.Module, weight_decay: float) -> list[dict[str, Any]]:
     ]
 
 
-def make_optimizer(cfg: SpeedrunConfig, model: nn.Module) -> torch.optim.Optimizer:
-    """Nesterov SGD or AdamW over :func:`param_groups`."""
-    groups = param_groups(model, cfg.weight_decay)
-    if cfg.optimizer == "sgd":
-        return torch.optim.SGD(groups, lr=cfg.lr, momentum=cfg.momentum, nesterov=True)
-    return torch.optim.AdamW(groups, lr=cfg.lr, betas=(cfg.momentum, 0.999))
+def speedrun_optimizer(cfg: SpeedrunConfig, model: nn.Module) -> torch.optim.Optimizer:
+    """Nesterov SGD or AdamW (``beta1 = momentum``) over :func:`param_groups`."""
+    return make_optimizer(
+        cfg.optimizer, param_groups(model, cfg.weight_decay), lr=cfg.lr,
+        momentum=cfg.momentum, nesterov=True, betas=(cfg.momentum, 0.999),
+    )  # fmt: skip
 
 
 @contextlib.contextmanager
@@ -459,7 +460,7 @@ def run(cfg: SpeedrunConfig, ctx: RunContext) -> Result:
             channels_last=cfg.channels_last,
             precision=cfg.engine.precision,
         )
-        optimizer = make_optimizer(cfg, model)
+        optimizer = speedrun_optimizer(cfg, model)
         cpu_fit0 = time.process_time()
         loop = fit(task, optimizer, train, cfg=cfg.engine, ctx=ctx, val_set=data.val)
         train_cpu = time.process_time() - cpu_fit0

@@ -16,6 +16,7 @@ import torch
 from replearn.data import load_classification
 from replearn.engine import ClassificationTask, EngineConfig, RunContext, evaluate, fit
 from replearn.experiments.base import Result, experiment
+from replearn.experiments.common import make_optimizer
 from replearn.fundamentals.mlp import MLP
 
 
@@ -86,11 +87,11 @@ def fashion() -> MLPConfig:
     )
 
 
-def make_optimizer(cfg: MLPConfig, params: object) -> torch.optim.Optimizer:
-    """torch.optim optimizer named by the config."""
-    if cfg.optimizer == "adam":
-        return torch.optim.Adam(params, lr=cfg.lr, weight_decay=cfg.weight_decay)
-    return torch.optim.SGD(params, lr=cfg.lr, momentum=cfg.momentum, weight_decay=cfg.weight_decay)
+def optimizer_for(cfg: MLPConfig, params: object) -> torch.optim.Optimizer:
+    """The optimizer ``cfg`` names (:func:`replearn.experiments.common.make_optimizer`)."""
+    return make_optimizer(
+        cfg.optimizer, params, lr=cfg.lr, weight_decay=cfg.weight_decay, momentum=cfg.momentum
+    )
 
 
 @experiment(
@@ -112,7 +113,7 @@ def run(cfg: MLPConfig, ctx: RunContext) -> Result:
         dropout=cfg.dropout,
     ).to(ctx.device)
     task = ClassificationTask(model)
-    optimizer = make_optimizer(cfg, task.parameters())
+    optimizer = optimizer_for(cfg, task.parameters())
     loop = fit(task, optimizer, data.train, cfg=cfg.engine, ctx=ctx, val_set=data.val)
     test = evaluate(task, data.test, device=ctx.device, prefix="test_")
     val = evaluate(task, data.val, device=ctx.device, prefix="val_")

@@ -40,10 +40,10 @@ from replearn.experiments.optim.tasks import (
     ROSENBROCK_START,
     beale,
     descend,
-    make_optimizer,
     quadratic,
     quadratic_eigenvalues,
     rosenbrock,
+    roster_optimizer,
     single_thread,
     steps_to_tolerance,
 )
@@ -278,7 +278,7 @@ def _network(cfg: Config, ctx: RunContext, metrics: dict[str, Any]) -> list[Any]
         torch.manual_seed(ctx.seed)  # the same initial weights for every optimizer
         model = MLP(data.input_shape[0], cfg.hidden, data.num_classes).to(ctx.device)
         task = ClassificationTask(model)
-        opt = make_optimizer(
+        opt = roster_optimizer(
             name, task.parameters(), lr, final_lr=cfg.final_lrs[2], gamma=cfg.gamma
         )
         probe = [AdagradProbe(cfg.engine.log_every)] if name == "adagrad" else []

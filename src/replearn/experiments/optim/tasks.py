@@ -13,7 +13,7 @@ r"""Problems of the optimization experiments (and of the optimizer tests), and t
 * A Zipf-distributed item classification task (rare items: sparse gradients).
 * Least squares with features on very different scales, and its ridge solution.
 
-Point functions take (..., d) and return (...). Also here: :func:`make_optimizer` (the
+Point functions take (..., d) and return (...). Also here: :func:`roster_optimizer` (the
 roster), :func:`descend` (full-gradient descent of a test function); :func:`single_thread` is
 :func:`replearn.engine.context.single_thread`, re-exported for the optimizer experiments.
 """
@@ -39,12 +39,12 @@ __all__ = [
     "anisotropic_regression",
     "beale",
     "descend",
-    "make_optimizer",
     "quadratic",
     "quadratic_eigenvalues",
     "reddi_gradient",
     "ridge_solution",
     "rosenbrock",
+    "roster_optimizer",
     "single_thread",
     "steps_to_tolerance",
     "zipf_items",
@@ -69,7 +69,7 @@ OPTIMIZERS = (
 """The roster compared by the experiments, in the order of the course."""
 
 
-def make_optimizer(
+def roster_optimizer(
     name: str,
     params: Iterable[Any],
     lr: float,
@@ -119,10 +119,10 @@ def descend(
 ) -> list[tuple[float, ...]]:
     """Points ``(*x, f(x))`` of up to ``steps`` full-gradient updates of ``f`` from ``start``.
 
-    Stops early once ``f(x) <= stop_below``; ``kw`` goes to :func:`make_optimizer`.
+    Stops early once ``f(x) <= stop_below``; ``kw`` goes to :func:`roster_optimizer`.
     """
     x = torch.tensor(start, dtype=torch.float64, requires_grad=True)
-    opt = make_optimizer(name, [x], lr, **kw)
+    opt = roster_optimizer(name, [x], lr, **kw)
     path = []
     for _ in range(steps):
         opt.zero_grad()
