@@ -35,16 +35,17 @@ from typing import Any, Literal
 import torch
 from torch import nn
 
-from replearn.engine import EngineConfig, RunContext, fit
+from replearn.engine import EngineConfig, RunContext
 from replearn.experiments.base import Claim, Result, experiment
 from replearn.experiments.regularize.common import (
-    RegularizedClassificationTask,
     bar_chart,
     comparison,
     evaluate_splits,
+    fit_classifier,
     improvement_over_seeds,
     load_data,
     over_seeds,
+    record,
     small_cnn,
 )
 from replearn.regularize.mixing import CutMix, Cutout, MixUp, RandomErasing
@@ -193,14 +194,10 @@ def run(cfg: Config, ctx: RunContext) -> Result:
             torch.manual_seed(run.seed)
             backbone, head = small_cnn(data.input_shape, k, width=cfg.width)
             model = nn.Sequential(backbone, head).to(ctx.device)
-            task = RegularizedClassificationTask(model, k, augment=augment, mix=mix)
-            task = task.to(ctx.device)
-            opt = torch.optim.Adam(model.parameters(), lr=cfg.lr)
-            with run.child(method) as sub:
-                loop = fit(task, opt, data.train, cfg=cfg.engine, ctx=sub, val_set=data.val)
-            m = evaluate_splits(model, data, device=ctx.device)
-            out.update({f"{method}_{key}": v for key, v in m.items()})
-            run.log(loop.step, **{f"{method}_{key}": v for key, v in m.items()})
+            loop = fit_classifier(
+                run, method, model, data, lr=cfg.lr, engine=cfg.engine, augment=augment, mix=mix
+            )
+            record(out, run, loop.step, method, evaluate_splits(model, data, device=ctx.device))
         return out
 
     metrics: dict[str, Any] = {"train_examples": len(data.train)}

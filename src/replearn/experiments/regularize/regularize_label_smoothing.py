@@ -27,17 +27,19 @@ from typing import Any, Literal
 import torch
 from torch import Tensor
 
-from replearn.engine import EngineConfig, RunContext, fit
+from replearn.engine import EngineConfig, RunContext
 from replearn.experiments.base import Claim, Result, experiment
 from replearn.experiments.regularize.common import (
-    RegularizedClassificationTask,
     accuracy,
+    fit_classifier,
     load_data,
     mlp,
     over_seeds,
     predict,
+    record,
+    reduction_comparison,
 )
-from replearn.experiments.stats import SeedComparison, compare_seeds
+from replearn.experiments.stats import SeedComparison
 from replearn.regularize.label_smoothing import (
     calibration_bins,
     class_scatter_ratio,
@@ -99,13 +101,8 @@ def quick() -> Config:
 
 
 def _lower(m: dict[str, Any], key: str, what: str) -> SeedComparison:
-    return compare_seeds(
-        m[f"smoothed_{key}_seeds"],
-        m[f"hard_{key}_seeds"],
-        higher_is_better=False,
-        label_x=f"{what} (hard)",
-        label_y=f"{what} (smoothed)",
-    )
+    return reduction_comparison(m, key, "smoothed", "hard", label=what, what="smoothed",
+                                baseline="hard")  # fmt: skip
 
 
 def _verdict_ece(m: dict[str, Any]) -> tuple[bool, str]:
@@ -184,10 +181,7 @@ def run(cfg: Config, ctx: RunContext) -> Result:
             trunk, head = mlp(data.input_shape[0], cfg.hidden, data.num_classes)
             model = torch.nn.Sequential(trunk, head).to(ctx.device)
             eps = cfg.smoothing if variant == "smoothed" else 0.0
-            task = RegularizedClassificationTask(model, data.num_classes, smoothing=eps)
-            opt = torch.optim.Adam(model.parameters(), lr=cfg.lr)
-            with run.child(variant) as sub:
-                fit(task, opt, data.train, cfg=cfg.engine, ctx=sub, val_set=data.val)
+            fit_classifier(run, variant, model, data, lr=cfg.lr, engine=cfg.engine, smoothing=eps)
             logits, labels = predict(model, data.test, device=ctx.device)
             probs = torch.softmax(logits.double(), dim=-1)
             feats = {
@@ -202,8 +196,7 @@ def run(cfg: Config, ctx: RunContext) -> Result:
                 "scatter_ratio_test": class_scatter_ratio(*feats["test"]),
                 "scatter_ratio_train": class_scatter_ratio(*feats["train"]),
             }
-            out.update({f"{variant}_{k}": v for k, v in m.items()})
-            run.log(VARIANTS.index(variant), **{f"{variant}_{k}": v for k, v in m.items()})
+            record(out, run, VARIANTS.index(variant), variant, m)
             if run.seed == ctx.seed:
                 weight = head.weight.detach().cpu().double()
                 shown[variant] = (probs, labels, feats["test"], weight, m)
