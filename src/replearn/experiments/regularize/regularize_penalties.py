@@ -21,12 +21,12 @@ from typing import Any, Literal
 
 import torch
 
-from replearn.engine import EngineConfig, RunContext, fit
+from replearn.engine import EngineConfig, RunContext
 from replearn.experiments.base import Claim, Result, experiment
 from replearn.experiments.regularize.common import (
-    RegularizedClassificationTask,
     accuracy,
     bar_chart,
+    fit_classifier,
     load_data,
     mlp,
     predict,
@@ -164,15 +164,17 @@ def run(cfg: Config, ctx: RunContext) -> Result:
         torch.manual_seed(ctx.seed)  # the same initial weights for every variant
         trunk, head = mlp(data.input_shape[0], cfg.hidden, data.num_classes)
         model = torch.nn.Sequential(trunk, head).to(ctx.device)
-        task = RegularizedClassificationTask(
+        fit_classifier(
+            ctx,
+            variant,
             model,
-            data.num_classes,
+            data,
+            lr=cfg.lr,
+            engine=cfg.engine,
+            optimizer=torch.optim.SGD(model.parameters(), lr=cfg.lr, momentum=cfg.momentum),
             l1=cfg.l1 if variant == "l1" else 0.0,
             l2=cfg.l2 if variant == "l2" else 0.0,
         )
-        opt = torch.optim.SGD(model.parameters(), lr=cfg.lr, momentum=cfg.momentum)
-        with ctx.child(variant) as sub:
-            fit(task, opt, data.train, cfg=cfg.engine, ctx=sub, val_set=data.val)
         params = weight_parameters(model)
         weights[variant] = torch.cat([p.detach().flatten().cpu() for p in params])
         metrics[f"{variant}_sparsity"] = sparsity(params, cfg.zero_tol)
