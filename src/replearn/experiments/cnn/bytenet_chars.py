@@ -39,7 +39,7 @@ from replearn.cnn.bytenet import ByteNet, decoder_inputs
 from replearn.engine import EngineConfig, RunContext, Task, fit
 from replearn.engine.context import single_thread
 from replearn.experiments.base import Claim, Result, experiment
-from replearn.experiments.common import engine_config
+from replearn.experiments.common import count_params, engine_config
 from replearn.report.plots import line_plot
 
 PAD, BOS, EOS = 0, 1, 2
@@ -210,7 +210,7 @@ def train_one(
         "chars": chars,
         "out": out,
         "receptive_field": model.receptive_fields[0],
-        "parameters": sum(p.numel() for p in model.parameters()),
+        "parameters": count_params(model),
         "train_time_s": round(loop.wall_time_s, 3),
         "curve": ([r["step"] for r in rows], [r["train_loss"] for r in rows]),
     }

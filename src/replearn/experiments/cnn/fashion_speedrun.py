@@ -51,7 +51,7 @@ from torch.utils.data import TensorDataset
 from replearn.data import load_classification
 from replearn.engine import ClassificationTask, EngineConfig, RunContext, fit
 from replearn.experiments.base import Claim, Result, experiment
-from replearn.experiments.common import make_optimizer
+from replearn.experiments.common import count_params, make_optimizer
 
 __all__ = [
     "SpeedNet",
@@ -477,7 +477,7 @@ def run(cfg: SpeedrunConfig, ctx: RunContext) -> Result:
         "val_accuracy_no_tta": val["accuracy_no_tta"],
         "train_steps": loop.step,
         "epochs": round(loop.step * cfg.engine.batch_size / len(train), 3),
-        "parameters": sum(p.numel() for p in model.parameters()),
+        "parameters": count_params(model),
         "train_examples": len(train),
         "train_time_s": round(loop.wall_time_s, 3),
         "train_cpu_time_s": round(train_cpu, 3),

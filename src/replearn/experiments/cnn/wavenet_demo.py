@@ -43,7 +43,7 @@ from replearn.cnn.wavenet import WaveNet, autoregressive_nll
 from replearn.engine import EngineConfig, RunContext, Task, fit
 from replearn.engine.context import single_thread
 from replearn.experiments.base import Claim, Result, experiment
-from replearn.experiments.common import engine_config
+from replearn.experiments.common import count_params, engine_config
 from replearn.report.plots import DPI, save_figure
 
 _engine = partial(engine_config, batch_size=16, log_every=25)
@@ -276,7 +276,7 @@ def run(cfg: Config, ctx: RunContext) -> Result:
         "real_rms": float(real.square().mean().sqrt()),
         "train_steps": loop.step,
         "train_time_s": round(loop.wall_time_s, 3),
-        "parameters": sum(p.numel() for p in model.parameters()),
+        "parameters": count_params(model),
     }
     plots = [
         _plot_generation(

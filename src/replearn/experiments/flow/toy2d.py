@@ -37,7 +37,7 @@ from replearn.data import toy2d
 from replearn.engine import EngineConfig, RunContext, fit
 from replearn.engine.context import single_thread
 from replearn.experiments.base import Claim, Result, experiment
-from replearn.experiments.common import engine_config
+from replearn.experiments.common import count_params, engine_config
 from replearn.experiments.flow.common import (
     FlowNLLTask,
     build_flow,
@@ -333,7 +333,7 @@ def _run(cfg: Config, ctx: RunContext) -> Result:
     metrics: dict[str, Any] = {
         "data": cfg.data,
         "flow": cfg.flow,
-        "n_parameters": sum(p.numel() for p in flow.parameters()),
+        "n_parameters": count_params(flow),
         "train_steps": loop.step,
         "train_time_s": loop.wall_time_s,
         "test_nll": mean_nll(task, test),

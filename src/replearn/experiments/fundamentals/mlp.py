@@ -16,7 +16,7 @@ import torch
 from replearn.data import load_classification
 from replearn.engine import ClassificationTask, EngineConfig, RunContext, evaluate, fit
 from replearn.experiments.base import Result, experiment
-from replearn.experiments.common import make_optimizer
+from replearn.experiments.common import count_params, make_optimizer
 from replearn.fundamentals.mlp import MLP
 
 
@@ -125,7 +125,7 @@ def run(cfg: MLPConfig, ctx: RunContext) -> Result:
         "val_loss": val["val_loss"],
         "train_steps": loop.step,
         "epochs": loop.epoch,
-        "parameters": sum(p.numel() for p in model.parameters()),
+        "parameters": count_params(model),
         "train_examples": len(data.train),
         "train_time_s": round(loop.wall_time_s, 3),
     }

@@ -34,7 +34,7 @@ from replearn.data.text import TinyShakespeare
 from replearn.engine import EngineConfig, RunContext, fit
 from replearn.engine.bptt import TruncatedBPTTTask, language_model_streams
 from replearn.experiments.base import Claim, Result, experiment
-from replearn.experiments.common import engine_config
+from replearn.experiments.common import count_params, engine_config
 from replearn.experiments.sequence.rnn_common import SequenceModel, single_thread
 from replearn.report.plots import line_plot
 from replearn.transformer.decoding import sample_next
@@ -205,7 +205,7 @@ def run(cfg: Config, ctx: RunContext) -> Result:
         "train_steps": loop.step,
         "train_chars": loop.step * cfg.bptt * cfg.batch_size,
         "train_time_s": round(loop.wall_time_s, 3),
-        "parameters": sum(p.numel() for p in model.parameters()),
+        "parameters": count_params(model),
     }
     rows = [r for r in loop.history if "val_loss" in r]
     plots = []

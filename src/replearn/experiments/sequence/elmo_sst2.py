@@ -40,7 +40,7 @@ from replearn.data.text import SST2, WordVocab
 from replearn.engine import EngineConfig, RunContext, Task, evaluate, fit
 from replearn.engine.context import single_thread
 from replearn.experiments.base import Claim, Result, experiment
-from replearn.experiments.common import engine_config
+from replearn.experiments.common import count_params, engine_config
 from replearn.report.plots import DPI, line_plot, save_figure
 from replearn.sequence.rnn.elmo import BiLM, ScalarMix
 
@@ -268,7 +268,7 @@ def run(cfg: Config, ctx: RunContext) -> Result:
             torch.tensor((val["forward_nll"] + val["backward_nll"]) / 2).exp()
         ),
         "bilm_train_time_s": round(loop.wall_time_s, 3),
-        "bilm_parameters": sum(p.numel() for p in model.parameters()),
+        "bilm_parameters": count_params(model),
         "elmo_dev_accuracy": elmo["dev"],
         "elmo_test_accuracy": elmo["test"],
         "elmo_mix_weights": [round(x, 3) for x in elmo["s"]],

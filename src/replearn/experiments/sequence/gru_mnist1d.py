@@ -53,7 +53,7 @@ from replearn.engine import EngineConfig, RunContext, fit
 from replearn.engine.tasks import ClassificationTask
 from replearn.engine.trainer import evaluate
 from replearn.experiments.base import Claim, Result, experiment
-from replearn.experiments.common import engine_config
+from replearn.experiments.common import count_params, engine_config
 from replearn.sequence.rnn.layers import GRU
 
 
@@ -183,7 +183,7 @@ def run(cfg: Config, ctx: RunContext) -> Result:
         "train_time_s": round(loop.wall_time_s, 3),
         "data_time_s": round(data_time, 3),
         "train_steps": loop.step,
-        "parameters": sum(p.numel() for p in model.parameters()),
+        "parameters": count_params(model),
     }
     ctx.log(loop.step, **test)
     return Result(metrics=metrics, model=model.cpu())

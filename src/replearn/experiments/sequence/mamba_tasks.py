@@ -38,7 +38,7 @@ from replearn.engine import EngineConfig, RunContext, Task, fit
 from replearn.engine.context import single_thread
 from replearn.engine.trainer import evaluate
 from replearn.experiments.base import Claim, Result, experiment
-from replearn.experiments.common import engine_config
+from replearn.experiments.common import count_params, engine_config
 from replearn.report.plots import line_plot
 from replearn.sequence.mamba.model import MambaLM
 from replearn.sequence.ssm.s4 import S4Layer
@@ -271,7 +271,7 @@ def run(cfg: Config, ctx: RunContext) -> Result:
             metrics[f"{task}_{kind}_accuracy"] = final["val_accuracy"]
             metrics[f"{task}_{kind}_loss"] = final["val_loss"]
             metrics[f"{task}_{kind}_train_time_s"] = round(loop.wall_time_s, 2)
-            metrics[f"{task}_{kind}_parameters"] = sum(p.numel() for p in model.parameters())
+            metrics[f"{task}_{kind}_parameters"] = count_params(model)
             metrics["train_steps"] = loop.step
             val_rows = [r for r in rows if "val_accuracy" in r]
             curves[f"{task} / {kind}"] = (

@@ -48,7 +48,7 @@ from replearn.data import load_classification
 from replearn.engine import ClassificationTask, EngineConfig, RunContext, evaluate, fit
 from replearn.engine.context import single_thread
 from replearn.experiments.base import Claim, Result, experiment
-from replearn.experiments.common import engine_config, subset
+from replearn.experiments.common import count_params, engine_config, subset
 from replearn.report.plots import line_plot
 from replearn.sequence.ssm.continuous import ssm_convolve
 from replearn.sequence.ssm.s4 import S4DKernel, s4d_recurrence
@@ -332,7 +332,7 @@ def run(cfg: Config, ctx: RunContext) -> Result:
         "val_accuracy": val_metrics["val_accuracy"],
         "train_steps": loop.step,
         "train_time_s": round(loop.wall_time_s, 3),
-        "parameters": sum(p.numel() for p in model.parameters()),
+        "parameters": count_params(model),
         "length_min": min(lengths),
         "length_max": max(lengths),
         "conv_exponent": fit_exponent(lengths, conv),

@@ -35,7 +35,7 @@ from replearn.data.char_tasks import BOS, EOS, PAD, CharSeq2Seq, CharTaskVocab
 from replearn.engine import EngineConfig, RunContext, Task, fit
 from replearn.engine.context import single_thread
 from replearn.experiments.base import Claim, Result, experiment
-from replearn.experiments.common import engine_config
+from replearn.experiments.common import count_params, engine_config
 from replearn.report.plots import line_plot
 from replearn.sequence.seq2seq.model import Seq2Seq, sequence_nll
 
@@ -156,7 +156,7 @@ def train_one(cfg: Config, ctx: RunContext, data: dict[str, CharSeq2Seq], attn: 
         "greedy": exact_match(greedy, test.tgt),
         "beam": exact_match(beam, test.tgt),
         "out": greedy,
-        "parameters": sum(p.numel() for p in model.parameters()),
+        "parameters": count_params(model),
         "train_time_s": round(loop.wall_time_s, 3),
         "curve": ([r["step"] for r in rows], [r["train_loss"] for r in rows]),
     }

@@ -47,7 +47,7 @@ from torch.utils.data import TensorDataset
 from replearn.data.text import SST2, tiny_shakespeare_text
 from replearn.engine import EngineConfig, RunContext, Task, fit
 from replearn.experiments.base import Claim, Result, experiment
-from replearn.experiments.common import engine_config
+from replearn.experiments.common import count_params, engine_config
 from replearn.experiments.stats import MIN_SEEDS, SeedComparison, compare_seeds
 from replearn.report.plots import DPI, save_figure
 from replearn.transformer.bert.mlm import mask_tokens, nsp_pairs, pad_pairs
@@ -337,7 +337,7 @@ def run(cfg: Config, ctx: RunContext) -> Result:
         seeds=list(range(ctx.seed, ctx.seed + cfg.seeds)),
         finetune_steps=cfg.finetune.max_steps,
         gain_points=100 * (metrics["dev_accuracy_pretrained"] - metrics["dev_accuracy_scratch"]),
-        parameters=sum(p.numel() for p in first.parameters()),
+        parameters=count_params(first),
     )  # fmt: skip
     metrics["comparison"] = _comparison(metrics).as_dict()
     plot = _plot(ctx, histories)

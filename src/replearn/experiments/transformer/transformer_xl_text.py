@@ -49,6 +49,7 @@ from torch import Tensor
 from replearn.data.text import TinyShakespeare
 from replearn.engine import EngineConfig, RunContext, Task, fit
 from replearn.experiments.base import Claim, Result, experiment
+from replearn.experiments.common import count_params
 from replearn.experiments.stats import MIN_SEEDS, SeedComparison, compare_seeds
 from replearn.report.plots import DPI, save_figure
 from replearn.transformer.transformer_xl import TransformerXL
@@ -328,7 +329,7 @@ def run(cfg: Config, ctx: RunContext) -> Result:
         mem_len=cfg.mem_len,
         eval_mem_len=cfg.eval_mem_len,
         eval_chars=int(val_data.numel()),
-        parameters=sum(p.numel() for p in first["model"].parameters()),
+        parameters=count_params(first["model"]),
     )
     metrics["memory_comparison"] = _memory(metrics).as_dict()
     metrics["long_memory_comparison"] = _long(metrics).as_dict()
