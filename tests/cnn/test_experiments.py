@@ -21,7 +21,7 @@ from replearn.experiments.cnn.common import (
     confusion_matrix,
     count_flops,
     shift_images,
-    tail_mean,
+    tail_mean_by_step,
 )
 from replearn.experiments.common import count_params, subset
 from replearn.experiments.stats import paired_difference
@@ -78,10 +78,10 @@ def test_subset_is_seeded_and_complete_when_large():
     assert subset(ds, None, 0) is ds and subset(ds, 1000, 0) is ds
 
 
-def test_tail_mean_uses_last_quarter():
+def test_tail_mean_by_step_uses_last_quarter():
     steps = [10, 20, 30, 40, 50, 60, 70, 80]
     values = [8.0, 7.0, 6.0, 5.0, 4.0, 3.0, 2.0, 1.0]
-    assert tail_mean(values, steps) == pytest.approx(1.5)  # steps 70 and 80 (> 60)
+    assert tail_mean_by_step(values, steps) == pytest.approx(1.5)  # steps 70 and 80 (> 60)
 
 
 def test_count_flops_matches_arithmetic():

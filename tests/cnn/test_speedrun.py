@@ -11,9 +11,9 @@ from replearn.experiments.cnn.fashion_speedrun import (
     SpeedNet,
     SpeedrunConfig,
     SpeedrunTask,
+    evaluate_tta,
     flip_tta_logits,
     param_groups,
-    predict,
     random_crop,
     random_flip,
 )
@@ -130,14 +130,14 @@ def test_predict_reports_tta_and_plain_accuracy_from_one_pass():
     task = SpeedrunTask(SpeedNet((4, 8)), channels_last=True)
     x, y = torch.rand(10, 1, 12, 12), torch.randint(0, 10, (10,))
     data = torch.utils.data.TensorDataset(x, y)
-    out = predict(task, data, batch_size=4, tta=True)
+    out = evaluate_tta(task, data, batch_size=4, tta=True)
     with torch.no_grad():
         task.eval()
         tta, plain = flip_tta_logits(task.model, x)
     assert out["accuracy"] == pytest.approx(float((tta.argmax(-1) == y).float().mean()))
     assert out["accuracy_no_tta"] == pytest.approx(float((plain.argmax(-1) == y).float().mean()))
     assert out["loss"] == pytest.approx(float(F.cross_entropy(tta, y)), rel=1e-5)
-    no_tta = predict(task, data, batch_size=4, tta=False)
+    no_tta = evaluate_tta(task, data, batch_size=4, tta=False)
     assert no_tta["accuracy"] == no_tta["accuracy_no_tta"] == out["accuracy_no_tta"]
 
 

@@ -28,7 +28,7 @@ from replearn.experiments.base import Claim, Result, experiment
 from replearn.experiments.cnn.common import (
     ImageData,
     load_data,
-    tail_mean,
+    tail_mean_by_step,
     train_classifier,
 )
 from replearn.experiments.common import count_params, engine_config, seeded
@@ -166,7 +166,7 @@ def run(cfg: Config, ctx: RunContext) -> Result:
                 validate=False,
             )
         steps, curves[name] = trained.steps, trained.train_loss
-        metrics[f"{name}_final_train_loss"] = tail_mean(trained.train_loss, trained.steps)
+        metrics[f"{name}_final_train_loss"] = tail_mean_by_step(trained.train_loss, trained.steps)
         metrics[f"{name}_test_accuracy"] = trained.test_accuracy
         metrics[f"{name}_parameters"] = count_params(model)
         metrics[f"{name}_train_time_s"] = trained.train_time_s

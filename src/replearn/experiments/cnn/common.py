@@ -121,7 +121,9 @@ def train_classifier(
     )
 
 
-def tail_mean(values: Sequence[float], steps: Sequence[int], fraction: float = 0.25) -> float:
+def tail_mean_by_step(
+    values: Sequence[float], steps: Sequence[int], fraction: float = 0.25
+) -> float:
     """Mean of the logged values whose step lies in the last ``fraction`` of training."""
     if not values:
         return float("nan")

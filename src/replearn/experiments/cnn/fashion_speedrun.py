@@ -57,8 +57,8 @@ __all__ = [
     "SpeedNet",
     "SpeedrunConfig",
     "SpeedrunTask",
+    "evaluate_tta",
     "flip_tta_logits",
-    "predict",
     "random_crop",
     "random_flip",
     "run",
@@ -346,7 +346,7 @@ class SpeedrunTask(ClassificationTask):
 
 
 @torch.no_grad()
-def predict(
+def evaluate_tta(
     task: SpeedrunTask, dataset: TensorDataset, *, batch_size: int = 1000, tta: bool = True
 ) -> dict[str, float]:
     """Accuracy and loss on ``dataset`` with flip TTA (``tta``) and without, in one pass.
@@ -464,8 +464,8 @@ def run(cfg: SpeedrunConfig, ctx: RunContext) -> Result:
         cpu_fit0 = time.process_time()
         loop = fit(task, optimizer, train, cfg=cfg.engine, ctx=ctx, val_set=data.val)
         train_cpu = time.process_time() - cpu_fit0
-        val = predict(task, data.val, batch_size=cfg.eval_batch_size, tta=cfg.tta)
-        test = predict(task, data.test, batch_size=cfg.eval_batch_size, tta=cfg.tta)
+        val = evaluate_tta(task, data.val, batch_size=cfg.eval_batch_size, tta=cfg.tta)
+        test = evaluate_tta(task, data.test, batch_size=cfg.eval_batch_size, tta=cfg.tta)
         threads = torch.get_num_threads()
     ctx.log(loop.step, **{f"test_{k}": v for k, v in test.items()})
     metrics = {
