@@ -23,6 +23,20 @@ over seeds; compound scaling's test accuracy is compared with each alternative b
 information (the images are 8x8 upsampled): resolution scaling only buys larger feature
 maps, which the paper's images would not be limited by; the claim is measured as stated.
 
+Default budget: 150 steps of 32 per network and seed (about 3.7 epochs of the 1,294 digits;
+3 seeds x 4 networks = 1,800 steps). It was 300 steps; halved on 2026-12-07 before any
+default run had finished, on a cost estimate (~600 CPU s) that later proved inflated by OpenMP
+threads spinning on an oversubscribed 2-core machine: the 150-step default measured 136 CPU s
+single-threaded (OMP_NUM_THREADS=1, under load). The verdict was measured once, on this
+default, and not tuned after.
+
+Measured (2026-12-07, default config, seed 0; the claim FAILS at this scale): mean test
+accuracy compound 0.9703 (d=1.2, w=1.1, r=14; 2.05 MFLOPs), depth-only 0.9749 (d=2.75;
+2.09 MFLOPs), width-only 0.9814 (w=1.8; 2.05 MFLOPs), resolution-only 0.9796 (r=20;
+1.87 MFLOPs); compound minus each: -0.46 (SE 0.09), -1.11 (SE 0.28), -0.93 (SE 0.25)
+points over 3 seeds. On 8x8 digits upsampled to 12-20 px, compound scaling is the worst of
+the four at equal FLOPs.
+
 replearn run cnn-scaling
 replearn run cnn-scaling --set data=fashion-mnist
 """
@@ -84,7 +98,7 @@ class Config:
     lr: float = 3e-3
     engine: EngineConfig = field(
         default_factory=lambda: EngineConfig(
-            max_steps=300,
+            max_steps=150,
             batch_size=32,
             log_every=50,
             checkpoint_every=0,
