@@ -14,6 +14,7 @@ from replearn.experiments.common import (
     accuracy,
     count_params,
     engine_config,
+    load_data,
     make_optimizer,
     predict,
     seeded,
@@ -101,3 +102,16 @@ def test_accuracy_is_the_fraction_of_correct_argmax_in_float64() -> None:
     assert accuracy(logits, torch.tensor([1, 0, 0])) == 0.0
     with pytest.raises(ValueError, match="differ"):
         accuracy(logits, torch.tensor([0, 1]))
+
+
+def test_load_data_cuts_each_split_with_its_own_seed_and_flattens() -> None:
+    from replearn.data import load_classification
+
+    full = load_classification("digits", val_fraction=0.1, seed=5)
+    data = load_data("digits", seed=5, n_train=100, n_val=30, n_test=None)
+    assert (len(data.train), len(data.val), len(data.test)) == (100, 30, len(full.test))
+    torch.testing.assert_close(data.train.tensors[0], subset(full.train, 100, 6).tensors[0])
+    torch.testing.assert_close(data.val.tensors[0], subset(full.val, 30, 7).tensors[0])
+    flat = load_data("digits", seed=5, n_train=100, n_test=50, flatten=True)
+    assert flat.train.tensors[0].shape == (100, 64) and flat.input_shape == (64,)
+    torch.testing.assert_close(flat.test.tensors[0], subset(full.test, 50, 8).tensors[0].flatten(1))

@@ -14,6 +14,7 @@ once, in :mod:`replearn.experiments.runner` and :class:`replearn.engine.RunConte
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 from typing import Any, Literal
 
@@ -21,12 +22,15 @@ import torch
 from torch import Tensor, nn
 from torch.utils.data import Dataset, TensorDataset
 
+from replearn.data import load_classification
+from replearn.data.images import ClassificationData
 from replearn.engine import Callback, EngineConfig, Loop, RunContext, Stream, Task, fit
 
 __all__ = [
     "accuracy",
     "count_params",
     "engine_config",
+    "load_data",
     "make_optimizer",
     "predict",
     "seeded",
@@ -59,6 +63,33 @@ def engine_config(
         overrides["log_every"] = every
     overrides.setdefault("checkpoint_every", 0)
     return EngineConfig(max_steps=max_steps, batch_size=batch_size, **overrides)
+
+
+def load_data(
+    name: str,
+    *,
+    seed: int,
+    n_train: int | None = None,
+    n_val: int | None = None,
+    n_test: int | None = None,
+    flatten: bool = False,
+) -> ClassificationData:
+    """:func:`~replearn.data.load_classification` (10% validation) with seeded subsets.
+
+    Each split is cut to a seeded random subset (:func:`subset`; None keeps it whole): the
+    training split with seed ``seed + 1``, validation ``seed + 2``, test ``seed + 3``.
+    ``flatten`` turns images ``(C, H, W)`` into vectors (for MLPs).
+    """
+    data = load_classification(name, val_fraction=0.1, seed=seed)
+    data.train = subset(data.train, n_train, seed + 1)
+    data.val = subset(data.val, n_val, seed + 2)
+    data.test = subset(data.test, n_test, seed + 3)
+    if flatten:
+        for split in ("train", "val", "test"):
+            ds = getattr(data, split)
+            setattr(data, split, TensorDataset(ds.tensors[0].flatten(1), ds.tensors[1]))
+        data.input_shape = (math.prod(data.input_shape),)
+    return data
 
 
 def make_optimizer(
