@@ -45,11 +45,11 @@ from replearn.engine import EngineConfig, RunContext
 from replearn.experiments.base import Claim, Result, experiment
 from replearn.experiments.cnn.common import (
     ImageData,
-    load_data,
+    log_curves,
     shift_images,
     train_classifier,
 )
-from replearn.experiments.common import engine_config, predict, seeded
+from replearn.experiments.common import engine_config, load_data, predict, seeded
 from replearn.report.plots import line_plot, save_image_grid
 
 DIRECTIONS = ((-1, 0), (1, 0), (0, -1), (0, 1))
@@ -230,10 +230,9 @@ def run(cfg: Config, ctx: RunContext) -> Result:
         model = seeded(
             lambda n=name: shift_net(cfg.widths, chans, k, size, pooled=n == "pooled"), ctx.seed
         )
-        with ctx.child(name) as sub:
-            trained = train_classifier(
-                model, data, sub, engine=cfg.engine, lr=cfg.lr, validate=False
-            )
+        trained = train_classifier(
+            model, data, ctx, engine=cfg.engine, lr=cfg.lr, validate=False, name=name
+        )
         models[name], losses[name], steps = trained.model, trained.train_loss, trained.steps
         curves[name] = [shifted_accuracy(trained.model, data.test, s) for s in shifts]
         for s, acc in zip(shifts, curves[name], strict=True):
@@ -246,8 +245,7 @@ def run(cfg: Config, ctx: RunContext) -> Result:
         for s, v in zip(shifts[1:], values, strict=True):
             metrics[f"feature_change_{p}_s{s}"] = v
     metrics["test_examples"] = len(data.test)
-    for i, step in enumerate(steps):
-        ctx.log(step, **{f"{name}_train_loss": c[i] for name, c in losses.items()})
+    log_curves(ctx, steps, losses)
     names = {
         "none": "no pooling",
         "max2": "2x2 max pool",

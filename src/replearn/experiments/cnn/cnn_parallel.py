@@ -27,7 +27,6 @@ from __future__ import annotations
 
 import math
 import statistics
-import time
 from dataclasses import dataclass
 from typing import Any
 
@@ -39,9 +38,10 @@ from torch import Tensor, nn
 
 from replearn.cnn.bytenet import ByteNet
 from replearn.cnn.wavenet import WaveNet
-from replearn.engine import Callback, EngineConfig, Loop, RunContext, SampleStream, Task
+from replearn.engine import EngineConfig, RunContext, SampleStream, Task
 from replearn.experiments.base import Claim, Result, experiment
 from replearn.experiments.common import count_params, seeded, train_variant
+from replearn.experiments.sequence.rnn_common import StepTimer
 from replearn.report.plots import DPI, save_figure
 from replearn.sequence.rnn import GRU
 
@@ -113,22 +113,6 @@ class NextLevelTask(Task):
         x, y = batch[:, :-1], batch[:, 1:]  # (B, L) each
         logits = self.model(x, x) if self.bytenet else self.model(x)  # (B, Q, L)
         return F.cross_entropy(logits.float(), y), {}
-
-
-class StepTimer(Callback):
-    """Wall-clock seconds of every update (from one ``on_step_end`` to the next)."""
-
-    def __init__(self) -> None:
-        self.times: list[float] = []
-        self._last = 0.0
-
-    def on_fit_start(self, loop: Loop) -> None:
-        self._last = time.perf_counter()
-
-    def on_step_end(self, loop: Loop) -> None:
-        now = time.perf_counter()
-        self.times.append(now - self._last)
-        self._last = now
 
 
 def gru_matching(levels: int, n_params: int) -> int:

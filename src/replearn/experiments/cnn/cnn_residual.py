@@ -27,11 +27,11 @@ from replearn.engine import EngineConfig, RunContext
 from replearn.experiments.base import Claim, Result, experiment
 from replearn.experiments.cnn.common import (
     ImageData,
-    load_data,
+    log_curves,
     tail_mean_by_step,
     train_classifier,
 )
-from replearn.experiments.common import count_params, engine_config, seeded
+from replearn.experiments.common import count_params, engine_config, load_data, seeded
 from replearn.report.plots import line_plot
 
 _engine = partial(engine_config, batch_size=32, log_lines=28)
@@ -154,24 +154,23 @@ def run(cfg: Config, ctx: RunContext) -> Result:
     curves, steps = {}, []
     for name, build in builders.items():
         model = seeded(build, ctx.seed)
-        with ctx.child(name) as sub:
-            trained = train_classifier(
-                model,
-                data,
-                sub,
-                engine=cfg.engine,
-                optimizer="sgd",
-                lr=cfg.lr,
-                weight_decay=cfg.weight_decay,
-                validate=False,
-            )
+        trained = train_classifier(
+            model,
+            data,
+            ctx,
+            engine=cfg.engine,
+            optimizer="sgd",
+            lr=cfg.lr,
+            weight_decay=cfg.weight_decay,
+            validate=False,
+            name=name,
+        )
         steps, curves[name] = trained.steps, trained.train_loss
         metrics[f"{name}_final_train_loss"] = tail_mean_by_step(trained.train_loss, trained.steps)
         metrics[f"{name}_test_accuracy"] = trained.test_accuracy
         metrics[f"{name}_parameters"] = count_params(model)
         metrics[f"{name}_train_time_s"] = trained.train_time_s
-    for i, step in enumerate(steps):
-        ctx.log(step, **{f"{name}_train_loss": c[i] for name, c in curves.items()})
+    log_curves(ctx, steps, curves)
     metrics["train_examples"] = len(data.train)
     plot = line_plot(
         steps,

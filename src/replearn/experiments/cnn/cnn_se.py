@@ -31,13 +31,13 @@ from replearn.experiments.base import Claim, Result, experiment
 from replearn.experiments.cnn.common import (
     ImageData,
     count_flops,
-    load_data,
+    log_curves,
     train_classifier,
 )
 from replearn.experiments.cnn.common import (
     cosine_engine as _engine,
 )
-from replearn.experiments.common import count_params, seeded
+from replearn.experiments.common import count_params, load_data, seeded
 from replearn.experiments.stats import MIN_SEEDS, SeedComparison, compare_seeds
 from replearn.report.plots import line_plot
 
@@ -161,16 +161,16 @@ def run(cfg: Config, ctx: RunContext) -> Result:
     for s in range(ctx.seed, ctx.seed + cfg.seeds):
         with ctx.child(f"seed{s}", seed=s) as run:
             for name, build in builders.items():
-                with run.child(name) as sub:
-                    trained = train_classifier(
-                        seeded(build, s),
-                        data,
-                        sub,
-                        engine=cfg.engine,
-                        lr=cfg.lr,
-                        weight_decay=cfg.weight_decay,
-                        validate=False,
-                    )
+                trained = train_classifier(
+                    seeded(build, s),
+                    data,
+                    run,
+                    engine=cfg.engine,
+                    lr=cfg.lr,
+                    weight_decay=cfg.weight_decay,
+                    validate=False,
+                    name=name,
+                )
                 key = "se" if name == "se-resnet" else "resnet"
                 for metric in ("test_accuracy", "test_loss", "train_time_s"):
                     per_seed.setdefault(f"{key}_{metric}", []).append(getattr(trained, metric))
@@ -178,8 +178,7 @@ def run(cfg: Config, ctx: RunContext) -> Result:
                     curves[name], steps = trained.train_loss, trained.steps
                 if name == "se-resnet":
                     trained_se = trained
-    for i, step in enumerate(steps):
-        ctx.log(step, **{f"{name}_train_loss": c[i] for name, c in curves.items()})
+    log_curves(ctx, steps, curves)
     p0, p1, f0, f1 = sizes["resnet"], sizes["se-resnet"], flops["resnet"], flops["se-resnet"]
     metrics: dict[str, Any] = {f"{k}_seeds": v for k, v in per_seed.items()}
     metrics.update({k: sum(v) / len(v) for k, v in per_seed.items()})

@@ -37,13 +37,13 @@ from replearn.experiments.base import Claim, Result, experiment
 from replearn.experiments.cnn.common import (
     ImageData,
     count_flops,
-    load_data,
+    log_curves,
     train_classifier,
 )
 from replearn.experiments.cnn.common import (
     cosine_engine as _engine,
 )
-from replearn.experiments.common import count_params, seeded
+from replearn.experiments.common import count_params, load_data, seeded
 from replearn.experiments.stats import paired_difference
 from replearn.report.plots import line_plot
 
@@ -177,24 +177,23 @@ def run(cfg: Config, ctx: RunContext) -> Result:
         )
         metrics[f"{name}_parameters"] = count_params(model)
         metrics[f"{name}_flops"] = count_flops(model, example)
-        with ctx.child(name) as sub:
-            trained = train_classifier(
-                model,
-                data,
-                sub,
-                engine=cfg.engine,
-                lr=cfg.lr,
-                weight_decay=cfg.weight_decay,
-                validate=False,
-            )
+        trained = train_classifier(
+            model,
+            data,
+            ctx,
+            engine=cfg.engine,
+            lr=cfg.lr,
+            weight_decay=cfg.weight_decay,
+            validate=False,
+            name=name,
+        )
         runs[name], curves[name] = trained, trained.train_loss
         metrics[f"{name}_test_accuracy"] = trained.test_accuracy
         metrics[f"{name}_test_loss"] = trained.test_loss
         metrics[f"{name}_train_time_s"] = trained.train_time_s
     std, sep = runs["standard"], runs["separable"]
     cost, se = paired_difference(std.test_correct, sep.test_correct)
-    for i, step in enumerate(std.steps):
-        ctx.log(step, **{f"{name}_train_loss": c[i] for name, c in curves.items()})
+    log_curves(ctx, std.steps, curves)
     metrics |= {
         "param_reduction": metrics["standard_parameters"] / metrics["separable_parameters"],
         "flop_reduction": metrics["standard_flops"] / metrics["separable_flops"],

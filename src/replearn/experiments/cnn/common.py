@@ -1,10 +1,10 @@
 """Glue shared by the CNN image experiments: data subsets, training, evaluation, measurements.
 
-* :func:`load_data` -- :func:`~replearn.data.load_classification` with seeded subsets.
 * :func:`train_classifier` -- builds the optimizer, trains with the engine's ``fit`` in the
   given (sub-)run context, and scores the test set (:class:`Trained`).
 * :func:`confusion_matrix`, :func:`paired_difference`, :func:`shift_images`,
   :func:`count_params`, :func:`count_flops` -- what the claims measure.
+* :func:`log_curves` -- the variants' training curves into the run's metrics.
 * :func:`plot_confusion_matrix` -- the confusion-matrix PNG.
 
 Comparisons between variants are paired: every variant is built right after
@@ -27,24 +27,12 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 from torch.utils.flop_counter import FlopCounterMode
 
-from replearn.data import load_classification
 from replearn.data.images import ClassificationData
 from replearn.engine import ClassificationTask, EngineConfig, RunContext, fit
-from replearn.experiments.common import engine_config, make_optimizer, predict, subset
+from replearn.experiments.common import engine_config, make_optimizer, predict
 from replearn.report.plots import DPI, save_figure
 
 ImageData = Literal["fashion-mnist", "digits"]
-
-
-def load_data(
-    name: str, *, n_train: int | None, n_val: int | None, n_test: int | None, seed: int
-) -> ClassificationData:
-    """Images ``(B, 1, H, W)`` in [0, 1] with each split cut to a seeded random subset."""
-    data = load_classification(name, val_fraction=0.1, seed=seed)
-    data.train = subset(data.train, n_train, seed + 1)
-    data.val = subset(data.val, n_val, seed + 2)
-    data.test = subset(data.test, n_test, seed + 3)
-    return data
 
 
 #: The engine settings the image claims share: cosine schedule, about 25 log lines.
@@ -88,13 +76,20 @@ def train_classifier(
     lr: float = 1e-3,
     weight_decay: float = 0.0,
     validate: bool = True,
+    name: str | None = None,
 ) -> Trained:
     """Train ``model`` on ``data.train`` with :func:`~replearn.engine.fit` in ``ctx``.
 
-    ``ctx`` is the run's context or a ``ctx.child(name)`` sub-run: metrics,
+    ``ctx`` is the run's context, or with ``name`` its sub-run ``ctx.child(name)``: metrics,
     checkpoints and ``--resume`` live there. Without ``validate`` no validation
     set is given to ``fit`` (saves time when only the training loss matters).
     """
+    if name is not None:
+        with ctx.child(name) as sub:
+            return train_classifier(
+                model, data, sub, engine=engine, optimizer=optimizer, lr=lr,
+                weight_decay=weight_decay, validate=validate,
+            )  # fmt: skip
     model = model.to(ctx.device)
     task = ClassificationTask(model)
     # AdamW, or SGD with momentum 0.9 (He et al. 2016's recipe)
@@ -119,6 +114,18 @@ def train_classifier(
         train_time_s=round(loop.wall_time_s, 3),
         history=loop.history,
     )
+
+
+def log_curves(
+    ctx: RunContext, steps: Sequence[int], curves: dict[str, list[float]], key: str = "train_loss"
+) -> None:
+    """Log every variant's curve in ``ctx``: row ``steps[i]`` gets ``{name}_{key}`` = ``c[i]``.
+
+    ``curves`` maps a variant name to its values at ``steps`` (e.g. :attr:`Trained.train_loss`
+    of variants trained with the same engine settings, which log at the same steps).
+    """
+    for i, step in enumerate(steps):
+        ctx.log(step, **{f"{name}_{key}": c[i] for name, c in curves.items()})
 
 
 def tail_mean_by_step(

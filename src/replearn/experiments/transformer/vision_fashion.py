@@ -42,10 +42,10 @@ from replearn.experiments.base import Result, experiment
 from replearn.experiments.cnn.common import (
     ImageData,
     count_flops,
-    load_data,
+    log_curves,
     train_classifier,
 )
-from replearn.experiments.common import count_params, engine_config, seeded
+from replearn.experiments.common import count_params, engine_config, load_data, seeded
 from replearn.report.plots import line_plot
 from replearn.transformer.swin.model import Swin
 from replearn.transformer.vit.model import ViT
@@ -180,10 +180,9 @@ def run(cfg: Config, ctx: RunContext) -> Result:
             model = seeded(build, ctx.seed)
             metrics[f"{name}_parameters"] = count_params(model)
             metrics[f"{name}_flops_per_image"] = count_flops(model, example)
-            with ctx.child(name) as sub:
-                trained = train_classifier(model, data, sub, engine=cfg.engine, lr=cfg.lr,
-                                           weight_decay=cfg.weight_decay)  # fmt: skip
-                rows = [r for r in trained.history if "val_accuracy" in r]
+            trained = train_classifier(model, data, ctx, engine=cfg.engine, lr=cfg.lr,
+                                       weight_decay=cfg.weight_decay, name=name)  # fmt: skip
+            rows = [r for r in trained.history if "val_accuracy" in r]
             steps, losses[name] = trained.steps, trained.train_loss
             val_steps, val_acc[name] = (
                 [int(r["step"]) for r in rows],
@@ -199,8 +198,7 @@ def run(cfg: Config, ctx: RunContext) -> Result:
             models[name] = trained.model
     finally:
         torch.set_num_threads(previous)
-    for i, step in enumerate(steps):
-        ctx.log(step, **{f"{n}_train_loss": c[i] for n, c in losses.items()})
+    log_curves(ctx, steps, losses)
     title = f"ViT vs Swin on {cfg.data}"
     plots = [
         line_plot(
