@@ -77,3 +77,38 @@ def test_config_validation_and_mean_se() -> None:
     m, se = mean_se([1.0, 2.0, 3.0])
     assert m == 2.0 and abs(se - 1 / math.sqrt(3)) < 1e-12
     assert mean_se([5.0]) == (5.0, math.inf)  # one seed: no spread estimate
+
+
+def test_paired_nll_metrics() -> None:
+    from replearn.experiments.vae.common import paired_nll
+
+    nll = {"base": [90.0, 92.0, 91.0], "new": [89.0, 90.0, 90.5]}
+    m = paired_nll(nll, "base", "new")
+    d = [1.0, 2.0, 0.5]  # base - new per seed
+    mean = sum(d) / 3
+    se = math.sqrt(sum((x - mean) ** 2 for x in d) / 2 / 3)
+    assert math.isclose(m["nll_diff_mean"], mean) and math.isclose(m["nll_diff_se"], se)
+    assert m["base_nll_mean"] == 91.0 and m["new_nll_mean"] == 89.833333333333333
+    assert m["new_nll_per_seed"] == nll["new"]
+
+
+def test_train_seeds_and_variants_pairs_initial_weights(tmp_path) -> None:
+    from replearn.engine import RunContext
+    from replearn.experiments.vae.common import engine, train_seeds_and_variants
+
+    data = load_images("digits", seed=0, n_train=100, n_test=10)
+    ctx = RunContext(out=tmp_path, seed=3)
+    firsts = {}
+
+    def build(variant: str) -> VAE:
+        model = VAE(data.x_dim, 2, hidden=(8,))
+        firsts[variant] = [p.detach().clone() for p in model.parameters()]
+        return model
+
+    runs = list(train_seeds_and_variants(
+        ("a", "b"), 2, build, data, engine(2, batch_size=20), ctx, lr=1e-3,
+        options=lambda v: {"beta": 0.5 if v == "b" else 1.0},
+    ))  # fmt: skip
+    assert [(s, v) for s, v, _, _ in runs] == [(0, "a"), (0, "b"), (1, "a"), (1, "b")]
+    assert all(torch.equal(x, y) for x, y in zip(firsts["a"], firsts["b"], strict=True))
+    assert (tmp_path / "a-seed1").is_dir() and runs[-1][3].step == 2

@@ -13,6 +13,7 @@ samples, ``elbo_nats`` = the ELBO itself (a lower bound on log p(x), so at most 
 from __future__ import annotations
 
 import contextlib
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from functools import partial
 from pathlib import Path
@@ -25,7 +26,8 @@ from torch.utils.data import TensorDataset
 
 from replearn.data import load_classification
 from replearn.engine import EngineConfig, Loop, RunContext, Task, fit, single_thread
-from replearn.experiments.common import engine_config
+from replearn.experiments.common import engine_config, seeded
+from replearn.experiments.stats import mean_se
 from replearn.report.plots import DPI, save_figure, save_image_grid
 from replearn.vae.diagnostics import active_units
 from replearn.vae.model import LatentVariableModel
@@ -175,6 +177,48 @@ def evaluate(
         "_ll": ll.cpu(),
         "_elbo": elbo.cpu(),
     }
+
+
+def train_seeds_and_variants(
+    variants: Sequence[str],
+    seeds: int,
+    build: Callable[[str], LatentVariableModel],
+    data: ImageData,
+    cfg: EngineConfig,
+    ctx: RunContext,
+    *,
+    lr: float,
+    options: Callable[[str], dict[str, Any]] = lambda variant: {},
+) -> Iterator[tuple[int, str, LatentVariableModel, Loop]]:
+    """Train every variant on every seed, paired: yields ``(s, variant, model, loop)``.
+
+    For seed index ``s`` each variant starts from ``torch.manual_seed(ctx.seed + s)`` (the same
+    initial weights when the variants share an architecture) and is trained by :func:`train`
+    with ``options(variant)`` in child run ``<variant>-seed<s>``. The caller scores the model
+    before the next one is built.
+    """
+    for s in range(seeds):
+        for variant in variants:
+            model = seeded(lambda v=variant: build(v), ctx.seed + s)
+            with ctx.child(f"{variant}-seed{s}", seed=ctx.seed + s) as sub:
+                loop = train(model, data, cfg, sub, lr=lr, **options(variant))
+            yield s, variant, model, loop
+
+
+def paired_nll(nll: dict[str, list[float]], baseline: str, other: str) -> dict[str, Any]:
+    """Metrics of a paired NLL comparison over seeds.
+
+    ``nll_diff_mean`` and ``nll_diff_se`` (:func:`mean_se` of ``baseline - other`` per seed,
+    positive when ``other`` is better), and ``<v>_nll_mean`` and ``<v>_nll_per_seed`` of every
+    variant ``v`` in ``nll``.
+    """
+    out: dict[str, Any] = {}
+    diffs = [b - o for b, o in zip(nll[baseline], nll[other], strict=True)]
+    out["nll_diff_mean"], out["nll_diff_se"] = mean_se(diffs)
+    for v, values in nll.items():
+        out[f"{v}_nll_mean"] = sum(values) / len(values)
+        out[f"{v}_nll_per_seed"] = values
+    return out
 
 
 def public(metrics: dict[str, Any]) -> dict[str, Any]:

@@ -22,21 +22,19 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-import torch
-
 from replearn.engine import EngineConfig, RunContext, single_thread
 from replearn.experiments.base import Claim, Result, experiment
-from replearn.experiments.stats import mean_se
 from replearn.experiments.vae.common import (
     ImageName,
     bar_plot,
     engine,
     evaluate,
     load_images,
+    paired_nll,
     plot_reconstructions,
     plot_samples,
     public,
-    train,
+    train_seeds_and_variants,
 )
 from replearn.vae.iaf import IAFVAE
 from replearn.vae.model import VAE
@@ -133,36 +131,27 @@ CLAIMS = (
     claims=CLAIMS,
     paper="Kingma, Salimans, Jozefowicz, Chen, Sutskever & Welling 2016, arXiv:1606.04934",
 )
+@single_thread()  # small tensors: one thread is faster on a CPU
 def run(cfg: Config, ctx: RunContext) -> Result:
     """Diagonal Gaussian vs IAF posterior in the same VAE; NLL from k=5000 samples."""
-    with single_thread():  # small tensors: one thread is faster on a CPU
-        return _run(cfg, ctx)
-
-
-def _run(cfg: Config, ctx: RunContext) -> Result:
     data = load_images(cfg.data, seed=ctx.seed, n_train=cfg.n_train, n_test=cfg.n_test)
     metrics: dict[str, Any] = {"data": cfg.data, "k_eval": cfg.k_eval, "seeds": cfg.seeds}
     nll: dict[str, list[float]] = {v: [] for v in VARIANTS}
     gap: dict[str, list[float]] = {v: [] for v in VARIANTS}
     first = None
-    for s in range(cfg.seeds):
-        for variant in VARIANTS:
-            torch.manual_seed(ctx.seed + s)
-            model = build(variant, cfg, data.x_dim)
-            with ctx.child(f"{variant}-seed{s}", seed=ctx.seed + s) as sub:
-                loop = train(model, data, cfg.engine, sub, lr=cfg.lr)
-            ev = evaluate(model, data.test, k_eval=cfg.k_eval)
-            nll[variant].append(ev["nll_nats"])
-            gap[variant].append(-ev["elbo_nats"] - ev["nll_nats"])
-            metrics[f"{variant}_seed{s}_train_time_s"] = loop.wall_time_s
-            if variant == "iaf" and s == 0:
-                first = model
-                metrics.update(public(ev))
-    diffs = [g - i for g, i in zip(nll["gaussian"], nll["iaf"], strict=True)]
-    metrics["nll_diff_mean"], metrics["nll_diff_se"] = mean_se(diffs)
+    models = train_seeds_and_variants(
+        VARIANTS, cfg.seeds, lambda v: build(v, cfg, data.x_dim), data, cfg.engine, ctx, lr=cfg.lr
+    )
+    for s, variant, model, loop in models:
+        ev = evaluate(model, data.test, k_eval=cfg.k_eval)
+        nll[variant].append(ev["nll_nats"])
+        gap[variant].append(-ev["elbo_nats"] - ev["nll_nats"])
+        metrics[f"{variant}_seed{s}_train_time_s"] = loop.wall_time_s
+        if variant == "iaf" and s == 0:
+            first = model
+            metrics.update(public(ev))
+    metrics.update(paired_nll(nll, "gaussian", "iaf"))
     for v in VARIANTS:
-        metrics[f"{v}_nll_mean"] = sum(nll[v]) / len(nll[v])
-        metrics[f"{v}_nll_per_seed"] = nll[v]
         metrics[f"{v}_gap_mean"] = sum(gap[v]) / len(gap[v])
     assert first is not None
     plots = [

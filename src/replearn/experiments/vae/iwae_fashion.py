@@ -35,9 +35,10 @@ from replearn.experiments.vae.common import (
     engine,
     evaluate,
     load_images,
+    paired_nll,
     plot_samples,
     public,
-    train,
+    train_seeds_and_variants,
 )
 from replearn.report.plots import line_plot
 from replearn.vae.model import VAE
@@ -150,13 +151,9 @@ CLAIMS = (
     claims=CLAIMS,
     paper="Burda, Grosse & Salakhutdinov 2016, arXiv:1509.00519",
 )
+@single_thread()  # small tensors: one thread is faster on a CPU
 def run(cfg: Config, ctx: RunContext) -> Result:
     """VAE vs IWAE training; the test bound L_k for growing k; NLL from k=5000 samples."""
-    with single_thread():  # small tensors: one thread is faster on a CPU
-        return _run(cfg, ctx)
-
-
-def _run(cfg: Config, ctx: RunContext) -> Result:
     data = load_images(cfg.data, seed=ctx.seed, n_train=cfg.n_train, n_test=cfg.n_test)
     ks = (*cfg.eval_ks, cfg.k_eval)
     metrics: dict[str, Any] = {"data": cfg.data, "k_train": cfg.k_train, "k_eval": cfg.k_eval}
@@ -166,30 +163,26 @@ def _run(cfg: Config, ctx: RunContext) -> Result:
     active: dict[str, list[int]] = {o: [] for o in OBJECTIVES}
     increments = []  # (mean, se) of every step of every model
     first_iwae = None
-    for s in range(cfg.seeds):
-        for objective in OBJECTIVES:
-            torch.manual_seed(ctx.seed + s)  # the same initial weights for both objectives
-            model = VAE(data.x_dim, cfg.z_dim, hidden=cfg.hidden)
-            k = cfg.k_train if objective == "iwae" else 1
-            with ctx.child(f"{objective}-seed{s}", seed=ctx.seed + s) as sub:
-                train(model, data, cfg.engine, sub, lr=cfg.lr, objective=objective, k=k)
-            ev = evaluate(model, data.test, k_eval=cfg.k_eval)
-            b = bounds(model, data.test.to(ctx.device), cfg.eval_ks)
-            b[cfg.k_eval] = ev["_ll"]
-            for lo, hi in itertools.pairwise(ks):
-                increments.append(mean_se(b[hi] - b[lo]))
-            curves[f"{objective} seed {s}"] = [float(b[k].mean()) for k in ks]
-            nll[objective].append(ev["nll_nats"])
-            active[objective].append(ev["active_units"])
-            if objective == "iwae" and s == 0:
-                first_iwae = model
-                metrics.update(public(ev))
-                metrics["bounds_iwae_seed0"] = {str(k): float(b[k].mean()) for k in ks}
-    diffs = [e - i for e, i in zip(nll["elbo"], nll["iwae"], strict=True)]
-    metrics["nll_diff_mean"], metrics["nll_diff_se"] = mean_se(diffs)
+    models = train_seeds_and_variants(  # the same initial weights for both objectives
+        OBJECTIVES, cfg.seeds, lambda o: VAE(data.x_dim, cfg.z_dim, hidden=cfg.hidden), data,
+        cfg.engine, ctx, lr=cfg.lr,
+        options=lambda o: {"objective": o, "k": cfg.k_train if o == "iwae" else 1},
+    )  # fmt: skip
+    for s, objective, model, _ in models:
+        ev = evaluate(model, data.test, k_eval=cfg.k_eval)
+        b = bounds(model, data.test.to(ctx.device), cfg.eval_ks)
+        b[cfg.k_eval] = ev["_ll"]
+        for lo, hi in itertools.pairwise(ks):
+            increments.append(mean_se(b[hi] - b[lo]))
+        curves[f"{objective} seed {s}"] = [float(b[k].mean()) for k in ks]
+        nll[objective].append(ev["nll_nats"])
+        active[objective].append(ev["active_units"])
+        if objective == "iwae" and s == 0:
+            first_iwae = model
+            metrics.update(public(ev))
+            metrics["bounds_iwae_seed0"] = {str(k): float(b[k].mean()) for k in ks}
+    metrics.update(paired_nll(nll, "elbo", "iwae"))
     for o in OBJECTIVES:
-        metrics[f"{o}_nll_mean"] = sum(nll[o]) / len(nll[o])
-        metrics[f"{o}_nll_per_seed"] = nll[o]
         metrics[f"{o}_active_units_mean"] = sum(active[o]) / len(active[o])
     worst = min(increments, key=lambda ms: ms[0] / ms[1] if ms[1] > 0 else math.inf)
     metrics["min_bound_increment"] = worst[0]

@@ -203,13 +203,9 @@ CLAIMS = (
     claims=CLAIMS,
     paper="Kingma & Welling 2014, arXiv:1312.6114; Higgins et al. 2017 (beta-VAE)",
 )
+@single_thread()  # small tensors: one thread is faster on a CPU
 def run(cfg: Config, ctx: RunContext) -> Result:
     """Train a VAE per KL weight beta; likelihood, KL and collapse, gradient variance, sharpness."""
-    with single_thread():  # small tensors: one thread is faster on a CPU
-        return _run(cfg, ctx)
-
-
-def _run(cfg: Config, ctx: RunContext) -> Result:
     data = load_images(cfg.data, seed=ctx.seed, n_train=cfg.n_train, n_test=cfg.n_test)
     metrics: dict[str, Any] = {"data": cfg.data, "z_dim": cfg.z_dim, "betas": list(cfg.betas)}
     models = {}

@@ -137,13 +137,9 @@ CLAIMS = (
     claims=CLAIMS,
     paper="Facco et al. 2017, arXiv:1803.06992 (TwoNN); Kingma & Welling 2014, arXiv:1312.6114",
 )
+@single_thread()  # small tensors: one thread is faster on a CPU
 def run(cfg: Config, ctx: RunContext) -> Result:
     """Intrinsic dimension (TwoNN, PCA) of images; VAE reconstruction error vs latent size."""
-    with single_thread():  # small tensors: one thread is faster on a CPU
-        return _run(cfg, ctx)
-
-
-def _run(cfg: Config, ctx: RunContext) -> Result:
     data = load_images(cfg.data, seed=ctx.seed, n_train=cfg.n_train, n_test=cfg.n_test)
     x_id = data.train.tensors[0][: cfg.n_id]
     twonn = twonn_dimension(x_id)

@@ -190,13 +190,9 @@ def vrnn_sample(model: VRNN, n: int, length: int) -> Tensor:
     claims=CLAIMS,
     paper="Chung, Kastner, Dinh, Goel, Courville & Bengio 2015, arXiv:1506.02216",
 )
+@single_thread()  # small tensors: one thread is faster on a CPU
 def run(cfg: Config, ctx: RunContext) -> Result:
     """VRNN vs Gaussian-output RNN on generated pen strokes; likelihood bounds per step."""
-    with single_thread():  # small tensors: one thread is faster on a CPU
-        return _run(cfg, ctx)
-
-
-def _run(cfg: Config, ctx: RunContext) -> Result:
     g = torch.Generator().manual_seed(ctx.seed)
     train_x = pen_trajectories(cfg.n_train, cfg.length, generator=g)
     test_x = pen_trajectories(cfg.n_test, cfg.length, generator=g)
