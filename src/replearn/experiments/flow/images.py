@@ -242,13 +242,9 @@ CLAIMS = (
     claims=CLAIMS,
     paper="Dinh et al. 2017, arXiv:1605.08803; Kingma & Dhariwal 2018, arXiv:1807.03039",
 )
+@single_thread()  # small tensors: a second thread only adds waiting
 def run(cfg: Config, ctx: RunContext) -> Result:
     """Real NVP / Glow on dequantized images in bits/dim; 1x1 conv vs permutation; OOD AUROC."""
-    with single_thread():  # small tensors: a second thread only adds waiting
-        return _run(cfg, ctx)
-
-
-def _run(cfg: Config, ctx: RunContext) -> Result:
     train, test = load_images(cfg.data, ctx.seed)
     metrics: dict[str, Any] = {"data": cfg.data, "flow": cfg.flow, "levels": LEVELS[cfg.data]}
     by_mixing: dict[str, list[float]] = {"conv_lu": [], "reverse": []}

@@ -306,13 +306,9 @@ CLAIMS = (
     claims=CLAIMS,
     paper="Rezende & Mohamed 2015; Dinh et al. 2017; Kingma & Dhariwal 2018; Behrmann et al. 2019",
 )
+@single_thread()  # small tensors: a second thread only adds waiting
 def run(cfg: Config, ctx: RunContext) -> Result:
     """Fit a flow to a 2-D toy density by maximum likelihood; measure the flow claims."""
-    with single_thread():  # small tensors: a second thread only adds waiting
-        return _run(cfg, ctx)
-
-
-def _run(cfg: Config, ctx: RunContext) -> Result:
     train = toy2d.sample(cfg.data, cfg.n_train, generator=torch.Generator().manual_seed(ctx.seed))
     test = toy2d.sample(cfg.data, cfg.n_test, generator=torch.Generator().manual_seed(ctx.seed + 1))
     torch.manual_seed(ctx.seed)

@@ -262,13 +262,9 @@ CLAIMS = (
     "Zhang et al. 2019 (arXiv:1805.08318); Brock et al. 2019 (arXiv:1809.11096); "
     "Karras et al. 2019 (arXiv:1812.04948)",
 )
+@single_thread()
 def run(cfg: Config, ctx: RunContext) -> Result:
     """Train image GANs; score samples with FID/KID/IS/precision/recall; sweep truncation."""
-    with single_thread():
-        return _run(cfg, ctx)
-
-
-def _run(cfg: Config, ctx: RunContext) -> Result:
     data = load_classification(cfg.data, val_fraction=0.0, seed=ctx.seed)
     x_train, y_train = data.train.tensors
     train = torch.utils.data.TensorDataset(x_train * 2 - 1, y_train)  # [-1, 1]

@@ -193,13 +193,9 @@ def _plot_modes(m: dict[str, Any], methods: list[str], k: int, path: Any) -> Any
     paper="Metz et al. 2017 (arXiv:1611.02163); Lin et al. 2018 (arXiv:1712.04086); "
     "Gulrajani et al. 2017 (arXiv:1704.00028); Salimans et al. 2016 (arXiv:1606.03498)",
 )
+@single_thread()  # small tensors: a second thread only adds synchronisation
 def run(cfg: Config, ctx: RunContext) -> Result:
     """Train GANs with each stabilizer on a Gaussian mixture; count the modes they cover."""
-    with single_thread():  # small tensors: a second thread only adds synchronisation
-        return _run(cfg, ctx)
-
-
-def _run(cfg: Config, ctx: RunContext) -> Result:
     name, centres_fn, std = DATA[cfg.data]
     centres = centres_fn().float()
     methods = list(METHODS) if cfg.method == "all" else [cfg.method]

@@ -310,13 +310,9 @@ CLAIMS = (
     paper="Goodfellow et al. 2014 (arXiv:1406.2661); Arjovsky et al. 2017 (arXiv:1701.07875); "
     "Miyato et al. 2018 (arXiv:1802.05957)",
 )
+@single_thread()
 def run(cfg: Config, ctx: RunContext) -> Result:
     """Saturating vs non-saturating gradients, JS vs W1, spectral norm's Lipschitz bound."""
-    with single_thread():
-        return _run(cfg, ctx)
-
-
-def _run(cfg: Config, ctx: RunContext) -> Result:
     m: dict[str, Any] = {"seeds": list(cfg.seeds)}
     curves = [saturation(cfg, s, ctx) for s in cfg.seeds]
     m["sat_final_over_initial"] = [c["sat"][-1] / c["sat"][0] for c in curves]

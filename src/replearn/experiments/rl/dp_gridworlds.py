@@ -179,13 +179,9 @@ CLAIMS = (
     claims=CLAIMS,
     paper="Bellman 1957; Howard 1960; Sutton & Barto 2018, Ch. 4",
 )
+@single_thread()  # tiny tensors: a second thread only adds synchronisation
 def run(cfg: Config, ctx: RunContext) -> Result:
     """Value and policy iteration on FrozenLake and CliffWalking; greedy Q* optimality."""
-    with single_thread():  # tiny tensors: a second thread only adds synchronisation
-        return _run(cfg, ctx)
-
-
-def _run(cfg: Config, ctx: RunContext) -> Result:
     metrics: dict[str, Any] = {"gamma": cfg.gamma, "tol": cfg.tol}
     solved, traces, pi_iters, names = [], {}, {}, []
     gap_vi_pi = 0.0
