@@ -45,11 +45,10 @@ from replearn.experiments.cnn.common import (
     ImageData,
     confusion_matrix,
     count_flops,
-    load_data,
     plot_confusion_matrix,
     train_classifier,
 )
-from replearn.experiments.common import count_params, engine_config
+from replearn.experiments.common import count_params, engine_config, load_data
 from replearn.report.plots import save_image_grid
 
 Model = Literal["resnet", "plain", "se-resnet", "convnext", "efficientnet"]

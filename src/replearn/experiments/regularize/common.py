@@ -32,32 +32,15 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 from torch.utils.data import Dataset, TensorDataset
 
-from replearn.data import load_classification
 from replearn.data.images import ClassificationData
 from replearn.engine import Callback, EngineConfig, Loop, RunContext, Task, fit
 from replearn.experiments.common import predict as logits_of
-from replearn.experiments.common import subset
 from replearn.experiments.stats import MIN_SEEDS, SeedComparison, compare_seeds
 from replearn.regularize.dropout import Dropout
 from replearn.regularize.label_smoothing import smooth_labels, soft_cross_entropy
 from replearn.regularize.multitask import MultiTaskNet, UncertaintyWeights, weighted_loss
 from replearn.regularize.penalties import l1_penalty, l2_penalty, weight_parameters
 from replearn.report.plots import save_figure
-
-
-def load_data(
-    name: str, *, n_train: int | None, n_val: int | None, seed: int, flatten: bool = False
-) -> ClassificationData:
-    """``load_classification`` with the training and validation splits cut to size (seeded)."""
-    data = load_classification(name, val_fraction=0.1, seed=seed)
-    data.train = subset(data.train, n_train, seed + 1)
-    data.val = subset(data.val, n_val, seed + 2)
-    if flatten:
-        for split in ("train", "val", "test"):
-            ds = getattr(data, split)
-            setattr(data, split, TensorDataset(ds.tensors[0].flatten(1), ds.tensors[1]))
-        data.input_shape = (math.prod(data.input_shape),)
-    return data
 
 
 def mlp(

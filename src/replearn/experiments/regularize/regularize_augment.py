@@ -37,13 +37,13 @@ from torch import nn
 
 from replearn.engine import EngineConfig, RunContext
 from replearn.experiments.base import Claim, Result, experiment
+from replearn.experiments.common import load_data
 from replearn.experiments.regularize.common import (
     bar_chart,
     comparison,
     evaluate_splits,
     fit_classifier,
     improvement_over_seeds,
-    load_data,
     over_seeds,
     record,
     small_cnn,

@@ -24,13 +24,13 @@ import torch
 
 from replearn.engine import EngineConfig, RunContext
 from replearn.experiments.base import Claim, Result, experiment
+from replearn.experiments.common import load_data
 from replearn.experiments.regularize.common import (
     curves_chart,
     evaluate_splits,
     fit_classifier,
     gap_chart,
     gap_comparison,
-    load_data,
     metric_curve,
     mlp,
     over_seeds,

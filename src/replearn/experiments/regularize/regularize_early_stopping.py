@@ -36,6 +36,7 @@ from torch.utils.data import TensorDataset
 from replearn.engine import EngineConfig, Loop, RunContext
 from replearn.engine.callbacks import EarlyStopping, StopBelow
 from replearn.experiments.base import Claim, Result, experiment
+from replearn.experiments.common import load_data
 from replearn.experiments.regularize.common import (
     bar_chart,
     comparison,
@@ -44,7 +45,6 @@ from replearn.experiments.regularize.common import (
     fit_classifier,
     gap_comparison,
     improvement_over_seeds,
-    load_data,
     metric_curve,
     mlp,
     over_seeds,

@@ -29,10 +29,10 @@ from torch import Tensor
 
 from replearn.engine import EngineConfig, RunContext
 from replearn.experiments.base import Claim, Result, experiment
+from replearn.experiments.common import load_data
 from replearn.experiments.regularize.common import (
     accuracy,
     fit_classifier,
-    load_data,
     mlp,
     over_seeds,
     predict,

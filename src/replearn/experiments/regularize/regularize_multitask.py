@@ -30,13 +30,13 @@ from torch import nn
 
 from replearn.engine import EngineConfig, RunContext, fit
 from replearn.experiments.base import Claim, Result, experiment
+from replearn.experiments.common import load_data
 from replearn.experiments.regularize.common import (
     MultiTaskTask,
     accuracy,
     bar_chart,
     comparison,
     improvement_over_seeds,
-    load_data,
     mlp,
     over_seeds,
 )

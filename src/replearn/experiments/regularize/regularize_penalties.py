@@ -23,11 +23,11 @@ import torch
 
 from replearn.engine import EngineConfig, RunContext
 from replearn.experiments.base import Claim, Result, experiment
+from replearn.experiments.common import load_data
 from replearn.experiments.regularize.common import (
     accuracy,
     bar_chart,
     fit_classifier,
-    load_data,
     mlp,
     predict,
 )

@@ -28,6 +28,7 @@ from torch import nn
 
 from replearn.engine import EngineConfig, RunContext
 from replearn.experiments.base import Claim, Result, experiment
+from replearn.experiments.common import load_data
 from replearn.experiments.regularize.common import (
     comparison,
     curves_chart,
@@ -36,7 +37,6 @@ from replearn.experiments.regularize.common import (
     gap_chart,
     gap_comparison,
     improvement_over_seeds,
-    load_data,
     metric_curve,
     over_seeds,
     record,
