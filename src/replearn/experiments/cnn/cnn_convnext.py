@@ -40,7 +40,14 @@ from replearn.data import load_classification
 from replearn.engine import ClassificationTask, EngineConfig, RunContext
 from replearn.experiments.base import Claim, Result, experiment
 from replearn.experiments.cnn.common import count_flops
-from replearn.experiments.common import count_params, predict, seeded, subset, train_variant
+from replearn.experiments.common import (
+    accuracy,
+    count_params,
+    predict,
+    seeded,
+    subset,
+    train_variant,
+)
 from replearn.experiments.stats import compare_seeds
 from replearn.report.plots import DPI, save_figure
 from replearn.transformer.swin.model import Swin
@@ -218,9 +225,7 @@ def run(cfg: Config, ctx: RunContext) -> Result:
             opt = torch.optim.AdamW(model.parameters(), lr=cfg.lr, weight_decay=0.05)
             train_variant(ctx, name, ClassificationTask(model), opt, train, engine=cfg.engine,
                           seed=s)  # fmt: skip
-            acc[name].append(
-                float((predict(model, test).argmax(-1) == test.tensors[1]).double().mean())
-            )
+            acc[name].append(accuracy(predict(model, test), test.tensors[1]))
             ctx.log(s, **{f"{name}_test_accuracy": acc[name][-1]})
     comps = {
         p: compare_seeds(

@@ -34,7 +34,14 @@ from replearn.data import load_classification
 from replearn.engine import ClassificationTask, EngineConfig, RunContext
 from replearn.experiments.base import Claim, Result, experiment
 from replearn.experiments.cnn.common import count_flops
-from replearn.experiments.common import count_params, predict, seeded, subset, train_variant
+from replearn.experiments.common import (
+    accuracy,
+    count_params,
+    predict,
+    seeded,
+    subset,
+    train_variant,
+)
 from replearn.experiments.stats import compare_seeds
 from replearn.report.plots import DPI, save_figure
 
@@ -150,9 +157,7 @@ def run(cfg: Config, ctx: RunContext) -> Result:
             model = seeded(lambda d=dil: dilated_cnn(d, cfg.width, k), s)
             opt = torch.optim.Adam(model.parameters(), lr=cfg.lr)
             train_variant(ctx, name, ClassificationTask(model), opt, tr, engine=cfg.engine, seed=s)
-            acc[name].append(
-                float((predict(model, te).argmax(-1) == te.tensors[1]).double().mean())
-            )
+            acc[name].append(accuracy(predict(model, te), te.tensors[1]))
             ctx.log(s, **{f"{name}_test_accuracy": acc[name][-1]})
     side = train.tensors[0].shape[-1]
     x1 = train.tensors[0][:1]

@@ -57,7 +57,14 @@ from replearn.data import load_classification
 from replearn.engine import ClassificationTask, EngineConfig, RunContext
 from replearn.experiments.base import Claim, Result, experiment
 from replearn.experiments.cnn.common import count_flops
-from replearn.experiments.common import count_params, predict, seeded, subset, train_variant
+from replearn.experiments.common import (
+    accuracy,
+    count_params,
+    predict,
+    seeded,
+    subset,
+    train_variant,
+)
 from replearn.experiments.stats import compare_seeds
 from replearn.report.plots import DPI, save_figure
 
@@ -230,9 +237,7 @@ def run(cfg: Config, ctx: RunContext) -> Result:
             train_variant(ctx, name, ClassificationTask(model), opt, _resized(train, r),
                           engine=cfg.engine, seed=s)  # fmt: skip
             te = _resized(test, r)
-            acc[name].append(
-                float((predict(model, te).argmax(-1) == te.tensors[1]).double().mean())
-            )
+            acc[name].append(accuracy(predict(model, te), te.tensors[1]))
             ctx.log(s, **{f"{name}_test_accuracy": acc[name][-1]})
     comps = {a: compare_seeds(acc["compound"], acc[a], label_x="compound", label_y=f"{a}-only",
                               unit="points") for a in ALTERNATIVES}  # fmt: skip

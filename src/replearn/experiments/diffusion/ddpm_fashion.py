@@ -41,7 +41,7 @@ from replearn.data.images import load_classification
 from replearn.diffusion import GaussianDiffusion, UNet
 from replearn.engine import EngineConfig, RunContext, fit, single_thread
 from replearn.experiments.base import Claim, Result, experiment
-from replearn.experiments.common import engine_config
+from replearn.experiments.common import accuracy, engine_config
 from replearn.experiments.diffusion.common import DiffusionTask, timed
 from replearn.experiments.stats import mean_se, paired_difference
 from replearn.metrics import extract, feature_classifier, fid_from_features, kid, precision_recall
@@ -139,7 +139,7 @@ class _Scorer:
             "kid": kid_mean,
             "precision": pr["precision"],
             "recall": pr["recall"],
-            "accuracy": float((probs.argmax(1) == labels).double().mean()),
+            "accuracy": accuracy(probs, labels),
         }
 
 

@@ -34,6 +34,7 @@ from torch.utils.data import Dataset, TensorDataset
 
 from replearn.data.images import ClassificationData
 from replearn.engine import Callback, EngineConfig, Loop, RunContext, Task, fit
+from replearn.experiments.common import accuracy
 from replearn.experiments.common import predict as logits_of
 from replearn.experiments.stats import MIN_SEEDS, SeedComparison, compare_seeds
 from replearn.regularize.dropout import Dropout
@@ -197,11 +198,6 @@ def evaluate_splits(
         out[f"{split}_accuracy"] = accuracy(logits, labels)
         out[f"{split}_loss"] = float(F.cross_entropy(logits, labels))
     return out
-
-
-def accuracy(logits: Tensor, labels: Tensor) -> float:
-    """Fraction of correct arg-max predictions."""
-    return float((logits.argmax(-1) == labels).double().mean())
 
 
 def fit_classifier(

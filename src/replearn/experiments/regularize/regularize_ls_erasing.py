@@ -31,7 +31,7 @@ from torch import nn
 from replearn.data import load_classification
 from replearn.engine import ClassificationTask, EngineConfig, RunContext
 from replearn.experiments.base import Claim, Result, experiment
-from replearn.experiments.common import predict, seeded, subset, train_variant
+from replearn.experiments.common import accuracy, predict, seeded, subset, train_variant
 from replearn.experiments.stats import compare_seeds
 from replearn.regularize.mixing import RandomErasing
 from replearn.report.plots import DPI, save_figure
@@ -160,7 +160,7 @@ def run(cfg: Config, ctx: RunContext) -> Result:
             opt = torch.optim.Adam(model.parameters(), lr=cfg.lr)
             train_variant(ctx, variant, task, opt, train, engine=cfg.engine, seed=s)
             logits = predict(model, data.test)
-            acc[variant].append(float((logits.argmax(-1) == data.test.tensors[1]).double().mean()))
+            acc[variant].append(accuracy(logits, data.test.tensors[1]))
             ctx.log(s, **{f"{variant}_test_accuracy": acc[variant][-1]})
     metrics: dict[str, Any] = {"test_accuracy": acc, "train_examples": len(train)}
     for key, label in (("smoothed", "label smoothing"), ("erasing", "Random Erasing")):

@@ -36,7 +36,7 @@ from torch.utils.data import ConcatDataset, TensorDataset
 from replearn.data import load_classification
 from replearn.engine import ClassificationTask, EngineConfig, RunContext
 from replearn.experiments.base import Claim, Result, experiment
-from replearn.experiments.common import predict, seeded, subset, train_variant
+from replearn.experiments.common import accuracy, predict, seeded, subset, train_variant
 from replearn.experiments.stats import compare_seeds
 from replearn.report.plots import DPI, save_figure
 
@@ -117,10 +117,6 @@ CLAIMS = (
 )
 
 
-def _accuracy(model: nn.Module, ds: TensorDataset) -> float:
-    return float((predict(model, ds).argmax(-1) == ds.tensors[1]).double().mean())
-
-
 @experiment(
     "regularize-retrain-gain",
     topic="regularize",
@@ -155,7 +151,7 @@ def run(cfg: Config, ctx: RunContext) -> Result:
                 opt = torch.optim.Adam(model.parameters(), lr=cfg.lr)
                 train_variant(ctx, f"n{n}-{variant}", ClassificationTask(model), opt, ds,
                               engine=cfg.engine, seed=s)  # fmt: skip
-                result[variant] = _accuracy(model, data.test)
+                result[variant] = accuracy(predict(model, data.test), data.test.tensors[1])
                 accs.setdefault(f"n{n}_{variant}", []).append(result[variant])
             gains[n].append(result["retrained"] - result["train-only"])
             ctx.log(s, **{f"n{n}_gain": gains[n][-1]})

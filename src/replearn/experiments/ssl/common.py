@@ -27,6 +27,7 @@ from torch.utils.data import TensorDataset
 
 from replearn.data import load_classification
 from replearn.engine import ClassificationTask, EngineConfig, RunContext, Task, fit
+from replearn.experiments.common import accuracy
 from replearn.ssl.augment import ImageViews, SignalViews
 from replearn.ssl.encoders import ConvEncoder
 from replearn.ssl.evaluate import (
@@ -266,7 +267,7 @@ def zero_shot_accuracy(method: CLIP, data: SSLData, vocab: CaptionVocab) -> floa
             for i in range(0, len(data.test_x), 1000)
         ]
     )
-    return float((logits.argmax(1) == data.test_y).double().mean())
+    return accuracy(logits, data.test_y)
 
 
 def representation_metrics(
@@ -329,8 +330,7 @@ def supervised_accuracy(
             cfg=eng,
             ctx=child,
         )
-    logits = extract_features(model, data.test_x)
-    return float((logits.argmax(1) == data.test_y).double().mean())
+    return accuracy(extract_features(model, data.test_x), data.test_y)
 
 
 def raw_probe_accuracy(data: SSLData, *, n_probe: int | None, seed: int) -> float:

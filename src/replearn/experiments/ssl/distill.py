@@ -26,6 +26,7 @@ from torch.utils.data import TensorDataset
 from replearn.engine import ClassificationTask, EngineConfig, RunContext, Task, fit
 from replearn.engine.context import single_thread
 from replearn.experiments.base import Claim, Result, experiment
+from replearn.experiments.common import accuracy
 from replearn.experiments.regularize.common import bar_chart
 from replearn.experiments.ssl.claims import PAPERS, _better, _guard
 from replearn.experiments.ssl.common import load_ssl_data
@@ -87,10 +88,6 @@ class DistillTask(Task):
 
 def _student(n_in: int, hidden: int, n_out: int) -> nn.Sequential:
     return nn.Sequential(nn.Flatten(), nn.Linear(n_in, hidden), nn.ReLU(), nn.Linear(hidden, n_out))
-
-
-def _accuracy(model: nn.Module, x: Tensor, y: Tensor) -> float:
-    return float((extract_features(model, x).argmax(1) == y).double().mean())
 
 
 def _verdict(m: dict[str, Any]) -> tuple[bool, str]:
@@ -165,7 +162,9 @@ def run(cfg: Config, ctx: RunContext) -> Result:
                 ctx=sub,
             )
         teacher = teacher.cpu()
-        metrics["teacher_test_accuracy"] = _accuracy(teacher, data.test_x, data.test_y)
+        metrics["teacher_test_accuracy"] = accuracy(
+            extract_features(teacher, data.test_x), data.test_y
+        )
         results: dict[str, list[float]] = {"kd": [], "hard": [], "probe": [], "knn": []}
         for i in range(cfg.n_seeds):
             seed = ctx.seed + 1 + i
@@ -183,7 +182,7 @@ def run(cfg: Config, ctx: RunContext) -> Result:
                         cfg=cfg.engine,
                         ctx=sub,
                     )
-                results[name].append(_accuracy(student, data.test_x, data.test_y))
+                results[name].append(accuracy(extract_features(student, data.test_x), data.test_y))
                 if name == "kd":
                     hidden = student[:3]
                     ftr, fte = (
