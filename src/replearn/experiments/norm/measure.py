@@ -2,7 +2,7 @@
 
 - :func:`make_cnn`: three ``conv 3x3 -> norm -> ReLU`` blocks (strided, no pooling),
   global average pooling and a linear classifier, with any of the topic's norms;
-- :func:`train_variant`: one sub-run of ``fit`` (SGD + momentum), its loss curve,
+- :func:`train_sgd_variant`: one sub-run of ``fit`` (SGD + momentum), its loss curve,
   divergence and test accuracy;
 - :func:`time_fwd_bwd`, :func:`time_rms_vs_layer`: interleaved forward + backward timings;
 - :func:`batch_of_one_gap`, :func:`weight_norm_checks`, :func:`direction_drift`: the
@@ -94,7 +94,7 @@ def make_cnn(
     return model
 
 
-def train_variant(
+def train_sgd_variant(
     model: nn.Module,
     data: ClassificationData,
     ctx: RunContext,

@@ -44,7 +44,7 @@ from replearn.experiments.norm.measure import (
     make_cnn,
     single_thread,
     time_rms_vs_layer,
-    train_variant,
+    train_sgd_variant,
     weight_norm_checks,
 )
 from replearn.report.plots import line_plot
@@ -336,7 +336,7 @@ def _run(cfg: Config, ctx: RunContext) -> Result:
 
     def train(name: str, variant: str, lr: float, engine: EngineConfig = cfg.engine) -> dict:
         model = _cnn(cfg, variant, data, ctx.seed).to(ctx.device)
-        return train_variant(model, data, ctx, name, lr=lr, momentum=cfg.momentum,
+        return train_sgd_variant(model, data, ctx, name, lr=lr, momentum=cfg.momentum,
                              engine=engine, target_loss=cfg.target_loss)  # fmt: skip
 
     runs = {v: train(v, v, cfg.lr) for v in cfg.variants}
