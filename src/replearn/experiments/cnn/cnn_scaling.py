@@ -155,8 +155,17 @@ def build(cfg: Config, depth: float, width: float, k: int) -> EfficientNet:
     )  # fmt: skip
 
 
-def _flops(cfg: Config, d: float, w: float, r: int, k: int) -> int:
-    return count_flops(build(cfg, d, w, k), torch.zeros(1, 1, r, r))
+def _flops(cfg: Config, d: float, w: float, r: int, k: int, cache: dict | None = None) -> int:
+    """Measured FLOPs of one image; ``cache`` reuses the count of an identical architecture
+    (same parameter shapes, same input side), e.g. depth multipliers that round alike."""
+    model = build(cfg, d, w, k)
+    key = (r, tuple(tuple(p.shape) for p in model.parameters()))
+    if cache is None or key not in cache:
+        flops = count_flops(model, torch.zeros(1, 1, r, r))
+        if cache is None:
+            return flops
+        cache[key] = flops
+    return cache[key]
 
 
 def scaled_variants(cfg: Config, k: int) -> dict[str, tuple[float, float, int, int]]:
@@ -165,17 +174,19 @@ def scaled_variants(cfg: Config, k: int) -> dict[str, tuple[float, float, int, i
     r0 = cfg.base_resolution
     d, w, g = compound_scaling(cfg.phi)
     rc = round(r0 * g)
-    target = _flops(cfg, d, w, rc, k)
+    seen: dict = {}
+    target = _flops(cfg, d, w, rc, k, seen)
     grids = {
         "depth": [(float(x), 1.0, r0) for x in np.arange(1.0, 4.01, 0.25)],
         "width": [(1.0, float(x), r0) for x in np.arange(1.0, 2.51, 0.1)],
         "resolution": [(1.0, 1.0, r) for r in range(r0, 2 * r0 + 1)],
     }
-    out = {"base": (1.0, 1.0, r0, _flops(cfg, 1.0, 1.0, r0, k)), "compound": (d, w, rc, target)}
+    base = (1.0, 1.0, r0, _flops(cfg, 1.0, 1.0, r0, k, seen))
+    out = {"base": base, "compound": (d, w, rc, target)}
     for name, grid in grids.items():
-        costs = [(abs(_flops(cfg, *g_, k) - target), g_) for g_ in grid]
+        costs = [(abs(_flops(cfg, *g_, k, seen) - target), g_) for g_ in grid]
         best = min(costs, key=lambda c: c[0])[1]
-        out[name] = (*best, _flops(cfg, *best, k))
+        out[name] = (*best, _flops(cfg, *best, k, seen))
     return out
 
 
