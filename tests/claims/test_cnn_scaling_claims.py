@@ -8,6 +8,8 @@ Measured 2026-12-07 (2 cores at load ~20, OMP_NUM_THREADS=1; 1,419 s wall, 136 C
   Compound minus depth-only -0.46 points (SE 0.09; per seed -0.28, -0.56, -0.56), minus
   width-only -1.11 (SE 0.28), minus resolution-only -0.93 (SE 0.25): every 95% lower bound is
   below 0. FLOPs within 15% of compound: yes (largest gap 9%, resolution-only).
+  The former 300-step default (run once for information) fails too: compound 0.9805, depth
+  0.9786, width 0.9870, resolution 0.9861.
 
 replearn run cnn-scaling
 """
