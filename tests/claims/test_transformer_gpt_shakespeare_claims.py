@@ -15,7 +15,10 @@ import pytest
 
 pytestmark = pytest.mark.slow
 
-# claim id -> verdict with the default config, seed 0, measured on an IDLE 2-core machine
+# claim id -> verdict with the default config, seed 0. Through the engine (2026-12-07): under
+# load ~8-12, ours 1.6917 after 598 s (2083 steps) vs the plain loop 1.8553 at the same wall time:
+# both hold; quiet machine, `--set baseline=false`: 1.5656 after 597 s (4187 steps).
+# Before the port to the engine, on an IDLE 2-core machine
 # (2026-11-26, 2 threads, `replearn run gpt-shakespeare`, 1203 s in all): ours 1.516 after 599 s
 # (6614 steps, 17.0k tokens/s) vs the nanoGPT configuration in a plain loop 1.672 at the same
 # wall time (13832 iterations; 1.920 at iteration 2000, published 1.88). Both hold. On a machine

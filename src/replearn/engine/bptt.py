@@ -3,7 +3,8 @@ r"""Truncated backpropagation through time (TBPTT) over one long stream, as a :c
 Papers: R. J. Williams & J. Peng, "An Efficient Gradient-Based Algorithm for On-Line Training
 of Recurrent Network Trajectories", Neural Computation 2(4), 1990 (BPTT(h; h')); I. Sutskever,
 "Training Recurrent Neural Networks", PhD thesis, University of Toronto, 2013, Sec. 2.8.6
-(the :math:`k_1, k_2` form).
+(the :math:`k_1, k_2` form). TBPTT bounds memory and reach; it does not mitigate vanishing
+gradients (see docs/corrections.md#sequence-models).
 
 A model with a hidden state reads a stream :math:`x_1, \dots, x_T` far too long to
 backpropagate through at once (a character language model over a whole book). TBPTT carries

@@ -39,7 +39,7 @@ def _describe(record: dict[str, Any]) -> str:
         text += ", load not recorded"
     else:
         text += f", load {load}" + (" (machine shared: wall time inflated)" if load > 2 else "")
-    return text + f"; measured {record.get('date', '?')} at {record.get('git_commit', '?')}"
+    return text + f"; measured {record.get('date') or '?'} at {record.get('git_commit') or '?'}"
 
 
 def expected_time_lines(name: str, presets: list[str], path: Path = TIMINGS_FILE) -> list[str]:

@@ -2,7 +2,9 @@ r"""Backpropagation written out by hand: one reverse-mode pass over an MLP, laye
 
 Paper: D. E. Rumelhart, G. E. Hinton & R. J. Williams, "Learning representations
 by back-propagating errors", *Nature* 323, 1986 (reverse-mode differentiation
-itself: S. Linnainmaa, 1970; P. Werbos, 1974/1982).
+itself: S. Linnainmaa, 1970; P. Werbos, 1974/1982). Its cost is a constant multiple of
+one forward pass, linear in the number of weights (see
+docs/corrections.md#fundamentals-and-history).
 
 For the MLP of :mod:`replearn.fundamentals.mlp` with pre-activations
 :math:`z_\ell = h_{\ell-1} W_\ell^\top + b_\ell`, :math:`h_\ell = \sigma(z_\ell)`

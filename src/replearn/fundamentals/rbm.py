@@ -5,7 +5,9 @@ Papers: P. Smolensky, 1986 (harmonium); G. E. Hinton, "Training products of expe
 minimizing contrastive divergence", *Neural Computation* 14(8), 2002 (CD-k);
 G. E. Hinton, S. Osindero & Y.-W. Teh, "A fast learning algorithm for deep belief nets",
 *Neural Computation* 18(7), 2006 (greedy stacking); G. E. Hinton, "A practical guide to
-training restricted Boltzmann machines", UTML TR 2010-003 (the free-energy form).
+training restricted Boltzmann machines", UTML TR 2010-003 (the free-energy form). A deep
+belief net is not a deep Boltzmann machine (Salakhutdinov & Hinton, 2009; see
+docs/corrections.md#fundamentals-and-history).
 
 Binary visible units :math:`v \in \{0,1\}^{n_v}`, hidden :math:`h \in \{0,1\}^{n_h}`,
 weights :math:`W \in \mathbb{R}^{n_h \times n_v}`, biases :math:`b` (visible), :math:`c` (hidden):

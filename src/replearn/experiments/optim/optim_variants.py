@@ -86,7 +86,13 @@ def quick() -> Config:
 
 
 def reddi_run(opt_cls: type, cfg: Config) -> tuple[list[float], float]:
-    """Iterates of ``opt_cls`` on the online problem, and the average regret against x* = -1."""
+    """Iterates of ``opt_cls`` on the online problem, and the average regret against x* = -1.
+
+    A direct loop, not the engine, on purpose: Reddi et al.'s counterexample is an online
+    convex problem on one scalar with a gradient given in closed form at each step and a
+    projection on [-1, 1] after each step (no data, no loss, no model to checkpoint); like the
+    toy minimisations of :func:`replearn.experiments.optim.tasks.descend`, issue 11 allows it.
+    """
     x = torch.zeros(1, dtype=torch.float64, requires_grad=True)
     opt = opt_cls([x], lr=cfg.reddi_lr, betas=tuple(cfg.reddi_betas))
     sched = torch.optim.lr_scheduler.LambdaLR(opt, lambda k: 1.0 / math.sqrt(k + 1))

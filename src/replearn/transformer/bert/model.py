@@ -158,7 +158,12 @@ class BERT(nn.Module):
         self, input_ids: Tensor, token_type_ids: Tensor | None = None,
         attention_mask: Tensor | None = None,
     ) -> Tensor:  # fmt: skip
-        """Eqs. (1)-(3): the last hidden states (B, L, H); ``attention_mask`` is 1 on tokens."""
+        """Eqs. (1)-(3): the last hidden states (B, L, H); ``attention_mask`` is 1 on tokens.
+
+        These are hidden states, not logits: the masked-LM and next-sentence logits (what
+        ``BertForMaskedLM`` / ``BertForPreTraining`` return) come from
+        :meth:`pretraining_logits`.
+        """
         n = input_ids.shape[1]
         if n > self.pos_emb.num_embeddings - (
             self.pad_id + 1 if self.positions == "roberta" else 0
@@ -243,7 +248,11 @@ class BERT(nn.Module):
 
     @classmethod
     def from_hf(cls, hf_model: nn.Module) -> BERT:
-        """The network of a ``transformers`` BERT or RoBERTa model (see :mod:`.bert_hf`)."""
+        """The network of a ``transformers`` BERT or RoBERTa model (see :mod:`.hf`).
+
+        Converted from ``BertForMaskedLM``, the model's ``forward`` still returns hidden
+        states; its masked-LM logits are :meth:`pretraining_logits`.
+        """
         from replearn.transformer.bert.hf import bert_from_hf
 
         return bert_from_hf(hf_model)
