@@ -292,3 +292,16 @@ def test_tour_index_headline_names_failures(tmp_path: Path) -> None:
     assert "run-0-claim-no_overfit" in anchors and "run-1-claim-no_overfit" in anchors
     assert "#run-1-claim-no_overfit" in page.links
     assert page.imgs == ["a/loss.png"] and 'width="480"' in page_path.read_text()
+
+
+def test_wide_figures_get_wider_thumbnails(tmp_path) -> None:
+    from replearn.report import html as report_html
+    from replearn.report.plots import PANEL_FIGSIZE, _plot_panels
+
+    series = {f"m{i}": ([0, 1, 2], [float(i), i + 1.0, i + 0.5]) for i in range(5)}
+    wide = _plot_panels(series, tmp_path / "metrics.png")
+    native = report_html._png_width(wide)
+    assert native == round(3 * PANEL_FIGSIZE[0] * report_html.DPI)
+    assert report_html._thumb_width(wide, 480) == min(native, 960)
+    assert report_html._thumb_width(tmp_path / "missing.png", 480) == 480
+    assert report_html._thumb_width(wide, None) is None

@@ -26,7 +26,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import quote
 
-from replearn.report.plots import _atomic_open, read_metrics
+from replearn.report.plots import CURVE_FIGSIZE, DPI, _atomic_open, read_metrics
 
 __all__ = ["RunFiles", "load_run", "write_claims_report", "write_index", "write_run_report"]
 
@@ -294,10 +294,39 @@ def _caption(name: str, claims: Sequence[Mapping[str, Any]]) -> str:
     return f"{title} ({name})"
 
 
+def _png_width(path: Path) -> int | None:
+    """Pixel width from a PNG's header (None if the file is not a readable PNG)."""
+    try:
+        with path.open("rb") as f:
+            head = f.read(24)
+    except OSError:
+        return None
+    if len(head) < 24 or head[:8] != b"\x89PNG\r\n\x1a\n":
+        return None
+    return int.from_bytes(head[16:20], "big")
+
+
+def _thumb_width(path: Path, width: int | None) -> int | None:
+    """Thumbnail width: wide figures (small multiples) get up to twice ``width``.
+
+    A grid of panels drawn at the size of one curve figure per panel would otherwise shrink
+    to the width of a single plot, and its labels could not be read.
+    """
+    native = _png_width(path)
+    if width is None or native is None:
+        return width
+    single = int(CURVE_FIGSIZE[0] * DPI)
+    return min(native, 2 * width) if native > 1.2 * single else width
+
+
 def _figures(run: RunFiles, base_dir: Path, *, width: int | None = None) -> str:
     """Every PNG of a run, linked relative to ``base_dir`` (click: full size), captioned."""
     return "\n".join(
-        _figure(_href(run.run_dir / name, base_dir), _caption(name, run.claims), width=width)
+        _figure(
+            _href(run.run_dir / name, base_dir),
+            _caption(name, run.claims),
+            width=_thumb_width(run.run_dir / name, width),
+        )
         for name in run.pngs
     )
 
