@@ -41,6 +41,10 @@ Names:
 ``RESULT`` is a result file's stem (``transformer_gpt_train_cpu``, ``threads-2/...``);
 ``WHO`` defaults to the one contender that is not the baseline.
 ``tests/test_numbers.py`` runs :func:`render` and fails when README.md disagrees.
+
+It also writes ``docs/claims.md`` (every claim with its pinned verdict) and
+``src/replearn/experiments/verdicts.json`` (the same verdicts as data, read by
+``replearn list --markdown`` for docs/coverage.md and by ``replearn info``).
 """
 
 from __future__ import annotations
@@ -431,6 +435,21 @@ def marker_names(text: str) -> list[str]:
     return [m.group("name") for m in MARKER.finditer(text)]
 
 
+def verdicts_json(files: list[ClaimsFile]) -> str:
+    """``src/replearn/experiments/verdicts.json``: experiment -> claim id -> pinned verdict."""
+    out: dict[str, dict[str, str]] = {}
+    for cf in files:
+        for exp, verdicts in cf.verdicts.items():
+            for cid, v in verdicts.items():
+                text = {True: "holds", False: "fails"}.get(v, "not measured")  # type: ignore[arg-type]
+                out.setdefault(exp, {})[cid] = text
+    ordered = {k: dict(sorted(v.items())) for k, v in sorted(out.items())}
+    return json.dumps(ordered, indent=1) + "\n"
+
+
+VERDICTS_JSON = REPO / "src" / "replearn" / "experiments" / "verdicts.json"
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--readme", type=Path, default=README)
@@ -438,7 +457,17 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--list", action="store_true", help="print each marker and its value")
     parser.add_argument("--claims-doc", type=Path, default=CLAIMS_DOC, help="docs/claims.md")
     args = parser.parse_args(argv)
-    doc = claims_document(read_claims())
+    files = read_claims()
+    verdicts = verdicts_json(files)
+    old_verdicts = VERDICTS_JSON.read_text(encoding="utf-8") if VERDICTS_JSON.exists() else ""
+    if verdicts != old_verdicts:
+        if args.check:
+            print(f"{VERDICTS_JSON} is out of date: run python scripts/numbers.py")
+            return 1
+        if not args.list:
+            VERDICTS_JSON.write_text(verdicts, encoding="utf-8")
+            print(f"{VERDICTS_JSON}: rewritten")
+    doc = claims_document(files)
     old_doc = args.claims_doc.read_text(encoding="utf-8") if args.claims_doc.exists() else ""
     if doc != old_doc:
         if args.check:

@@ -173,3 +173,18 @@ def test_claims_document_lists_every_claim_with_its_pinned_verdict() -> None:
     for line in rows:
         verdict = line.split(" | ")[3]
         assert verdict in ("holds", "fails", "not measured", "not pinned"), line
+
+
+def test_verdicts_json_is_what_the_claims_tests_pin() -> None:
+    """src/replearn/experiments/verdicts.json is what the script writes from tests/claims."""
+    from replearn.experiments.verdicts import VERDICTS_FILE, pinned_verdict
+
+    files = numbers.read_claims()
+    written = numbers.verdicts_json(files)
+    assert VERDICTS_FILE.read_text(encoding="utf-8") == written, "run python scripts/numbers.py"
+    for cf in files:
+        for exp, verdicts in cf.verdicts.items():
+            for cid, v in verdicts.items():
+                expected = {True: "holds", False: "fails"}.get(v, "not measured")
+                assert pinned_verdict(exp, cid) == expected, (exp, cid)
+    assert pinned_verdict("no-such-experiment", "x") == "not pinned"
