@@ -17,6 +17,7 @@ from typing import Any
 from replearn import registry
 from replearn.config import diff, to_dict
 from replearn.experiments.timings import expected_time_lines
+from replearn.experiments.verdicts import pinned_verdict
 
 __all__ = ["config_keys", "describe", "docstring_attributes", "preset_changes"]
 
@@ -134,7 +135,11 @@ def describe(name: str) -> str:
     lines += ["", "expected time (measured runs; scripts/time_presets.py):"]
     lines += expected_time_lines(exp.name, list(exp.presets))
     lines += ["", "claims:" if exp.claims else "claims: none"]
-    lines += [f"  {c.id}: {c.statement}" for c in exp.claims]
+    lines += [
+        f"  {c.id} (pinned verdict of the default config: {pinned_verdict(exp.name, c.id)}): "
+        f"{c.statement}"
+        for c in exp.claims
+    ]
     quick = "quick" if "quick" in exp.presets else "tiny"
     lines += [
         "",
