@@ -28,7 +28,7 @@ Claims (paired over seeds, :func:`~replearn.experiments.stats.compare_seeds`):
   ``non_inferiority`` (RoBERTa's finding; the lower bound of the difference above -margin).
 * ``dynamic-masking-not-worse``: ``bert-mlm`` (dynamic) is not worse than
   ``bert-mlm-static`` by more than ``non_inferiority``. RoBERTa's third change, longer
-  sequences, is not tested here (SST-2 sentences are short).
+  sequences, is not tested here (SST-2 sentences are short): see ``roberta-sequence-length``.
 
 Data: SST-2 and Tiny Shakespeare files (``replearn data download``); the tiny preset uses
 generated sentences (``data="synthetic"``) and reads no file.
