@@ -13,7 +13,7 @@
    Gaussian pixel noise (std 0.1) and to 10,000 with noise 0.3 (sampled with replacement,
    seeded). Claim: the two values agree to 1e-3 relative; the times are reported.
 2. ``gan_dcgan_engine`` -- DCGAN training throughput: ``replearn.engine.fit`` on the
-   ``gan-images`` task (:class:`replearn.experiments.gan.images.ImageGANTask`, model
+   ``gan-images`` task (:class:`replearn.experiments.gan.gan_images.ImageGANTask`, model
    ``dcgan``: one critic step and one generator step per update, non-saturating loss)
    vs a plain PyTorch loop doing the same work: the same initial weights, the same Adam
    optimizers, the same batches (the engine's seeded permutation per epoch), the same
@@ -42,7 +42,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from harness import Contender, compare
 from replearn.data.images import load_classification
 from replearn.engine import EngineConfig, RunContext, fit
-from replearn.experiments.gan.images import ImageGANTask, build, optimizers
+from replearn.experiments.gan.gan_images import ImageGANTask, build, optimizers
 from replearn.gan import losses as L
 from replearn.metrics import extract, feature_classifier, fid_from_features
 

@@ -6,6 +6,7 @@ import argparse
 import inspect
 import json
 import os
+import re
 from pathlib import Path
 from typing import Any
 
@@ -33,11 +34,43 @@ def _console() -> Console:
 def source_file(entry: registry.Entry) -> str:
     """Path of the file defining ``entry``, relative to the repository (``src/replearn/...``)."""
     obj = entry.obj.run if entry.kind == "experiment" else entry.obj
-    path = Path(inspect.getsourcefile(obj) or "")
+    # unwrap decorators (e.g. a contextlib decorator on run), else the wrapper's file is found
+    path = Path(inspect.getsourcefile(inspect.unwrap(obj)) or "")
     try:
         return str(Path("src/replearn") / path.resolve().relative_to(_PACKAGE_ROOT))
     except ValueError:
         return str(path)
+
+
+def _claims_test(entry: registry.Entry, stem: str) -> str:
+    """The slow claims test of experiment ``entry`` defined in module ``stem``.
+
+    In order: ``tests/claims/test_<topic>_<stem>_claims.py``; the same with the stem's topic
+    prefix dropped (``cnn-cost`` -> ``test_cnn_cost_claims.py``); the claims test that names the
+    experiment (``"<name>"``) or imports its module; else the topic's ``test_<topic>_claims.py``.
+    """
+    claims_dir = Path("tests/claims")
+    short = stem.removeprefix(f"{entry.topic}_")
+    for candidate in (
+        f"test_{entry.topic}_{stem}_claims.py",
+        f"test_{entry.topic}_{short}_claims.py",
+    ):
+        if (_REPO / claims_dir / candidate).is_file():
+            return str(claims_dir / candidate)
+    module = f"replearn.experiments.{entry.topic}"
+    pattern = rf"^from {re.escape(module)} import \(?([^)]*?)\)?$"
+    imports = re.compile(rf"{pattern}|^from {re.escape(module)}\.{stem} import", re.MULTILINE)
+    files = sorted((_REPO / claims_dir).glob("test_*_claims.py"))
+    topic_first = sorted(files, key=lambda f: not f.name.startswith(f"test_{entry.topic}_"))
+    for path in topic_first:
+        text = path.read_text(encoding="utf-8")
+        if f'"{entry.name}"' in text or f"'{entry.name}'" in text:
+            return str(claims_dir / path.name)
+        for match in imports.finditer(text):
+            names = match.group(1)
+            if names is None or stem in re.split(r"[\s,]+", names):
+                return str(claims_dir / path.name)
+    return str(claims_dir / f"test_{entry.topic}_claims.py")
 
 
 def checking_test(entry: registry.Entry) -> str:
@@ -46,12 +79,7 @@ def checking_test(entry: registry.Entry) -> str:
     if entry.kind == "experiment":
         if not entry.obj.claims:
             return "tests/test_cli_smoke.py"
-        # tests/claims/test_<topic>_<module>_claims.py when a topic splits its claims by
-        # experiment module, else the topic's tests/claims/test_<topic>_claims.py.
-        own = Path("tests/claims") / f"test_{entry.topic}_{stem}_claims.py"
-        if (_REPO / own).is_file():
-            return str(own)
-        return str(Path("tests/claims") / f"test_{entry.topic}_claims.py")
+        return _claims_test(entry, stem)
     # a method folder (src/replearn/<topic>/<folder>/<file>.py) is tested by test_<folder>.py
     parts = Path(source_file(entry)).parts
     if len(parts) > 4 and parts[2] == entry.topic:

@@ -10,7 +10,7 @@ import pytest
 
 from replearn.engine.context import RunContext
 from replearn.experiments.base import judge
-from replearn.experiments.diffusion import spectrum
+from replearn.experiments.diffusion import diffusion_spectrum
 
 # not slow: the default config takes ~1.2 s CPU (measured at load ~15); closed-form SNR crossings
 pytestmark: list[pytest.MarkDecorator] = []
@@ -20,8 +20,8 @@ MEASURED = {"high-frequencies-first": True}
 
 def test_claims_verdicts(tmp_path):
     ctx = RunContext(out=tmp_path, seed=0)
-    result = spectrum.run(spectrum.Config(), ctx)
-    verdicts = {row["id"]: row for row in judge(spectrum.CLAIMS, result.metrics)}
+    result = diffusion_spectrum.run(diffusion_spectrum.Config(), ctx)
+    verdicts = {row["id"]: row for row in judge(diffusion_spectrum.CLAIMS, result.metrics)}
     assert set(verdicts) == set(MEASURED)
     for claim_id, expected in MEASURED.items():
         assert verdicts[claim_id]["holds"] is expected, verdicts[claim_id]["evidence"]

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 import torch
 
-from replearn.experiments.flow import images, toy2d
+from replearn.experiments.flow import flow_images, flow_toy2d
 from replearn.experiments.flow.common import auroc, build_flow
 
 
@@ -29,33 +29,33 @@ def test_build_flow_names() -> None:
 
 
 def test_ood_sets_are_on_the_pixel_grid() -> None:
-    _, test = images.load_images("digits", seed=0)
-    sets = images.ood_sets("digits", test, 16, seed=0)
+    _, test = flow_images.load_images("digits", seed=0)
+    sets = flow_images.ood_sets("digits", test, 16, seed=0)
     assert set(sets) == {"noise", "inverted", "photo-patches"}
     for x in sets.values():
         assert x.shape == (16, 1, 8, 8)
-        torch.testing.assert_close(x, images.quantize(x, 17), rtol=0, atol=0)
+        torch.testing.assert_close(x, flow_images.quantize(x, 17), rtol=0, atol=0)
 
 
 def test_bits_per_dim_of_a_trained_free_model_is_finite() -> None:
-    train, test = images.load_images("digits", seed=0)
+    train, test = flow_images.load_images("digits", seed=0)
     shape = tuple(train.shape[1:])
     flow = build_flow("realnvp", shape, hidden=4, depth=1)
-    task = images.FlowNLLTask(flow, images.Preprocess(shape, 17, 0.05))
-    b1, b2 = images.bpd(task, test[:8], seed=3), images.bpd(task, test[:8], seed=3)
+    task = flow_images.FlowNLLTask(flow, flow_images.Preprocess(shape, 17, 0.05))
+    b1, b2 = flow_images.bpd(task, test[:8], seed=3), flow_images.bpd(task, test[:8], seed=3)
     torch.testing.assert_close(b1, b2, rtol=0, atol=0)  # a fixed dequantization draw
     assert torch.isfinite(b1).all() and (b1 > 0).all()
 
 
 def test_configs_validate() -> None:
     with pytest.raises(ValueError, match="timing_dims"):
-        toy2d.Config(timing_dims=(4,))
+        flow_toy2d.Config(timing_dims=(4,))
     with pytest.raises(ValueError, match="n_seeds"):
-        images.Config(n_seeds=-1)
+        flow_images.Config(n_seeds=-1)
 
 
 def test_inverse_vs_lipschitz_measures_both_sides() -> None:
     points = torch.randn(64, 2, generator=torch.Generator().manual_seed(0))
-    out = toy2d.inverse_vs_lipschitz(points, (0.5, 3.0))
+    out = flow_toy2d.inverse_vs_lipschitz(points, (0.5, 3.0))
     assert out["converged_fraction"][0] == 1.0
     assert out["converged_fraction"][1] < 0.5

@@ -7,7 +7,7 @@ import torch
 from torch.utils.data import TensorDataset
 
 from replearn.engine import EngineConfig, RunContext, fit
-from replearn.experiments.gan.images import MODELS, ImageGANTask, build, optimizers
+from replearn.experiments.gan.gan_images import MODELS, ImageGANTask, build, optimizers
 
 
 @pytest.mark.parametrize("model", MODELS)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 import torch
 
-from replearn.experiments.gan.spade import CLASS_VALUES, layout_error, layouts
+from replearn.experiments.gan.gan_spade import CLASS_VALUES, layout_error, layouts
 
 
 def test_layouts_are_one_hot_and_images_follow_them():

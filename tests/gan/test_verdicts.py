@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-from replearn.experiments.gan import cycle, images, metrics, mixture
+from replearn.experiments.gan import gan_cycle, gan_images, gan_metrics, gan_mixture
 
 
 def _mixture_metrics(minimax, **others):
     m = {"minimax_modes_covered_seeds": minimax, "minimax_modes_covered_mean": sum(minimax) / 3}
-    for name in mixture.STABILIZERS:
+    for name in gan_mixture.STABILIZERS:
         seeds = others.get(name.replace("-", "_"), [8.0, 8.0, 8.0])
         m[f"{name}_modes_covered_seeds"] = seeds
         m[f"{name}_modes_covered_mean"] = sum(seeds) / len(seeds)
@@ -15,24 +15,24 @@ def _mixture_metrics(minimax, **others):
 
 
 def test_mixture_verdict_needs_every_stabilizer_above_two_se():
-    holds, _ = mixture._verdict_stabilizers(_mixture_metrics([1.0, 2.0, 1.0]))
+    holds, _ = gan_mixture._verdict_stabilizers(_mixture_metrics([1.0, 2.0, 1.0]))
     assert holds
     # one stabilizer with a paired difference inside 2 SE fails the whole statement
-    holds, text = mixture._verdict_stabilizers(
+    holds, text = gan_mixture._verdict_stabilizers(
         _mixture_metrics([1.0, 2.0, 1.0], unrolled=[1.0, 8.0, 1.0])
     )
     assert not holds and "unrolled - minimax" in text
-    holds, text = mixture._verdict_stabilizers({"minimax_modes_covered_seeds": [1.0]})
+    holds, text = gan_mixture._verdict_stabilizers({"minimax_modes_covered_seeds": [1.0]})
     assert not holds and "not measured" in text
     m = _mixture_metrics([1.0, 2.0, 1.0])
     m = {k: v[:2] if isinstance(v, list) else v for k, v in m.items()}
-    assert "3 seeds" in mixture._verdict_stabilizers(m)[1]
+    assert "3 seeds" in gan_mixture._verdict_stabilizers(m)[1]
 
 
 def test_paired_difference_and_standard_error():
     m = _mixture_metrics([2.0, 4.0, 6.0], minibatch=[3.0, 6.0, 6.0])
     # minibatch - minimax = (1, 2, 0): mean 1, SE 1/sqrt(3) = 0.577
-    assert "minibatch - minimax +1.00 modes (SE 0.58)" in mixture._verdict_stabilizers(m)[1]
+    assert "minibatch - minimax +1.00 modes (SE 0.58)" in gan_mixture._verdict_stabilizers(m)[1]
 
 
 def test_truncation_cycle_and_metric_verdicts():
@@ -40,16 +40,16 @@ def test_truncation_cycle_and_metric_verdicts():
         {"threshold": 0.5, "precision": 0.9, "recall": 0.1, "fid": 9.0, "inception_score": 2.0},
         {"threshold": "inf", "precision": 0.8, "recall": 0.5, "fid": 3.0, "inception_score": 2.0},
     ]
-    assert images._verdict_truncation({"biggan_truncation": rows})[0]
+    assert gan_images._verdict_truncation({"biggan_truncation": rows})[0]
     rows[0]["precision"] = 0.7
-    assert not images._verdict_truncation({"biggan_truncation": rows})[0]
-    assert not images._verdict_truncation({})[0]
+    assert not gan_images._verdict_truncation({"biggan_truncation": rows})[0]
+    assert not gan_images._verdict_truncation({})[0]
     base = {"cycle_error_x": 0.1, "cycle_error_y": 0.1, "translation_error": 0.3}
-    assert cycle._verdict({**base, "cycle_error": 0.1, "pair_distance": 0.5})[0]
-    assert not cycle._verdict({**base, "cycle_error": 0.2, "pair_distance": 0.5})[0]
+    assert gan_cycle._verdict({**base, "cycle_error": 0.1, "pair_distance": 0.5})[0]
+    assert not gan_cycle._verdict({**base, "cycle_error": 0.2, "pair_distance": 0.5})[0]
     m = {}
-    for i, s in enumerate(metrics.SETS):
+    for i, s in enumerate(gan_metrics.SETS):
         m[f"{s}_fid"], m[f"{s}_kid"] = float(i), float(i) / 10
-    assert metrics._verdict_agree(m)[0]
+    assert gan_metrics._verdict_agree(m)[0]
     m["noisy_kid"] = 100.0
-    assert not metrics._verdict_agree(m)[0]
+    assert not gan_metrics._verdict_agree(m)[0]

@@ -7,8 +7,8 @@ import math
 import pytest
 import torch
 
-from replearn.experiments.optim.adam_anatomy import AdamNoBiasCorrection, Config
 from replearn.experiments.optim.digits_bench import IndexClassifier, index_batches, load_bench, mlp
+from replearn.experiments.optim.optim_adam_anatomy import AdamNoBiasCorrection, Config
 from replearn.experiments.optim.optim_training import Config as TrainingConfig
 from replearn.optim import Adam, RMSprop
 

@@ -4,7 +4,12 @@ from __future__ import annotations
 
 import torch
 
-from replearn.experiments.sequence.long_range import Config, build, delayed_recall, randomize_s4
+from replearn.experiments.sequence.long_range_models import (
+    Config,
+    build,
+    delayed_recall,
+    randomize_s4,
+)
 from replearn.sequence.ssm.hippo import s4d_legs
 
 

@@ -10,6 +10,9 @@ and ``linear_probe_accuracy`` / ``knn_accuracy`` of the distilled student's hidd
 ``-fashion`` uses scikit-learn's digits unless ``--set data=fashion-mnist``.
 
 Writes ``students.png`` (test accuracy of teacher and students).
+
+This file is named ``distill.py`` rather than after one experiment (the naming rule of
+:mod:`replearn.experiments`) because it registers both data variants from one factory by design.
 """
 
 from __future__ import annotations

@@ -15,6 +15,9 @@ The claims of each method need ablated variants (``ablations=true``), trained wi
 seeds so that differences are paired; improvement verdicts require the mean paired
 difference over seeds to exceed two standard errors. Writes ``probe.png`` (probe accuracy per
 variant).
+
+This file is named ``pretrain.py`` rather than after one experiment (the naming rule of
+:mod:`replearn.experiments`) because it registers the whole family from one factory by design.
 """
 
 from __future__ import annotations
