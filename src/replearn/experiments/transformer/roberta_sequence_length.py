@@ -201,7 +201,8 @@ def heldout_loss(model: BERT, inputs: Tensor, labels: Tensor, length: int) -> fl
         inputs, labels: (N, long_len); labels -100 where a token is not masked.
     """
     model.eval()
-    x, y = inputs.reshape(-1, length), labels.reshape(-1, length)
+    dev = next(model.parameters()).device  # the engine may have moved the model
+    x, y = inputs.reshape(-1, length).to(dev), labels.reshape(-1, length).to(dev)
     total, count = 0.0, 0
     for i in range(0, len(x), 256):
         h = model(x[i : i + 256], None, torch.ones_like(x[i : i + 256]))
