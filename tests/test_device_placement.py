@@ -63,6 +63,7 @@ _SAMPLE = (
 META_LIMITS: dict[str, tuple[str, str]] = {
     "bert-claims": ("nonzero", "torch.nonzero has no meta kernel (MLM masking)"),
     "bert-sst2": ("nonzero", "torch.nonzero has no meta kernel (MLM masking)"),
+    "roberta-sequence-length": ("nonzero", "torch.nonzero has no meta kernel (MLM masking)"),
     "cnn-invariance": ("division by zero", "a ratio of two zero stand-in numbers"),
     "cnn-residual": ("division by zero", "a ratio of two zero stand-in numbers"),
     "d3pm-text": ("invalid multinomial", _SAMPLE),
