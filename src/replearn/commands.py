@@ -13,7 +13,7 @@ from typing import Any
 from rich.console import Console
 from rich.table import Table
 
-from replearn import registry
+from replearn import registry, runfolder
 from replearn.config import ConfigError
 
 _PACKAGE_ROOT = Path(__file__).resolve().parent
@@ -183,7 +183,7 @@ def cmd_run(args: argparse.Namespace) -> int:
 def run_context(out: Path) -> dict[str, Any]:
     """``result.json``'s context (preset, seed, data) of a run folder; {} if absent."""
     try:
-        context = json.loads((out / "result.json").read_text(encoding="utf-8")).get("context")
+        context = json.loads((out / runfolder.RESULT).read_text(encoding="utf-8")).get("context")
     except (OSError, ValueError, AttributeError):
         return {}
     return context if isinstance(context, dict) else {}
@@ -255,7 +255,7 @@ def cmd_claims(
             out=run_dir,
             seed=seed,
             preset=preset,
-            resume=(run_dir / "config.json").exists(),
+            resume=(run_dir / runfolder.CONFIG).exists(),
             progress=False,
         )
         held = sum(c["holds"] for c in summary.claims)
@@ -299,8 +299,8 @@ def cmd_report(run_dir: Path) -> int:
     """``replearn report RUN_DIR``."""
     from replearn.report.html import write_run_report
 
-    if not (run_dir / "config.json").is_file():
-        raise ConfigError(f"{run_dir} is not a run folder (no config.json)")
+    if not (run_dir / runfolder.CONFIG).is_file():
+        raise ConfigError(f"{run_dir} is not a run folder (no {runfolder.CONFIG})")
     check_run_files(run_dir)
     print(write_run_report(run_dir))
     return 0
@@ -308,7 +308,7 @@ def cmd_report(run_dir: Path) -> int:
 
 def check_run_files(run_dir: Path) -> None:
     """Raise ``ConfigError`` naming the first corrupt file of a run folder (and the line)."""
-    for name in ("config.json", "result.json", "env.json"):
+    for name in (runfolder.CONFIG, runfolder.RESULT, runfolder.ENV):
         path = run_dir / name
         if not path.is_file():
             continue
@@ -318,7 +318,7 @@ def check_run_files(run_dir: Path) -> None:
             raise ConfigError(f"{path} is corrupt: {err}") from None
         if not isinstance(value, dict):
             raise ConfigError(f"{path} is corrupt: not a JSON object")
-    metrics = run_dir / "metrics.jsonl"
+    metrics = run_dir / runfolder.METRICS
     if metrics.is_file():
         try:
             lines = metrics.read_text(encoding="utf-8").splitlines()

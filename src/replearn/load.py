@@ -35,6 +35,7 @@ from typing import Any
 import torch
 from torch import nn
 
+from replearn import runfolder
 from replearn.config import ConfigError, apply_overrides
 
 __all__ = ["Captured", "LoadError", "LoadedRun", "capture_fit", "config_from_dict", "load_run"]
@@ -235,8 +236,8 @@ def load_run(path: str | Path) -> LoadedRun:
         UnknownNameError: The experiment is not registered (any more).
     """
     folder = Path(path)
-    record = _read_json(folder / "config.json")
-    weights = folder / "model.safetensors"
+    record = _read_json(folder / runfolder.CONFIG)
+    weights = folder / runfolder.MODEL
     if not weights.is_file():
         raise LoadError(f"{weights} not found: the run saved no model (or has not finished)")
     from replearn.experiments.base import get_experiment
@@ -250,7 +251,7 @@ def load_run(path: str | Path) -> LoadedRun:
     captured = capture_fit(name, config=config, seed=seed)
     model = _matching_module(captured.task, weights)
     model.eval()
-    result = folder / "result.json"
+    result = folder / runfolder.RESULT
     metrics = _read_json(result) if result.is_file() else {}
     return LoadedRun(model, config, name, seed, preset, metrics)
 

@@ -29,10 +29,12 @@ from typing import Any
 
 import torch
 
+from replearn import runfolder
+
 MAGIC = b"REPLEARN-CKPT-1\n"
 _DIGEST = 32
-_NAME = re.compile(r"^step-(\d{9})\.ckpt$")
-LATEST = "latest"
+_NAME = re.compile(rf"^step-(\d{{9}}){re.escape(runfolder.CHECKPOINT_SUFFIX)}$")
+LATEST = runfolder.LATEST
 
 
 class CheckpointError(RuntimeError):
@@ -110,7 +112,7 @@ def load_checkpoint(path: Path | str, map_location: str | torch.device = "cpu") 
 
 def checkpoint_name(step: int) -> str:
     """File name of the checkpoint taken after ``step`` optimizer steps."""
-    return f"step-{step:09d}.ckpt"
+    return f"step-{step:09d}{runfolder.CHECKPOINT_SUFFIX}"
 
 
 def list_checkpoints(folder: Path) -> list[Path]:

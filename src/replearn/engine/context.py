@@ -13,6 +13,7 @@ from typing import Any
 
 import torch
 
+from replearn import runfolder
 from replearn.engine.checkpoint import find_resumable
 from replearn.engine.distributed import DistInfo
 from replearn.engine.logging import MetricsLogger
@@ -66,12 +67,12 @@ class RunContext:
     def __post_init__(self) -> None:
         self.out = Path(self.out)
         if self.logger is None:
-            self.logger = MetricsLogger(self.out / "metrics.jsonl", enabled=self.dist.is_main)
+            self.logger = MetricsLogger(self.out / runfolder.METRICS, enabled=self.dist.is_main)
 
     @property
     def checkpoint_dir(self) -> Path:
         """``out/checkpoints``."""
-        return self.out / "checkpoints"
+        return self.out / runfolder.CHECKPOINTS
 
     def path(self, name: str) -> Path:
         """A file in the run folder (for plots and artefacts)."""

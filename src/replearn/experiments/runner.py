@@ -25,6 +25,7 @@ from typing import Any
 
 import torch
 
+from replearn import runfolder
 from replearn.config import ConfigError, apply_overrides, diff, to_dict
 from replearn.engine import checkpoint as ckpt
 from replearn.engine import distributed
@@ -131,8 +132,8 @@ def _check_folder(out: Path, record: dict[str, Any], resume: bool) -> None:
     ``--resume`` may raise ``engine.max_steps`` (any ``*.max_steps``) to extend a run:
     training continues from the newest checkpoint up to the new step count.
     """
-    config_file = out / "config.json"
-    holds_run = config_file.exists() or (out / "metrics.jsonl").exists()
+    config_file = out / runfolder.CONFIG
+    holds_run = config_file.exists() or (out / runfolder.METRICS).exists()
     if not resume:
         if holds_run:
             raise ConfigError(
@@ -140,7 +141,7 @@ def _check_folder(out: Path, record: dict[str, Any], resume: bool) -> None:
             )
         return
     if not config_file.exists():
-        if holds_run or any((out / "checkpoints").glob("*.ckpt")):
+        if holds_run or any((out / runfolder.CHECKPOINTS).glob(f"*{runfolder.CHECKPOINT_SUFFIX}")):
             return  # checkpoints without a config: the checkpoint check decides
         raise ConfigError(
             f"--resume: {out} holds no run (no config.json); run without --resume to start one"
@@ -160,14 +161,14 @@ def _check_folder(out: Path, record: dict[str, Any], resume: bool) -> None:
 
 def _clean_failed_start(out: Path, created: bool) -> None:
     """After a run failed with no checkpoint written, leave nothing that blocks a retry."""
-    if any((out / "checkpoints").glob("*.ckpt")):
+    if any((out / runfolder.CHECKPOINTS).glob(f"*{runfolder.CHECKPOINT_SUFFIX}")):
         return  # something to --resume from: keep it all
     if created:
         import shutil
 
         shutil.rmtree(out, ignore_errors=True)
         return
-    for name in ("config.json", "env.json", "metrics.jsonl"):
+    for name in (runfolder.CONFIG, runfolder.ENV, runfolder.METRICS):
         (out / name).unlink(missing_ok=True)
 
 
@@ -262,9 +263,9 @@ def _run(
     created = not out_dir.exists()
     if dist.is_main:
         out_dir.mkdir(parents=True, exist_ok=True)
-        _write_json(out_dir / "config.json", record)
+        _write_json(out_dir / runfolder.CONFIG, record)
         _write_json(
-            out_dir / "env.json", {**environment(dev, dist.world_size), "reference": reference}
+            out_dir / runfolder.ENV, {**environment(dev, dist.world_size), "reference": reference}
         )
     distributed.barrier()
     seed_everything(seed)
@@ -292,13 +293,13 @@ def _run(
             context["reference"] = True
         if sources.fixtures_used():
             context["data_fixtures"] = sources.fixtures_used()
-        _write_json(out_dir / "result.json", {**metrics, "claims": claims, "context": context})
+        _write_json(out_dir / runfolder.RESULT, {**metrics, "claims": claims, "context": context})
         if result.model is not None:
-            _save_model(result.model, out_dir / "model.safetensors")
+            _save_model(result.model, out_dir / runfolder.MODEL)
         if report:
             from replearn.report.html import write_run_report
             from replearn.report.plots import plot_curves, read_metrics
 
-            plot_curves(read_metrics(out_dir / "metrics.jsonl"), out_dir)
+            plot_curves(read_metrics(out_dir / runfolder.METRICS), out_dir)
             write_run_report(out_dir)
     return RunSummary(out=out_dir, metrics=metrics, claims=claims)

@@ -13,6 +13,7 @@ import json
 import sys
 from dataclasses import dataclass
 
+from replearn import runfolder
 from replearn.engine import RunContext
 from replearn.experiments.base import Result, experiment
 
@@ -66,7 +67,7 @@ def run(cfg: TourConfig, ctx: RunContext) -> Result:
     for i, name in enumerate(names):
         preset = cfg.preset or known.get(name, "quick")
         sub = ctx.out / name
-        done = sub / "result.json"
+        done = sub / runfolder.RESULT
         if ctx.resume and done.exists():
             result = json.loads(done.read_text(encoding="utf-8"))
         else:
@@ -98,7 +99,7 @@ def run(cfg: TourConfig, ctx: RunContext) -> Result:
                 metrics[f"{name}/{key}"] = result[key]
         ctx.log(i, stop=name, claims_holding=holds, claims_total=total)
     if ctx.dist.is_main:
-        write_index(run_dirs, ctx.out / "index.html")
+        write_index(run_dirs, ctx.out / runfolder.INDEX)
     metrics.update({"stops": len(names), "claims_holding": holds, "claims_total": total})
     if ctx.dist.is_main:
         failing = [str(c["id"]) for c in sub_claims if not c["holds"]]

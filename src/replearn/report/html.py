@@ -26,6 +26,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import quote
 
+from replearn import runfolder
 from replearn.report.plots import CURVE_FIGSIZE, DPI, _atomic_open, read_metrics
 
 __all__ = ["RunFiles", "load_run", "write_claims_report", "write_index", "write_run_report"]
@@ -36,7 +37,7 @@ LAST_METRIC_ROWS = 10
 THUMB_WIDTH = 480
 """Width in CSS pixels of plot thumbnails in the claims and tour pages (click: full size)."""
 
-SAMPLES_FILE = "samples.txt"
+SAMPLES_FILE = runfolder.SAMPLES
 """Generated samples an experiment writes into its run folder; shown inline in the report."""
 
 MAX_SAMPLE_CHARS = 4000
@@ -159,10 +160,10 @@ def load_run(run_dir: str | os.PathLike[str]) -> RunFiles:
     notes: list[str] = []
     return RunFiles(
         run_dir=run_dir,
-        config=_read_json_object(run_dir / "config.json", notes),
-        result=_read_json_object(run_dir / "result.json", notes),
-        env=_read_json_object(run_dir / "env.json", notes),
-        metrics=_read_metrics_noted(run_dir / "metrics.jsonl", notes),
+        config=_read_json_object(run_dir / runfolder.CONFIG, notes),
+        result=_read_json_object(run_dir / runfolder.RESULT, notes),
+        env=_read_json_object(run_dir / runfolder.ENV, notes),
+        metrics=_read_metrics_noted(run_dir / runfolder.METRICS, notes),
         pngs=sorted(p.name for p in run_dir.glob("*.png") if p.is_file()),
         notes=notes,
     )
@@ -553,7 +554,7 @@ def write_run_report(run_dir: str | os.PathLike[str]) -> Path:
     env = _kv_table(run.env) if run.env else _missing("no env.json")
     body += _section("Environment", env)
     page = _page(f"{run.experiment} — replearn run", body)
-    return _write_text(run.run_dir / "report.html", page)
+    return _write_text(run.run_dir / runfolder.REPORT, page)
 
 
 # --------------------------------------------------------------------------- claims report
@@ -694,7 +695,7 @@ def _index_summary(runs: Sequence[RunFiles], base_dir: Path) -> str:
     """One row per sub-run: link to its section, report, claims, wall time."""
     rows = []
     for i, run in enumerate(runs):
-        report = run.run_dir / "report.html"
+        report = run.run_dir / runfolder.REPORT
         link = f'<a href="{_e(_href(report, base_dir))}">report</a>' if report.is_file() else ""
         claims = _claims_summary([c.get("holds") for c in run.claims]) if run.claims else ""
         wall = (run.result or {}).get("wall_time_s")

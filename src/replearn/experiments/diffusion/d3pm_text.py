@@ -31,6 +31,7 @@ import torch.nn.functional as F
 from torch import Tensor
 from torch.utils.data import TensorDataset
 
+from replearn import runfolder
 from replearn.diffusion.d3pm import D3PM, SequenceDenoiser
 from replearn.engine import EngineConfig, RunContext, Task, evaluate, fit, single_thread
 from replearn.experiments.base import Claim, Result, experiment
@@ -208,7 +209,7 @@ def run(cfg: Config, ctx: RunContext) -> Result:
         plots.append(save_image_grid(samples.reshape(16, 1, 8, 8).float(), ctx.path("samples.png"),
                                      nrow=8, value_range=(0, 1), title="D3PM samples"))  # fmt: skip
     else:
-        ctx.path("samples.txt").write_text(
+        ctx.path(runfolder.SAMPLES).write_text(
             "\n---\n".join(vocab.decode(s.tolist()) for s in samples)
         )
     return Result(metrics=metrics, model=model, plots=plots)

@@ -29,6 +29,7 @@ from typing import Any
 
 import torch
 
+from replearn import runfolder
 from replearn.engine import EngineConfig, RunContext, fit, single_thread
 from replearn.experiments.base import Claim, Result, experiment
 from replearn.experiments.rlhf.common import engine, frozen_copy, pretrain, sft
@@ -221,5 +222,5 @@ def run(cfg: Config, ctx: RunContext) -> Result:
     for r, run_ in enumerate(runs):
         lines.append(f"-- seed {r}")
         lines += [f"{p!r} | {b!r} | {a!r}" for p, b, a in run_["samples"]]
-    ctx.path("samples.txt").write_text("\n".join(lines) + "\n", encoding="utf-8")
+    ctx.path(runfolder.SAMPLES).write_text("\n".join(lines) + "\n", encoding="utf-8")
     return Result(metrics=metrics, plots=plots)

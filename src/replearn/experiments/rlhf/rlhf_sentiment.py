@@ -32,6 +32,7 @@ from typing import Any, Literal
 
 import torch
 
+from replearn import runfolder
 from replearn.engine import EngineConfig, RunContext, single_thread
 from replearn.experiments.base import Claim, Result, experiment
 from replearn.experiments.rlhf.common import engine, frozen_copy, pretrain, sft
@@ -354,5 +355,5 @@ def run(cfg: Config, ctx: RunContext) -> Result:
                 )
             )
         )
-    ctx.path("samples.txt").write_text("\n".join(lines) + "\n", encoding="utf-8")
+    ctx.path(runfolder.SAMPLES).write_text("\n".join(lines) + "\n", encoding="utf-8")
     return Result(metrics=metrics, plots=plots(ctx, metrics, runs[0], zero[0]))

@@ -30,6 +30,7 @@ from typing import Any
 import torch
 from torch import Tensor
 
+from replearn import runfolder
 from replearn.data.text import TinyShakespeare
 from replearn.engine import EngineConfig, RunContext, fit
 from replearn.engine.bptt import TruncatedBPTTTask, language_model_streams
@@ -195,7 +196,7 @@ def run(cfg: Config, ctx: RunContext) -> Result:
         prime = torch.tensor(vocab.encode(cfg.prime))
         ids = generate(model, prime, cfg.sample_chars, temperature=cfg.temperature, generator=gen)
     text = cfg.prime + vocab.decode(ids)
-    ctx.path("samples.txt").write_text(text, encoding="utf-8")
+    ctx.path(runfolder.SAMPLES).write_text(text, encoding="utf-8")
     metrics: dict[str, Any] = {
         "val_loss_nats": val_loss,
         "val_bits_per_char": val_loss / math.log(2),

@@ -44,6 +44,7 @@ from typing import Any
 
 import torch
 
+from replearn import runfolder
 from replearn.data.text import TinyShakespeare
 from replearn.engine import EngineConfig, RandomWindows, RunContext, distributed, fit
 from replearn.experiments.base import Claim, Result, experiment
@@ -229,7 +230,7 @@ def run(cfg: Config, ctx: RunContext) -> Result:
     finally:
         torch.set_num_threads(previous)
     if ctx.dist.is_main:
-        ctx.path("samples.txt").write_text("\n".join(samples) + "\n", encoding="utf-8")
+        ctx.path(runfolder.SAMPLES).write_text("\n".join(samples) + "\n", encoding="utf-8")
     tokens = loop.step * cfg.engine.batch_size * cfg.block_size
     metrics: dict[str, Any] = {
         "val_loss": val_loss,
