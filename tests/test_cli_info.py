@@ -60,3 +60,13 @@ def test_list_searches_and_fits_the_terminal(capsys, monkeypatch) -> None:
     assert main(["list", "fundamentals"]) == 0
     out = capsys.readouterr().out
     assert "fundamentals.mlp" in out and "Train an MLP classifier" in out
+
+
+def test_list_keeps_summaries_on_narrow_terminals(capsys, monkeypatch) -> None:
+    for columns in (60, 80):
+        monkeypatch.setenv("COLUMNS", str(columns))
+        assert main(["list", "fundamentals"]) == 0
+        out = capsys.readouterr().out
+        assert max(len(line) for line in out.splitlines()) <= columns
+        assert "Train an MLP classifier" in " ".join(out.split()), columns  # summary readable
+        assert "Rumelhart" not in out  # the paper column gave way to the summary
