@@ -24,7 +24,8 @@ pytestmark = pytest.mark.slow
 # until someone measures it and writes the verdict here. Estimated cost (2026-12-07): 3 x (750 +
 # 2 x 400) = 4,650 steps at ~0.15 CPU s (the one-seed run: 3,100 steps in 454 s on a quiet
 # core), ~12 CPU min on a quiet core; at load ~27 (~11% of a core for a nice-19 job) over 2 h
-# wall: not started.
+# wall, and still ~25 min at load ~3 when the machine freed up (23:10 UTC, past the cut-off):
+# not started.
 MEASURED: dict[str, bool] = {}
 NOT_REMEASURED = ("pretraining-helps-finetuning",)
 
