@@ -115,3 +115,21 @@ def test_load_data_cuts_each_split_with_its_own_seed_and_flattens() -> None:
     flat = load_data("digits", seed=5, n_train=100, n_test=50, flatten=True)
     assert flat.train.tensors[0].shape == (100, 64) and flat.input_shape == (64,)
     torch.testing.assert_close(flat.test.tensors[0], subset(full.test, 50, 8).tensors[0].flatten(1))
+
+
+def test_mlp_layers_and_activations() -> None:
+    from functools import partial
+
+    from torch import nn
+
+    from replearn.experiments.common import mlp
+
+    net = mlp((4, 8, 8, 3), partial(nn.LeakyReLU, 0.2))
+    kinds = [type(m).__name__ for m in net]
+    assert kinds == ["Linear", "LeakyReLU", "Linear", "LeakyReLU", "Linear"]
+    assert net[1] is not net[3]  # a fresh activation per layer
+    assert [m.out_features for m in net if isinstance(m, nn.Linear)] == [8, 8, 3]
+    assert isinstance(mlp((2, 5, 1))[1], nn.Tanh)  # the default
+    assert len(mlp((2, 1))) == 1
+    with pytest.raises(ValueError, match="at least"):
+        mlp((3,))

@@ -8,14 +8,15 @@ plus the ones experiments share); an experiment with settings of its own binds t
 A comparison experiment is a loop over variants (and seeds): build the model the same way
 for each (:func:`seeded`), train it through the engine in a child run of its own
 (:func:`train_variant`, folder ``<variant>`` or ``<variant>-seed<s>``), then measure it
-(:func:`predict` on a held-out split). The names of the files in a run folder are declared
-once, in :mod:`replearn.experiments.runner` and :class:`replearn.engine.RunContext`.
+(:func:`predict` on a held-out split). Small models: :func:`mlp`. The names of the files in a
+run folder are declared once, in :mod:`replearn.runfolder`.
 """
 
 from __future__ import annotations
 
+import itertools
 import math
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Any, Literal
 
 import torch
@@ -196,3 +197,21 @@ def train_variant(
     with ctx.child(folder, seed=seed) as sub:
         return fit(task, optimizer, data, cfg=engine, ctx=sub, val_set=val_set,
                    callbacks=callbacks, **fit_kwargs)  # fmt: skip
+
+
+def mlp(sizes: Sequence[int], act: Callable[[], nn.Module] = nn.Tanh) -> nn.Sequential:
+    """Linear layers of the given widths with a fresh ``act()`` between them (none after the last).
+
+    Args:
+        sizes: widths from the input to the output, e.g. ``(64, 32, 10)``.
+        act: a module class or factory (``nn.ReLU``, ``partial(nn.LeakyReLU, 0.2)``); tanh by
+            default, the digits benchmark's choice.
+    """
+    if len(sizes) < 2:
+        raise ValueError(f"need at least an input and an output width, got {tuple(sizes)}")
+    layers: list[nn.Module] = []
+    for i, (a, b) in enumerate(itertools.pairwise(sizes)):
+        layers.append(nn.Linear(a, b))
+        if i < len(sizes) - 2:
+            layers.append(act())
+    return nn.Sequential(*layers)

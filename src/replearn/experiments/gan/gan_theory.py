@@ -31,6 +31,7 @@ Writes ``saturation.png``, ``js_w1.png`` and ``spectral.png``.
 from __future__ import annotations
 
 from dataclasses import dataclass, field, replace
+from functools import partial
 from typing import Any
 
 import matplotlib.pyplot as plt
@@ -43,7 +44,7 @@ from torch import Tensor, nn
 from replearn.data import toy2d
 from replearn.engine import EngineConfig, Loop, RunContext, SampleStream, Task, fit, single_thread
 from replearn.experiments.base import Claim, Result, experiment
-from replearn.experiments.gan.toy import mlp
+from replearn.experiments.common import mlp
 from replearn.gan import losses as L
 from replearn.gan.tricks import apply_spectral_norm, layer_sigmas, operator_norm
 from replearn.report.plots import save_figure
@@ -120,8 +121,8 @@ class SaturationProbe(Task):
     def __init__(self, hidden: int, seed: int) -> None:
         super().__init__()
         torch.manual_seed(seed)
-        self.G = mlp([8, hidden, hidden, 2], nn.ReLU())
-        self.D = mlp([2, hidden, hidden, 1], nn.LeakyReLU(0.2))
+        self.G = mlp([8, hidden, hidden, 2], nn.ReLU)
+        self.D = mlp([2, hidden, hidden, 1], partial(nn.LeakyReLU, 0.2))
         self.register_buffer("z_eval", torch.randn(1024, 8))
 
     def update(self, batch: Tensor, loop: Loop) -> dict[str, Tensor]:

@@ -20,13 +20,14 @@ wgan-gp         Wasserstein + GP      Wasserstein            n_critic
 
 from __future__ import annotations
 
-import itertools
+from functools import partial
 from typing import Any
 
 import torch
 from torch import Tensor, nn
 
 from replearn.engine import Loop, Task
+from replearn.experiments.common import mlp
 from replearn.gan import losses as L
 from replearn.gan.tricks import (
     MinibatchDiscrimination,
@@ -40,24 +41,14 @@ from replearn.gan.tricks import (
 METHODS = ("minimax", "nonsaturating", "unrolled", "minibatch", "pacgan", "wgan", "wgan-gp")
 
 
-def mlp(sizes: list[int], act: nn.Module) -> nn.Sequential:
-    """Linear layers of ``sizes`` with ``act`` between them (none after the last)."""
-    layers: list[nn.Module] = []
-    for i, (a, b) in enumerate(itertools.pairwise(sizes)):
-        layers.append(nn.Linear(a, b))
-        if i < len(sizes) - 2:
-            layers.append(act)
-    return nn.Sequential(*layers)
-
-
 def build_players(
     method: str, *, z_dim: int, hidden: int, depth: int, pack_m: int
 ) -> tuple[nn.Module, nn.Module]:
     """Generator z -> (2,) and the method's discriminator (2 m,) -> (1,)."""
-    g = mlp([z_dim] + [hidden] * depth + [2], nn.ReLU())
+    g = mlp([z_dim] + [hidden] * depth + [2], nn.ReLU)
     in_dim = 2 * pack_m if method == "pacgan" else 2
     if method == "minibatch":
-        trunk = mlp([in_dim] + [hidden] * depth, nn.LeakyReLU(0.2))
+        trunk = mlp([in_dim] + [hidden] * depth, partial(nn.LeakyReLU, 0.2))
         d = nn.Sequential(
             trunk,
             nn.LeakyReLU(0.2),
@@ -65,7 +56,7 @@ def build_players(
             nn.Linear(hidden + 16, 1),
         )
     else:
-        d = mlp([in_dim] + [hidden] * depth + [1], nn.LeakyReLU(0.2))
+        d = mlp([in_dim] + [hidden] * depth + [1], partial(nn.LeakyReLU, 0.2))
     return g, d
 
 

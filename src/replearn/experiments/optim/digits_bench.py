@@ -31,7 +31,7 @@ from replearn.engine import (
     fit,
 )
 from replearn.engine.trainer import Loop
-from replearn.experiments.common import seeded
+from replearn.experiments.common import mlp, seeded
 from replearn.report.plots import save_figure
 
 __all__ = [
@@ -75,16 +75,6 @@ def load_bench(seed: int = 0, train_size: int | None = None) -> Bench:
     if train_size is not None:
         xt, yt = xt[:train_size], yt[:train_size]
     return Bench(xt, yt, *both(data.val), *both(data.test))
-
-
-def mlp(sizes: tuple[int, ...], act: type[nn.Module] = nn.Tanh) -> nn.Sequential:
-    """Linear layers of the given widths with ``act`` between them (none after the last)."""
-    layers: list[nn.Module] = []
-    for i in range(len(sizes) - 1):
-        layers.append(nn.Linear(sizes[i], sizes[i + 1]))
-        if i < len(sizes) - 2:
-            layers.append(act())
-    return nn.Sequential(*layers)
 
 
 class IndexClassifier(Task):
