@@ -34,7 +34,7 @@ from replearn.data import load_classification
 from replearn.engine import ClassificationTask, EngineConfig, RunContext
 from replearn.engine.context import single_thread
 from replearn.experiments.base import Claim, Result, experiment
-from replearn.experiments.common import engine_config, predict, subset, train_variant
+from replearn.experiments.common import accuracy, engine_config, predict, subset, train_variant
 from replearn.experiments.stats import compare_seeds
 from replearn.fundamentals.lenet import LeNet5
 from replearn.fundamentals.mlp import MLP
@@ -112,10 +112,6 @@ def build(name: str, num_classes: int) -> nn.Module:
         return ViT(image_size=8, patch_size=2, in_chans=1, num_classes=num_classes, dim=64,
                    depth=4, heads=4, mlp_dim=128)  # fmt: skip
     raise ValueError(f"unknown network {name!r}")
-
-
-def _accuracy(logits: Tensor, y: Tensor) -> float:
-    return float((logits.argmax(1) == y).float().mean())
 
 
 def _verdict_growth(m: dict[str, Any]) -> tuple[bool, str]:
@@ -218,7 +214,7 @@ def _run(cfg: Config, ctx: RunContext) -> Result:
                 opt = torch.optim.Adam(model.parameters(), lr=cfg.lr)
                 train_variant(ctx, f"{name}-n{n}", ClassificationTask(model), opt, train,
                               engine=engine, seed=seed)  # fmt: skip
-                acc[name][i][s] = _accuracy(predict(model, data.test), y_test)
+                acc[name][i][s] = accuracy(predict(model, data.test), y_test)
             ctx.log(n, **{f"{m}_accuracy_seed{s}": acc[m][i][s] for m in MODELS})
     metrics: dict[str, Any] = {
         "sizes": sizes, "parity_tolerance": cfg.parity_tolerance,
