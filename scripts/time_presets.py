@@ -71,9 +71,14 @@ def measurement(run_dir: Path) -> tuple[str, str, dict[str, Any]] | None:
     return name, preset, record
 
 
-def _rank(record: dict[str, Any]) -> tuple[bool, str]:
-    """Measurements with CPU time and load beat those without; then the newer one wins."""
-    return record.get("cpu_s") is not None, record.get("date", "")
+def _rank(record: dict[str, Any]) -> tuple[bool, str, float]:
+    """Measurements with CPU time beat those without; then the newer day; then the quieter."""
+    load = record.get("load_1min")
+    return (
+        record.get("cpu_s") is not None,
+        record.get("date", ""),
+        -float(load) if load is not None else -float("inf"),
+    )
 
 
 def harvest(roots: list[Path]) -> list[tuple[str, str, dict[str, Any]]]:
