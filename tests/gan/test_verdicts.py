@@ -1,4 +1,4 @@
-"""The claim verdicts of the GAN experiments on hand-made metrics (paired SE, whole statement)."""
+"""The claim verdicts of the GAN experiments on hand-made metrics (t bound, whole statement)."""
 
 from __future__ import annotations
 
@@ -14,10 +14,10 @@ def _mixture_metrics(minimax, **others):
     return m
 
 
-def test_mixture_verdict_needs_every_stabilizer_above_two_se():
+def test_mixture_verdict_needs_every_stabilizer_above_the_t_bound():
     holds, _ = gan_mixture._verdict_stabilizers(_mixture_metrics([1.0, 2.0, 1.0]))
-    assert holds
-    # one stabilizer with a paired difference inside 2 SE fails the whole statement
+    assert holds  # every stabilizer +6.67 modes (SE 0.33): lower bound 5.69 > 0
+    # one stabilizer whose 95% lower bound is below 0 fails the whole statement
     holds, text = gan_mixture._verdict_stabilizers(
         _mixture_metrics([1.0, 2.0, 1.0], unrolled=[1.0, 8.0, 1.0])
     )
@@ -26,13 +26,23 @@ def test_mixture_verdict_needs_every_stabilizer_above_two_se():
     assert not holds and "not measured" in text
     m = _mixture_metrics([1.0, 2.0, 1.0])
     m = {k: v[:2] if isinstance(v, list) else v for k, v in m.items()}
-    assert "3 seeds" in gan_mixture._verdict_stabilizers(m)[1]
+    holds, text = gan_mixture._verdict_stabilizers(m)
+    assert not holds and "needs >= 3 seeds" in text
 
 
-def test_paired_difference_and_standard_error():
+def test_mixture_verdict_uses_the_student_t_bound():
+    # minibatch - minimax = (1, 2, 0): mean 1, SE 1/sqrt(3) = 0.577; the old rule (> 2 SE,
+    # i.e. 1.155) failed it and so does the t bound 1 - 2.920 * 0.577 = -0.686
     m = _mixture_metrics([2.0, 4.0, 6.0], minibatch=[3.0, 6.0, 6.0])
-    # minibatch - minimax = (1, 2, 0): mean 1, SE 1/sqrt(3) = 0.577
-    assert "minibatch - minimax +1.00 modes (SE 0.58)" in gan_mixture._verdict_stabilizers(m)[1]
+    holds, text = gan_mixture._verdict_stabilizers(m)
+    assert not holds
+    assert "minibatch - minimax = +1 (SE 0.5774 over 3 seeds" in text
+    assert "95% lower bound -0.6859 <= margin +0" in text
+    # (1.5, 2.5, 0.5): mean 1.5 exceeds 2 SE (1.155), but the t bound 1.5 - 2.920 * 0.577
+    # = -0.186 does not exceed 0: the old rule held, the new one fails
+    m = _mixture_metrics([2.0, 2.0, 2.0], minibatch=[3.5, 4.5, 2.5])
+    holds, text = gan_mixture._verdict_stabilizers(m)
+    assert not holds and "95% lower bound -0.1859 <= margin +0" in text
 
 
 def test_truncation_cycle_and_metric_verdicts():
