@@ -20,6 +20,17 @@ With ``compare_scratch`` a second model with the same seed skips the pretraining
 same task training (``scratch_exact_match_<task>``): does denoising pretraining on English
 text help these tasks at this scale?
 
+Both models are trained for ``n_seeds`` training seeds (``seed, seed + 1, ...``; 3 by
+default): each seed sets the initial weights (shared by the two variants), the task-batch
+stream and the span-corruption stream; the held-out test examples are the same for every
+seed. Per-seed numbers are ``<metric>_seeds``, the plain names their means over seeds.
+Verdicts (issue 21): the pretraining claim is
+:func:`replearn.experiments.stats.compare_seeds` on the per-seed mean exact match (paired
+by seed, one-sided 95% Student-t lower bound of the difference > 0); the multi-task claim
+must hold for every seed and task. With fewer than 3 seeds (the ``tiny`` preset) both
+verdicts report "not measured". Before 2026-12-08 the default was one seed and the
+pretraining verdict a bare ``pretrained > scratch``.
+
 Everything runs on ``threads`` intra-op threads (1 by default: the matrices are small and a
 busy 2-core machine only adds synchronisation cost). Writes ``t5_text_curves.png`` (training
 loss) and ``t5_text_samples.txt``.
@@ -50,6 +61,7 @@ from torch import Tensor
 from replearn.data.text import TinyShakespeare
 from replearn.engine import EngineConfig, RunContext, Stream, Task, fit
 from replearn.experiments.base import Claim, Result, experiment
+from replearn.experiments.stats import MIN_SEEDS, SeedComparison, compare_seeds
 from replearn.transformer.t5.model import T5, T5Config
 from replearn.transformer.t5.span_corruption import span_corruption
 from replearn.transformer.tokenizers import CharTokenizer
@@ -82,6 +94,7 @@ class Config:
         pretrain_steps: span-corruption steps on Tiny Shakespeare first (0: none).
         pretrain_chars: characters per pretraining window.
         compare_scratch: also train a model without the pretraining (needs pretrain_steps).
+        n_seeds: training seeds (``seed, seed + 1, ...``); the verdicts need >= 3.
         n_test: held-out examples per task.
         test_fraction_inv: one example in this many (by CRC-32) is test-only.
         threads: torch intra-op threads.
@@ -103,6 +116,7 @@ class Config:
     pretrain_steps: int = 200
     pretrain_chars: int = 64
     compare_scratch: bool = True
+    n_seeds: int = 3
     n_test: int = 200
     test_fraction_inv: int = 10
     threads: int = 1
@@ -119,16 +133,18 @@ class Config:
             raise ValueError("compare_scratch needs pretrain_steps > 0")
         if self.test_fraction_inv < 2 or self.n_test < 1 or self.threads < 1:
             raise ValueError("need test_fraction_inv >= 2, n_test >= 1, threads >= 1")
+        if self.n_seeds < 1:
+            raise ValueError(f"need n_seeds >= 1, got {self.n_seeds}")
 
 
 def tiny() -> Config:
-    """Seconds: a tiny model, a few steps, a few test examples."""
+    """Seconds: a tiny model, a few steps, a few test examples, one seed (no verdict)."""
     return Config(d_model=32, d_kv=8, num_heads=2, d_ff=32, num_layers=1, steps=6, batch_size=6,
-                  pretrain_steps=3, n_test=4, max_letters=5)  # fmt: skip
+                  pretrain_steps=3, n_test=4, max_letters=5, n_seeds=1)  # fmt: skip
 
 
 def quick() -> Config:
-    """Seconds: 15 steps, 5 pretraining steps, 10 test examples (a smoke check)."""
+    """Seconds: 15 steps, 5 pretraining steps, 10 test examples, 3 seeds (a smoke check)."""
     return Config(steps=15, pretrain_steps=5, n_test=10)
 
 
@@ -287,6 +303,11 @@ def exact_match(model: T5, codec: Codec, examples: list[tuple[str, str]]) -> tup
     return sum(o == a for _, o, a in rows) / len(rows), rows
 
 
+def _tail(curve: list[float], n: int = 20) -> float:
+    """Mean of the last ``n`` losses of a curve."""
+    return sum(curve[-n:]) / len(curve[-n:])
+
+
 def shakespeare_ids(codec: Codec, split: str = "train") -> Tensor:
     """Tiny Shakespeare's ``split`` in the codec's ids (a lookup table from its own ids)."""
     ds = TinyShakespeare(split, block_size=8)
@@ -294,22 +315,45 @@ def shakespeare_ids(codec: Codec, split: str = "train") -> Tensor:
     return table[ds.data]
 
 
+def _not_measured(m: dict[str, Any]) -> str | None:
+    n = m.get("n_seeds", 1)
+    return None if n >= MIN_SEEDS else f"not measured: needs >= {MIN_SEEDS} seeds, ran {n}"
+
+
 def _verdict_multitask(m: dict[str, Any]) -> tuple[bool, str]:
-    per = {k[len("exact_match_") :]: v for k, v in m.items() if k.startswith("exact_match_")}
-    return min(per.values()) >= 0.9, (
-        "held-out exact match " + ", ".join(f"{t} {v:.3f}" for t, v in per.items())
-        + f" (threshold 0.9 on every task) after {m['steps']} steps of one model"
-    )  # fmt: skip
+    if (why := _not_measured(m)) is not None:
+        return False, why
+    per = {t: m[f"exact_match_{t}_seeds"] for t in m["tasks"]}
+    worst = min(min(v) for v in per.values())
+    return worst >= 0.9, (
+        "held-out exact match per seed "
+        + "; ".join(f"{t} " + ", ".join(f"{v:.3f}" for v in vs) for t, vs in per.items())
+        + f" (threshold 0.9 on every task and each of {m['n_seeds']} seeds; worst {worst:.3f}) "
+        f"after {m['pretrain_steps']} span-corruption and {m['steps']} task steps"
+    )
+
+
+def _comparison(m: dict[str, Any]) -> SeedComparison:
+    return compare_seeds(
+        m["exact_match_seeds"],
+        m["scratch_exact_match_seeds"],
+        label_x="pretrained",
+        label_y="scratch",
+        unit="points",
+    )
 
 
 def _verdict_pretraining(m: dict[str, Any]) -> tuple[bool, str]:
-    if "scratch_exact_match" not in m:
-        return False, "no from-scratch model trained (compare_scratch=False)"
-    return m["exact_match"] > m["scratch_exact_match"], (
-        f"mean held-out exact match {m['exact_match']:.3f} after {m['pretrain_steps']} "
-        f"span-corruption steps on Tiny Shakespeare vs {m['scratch_exact_match']:.3f} from "
-        f"scratch, both after {m['steps']} task steps (final pretraining loss "
-        f"{m['pretrain_loss']:.3f} nats/token)"
+    if "scratch_exact_match_seeds" not in m:
+        return False, "not measured: no from-scratch model trained (compare_scratch=False)"
+    if (why := _not_measured(m)) is not None:
+        return False, why
+    c = _comparison(m)
+    return c.holds, (
+        f"mean held-out exact match (over tasks, then seeds) {m['exact_match']:.3f} after "
+        f"{m['pretrain_steps']} span-corruption steps on Tiny Shakespeare vs "
+        f"{m['scratch_exact_match']:.3f} from scratch, both after {m['steps']} task steps "
+        f"(final pretraining loss {m['pretrain_loss']:.3f} nats/token); {c.evidence()}"
     )
 
 
@@ -318,14 +362,16 @@ CLAIMS = (
         "t5-text-one-model-many-tasks",
         "Cast as text-to-text, several tasks share one model, one loss and one decoding "
         "procedure; the task prefix alone selects the task (held-out exact match >= 0.9 on "
-        "reverse, sort and date conversion).",
+        "reverse, sort and date conversion, for each of 3 training seeds).",
         _verdict_multitask,
         "t5_text_curves.png",
     ),
     Claim(
         "t5-text-span-corruption-pretraining-helps",
         "Span-corruption pretraining on unlabeled text (15% of tokens, spans of mean length 3) "
-        "improves downstream accuracy over training from scratch with the same task steps.",
+        "improves downstream accuracy over training from scratch with the same task steps "
+        "(mean held-out exact match over the tasks, paired by training seed over 3 seeds; "
+        "one-sided 95% Student-t lower bound of the mean difference > 0).",
         _verdict_pretraining,
         "t5_text_curves.png",
     ),
@@ -348,6 +394,35 @@ def _plot(path: Any, curves: dict[str, list[float]]) -> Any:
     ax.legend(fontsize="small")
     fig.tight_layout()
     return save_figure(fig, path)
+
+
+def _train_and_test(
+    model: T5,
+    cfg: Config,
+    codec: Codec,
+    text: list[int],
+    tests: dict[str, list[tuple[str, str]]],
+    run: RunContext,
+    pre_steps: int,
+) -> tuple[T5, dict[str, Any]]:
+    """Optional span corruption, then the tasks; losses, exact matches, curves, samples."""
+    name = "T5" if pre_steps else "scratch"
+    out: dict[str, Any] = {"curves": {}, "samples": []}
+    if pre_steps:
+        stream = SpanCorruptionStream(cfg, codec, text, run.seed)
+        curve = train(model, stream, pre_steps, cfg, run, f"{name}-pretrain")
+        out["pretrain_loss"] = _tail(curve)
+        out["curves"]["span corruption (Tiny Shakespeare)"] = curve
+    curve = train(model, TaskStream(cfg, codec, run.seed), cfg.steps, cfg, run, f"{name}-tasks")
+    out["task_loss"] = _tail(curve)
+    out["curves"][f"tasks, {name}" + (" (after pretraining)" if pre_steps else "")] = curve
+    scores = []
+    for task, examples in tests.items():
+        out[f"exact_match_{task}"], rows = exact_match(model, codec, examples)
+        scores.append(out[f"exact_match_{task}"])
+        out["samples"] += [f"[{name}] {s!r} -> {o!r} (answer {a!r})" for s, o, a in rows[:5]]
+    out["exact_match"] = sum(scores) / len(scores)
+    return model, out
 
 
 @experiment(
@@ -377,33 +452,37 @@ def run(cfg: Config, ctx: RunContext) -> Result:
                  for t in cfg.tasks}  # fmt: skip
         curves: dict[str, list[float]] = {}
         variants = [("", cfg.pretrain_steps)] + ([("scratch_", 0)] if cfg.compare_scratch else [])
-        metrics: dict[str, Any] = {"steps": cfg.steps, "pretrain_steps": cfg.pretrain_steps}
-        samples = []
-        for prefix, pre_steps in variants:
-            torch.manual_seed(ctx.seed)
-            model = T5(tcfg)
-            name = "scratch" if prefix else "T5"
-            if pre_steps:
-                text = shakespeare_ids(codec).tolist()
-                stream = SpanCorruptionStream(cfg, codec, text, ctx.seed)
-                curve = train(model, stream, pre_steps, cfg, ctx, f"{name}-pretrain")
-                curves["span corruption (Tiny Shakespeare)"] = curve
-                metrics["pretrain_loss"] = sum(curve[-20:]) / len(curve[-20:])
-            stream = TaskStream(cfg, codec, ctx.seed)
-            curve = train(model, stream, cfg.steps, cfg, ctx, f"{name}-tasks")
-            curves[f"tasks, {name}" + (" (after pretraining)" if pre_steps else "")] = curve
-            metrics[f"{prefix}task_loss"] = sum(curve[-20:]) / len(curve[-20:])
-            scores = []
-            for task, examples in tests.items():
-                acc, rows = exact_match(model, codec, examples)
-                metrics[f"{prefix}exact_match_{task}"] = acc
-                scores.append(acc)
-                samples += [f"[{name}] {s!r} -> {o!r} (answer {a!r})" for s, o, a in rows[:5]]
-            metrics[f"{prefix}exact_match"] = sum(scores) / len(scores)
-            if not prefix:
-                trained = model
+        text = shakespeare_ids(codec).tolist() if cfg.pretrain_steps else []
+        per_seed: dict[str, list[float]] = {}
+        samples: list[str] = []
+        trained: T5 | None = None
+        seeds = list(range(ctx.seed, ctx.seed + cfg.n_seeds))
+        for seed in seeds:
+            with ctx.child(f"seed{seed}", seed=seed) as run:
+                for prefix, pre_steps in variants:
+                    torch.manual_seed(seed)  # both variants start from the same weights
+                    model, out = _train_and_test(T5(tcfg), cfg, codec, text, tests, run, pre_steps)
+                    for k, v in out.items():
+                        if k not in ("curves", "samples"):
+                            per_seed.setdefault(f"{prefix}{k}", []).append(v)
+                    if seed == ctx.seed:  # curves, samples and the returned model: first seed
+                        curves.update(out["curves"])
+                        samples += out["samples"]
+                        if not prefix:
+                            trained = model
     finally:
         torch.set_num_threads(previous)
+    metrics: dict[str, Any] = {
+        "steps": cfg.steps,
+        "pretrain_steps": cfg.pretrain_steps,
+        "tasks": list(cfg.tasks),
+        "seeds": seeds,
+        "n_seeds": cfg.n_seeds,
+    }
+    metrics.update({f"{k}_seeds": v for k, v in per_seed.items()})
+    metrics.update({k: sum(v) / len(v) for k, v in per_seed.items()})
+    if cfg.compare_scratch and cfg.n_seeds >= MIN_SEEDS:
+        metrics["pretraining_comparison"] = _comparison(metrics).as_dict()
     ctx.path("t5_text_samples.txt").write_text("\n".join(samples) + "\n", encoding="utf-8")
     plot = _plot(ctx.path("t5_text_curves.png"), curves)
     return Result(metrics=metrics, model=trained, plots=[plot])
