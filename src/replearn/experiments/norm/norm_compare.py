@@ -20,6 +20,18 @@ measures the arithmetic the paper saves), and the fast paths the layers train wi
 is the median of per-round paired ratios with a 95% sign-test interval, and "cheaper" needs
 the whole interval below 1.
 
+Training seeds (issue 21). The comparisons are judged over ``n_seeds`` training seeds
+(``seed, seed + 1, ...``; 3 by default) with
+:func:`replearn.experiments.stats.compare_seeds` (paired by seed: at each seed every variant
+starts from the same initial convolutions and sees the same batches; the one-sided 95%
+Student-t lower bound of the mean paired difference must clear the margin): the base runs of
+``none``, ``batch`` and ``layer`` (the claims' variants) and the four batch-size runs are
+repeated for every seed; the other variants' base runs, the learning-rate sweep and the
+weight-norm probe use the first seed only (the sweep's claim says so). The data split is
+fixed. One seed of this default took 1525 s wall at load ~30 (2026-12-07); the two extra
+seeds add 3 base runs of 300 steps and the batch-size runs (3200 + 200 steps per variant)
+each, about 1.8x the one-seed CPU time (estimated before any run of the 3-seed default).
+
 Everything runs on one torch thread (small tensors; the numbers then do not
 depend on the machine's core count). The thresholds of the verdicts are config
 fields fixed before any run; a claim that fails is reported as failing.
@@ -27,6 +39,7 @@ fields fixed before any run; a claim that fails is reported as failing.
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import math
 from dataclasses import dataclass, field
@@ -47,6 +60,7 @@ from replearn.experiments.norm.measure import (
     train_sgd_variant,
     weight_norm_checks,
 )
+from replearn.experiments.stats import MIN_SEEDS, compare_seeds
 from replearn.report.plots import line_plot
 
 
@@ -77,6 +91,8 @@ class Config:
         weight_tol: relative tolerance of the weight-norm identities.
         fast: use the layers' fused fast paths for training (tested equal to the reference).
         val_fraction: share of the training pool held out (unused by the claims).
+        n_seeds: training seeds (``seed, seed + 1, ...``) of the base runs of none, batch and
+            layer and of the batch-size runs; the comparisons need >= 3.
         engine: loop settings; ``max_steps`` and ``batch_size`` are the base runs'.
     """
 
@@ -102,6 +118,7 @@ class Config:
     weight_tol: float = 1e-5
     fast: bool = True
     val_fraction: float = 0.1
+    n_seeds: int = 3
     engine: EngineConfig = field(
         default_factory=lambda: EngineConfig(
             max_steps=300, batch_size=64, log_every=10, checkpoint_every=0, progress=False
@@ -116,12 +133,15 @@ class Config:
             raise ValueError(f"groups={self.groups} must divide every width {self.widths}")
         if self.lr <= 0 or any(lr <= 0 for lr in self.lrs) or self.lr not in self.lrs:
             raise ValueError(f"lr={self.lr} and lrs={self.lrs} must be positive, lr in lrs")
+        if self.n_seeds < 1:
+            raise ValueError(f"n_seeds must be >= 1, got {self.n_seeds}")
 
 
 def tiny() -> Config:
-    """Seconds: digits, a few steps of everything (smoke tests)."""
+    """Seconds: digits, a few steps of everything, one seed (comparisons not measured)."""
     return Config(
         data="digits",
+        n_seeds=1,
         widths=(8, 8, 8),
         strides=(1, 2, 2),
         lrs=(0.05, 1.0),
@@ -134,7 +154,7 @@ def tiny() -> Config:
 
 
 def quick() -> Config:
-    """Seconds: digits, 15 steps per run, 256 examples per batch-size run (a smoke check)."""
+    """Seconds: digits, 15 steps per run, 256 examples per batch-size run, 3 seeds (smoke)."""
     return Config(
         data="digits",
         strides=(1, 2, 2),
@@ -147,7 +167,7 @@ def quick() -> Config:
 _THRESHOLDS = (
     "lr", "target_loss", "stable_loss", "small_batch", "large_batch", "batch_examples",
     "degrade_pp", "independence_examples", "independence_tol", "timing_rows", "timing_dim",
-    "timing_rounds", "weight_tol",
+    "timing_rounds", "weight_tol", "n_seeds",
 )  # fmt: skip
 """Config fields copied into the metrics (the verdicts read only the metrics)."""
 
@@ -161,14 +181,40 @@ def _finite(x: float) -> float | None:
     return x if math.isfinite(x) else None
 
 
+def _not_measured(m: dict[str, Any]) -> str | None:
+    n = len(m["seeds"])
+    return None if n >= MIN_SEEDS else f"not measured: needs >= {MIN_SEEDS} training seeds, got {n}"
+
+
+def _seeds_text(values: list[float | None], spec: str = ".3f") -> str:
+    return ", ".join(_num(v, spec) for v in values)
+
+
 def _v_faster(m: dict[str, Any]) -> tuple[bool, str]:
-    n, b = m["none_steps_to_target"], m["batch_steps_to_target"]
-    fn, fb = m["none_final_loss"], m["batch_final_loss"]
-    holds = b is not None and (n is None or b < n) and fb is not None and (fn is None or fb < fn)
+    if (why := _not_measured(m)) is not None:
+        return False, why
+    fn, fb = m["none_final_loss_seeds"], m["batch_final_loss_seeds"]
+    sn, sb = m["none_steps_to_target_seeds"], m["batch_steps_to_target_seeds"]
+    head = (
+        f"at lr {m['lr']:g}, {m['base_steps']} steps, seeds {m['seeds']}: step at which the "
+        f"training loss is first <= {m['target_loss']:g}: BatchNorm {_seeds_text(sb, 'd')}, "
+        f"none {_seeds_text(sn, 'd')}; final training loss BatchNorm {_seeds_text(fb)}, none "
+        f"{_seeds_text(fn)}"
+    )
+    if None in fn or None in fb:
+        return False, f"{head}; a base run diverged, so the paired comparison is not made"
+    never = m["steps_never"]  # "never" counted as the first log step after the end
+    steps = compare_seeds(
+        [never if s is None else s for s in sb], [never if s is None else s for s in sn],
+        higher_is_better=False, label_x="BatchNorm", label_y="none",
+    )  # fmt: skip
+    loss = compare_seeds(fb, fn, higher_is_better=False, label_x="BatchNorm", label_y="none")
+    reached = None not in sb
+    holds = reached and steps.holds and loss.holds
     return holds, (
-        f"at lr {m['lr']:g}, {m['base_steps']} steps: training loss <= {m['target_loss']:g} "
-        f"reached at step {_num(b, 'd')} with BatchNorm vs {_num(n, 'd')} without; final "
-        f"training loss {_num(fb)} vs {_num(fn)}"
+        f"{head}; BatchNorm reaches the target at every seed: {reached}; steps (never = "
+        f"{never}, fewer is better): {steps.evidence()}; final loss (lower is better): "
+        f"{loss.evidence()}"
     )
 
 
@@ -179,9 +225,10 @@ def _v_lr(m: dict[str, Any]) -> tuple[bool, str]:
         cells.append(f"lr {lr}: none {row[0]} / batch {row[1]}")
     holds = m["batch_max_stable_lr"] > m["none_max_stable_lr"]
     return holds, (
-        f"largest learning rate with a finite final training loss < {m['stable_loss']:g}: "
-        f"BatchNorm {m['batch_max_stable_lr']:g}, none {m['none_max_stable_lr']:g} "
-        f"(0 = none); final losses (chance: ln 10 = 2.303) {'; '.join(cells)}"
+        f"one training seed ({m['seeds'][0]}): largest learning rate with a finite final "
+        f"training loss < {m['stable_loss']:g}: BatchNorm {m['batch_max_stable_lr']:g}, none "
+        f"{m['none_max_stable_lr']:g} (0 = none); final losses (chance: ln 10 = 2.303) "
+        f"{'; '.join(cells)}"
     )
 
 
@@ -189,28 +236,50 @@ def _v_layer(m: dict[str, Any]) -> tuple[bool, str]:
     others = ", ".join(
         f"{v} {m[f'{v}_batch_of_one_gap']:.2e}" for v in VARIANTS if f"{v}_batch_of_one_gap" in m
     )
-    gap = m.get("layer_batch_of_one_gap", math.inf)  # absent if the LayerNorm run diverged
-    batch_gap = m.get("batch_batch_of_one_gap", math.nan)  # absent if BatchNorm diverged
     tol = m["independence_tol"]
-    holds = gap <= tol and batch_gap > tol  # both halves of the statement
+    # None: that seed's run diverged (no trained network to probe): the seed fails
+    layer = [math.inf if g is None else g for g in m["layer_batch_of_one_gap_seeds"]]
+    batch = [math.nan if g is None else g for g in m["batch_batch_of_one_gap_seeds"]]
+    holds = bool(layer and batch) and max(layer) <= tol and all(g > tol for g in batch)
     return holds, (
         f"max |f(x_i alone) - f(batch)_i| of the trained networks in training mode over "
-        f"{m['independence_examples']} test images: LayerNorm {gap:.2e} (must be <= {tol:g}), "
-        f"BatchNorm {batch_gap:.2e} (must be > {tol:g}); all: {others}"
+        f"{m['independence_examples']} test images, every one of the seeds {m['seeds']}: "
+        f"LayerNorm {', '.join(f'{g:.2e}' for g in layer)} (each must be <= {tol:g}), "
+        f"BatchNorm {', '.join(f'{g:.2e}' for g in batch)} (each must be > {tol:g}); all "
+        f"variants at seed {m['seeds'][0]}: {others}"
     )
 
 
+def _group_comparisons(m: dict[str, Any]) -> tuple[Any, Any]:
+    s, big = m["small_batch"], m["large_batch"]
+    acc = {(v, n): m[f"{v}_b{n}_test_accuracy_seeds"] for v in ("batch", "group") for n in (s, big)}
+    drop = {
+        v: [a - b for a, b in zip(acc[v, big], acc[v, s], strict=True)] for v in ("batch", "group")
+    }
+    degrade = compare_seeds(
+        drop["batch"], drop["group"], margin=m["degrade_pp"] / 100, unit="points",
+        label_x="BatchNorm's drop", label_y="GroupNorm's drop",
+    )  # fmt: skip
+    small = compare_seeds(
+        acc["group", s], acc["batch", s], unit="points",
+        label_x=f"GroupNorm at batch {s}", label_y=f"BatchNorm at batch {s}",
+    )  # fmt: skip
+    return degrade, small
+
+
 def _v_group(m: dict[str, Any]) -> tuple[bool, str]:
+    if (why := _not_measured(m)) is not None:
+        return False, why
     s, big = m["small_batch"], m["large_batch"]
     acc = {(v, n): m[f"{v}_b{n}_test_accuracy"] for v in ("batch", "group") for n in (s, big)}
-    drop_b, drop_g = acc["batch", big] - acc["batch", s], acc["group", big] - acc["group", s]
-    holds = 100 * (drop_b - drop_g) >= m["degrade_pp"] and acc["group", s] > acc["batch", s]
-    return holds, (
-        f"test accuracy after {m['batch_examples']} examples, batch {big} -> {s}: BatchNorm "
-        f"{100 * acc['batch', big]:.1f}% -> {100 * acc['batch', s]:.1f}% (drop "
-        f"{100 * drop_b:.1f} pp), GroupNorm {100 * acc['group', big]:.1f}% -> "
-        f"{100 * acc['group', s]:.1f}% (drop {100 * drop_g:.1f} pp); needs BatchNorm to drop "
-        f">= {m['degrade_pp']:g} pp more and GroupNorm to be better at batch {s}"
+    degrade, small = _group_comparisons(m)
+    return degrade.holds and small.holds, (
+        f"test accuracy after {m['batch_examples']} examples (means over seeds {m['seeds']}), "
+        f"batch {big} -> {s}: BatchNorm {100 * acc['batch', big]:.1f}% -> "
+        f"{100 * acc['batch', s]:.1f}%, GroupNorm {100 * acc['group', big]:.1f}% -> "
+        f"{100 * acc['group', s]:.1f}%; needs BatchNorm to drop more than {m['degrade_pp']:g} "
+        f"points more than GroupNorm: {degrade.evidence()}; and GroupNorm better at batch {s}: "
+        f"{small.evidence()}"
     )
 
 
@@ -256,31 +325,42 @@ def _v_weight(m: dict[str, Any]) -> tuple[bool, str]:
     )
 
 
+_SEEDS = (
+    "judged over 3 training seeds (variants share each seed's initial weights and batches; "
+    "mean paired difference, one-sided 95% Student-t lower bound)"
+)
 CLAIMS = (
     Claim(
         "batchnorm-trains-faster",
         "BatchNorm trains faster than no normalization (Ioffe & Szegedy 2015): at the same "
-        "learning rate it reaches the target training loss in fewer steps and ends lower.",
+        "learning rate it reaches the target training loss (at every seed) in fewer steps and "
+        f"ends at a lower training loss, both {_SEEDS} (a run that never reaches the target "
+        "counts as the first log step after the end).",
         _v_faster,
         "loss_curves.png",
     ),
     Claim(
         "batchnorm-larger-lr",
         "BatchNorm tolerates a larger learning rate than no normalization: the largest rate of "
-        "the sweep that still trains is higher.",
+        "the sweep that still trains is higher (one training seed: the sweep is not repeated "
+        "over seeds).",
         _v_lr,
         "lr_sweep.png",
     ),
     Claim(
         "layernorm-batch-independent",
         "LayerNorm's output does not depend on the batch: an example alone gives the same output "
-        "as inside a batch, in training mode too (BatchNorm's does not): holds if LayerNorm's "
-        "largest difference is within the tolerance and BatchNorm's exceeds it.",
+        "as inside a batch, in training mode too (BatchNorm's does not): holds if, for the "
+        "trained networks of every one of the 3 training seeds, LayerNorm's largest difference "
+        "is within the tolerance and BatchNorm's exceeds it.",
         _v_layer,
     ),
     Claim(
         "groupnorm-small-batch",
-        "GroupNorm holds up at batch size 2 where BatchNorm degrades (Wu & He 2018).",
+        "GroupNorm holds up at batch size 2 where BatchNorm degrades (Wu & He 2018): going from "
+        "batch 32 to batch 2 (same examples, learning rate scaled with the batch), BatchNorm's "
+        "test accuracy drops by more than 1 point more than GroupNorm's, and GroupNorm is more "
+        f"accurate at batch 2; both {_SEEDS}.",
         _v_group,
         "small_batch.png",
     ),
@@ -333,22 +413,66 @@ def _run(cfg: Config, ctx: RunContext) -> Result:
     data = load_classification(cfg.data, val_fraction=cfg.val_fraction, seed=ctx.seed)
     m: dict[str, Any] = {k: getattr(cfg, k) for k in _THRESHOLDS}
     m["base_steps"] = cfg.engine.max_steps
+    m["steps_never"] = cfg.engine.max_steps + cfg.engine.log_every
+    seeds = list(range(ctx.seed, ctx.seed + cfg.n_seeds))
+    m["seeds"] = seeds
+    x_test, y_test = (t[: cfg.independence_examples].to(ctx.device) for t in data.test.tensors)
 
-    def train(name: str, variant: str, lr: float, engine: EngineConfig = cfg.engine) -> dict:
-        model = _cnn(cfg, variant, data, ctx.seed).to(ctx.device)
-        return train_sgd_variant(model, data, ctx, name, lr=lr, momentum=cfg.momentum,
-                             engine=engine, target_loss=cfg.target_loss)  # fmt: skip
+    def train(run: RunContext, name: str, variant: str, lr: float, seed: int,
+              engine: EngineConfig = cfg.engine) -> dict:  # fmt: skip
+        model = _cnn(cfg, variant, data, seed).to(ctx.device)
+        return train_sgd_variant(model, data, run, name, lr=lr, momentum=cfg.momentum,
+                                 engine=engine, target_loss=cfg.target_loss)  # fmt: skip
 
-    runs = {v: train(v, v, cfg.lr) for v in cfg.variants}
-    for v, r in runs.items():
+    per_seed: dict[str, list[Any]] = {}
+
+    def record(key: str, value: Any) -> None:
+        per_seed.setdefault(f"{key}_seeds", []).append(value)
+
+    runs: dict[str, dict] = {}
+    for s in seeds:  # the first seed in the top folder (every variant), the others in seed<s>/
+        with contextlib.ExitStack() as stack:
+            run = ctx if s == ctx.seed else stack.enter_context(ctx.child(f"seed{s}", seed=s))
+            variants = cfg.variants if s == ctx.seed else ("none", "batch", "layer")
+            seed_runs = {v: train(run, v, v, cfg.lr, s) for v in variants}
+            for v in ("none", "batch"):
+                record(f"{v}_final_loss", _finite(seed_runs[v]["final_loss"]))
+                record(f"{v}_steps_to_target", _finite(seed_runs[v]["steps_to_target"]))
+            for v in ("layer", "batch"):
+                r = seed_runs[v]
+                record(f"{v}_batch_of_one_gap",
+                       None if r["diverged"] else batch_of_one_gap(r["model"], x_test))  # fmt: skip
+            for v in ("batch", "group"):  # same examples, learning rate proportional to batch
+                for size in (cfg.small_batch, cfg.large_batch):
+                    steps = max(cfg.batch_examples // size, 1)
+                    engine = dataclasses.replace(cfg.engine, max_steps=steps, batch_size=size)
+                    lr = cfg.lr * size / cfg.engine.batch_size
+                    r = train(run, f"{v}-b{size}", v, lr, s, engine)
+                    record(f"{v}_b{size}_test_accuracy", r.get("test_accuracy", 0.0))  # 0: diverged
+            if s == ctx.seed:
+                runs = seed_runs
+    m.update(per_seed)
+    for v in ("batch", "group"):
+        for size in (cfg.small_batch, cfg.large_batch):
+            accs = per_seed[f"{v}_b{size}_test_accuracy_seeds"]
+            m[f"{v}_b{size}_test_accuracy"] = sum(accs) / len(accs)  # mean over seeds
+    for v, r in runs.items():  # the first seed's runs
         m[f"{v}_final_loss"] = _finite(r["final_loss"])
         m[f"{v}_steps_to_target"] = _finite(r["steps_to_target"])
         m[f"{v}_test_accuracy"] = r.get("test_accuracy")
+        if not r["diverged"]:
+            m[f"{v}_batch_of_one_gap"] = batch_of_one_gap(r["model"], x_test)
+    if len(seeds) >= MIN_SEEDS:
+        degrade, small = _group_comparisons(m)
+        m["group_degrade_comparison"], m["group_small_comparison"] = (
+            degrade.as_dict(),
+            small.as_dict(),
+        )
 
     stable: dict[str, list[float]] = {"none": [0.0], "batch": [0.0]}
-    for i, lr in enumerate(cfg.lrs):  # learning-rate sweep; the base rate is the run above
+    for i, lr in enumerate(cfg.lrs):  # learning-rate sweep (first seed); base rate: above
         for v in ("none", "batch"):
-            r = runs[v] if lr == cfg.lr else train(f"{v}-lr{lr:g}", v, lr)
+            r = runs[v] if lr == cfg.lr else train(ctx, f"{v}-lr{lr:g}", v, lr, ctx.seed)
             m[f"{v}_lr{lr:g}_final_loss"] = _finite(r["final_loss"])
             stable[v] += [lr] if r["final_loss"] < cfg.stable_loss else []
         losses = {f"{v}_final_loss": m[f"{v}_lr{lr:g}_final_loss"] for v in stable}
@@ -356,17 +480,6 @@ def _run(cfg: Config, ctx: RunContext) -> Result:
     m.update({f"{v}_max_stable_lr": max(lrs) for v, lrs in stable.items()})
     m["sweep_lrs"] = ",".join(f"{lr:g}" for lr in cfg.lrs)
 
-    for v in ("batch", "group"):  # same examples, learning rate proportional to the batch
-        for size in (cfg.small_batch, cfg.large_batch):
-            steps = max(cfg.batch_examples // size, 1)
-            engine = dataclasses.replace(cfg.engine, max_steps=steps, batch_size=size)
-            r = train(f"{v}-b{size}", v, cfg.lr * size / cfg.engine.batch_size, engine)
-            m[f"{v}_b{size}_test_accuracy"] = r.get("test_accuracy", 0.0)  # 0: diverged
-
-    x_test, y_test = (t[: cfg.independence_examples].to(ctx.device) for t in data.test.tensors)
-    for v, r in runs.items():
-        if not r["diverged"]:
-            m[f"{v}_batch_of_one_gap"] = batch_of_one_gap(r["model"], x_test)
     m.update(time_rms_vs_layer(cfg.timing_rows, cfg.timing_dim, cfg.timing_rounds))
     wn = runs["weight"]["model"]
     m.update(weight_norm_checks(wn, x_test, y_test))
