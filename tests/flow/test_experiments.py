@@ -59,3 +59,32 @@ def test_inverse_vs_lipschitz_measures_both_sides() -> None:
     out = flow_toy2d.inverse_vs_lipschitz(points, (0.5, 3.0))
     assert out["converged_fraction"][0] == 1.0
     assert out["converged_fraction"][1] < 0.5
+
+
+def test_mixing_verdict_uses_the_student_t_bound() -> None:
+    m = {"mixing_n_seeds": 3, "bpd_conv_lu_mean": 2.0, "bpd_reverse_mean": 2.1}
+    # reverse - conv = (0.1, 0.2, 0.0): mean 0.1, SE 0.0577; fails the old rule (0.1 is
+    # below 2 SE = 0.1155) and the t bound 0.1 - 2.920 * 0.0577 = -0.0686 < 0
+    m.update(bpd_conv_lu=[2.0, 2.0, 2.0], bpd_reverse=[2.1, 2.2, 2.0])
+    holds, text = flow_images._verdict_mixing(m)
+    assert not holds and "over 3 seeds, paired-t" in text and "lower bound -0.06859" in text
+    # (0.15, 0.25, 0.05): mean 0.15 > 2 SE (0.1155), but the t bound -0.0186 fails
+    m.update(bpd_reverse=[2.15, 2.25, 2.05])
+    assert not flow_images._verdict_mixing(m)[0]
+    m.update(bpd_reverse=[2.11, 2.12, 2.10])  # mean 0.11, SE 0.0058: bound 0.093 > 0
+    assert flow_images._verdict_mixing(m)[0]
+    holds, text = flow_images._verdict_mixing({"mixing_n_seeds": 0})
+    assert not holds and "needs >= 3 seeds" in text
+
+
+def test_ood_verdict_checks_every_seed_and_set() -> None:
+    m = {"test_bpd": 2.0, "ood_bpd_noise": 9.0, "ood_bpd_inverted": 8.0}
+    m["ood_auroc_seeds"] = {"noise": [1.0, 0.99, 0.95], "inverted": [0.92, 0.97, 0.9]}
+    holds, text = flow_images._verdict_ood(m)
+    assert holds and "over 3 training seeds" in text and "inverted min 0.900" in text
+    m["ood_auroc_seeds"]["inverted"][1] = 0.4  # one seed of one set below 0.9 fails it
+    holds, text = flow_images._verdict_ood(m)
+    assert not holds and "HIGHER likelihood" in text
+    m["ood_auroc_seeds"] = {"noise": [1.0], "inverted": [1.0]}
+    holds, text = flow_images._verdict_ood(m)
+    assert not holds and "needs >= 3 seeds, got 1" in text
