@@ -51,23 +51,3 @@ def test_transformer_xl_claims_compare_losses_over_seeds() -> None:
     assert not _claim(transformer_xl_text, "longer-memory-at-evaluation-helps")(m)[0]
     with pytest.raises(ValueError, match=">= 3"):
         transformer_xl_text.Config(seeds=1)
-
-
-def test_gpt_dropout_claim_checks_both_halves() -> None:
-    from replearn.experiments.transformer import gpt_claims
-
-    verdict = _claim(gpt_claims, "gpt-dropout-helps-small-data")
-    m = {
-        "best_val_loss_dropout": 2.70,
-        "best_val_loss_no_dropout": 2.7885,
-        "final_val_loss_dropout": 2.8884,
-        "final_val_loss_no_dropout": 2.9243,
-        "small_chars": 10_000,
-        "dropout": 0.2,
-        "final_train_loss_no_dropout": 1.5,
-    }
-    assert verdict(m)[0]
-    # no overfitting without dropout (final = best): the first half fails
-    assert not verdict({**m, "final_val_loss_no_dropout": 2.7885})[0]
-    # the default run's numbers (2026-11-26): overfits, but dropout's best is not lower
-    assert not verdict({**m, "best_val_loss_dropout": 2.7986})[0]

@@ -1,35 +1,37 @@
 """Experiment ``gpt-claims``: three course claims about GPTs, on Tiny Shakespeare characters.
 
-(a) **Position encodings.** Vaswani et al. (2017, Sec. 3.5) report that learned position
-embeddings and the fixed sinusoids "produced nearly identical results". The same small
-:class:`~replearn.transformer.gpt.GPT` is trained with ``position="learned"`` and
-``"sinusoidal"`` (add ``"rotary"`` to ``positions`` for comparison), same seed, data order
-and steps. Tolerance, fixed before measuring: the claim holds if the two final validation
-losses differ by at most ``position_tolerance`` = 0.05 nats/char.
+Every claim is judged over ``n_seeds`` training seeds by
+:func:`~replearn.experiments.stats.compare_seeds` (paired by seed: a seed fixes the initial
+weights, shared by variants of one shape, and the batches, shared by all).
 
+(a) **Position encodings.** Vaswani et al. (2017, Sec. 3.5): learned position embeddings and
+fixed sinusoids "produced nearly identical results". The same small
+:class:`~replearn.transformer.gpt.GPT` with ``position="learned"`` and ``"sinusoidal"`` (add
+``"rotary"`` to ``positions`` for comparison). Equivalence (two one-sided tests): both 95%
+bounds of the paired difference lie within ``position_tolerance`` = 0.05 nats/char (fixed
+before measuring).
 (b) **Scale.** Larger models reach a lower loss (Kaplan et al. 2020, arXiv:2001.08361): a sweep
-over ``scaling_sizes`` (layers, width), every model trained for the same steps on the same
-batches. Holds if the final validation loss decreases strictly with the parameter count. Plot:
-loss vs parameters (log axis).
+over ``scaling_sizes`` (layers, width) at equal steps and batches. Holds if every step up in
+parameters lowers the final validation loss over the seeds (each pair of neighbouring sizes).
+(c) **Dropout on small data.** On ``small_chars`` characters a GPT without dropout reaches its
+best validation loss early, then gets worse; dropout (0.2, nanoGPT's Shakespeare value)
+regularises. Holds if the run without dropout ends above its best on every seed and dropout's
+best validation loss is lower over the seeds.
 
-(c) **Dropout on small data.** Trained on a small slice of the text (``small_chars``
-characters) for long enough to overfit, a GPT without dropout reaches its best validation loss
-early and then gets worse; dropout (``dropout`` = 0.2, nanoGPT's Shakespeare value) regularises.
-Holds if the best validation loss with dropout is lower than without.
+Runs go through the engine, each in its child folder ``seed<s>/<run>`` (nanoGPT's random
+windows and AdamW groups, warm-up then cosine to a tenth of the peak rate, clipping 1.0,
+float32, one thread); the validation loss is the mean over fixed evenly spaced windows.
 
-Every run trains through the engine in its own child run folder (random windows of the text as
-in nanoGPT; AdamW with nanoGPT's groups; the engine's warm-up then cosine to a tenth of the peak
-rate; gradient clipping 1.0; float32; one thread); the validation loss is the mean over a fixed
-set of evenly spaced windows of the validation split.
+Default config, changed on 2026-12-08 (issue 21) before any run of it: one seed of the old
+default (300 / 250 / 400 steps, ``eval_every`` 50) cost ~6 CPU min on one thread (0.013, 0.068,
+0.157, 0.291 CPU s per step for the 15k, 104k, 405k, 802k models), three seeds ~18 CPU min,
+more than the shared 2-core machine could give. So every run's steps were halved (150 / 125 /
+200; ``eval_every`` 25, the same number of curve points): ~9 CPU min for three seeds. The old
+default, seed 0 (2026-11-26): learned 2.342 vs sinusoidal 2.315; 15k -> 104k -> 405k -> 802k
+parameters 2.603 -> 2.464 -> 2.382 -> 2.375; best val loss with dropout 2.799 vs 2.789 without.
 
-Measured with the default config, seed 0 (2026-11-26, a loaded machine): learned 2.342 vs
-sinusoidal 2.315 nats/char (holds); 15k -> 104k -> 405k -> 802k parameters give 2.603 -> 2.464
--> 2.382 -> 2.375 (holds); best val loss with dropout 2.799 vs 2.789 without (fails: dropout
-gives the lower *final* loss, 2.888 vs 2.924, as the run without it overfits, but its best
-point is no better at this length).
-
-    replearn run gpt-claims                  # ~6 min on a quiet machine (one thread)
-    replearn run gpt-claims --preset quick   # ~1 min
+    replearn run gpt-claims                  # ~9 CPU min (one thread)
+    replearn run gpt-claims --preset quick   # seconds
 """
 
 from __future__ import annotations
@@ -45,6 +47,7 @@ from torch import Tensor
 from replearn.data.text import TinyShakespeare
 from replearn.engine import EngineConfig, RandomWindows, RunContext, fit
 from replearn.experiments.base import Claim, Result, experiment
+from replearn.experiments.stats import MIN_SEEDS, compare_seeds
 from replearn.experiments.transformer.char_gpt import CharLMTask, eval_windows
 from replearn.report.plots import line_plot
 from replearn.transformer.gpt.model import GPT, GPTConfig
@@ -55,14 +58,10 @@ class Config:
     """Settings of the three GPT claims.
 
     Attributes:
-        block_size: context length (characters).
-        batch_size: windows per step.
-        lr: peak AdamW learning rate.
-        warmup_steps: linear warm-up steps.
-        eval_windows: validation windows per evaluation.
-        threads: torch intra-op threads.
-        position_layers: layers of the position-encoding model.
-        position_width: width of the position-encoding model.
+        block_size: context length (characters). batch_size: windows per step.
+        lr: peak AdamW learning rate. warmup_steps: linear warm-up steps.
+        eval_windows: validation windows per evaluation. threads: torch intra-op threads.
+        position_layers, position_width: layers and width of the position-encoding model.
         position_steps: training steps of each position-encoding run.
         position_tolerance: largest |learned - sinusoidal| val-loss gap (nats) called similar.
         positions: encodings trained (must include "learned" and "sinusoidal"; "rotary" is
@@ -71,10 +70,11 @@ class Config:
         scaling_steps: training steps of each scaling run.
         small_chars: characters of the training slice of the dropout claim.
         dropout: dropout rate of the regularised run.
-        dropout_layers: layers of the dropout model.
-        dropout_width: width of the dropout model.
+        dropout_layers, dropout_width: layers and width of the dropout model.
         dropout_steps: training steps of each dropout run.
         eval_every: steps between evaluations (curves; the dropout claim's best loss).
+        n_seeds: training seeds (``seed``, ``seed + 1``, ...); the verdicts need >= 3 (with
+            fewer they report "not measured").
     """
 
     block_size: int = 128
@@ -85,17 +85,18 @@ class Config:
     threads: int = 1
     position_layers: int = 2
     position_width: int = 128
-    position_steps: int = 300
+    position_steps: int = 150
     position_tolerance: float = 0.05
     positions: tuple[str, ...] = ("learned", "sinusoidal")
     scaling_sizes: tuple[tuple[int, int], ...] = ((1, 32), (2, 64), (2, 128), (4, 128))
-    scaling_steps: int = 250
+    scaling_steps: int = 125
     small_chars: int = 10_000
     dropout: float = 0.2
     dropout_layers: int = 2
     dropout_width: int = 128
-    dropout_steps: int = 400
-    eval_every: int = 50
+    dropout_steps: int = 200
+    eval_every: int = 25
+    n_seeds: int = 3
 
     def __post_init__(self) -> None:
         if not {"learned", "sinusoidal"} <= set(self.positions):
@@ -104,21 +105,22 @@ class Config:
             raise ValueError("the scaling sweep needs at least two sizes")
         if self.small_chars <= self.block_size + 1 or not 0 < self.dropout < 1:
             raise ValueError("need small_chars > block_size + 1 and 0 < dropout < 1")
-        if min(self.position_steps, self.scaling_steps, self.dropout_steps, self.eval_every) < 1:
-            raise ValueError("steps and eval_every must be >= 1")
+        steps = (self.position_steps, self.scaling_steps, self.dropout_steps, self.eval_every)
+        if min(steps) < 1 or self.n_seeds < 1:
+            raise ValueError("steps, eval_every and n_seeds must be >= 1")
 
 
 def tiny() -> Config:
-    """Seconds: tiny models, a few steps."""
+    """Seconds: tiny models, a few steps, one seed (the verdicts say "not measured")."""
     return Config(
         block_size=16, batch_size=4, eval_windows=4, position_layers=1, position_width=16,
         position_steps=4, scaling_sizes=((1, 8), (1, 16)), scaling_steps=4, small_chars=200,
-        dropout_layers=1, dropout_width=16, dropout_steps=6, eval_every=3,
+        dropout_layers=1, dropout_width=16, dropout_steps=6, eval_every=3, n_seeds=1,
     )  # fmt: skip
 
 
 def quick() -> Config:
-    """Seconds: few steps, smaller models, 16 eval windows (a smoke check)."""
+    """Seconds: few steps, smaller models, 16 eval windows, 3 seeds (a smoke check)."""
     return Config(
         block_size=64, eval_windows=16, position_width=64, position_steps=10,
         scaling_sizes=((1, 16), (1, 32), (2, 64)), scaling_steps=8, small_chars=10_000,
@@ -157,60 +159,88 @@ def train_steps(
     return model, curve
 
 
+def _seeds_short(m: dict[str, Any]) -> str | None:
+    n = len(m["seeds"])
+    return None if n >= MIN_SEEDS else f"not measured: needs >= {MIN_SEEDS} seeds, ran {n}"
+
+
+def _fmt(values: list[float]) -> str:
+    return ", ".join(f"{v:.4f}" for v in values)
+
+
 def _verdict_positions(m: dict[str, Any]) -> tuple[bool, str]:
-    gap = abs(m["val_loss_learned"] - m["val_loss_sinusoidal"])
-    return gap <= m["position_tolerance"], (
-        f"learned {m['val_loss_learned']:.4f} vs sinusoidal {m['val_loss_sinusoidal']:.4f}: "
-        f"gap {gap:.4f} nats (tolerance {m['position_tolerance']}); "
-        + (f"rotary {m['val_loss_rotary']:.4f}; " if "val_loss_rotary" in m else "")
-        + f"{m['position_steps']} steps each"
+    learned, sinus, tol = m["val_loss_learned_seeds"], m["val_loss_sinusoidal_seeds"], m[
+        "position_tolerance"]  # fmt: skip
+    head = (
+        f"val loss after {m['position_steps']} steps, learned {m['val_loss_learned']:.4f} vs "
+        f"sinusoidal {m['val_loss_sinusoidal']:.4f} (means; per seed {_fmt(learned)} vs "
+        f"{_fmt(sinus)})"
+        + (f"; rotary {m['val_loss_rotary']:.4f}" if "val_loss_rotary" in m else "")
+    )
+    if short := _seeds_short(m):
+        return False, f"{short}; {head}"
+    # equivalence (two one-sided tests): neither encoding worse by more than the tolerance
+    up = compare_seeds(learned, sinus, higher_is_better=False, margin=-tol, label_x="learned",
+                       label_y="sinusoidal")  # fmt: skip
+    down = compare_seeds(sinus, learned, higher_is_better=False, margin=-tol,
+                         label_x="sinusoidal", label_y="learned")  # fmt: skip
+    return up.holds and down.holds, (
+        f"{head}; within +-{tol} nats both ways: {up.evidence()}; {down.evidence()}"
     )
 
 
 def _verdict_scaling(m: dict[str, Any]) -> tuple[bool, str]:
-    params, losses = m["scaling_parameters"], m["scaling_val_loss"]
+    params, per_seed = m["scaling_parameters"], m["scaling_val_loss_seeds"]
     order = sorted(range(len(params)), key=params.__getitem__)
-    holds = all(losses[a] > losses[b] for a, b in itertools.pairwise(order))
-    pairs = ", ".join(f"{params[i] / 1e3:.0f}k -> {losses[i]:.4f}" for i in order)
-    return holds, f"parameters -> val loss after {m['scaling_steps']} steps: {pairs}"
+    pairs = ", ".join(f"{params[i] / 1e3:.0f}k -> {m['scaling_val_loss'][i]:.4f}" for i in order)
+    head = f"parameters -> val loss after {m['scaling_steps']} steps (mean over seeds): {pairs}"
+    if short := _seeds_short(m):
+        return False, f"{short}; {head}"
+    steps = [
+        compare_seeds(per_seed[b], per_seed[a], higher_is_better=False,
+                      label_x=f"{params[b] / 1e3:.0f}k", label_y=f"{params[a] / 1e3:.0f}k")
+        for a, b in itertools.pairwise(order)
+    ]  # fmt: skip
+    holds = all(c.holds for c in steps)
+    return holds, f"{head}; every step up lowers the loss: {holds}; " + "; ".join(
+        c.evidence() for c in steps
+    )
 
 
 def _verdict_dropout(m: dict[str, Any]) -> tuple[bool, str]:
     # both halves of the statement: without dropout the validation loss rises after its best
-    # value (overfitting), and dropout's best validation loss is lower
-    overfits = m["final_val_loss_no_dropout"] > m["best_val_loss_no_dropout"]
-    lower = m["best_val_loss_dropout"] < m["best_val_loss_no_dropout"]
-    return overfits and lower, (
-        f"overfits without dropout: {'yes' if overfits else 'no'} (final val loss above the "
-        f"best); best val loss on a {m['small_chars']}-character slice: dropout {m['dropout']} "
-        f"{m['best_val_loss_dropout']:.4f} vs none {m['best_val_loss_no_dropout']:.4f}; final "
-        f"{m['final_val_loss_dropout']:.4f} vs {m['final_val_loss_no_dropout']:.4f} "
-        f"(no dropout: final train loss {m['final_train_loss_no_dropout']:.3f})"
+    # value (overfitting, on every seed), and dropout's best validation loss is lower (over seeds)
+    best_d, best_n = m["best_val_loss_dropout_seeds"], m["best_val_loss_no_dropout_seeds"]
+    final_n = m["final_val_loss_no_dropout_seeds"]
+    overfit = [f > b for f, b in zip(final_n, best_n, strict=True)]
+    head = (
+        f"without dropout final above best (overfits) on {sum(overfit)} of {len(overfit)} "
+        f"seeds (final {_fmt(final_n)} vs best {_fmt(best_n)}); best val loss on a "
+        f"{m['small_chars']}-character slice: dropout {m['dropout']} "
+        f"{m['best_val_loss_dropout']:.4f} vs none {m['best_val_loss_no_dropout']:.4f} (means; "
+        f"final {m['final_val_loss_dropout']:.4f} vs {m['final_val_loss_no_dropout']:.4f}; no "
+        f"dropout: final train loss {m['final_train_loss_no_dropout']:.3f})"
     )
+    if short := _seeds_short(m):
+        return False, f"{short}; {head}"
+    c = compare_seeds(best_d, best_n, higher_is_better=False, label_x="dropout",
+                      label_y="no dropout")  # fmt: skip
+    return all(overfit) and c.holds, f"{head}; {c.evidence()}"
 
 
 CLAIMS = (
-    Claim(
-        "gpt-positions-sinusoidal-equals-learned",
-        "Sinusoidal and learned position encodings give similar validation loss (same model "
-        "and steps; similar = within 0.05 nats/char, fixed before measuring).",
-        _verdict_positions,
-        "gpt_positions.png",
-    ),
-    Claim(
-        "gpt-larger-models-lower-loss",
-        "Larger GPTs reach a lower validation loss at equal steps (loss falls with parameters).",
-        _verdict_scaling,
-        "gpt_scaling.png",
-    ),
-    Claim(
-        "gpt-dropout-helps-small-data",
-        "On a small training set a GPT overfits (without dropout its final validation loss is "
-        "above its best); dropout gives a lower best validation loss.",
-        _verdict_dropout,
-        "gpt_dropout.png",
-    ),
-)
+    Claim("gpt-positions-sinusoidal-equals-learned", "Sinusoidal and learned position encodings "
+          "give similar validation loss (same model and steps; similar = within 0.05 nats/char, "
+          "fixed before measuring: both one-sided 95% bounds of the paired difference over >= 3 "
+          "training seeds inside +-0.05).", _verdict_positions, "gpt_positions.png"),
+    Claim("gpt-larger-models-lower-loss", "Larger GPTs reach a lower validation loss at equal "
+          "steps (loss falls with parameters: every step up in size lowers it, paired over >= 3 "
+          "training seeds).", _verdict_scaling, "gpt_scaling.png"),
+    Claim("gpt-dropout-helps-small-data", "On a small training set a GPT overfits (without "
+          "dropout its final validation loss is above its best, on every seed); dropout gives a "
+          "lower best validation loss (paired over >= 3 training seeds).", _verdict_dropout,
+          "gpt_dropout.png"),
+)  # fmt: skip
 
 
 def _curves_plot(path: Any, curves: dict[str, list], index: int, ylabel: str, title: str):
@@ -247,45 +277,70 @@ def _run(cfg: Config, ctx: RunContext) -> Result:
         n_layer=layers, n_head=max(1, width // 32), n_embd=width, block_size=cfg.block_size,
         vocab_size=vocab, **kw,
     )  # fmt: skip
-    m: dict[str, Any] = {"position_tolerance": cfg.position_tolerance}
-    pos_curves = {}
+    seeds = list(range(ctx.seed, ctx.seed + cfg.n_seeds))
+    per: dict[str, list[Any]] = {}
+    kept: list[dict[str, dict[str, list]]] = []  # curves of every seed (the first is plotted)
+    small = train.data[: cfg.small_chars]
+    params: list[int] = []
+    for seed in seeds:
+        with ctx.child(f"seed{seed}", seed=seed) as run:
+            one, curve, params = _one_seed(cfg, run, make, (train.data, small, val))
+        for key, value in one.items():
+            per.setdefault(key, []).append(value)
+        kept.append(curve)
+    curves = kept[0]
+    m: dict[str, Any] = {f"{k}_seeds": v for k, v in per.items() if k != "scaling_val_loss"}
+    m.update({k: sum(v) / len(v) for k, v in per.items() if k != "scaling_val_loss"})
+    by_size = [list(v) for v in zip(*per["scaling_val_loss"], strict=True)]
+    m.update(
+        seeds=seeds, position_tolerance=cfg.position_tolerance, position_steps=cfg.position_steps,
+        scaling_parameters=params, scaling_val_loss_seeds=by_size,
+        scaling_val_loss=[sum(v) / len(v) for v in by_size], scaling_steps=cfg.scaling_steps,
+        scaling_sizes=[list(s) for s in cfg.scaling_sizes], small_chars=cfg.small_chars,
+        dropout=cfg.dropout,
+    )  # fmt: skip
+    plots = [
+        _curves_plot(ctx.path("gpt_positions.png"), curves["positions"], 2,
+                     "val loss (nats/char)", f"position encodings (seed {seeds[0]})"),
+        line_plot(params, {"val loss": m["scaling_val_loss"]}, ctx.path("gpt_scaling.png"),
+                  logx=True, xlabel="parameters", ylabel="val loss (nats/char)",
+                  title=f"equal steps ({cfg.scaling_steps}), mean of {len(seeds)} seeds"),
+        _curves_plot(ctx.path("gpt_dropout.png"), {
+            **{f"val, {k}": v for k, v in curves["dropout"].items()},
+            **{f"train, {k}": [(s, t, t) for s, t, _ in v] for k, v in curves["dropout"].items()},
+        }, 2, "loss (nats/char)", f"{cfg.small_chars}-character training slice (seed "
+           f"{seeds[0]})"),
+    ]  # fmt: skip
+    return Result(metrics=m, plots=plots)
+
+
+def _one_seed(
+    cfg: Config, ctx: RunContext, make: Callable[..., GPTConfig], data: tuple[Tensor, ...]
+) -> tuple[dict[str, Any], dict[str, dict[str, list]], list[int]]:
+    """Every run of one seed (``ctx.seed``): the numbers, the curves and the sweep's sizes."""
+    text, small, val = data
+    m: dict[str, Any] = {}
+    curves: dict[str, dict[str, list]] = {"positions": {}, "dropout": {}}
     for position in cfg.positions:
         gcfg = make(cfg.position_layers, cfg.position_width, position=position)
-        _, curve = train_steps(gcfg, train.data, val, cfg, cfg.position_steps, ctx,
+        _, curve = train_steps(gcfg, text, val, cfg, cfg.position_steps, ctx,
                                f"positions-{position}")  # fmt: skip
-        pos_curves[position] = curve
+        curves["positions"][position] = curve
         m[f"val_loss_{position}"] = curve[-1][2]
         ctx.log(cfg.position_steps, **{f"val_loss_{position}": curve[-1][2]})
-    m["position_steps"] = cfg.position_steps
     params, losses = [], []
     for layers, width in cfg.scaling_sizes:
-        name = f"scaling-L{layers}-C{width}"
-        model, curve = train_steps(make(layers, width), train.data, val, cfg,
-                                   cfg.scaling_steps, ctx, name)  # fmt: skip
+        model, curve = train_steps(make(layers, width), text, val, cfg, cfg.scaling_steps, ctx,
+                                   f"scaling-L{layers}-C{width}")  # fmt: skip
         params.append(model.num_parameters())
         losses.append(curve[-1][2])
         ctx.log(cfg.scaling_steps, **{f"val_loss_L{layers}_C{width}": losses[-1]})
-    m.update(scaling_parameters=params, scaling_val_loss=losses, scaling_steps=cfg.scaling_steps,
-             scaling_sizes=[list(s) for s in cfg.scaling_sizes])  # fmt: skip
-    small = train.data[: cfg.small_chars]
-    drop_curves = {}
+    m["scaling_val_loss"] = losses
     for name, p in (("no_dropout", 0.0), ("dropout", cfg.dropout)):
         gcfg = make(cfg.dropout_layers, cfg.dropout_width, dropout=p)
         _, curve = train_steps(gcfg, small, val, cfg, cfg.dropout_steps, ctx, f"dropout-{name}")
-        drop_curves[name] = curve
+        curves["dropout"][name] = curve
         m[f"best_val_loss_{name}"] = min(c[2] for c in curve)
         m[f"final_val_loss_{name}"] = curve[-1][2]
         m[f"final_train_loss_{name}"] = curve[-1][1]
-    m.update(small_chars=cfg.small_chars, dropout=cfg.dropout)
-    plots = [
-        _curves_plot(ctx.path("gpt_positions.png"), pos_curves, 2, "val loss (nats/char)",
-                     "position encodings"),
-        line_plot(params, {"val loss": losses}, ctx.path("gpt_scaling.png"), logx=True,
-                  xlabel="parameters", ylabel="val loss (nats/char)",
-                  title=f"equal steps ({cfg.scaling_steps})"),
-        _curves_plot(ctx.path("gpt_dropout.png"), {
-            **{f"val, {k}": v for k, v in drop_curves.items()},
-            **{f"train, {k}": [(s, t, t) for s, t, _ in v] for k, v in drop_curves.items()},
-        }, 2, "loss (nats/char)", f"{cfg.small_chars}-character training slice"),
-    ]  # fmt: skip
-    return Result(metrics=m, plots=plots)
+    return m, curves, params

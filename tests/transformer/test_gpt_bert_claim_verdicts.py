@@ -1,0 +1,88 @@
+"""The verdicts of ``gpt-claims`` and ``bert-claims`` compare trained models over training seeds
+(``replearn.experiments.stats.compare_seeds``, issue 21): synthetic per-seed numbers, no
+training. With fewer than 3 seeds every such verdict says "not measured" and is False."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from replearn.experiments.transformer import gpt_claims
+
+
+def _verdict(module: Any, claim_id: str):
+    return next(c for c in module.CLAIMS if c.id == claim_id).verdict
+
+
+def _positions(learned: list[float], sinus: list[float]) -> dict[str, Any]:
+    return {
+        "seeds": list(range(len(learned))), "position_tolerance": 0.05, "position_steps": 150,
+        "val_loss_learned_seeds": learned, "val_loss_sinusoidal_seeds": sinus,
+        "val_loss_learned": sum(learned) / len(learned),
+        "val_loss_sinusoidal": sum(sinus) / len(sinus),
+    }  # fmt: skip
+
+
+def test_gpt_positions_is_an_equivalence_test_over_seeds() -> None:
+    verdict = _verdict(gpt_claims, "gpt-positions-sinusoidal-equals-learned")
+    holds, evidence = verdict(_positions([2.34, 2.36, 2.35], [2.33, 2.35, 2.35]))
+    assert holds and "over 3 seeds" in evidence
+    # every seed within 0.05, but the spread puts the upper bound of the gap beyond it:
+    # diffs +0.04, +0.01, +0.045: mean 0.0317, SE 0.0109, upper bound 0.0635 > 0.05
+    assert not verdict(_positions([2.39, 2.36, 2.395], [2.35, 2.35, 2.35]))[0]
+    # a consistent gap of 0.06 (each way) fails
+    assert not verdict(_positions([2.41, 2.42, 2.40], [2.35, 2.36, 2.34]))[0]
+    assert not verdict(_positions([2.29, 2.30, 2.28], [2.35, 2.36, 2.34]))[0]
+    holds, evidence = verdict(_positions([2.34], [2.34]))
+    assert not holds and evidence.startswith("not measured: needs >= 3 seeds")
+
+
+def _scaling(per_size: list[list[float]]) -> dict[str, Any]:
+    return {
+        "seeds": list(range(len(per_size[0]))), "scaling_steps": 125,
+        "scaling_parameters": [104_000, 15_000, 405_000][: len(per_size)],
+        "scaling_val_loss_seeds": per_size,
+        "scaling_val_loss": [sum(v) / len(v) for v in per_size],
+    }  # fmt: skip
+
+
+def test_gpt_scaling_needs_every_step_up_to_lower_the_loss() -> None:
+    verdict = _verdict(gpt_claims, "gpt-larger-models-lower-loss")
+    # listed out of order (104k, 15k, 405k): the verdict sorts by parameters
+    good = [[2.46, 2.47, 2.45], [2.60, 2.61, 2.60], [2.38, 2.39, 2.37]]
+    holds, evidence = verdict(_scaling(good))
+    assert holds and evidence.count("over 3 seeds") == 2
+    # the top step: -0.01, +0.005, -0.02 nats: lower on average, not beyond the seed spread
+    flat = [[2.46, 2.47, 2.45], [2.60, 2.61, 2.60], [2.45, 2.475, 2.43]]
+    holds, evidence = verdict(_scaling(flat))
+    assert not holds and "every step up lowers the loss: False" in evidence
+    assert not verdict(_scaling([[2.4], [2.6], [2.3]]))[0]
+
+
+def _dropout(best_d: list[float], best_n: list[float], final_n: list[float]) -> dict[str, Any]:
+    mean = lambda v: sum(v) / len(v)  # noqa: E731
+    return {
+        "seeds": list(range(len(best_d))), "small_chars": 10_000, "dropout": 0.2,
+        "best_val_loss_dropout_seeds": best_d, "best_val_loss_no_dropout_seeds": best_n,
+        "final_val_loss_no_dropout_seeds": final_n, "best_val_loss_dropout": mean(best_d),
+        "best_val_loss_no_dropout": mean(best_n), "final_val_loss_dropout": mean(best_d) + 0.05,
+        "final_val_loss_no_dropout": mean(final_n), "final_train_loss_no_dropout": 1.5,
+    }  # fmt: skip
+
+
+def test_gpt_dropout_claim_checks_both_halves_over_seeds() -> None:
+    verdict = _verdict(gpt_claims, "gpt-dropout-helps-small-data")
+    best_n, final_n = [2.79, 2.80, 2.78], [2.92, 2.95, 2.90]
+    holds, evidence = verdict(_dropout([2.70, 2.72, 2.69], best_n, final_n))
+    assert holds and "overfits) on 3 of 3 seeds" in evidence
+    # one seed does not overfit without dropout (final = best): the first half fails
+    assert not verdict(_dropout([2.70, 2.72, 2.69], best_n, [2.92, 2.80, 2.90]))[0]
+    # dropout's best lower on average (-0.03) but not beyond the seed spread
+    assert not verdict(_dropout([2.70, 2.81, 2.75], best_n, final_n))[0]
+    assert not verdict(_dropout([2.7], [2.8], [2.9]))[0]
+
+
+def test_gpt_claims_config_needs_a_seed() -> None:
+    with pytest.raises(ValueError, match="n_seeds"):
+        gpt_claims.Config(n_seeds=0)
