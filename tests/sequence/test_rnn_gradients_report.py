@@ -22,9 +22,9 @@ def holding_metrics() -> dict:
     m |= {"clip_max_norm": 1.0, "clipped_finite": True, "clipped_loss_first": 0.5}
     m |= {"clipped_loss_last": 0.1, "clipped_max_grad_norm": 1e3, "unclipped_steps": 22}
     m |= {"unclipped_finite": False, "unclipped_loss_first": 0.5, "unclipped_loss_last": 1e30}
-    m |= {"n_inits": 2, "ortho_seq_len": 60}
-    m |= {"orthogonal_median_distance": 50, "orthogonal_distances": [40, 60]}
-    m |= {"gaussian_median_distance": 20, "gaussian_distances": [10, 30]}
+    m |= {"n_inits": 3, "ortho_seq_len": 60}
+    m |= {"orthogonal_median_distance": 50, "orthogonal_distances": [40, 50, 61]}
+    m |= {"gaussian_median_distance": 20, "gaussian_distances": [10, 20, 30]}
     m |= {"orthogonal_linear_slope": 0.0, "gaussian_linear_slope": -0.01}
     m |= {"orthogonal_linear_max_log10_drift": 1e-12, "gaussian_linear_min_log10_drift": 1.5}
     m |= {"gaussian_linear_max_log10_drift": 3.0}
@@ -66,7 +66,7 @@ def test_every_verdict_holds_on_holding_metrics_and_quotes_numbers() -> None:
         (R.clipping_verdict, {"clipped_finite": False}),
         (R.clipping_verdict, {"clipped_loss_last": 0.6}),
         (R.clipping_verdict, {"unclipped_finite": True, "unclipped_loss_last": 0.2}),
-        (R.orthogonal_verdict, {"orthogonal_median_distance": 20}),
+        (R.orthogonal_verdict, {"orthogonal_distances": [9, 21, 29]}),
         (R.isometry_verdict, {"orthogonal_linear_max_log10_drift": 0.02}),
         (R.isometry_verdict, {"gaussian_linear_min_log10_drift": 0.5}),
     ],
@@ -74,6 +74,23 @@ def test_every_verdict_holds_on_holding_metrics_and_quotes_numbers() -> None:
 def test_each_verdict_fails_when_its_condition_breaks(verdict, change) -> None:
     holds, _ = verdict(holding_metrics() | change)
     assert holds is False
+
+
+def test_orthogonal_verdict_is_a_paired_t_bound_over_draws() -> None:
+    # paired differences +30, +30, +31: mean 30.33, SE 0.33 over 3 draws, bound 29.4 > 0
+    holds, evidence = R.orthogonal_verdict(holding_metrics())
+    assert holds and "over 3 draws, paired-t" in evidence and "+30.33" in evidence
+    # a larger median but a mean difference whose bound is not above 0: -200, +5, +5
+    m = holding_metrics() | {
+        "orthogonal_distances": [40, 50, 61],
+        "gaussian_distances": [240, 45, 56],
+    }
+    assert R.orthogonal_verdict(m)[0] is False
+    # fewer than 3 draws (the tiny preset): not measured, no crash
+    m = holding_metrics() | {"n_inits": 2, "orthogonal_distances": [40, 60]}
+    m |= {"gaussian_distances": [10, 30]}
+    holds, evidence = R.orthogonal_verdict(m)
+    assert holds is False and evidence.startswith("not measured: needs >= 3 draws")
 
 
 def test_unclipped_run_that_stays_finite_but_stalls_counts_as_unstable() -> None:
