@@ -54,9 +54,14 @@ def test_truncation_cycle_and_metric_verdicts():
     rows[0]["precision"] = 0.7
     assert not gan_images._verdict_truncation({"biggan_truncation": rows})[0]
     assert not gan_images._verdict_truncation({})[0]
-    base = {"cycle_error_x": 0.1, "cycle_error_y": 0.1, "translation_error": 0.3}
-    assert gan_cycle._verdict({**base, "cycle_error": 0.1, "pair_distance": 0.5})[0]
-    assert not gan_cycle._verdict({**base, "cycle_error": 0.2, "pair_distance": 0.5})[0]
+    base = {f"{k}_seeds": [0.1, 0.1, 0.1] for k in ("cycle_error_x", "cycle_error_y")}
+    base.update(translation_error_seeds=[0.3, 0.3, 0.3], pair_distance=0.5)
+    assert gan_cycle._verdict({**base, "cycle_error_seeds": [0.1, 0.12, 0.1]})[0]
+    # one seed at or above the bound 0.125 fails the statement "for every seed"
+    holds, text = gan_cycle._verdict({**base, "cycle_error_seeds": [0.1, 0.13, 0.1]})
+    assert not holds and "worst 0.130" in text
+    holds, text = gan_cycle._verdict({**base, "cycle_error_seeds": [0.1]})
+    assert not holds and "needs >= 3 seeds, got 1" in text
     m = {}
     for i, s in enumerate(gan_metrics.SETS):
         m[f"{s}_fid"], m[f"{s}_kid"] = float(i), float(i) / 10

@@ -13,8 +13,10 @@ colour-preserving tasks such as Monet to photo).
 Measured on the test split (images in [-1, 1]): the cycle error
 :math:`\\mathbb{E}|F(G(x)) - x|` (and for y), the translation error
 :math:`\\mathbb{E}|G(x) - \\mathrm{rot}(x)|`, and as the scale of both the mean
-absolute difference between two random test images. Writes ``cycle.png`` (rows:
-x, G(x), F(G(x)), rot(x)).
+absolute difference between two random test images. A CycleGAN is trained from each of
+``seeds`` (initialization, unpaired shuffle of Y and data order; three by default, each in
+its own child run); the claim is checked for every seed. Writes ``cycle.png`` (rows: x,
+G(x), F(G(x)), rot(x); the first seed's model).
 """
 
 from __future__ import annotations
@@ -64,6 +66,7 @@ class Config:
     """Config of ``gan-cycle``.
 
     Attributes:
+        seeds: training seeds (one CycleGAN each; the claim is checked for every one).
         width: channels of the generators' first convolution and the critics'.
         blocks: residual blocks per generator.
         lambda_cyc: weight of the cycle-consistency loss (the paper: 10).
@@ -73,6 +76,7 @@ class Config:
         engine: training-loop settings.
     """
 
+    seeds: tuple[int, ...] = (0, 1, 2)
     width: int = 16
     blocks: int = 2
     lambda_cyc: float = 10.0
@@ -85,10 +89,15 @@ class Config:
         )
     )
 
+    def __post_init__(self) -> None:
+        if not self.seeds:
+            raise ValueError("seeds must not be empty")
+
 
 def tiny() -> Config:
-    """Seconds: 3 steps, width 4."""
+    """Seconds: one seed, 3 steps, width 4."""
     return Config(
+        seeds=(0,),
         width=4,
         blocks=1,
         engine=EngineConfig(max_steps=3, batch_size=8, log_every=1, checkpoint_every=0),
@@ -96,18 +105,27 @@ def tiny() -> Config:
 
 
 def quick() -> Config:
-    """Seconds: 20 steps (a smoke check)."""
+    """Seconds: three seeds of 20 steps (a smoke check)."""
     base = Config()
     return dataclasses.replace(base, engine=dataclasses.replace(base.engine, max_steps=20))
 
 
 def _verdict(m: dict[str, Any]) -> tuple[bool, str]:
-    holds = m["cycle_error"] < 0.25 * m["pair_distance"]
+    n = len(m.get("cycle_error_seeds", []))
+    if n < 3:
+        return False, f"not measured: needs >= 3 seeds, got {n}"
+    bound = 0.25 * m["pair_distance"]
+    holds = max(m["cycle_error_seeds"]) < bound
+
+    def cells(key: str) -> str:
+        return ", ".join(f"{v:.3f}" for v in m[key])
+
     return holds, (
-        f"cycle error |F(G(x)) - x| {m['cycle_error_x']:.3f}, |G(F(y)) - y| "
-        f"{m['cycle_error_y']:.3f} (mean {m['cycle_error']:.3f}) vs {m['pair_distance']:.3f} "
-        f"between random test images (bound 25%: {0.25 * m['pair_distance']:.3f}); translation "
-        f"error |G(x) - rot(x)| {m['translation_error']:.3f}"
+        f"per training seed ({n}): cycle error |F(G(x)) - x| {cells('cycle_error_x_seeds')}, "
+        f"|G(F(y)) - y| {cells('cycle_error_y_seeds')} (mean of the two "
+        f"{cells('cycle_error_seeds')}; worst {max(m['cycle_error_seeds']):.3f}) vs "
+        f"{m['pair_distance']:.3f} between random test images (bound 25%: {bound:.3f}); "
+        f"translation error |G(x) - rot(x)| {cells('translation_error_seeds')}"
     )
 
 
@@ -115,7 +133,8 @@ CLAIMS = (
     Claim(
         "cycle-consistency-reconstructs",
         "Cycle consistency reconstructs the inputs: on held-out images F(G(x)) and G(F(y)) "
-        "differ from x and y by less than a quarter of the distance between two random images.",
+        "differ from x and y by less than a quarter of the distance between two random images "
+        "(mean of the two cycle errors, for the CycleGAN of every one of >= 3 training seeds).",
         _verdict,
         "cycle.png",
     ),
@@ -131,47 +150,57 @@ CLAIMS = (
     paper="Zhu, Park, Isola & Efros 2017, arXiv:1703.10593",
 )
 def run(cfg: Config, ctx: RunContext) -> Result:
-    """CycleGAN between digits and rotated digits; cycle and translation errors."""
+    """CycleGAN between digits and rotated digits; cycle and translation errors per seed."""
     with single_thread():
         data = load_classification("digits", val_fraction=0.0, seed=ctx.seed)
         pool = data.train.tensors[0] * 2 - 1
         half = len(pool) // 2
-        g = torch.Generator().manual_seed(ctx.seed)
-        x_train, y_train = (
-            pool[:half],
-            rotate(pool[half : 2 * half])[torch.randperm(half, generator=g)],
-        )
-        torch.manual_seed(ctx.seed)
-        model = CycleGAN(
-            width=cfg.width, blocks=cfg.blocks, pool_size=cfg.pool_size, image_size=8,
-            lambda_cyc=cfg.lambda_cyc, lambda_id=cfg.lambda_id,
-        )  # fmt: skip
-        task = CycleTask(model)
-        gen_params = [*model.G.parameters(), *model.F.parameters()]
-        disc_params = [*model.D_X.parameters(), *model.D_Y.parameters()]
-        opts = {
-            "g": torch.optim.Adam(gen_params, lr=cfg.lr, betas=(0.5, 0.999)),
-            "d": torch.optim.Adam(disc_params, lr=cfg.lr, betas=(0.5, 0.999)),
-        }
-        loop = fit(task, opts, TensorDataset(x_train, y_train), cfg=cfg.engine, ctx=ctx)
-        model.eval()
         x = data.test.tensors[0] * 2 - 1
         y = rotate(x.flip(0))  # held-out images of Y (other digits than x's)
-        dev = loop.device
-        with torch.no_grad():
-            gx, fy = model.G(x.to(dev)), model.F(y.to(dev))
-            rec_x, rec_y = model.F(gx).cpu(), model.G(fy).cpu()
-            gx, fy = gx.cpu(), fy.cpu()
-        perm = torch.randperm(len(x), generator=g)
-        m = {
-            "cycle_error_x": float((rec_x - x).abs().mean()),
-            "cycle_error_y": float((rec_y - y).abs().mean()),
-            "translation_error": float((gx - rotate(x)).abs().mean()),
-            "pair_distance": float((x - x[perm]).abs().mean()),
-            "steps": loop.step,
-        }
-        m["cycle_error"] = (m["cycle_error_x"] + m["cycle_error_y"]) / 2
+        perm = torch.randperm(len(x), generator=torch.Generator().manual_seed(ctx.seed))
+        m: dict[str, Any] = {"seeds": list(cfg.seeds)}
+        m["pair_distance"] = float((x - x[perm]).abs().mean())
+        keys = ("cycle_error_x", "cycle_error_y", "translation_error", "cycle_error")
+        per_seed: dict[str, list[float]] = {k: [] for k in keys}
+        first: tuple[CycleGAN, Tensor, Tensor] | None = None
+        for seed in cfg.seeds:
+            g = torch.Generator().manual_seed(seed)
+            x_train = pool[:half]
+            y_train = rotate(pool[half : 2 * half])[torch.randperm(half, generator=g)]
+            torch.manual_seed(seed)
+            model = CycleGAN(
+                width=cfg.width, blocks=cfg.blocks, pool_size=cfg.pool_size, image_size=8,
+                lambda_cyc=cfg.lambda_cyc, lambda_id=cfg.lambda_id,
+            )  # fmt: skip
+            gen_params = [*model.G.parameters(), *model.F.parameters()]
+            disc_params = [*model.D_X.parameters(), *model.D_Y.parameters()]
+            opts = {
+                "g": torch.optim.Adam(gen_params, lr=cfg.lr, betas=(0.5, 0.999)),
+                "d": torch.optim.Adam(disc_params, lr=cfg.lr, betas=(0.5, 0.999)),
+            }
+            with ctx.child(f"seed{seed}", seed=seed) as sub:
+                loop = fit(CycleTask(model), opts, TensorDataset(x_train, y_train),
+                           cfg=cfg.engine, ctx=sub)  # fmt: skip
+            model.eval()
+            dev = loop.device
+            with torch.no_grad():
+                gx, fy = model.G(x.to(dev)), model.F(y.to(dev))
+                rec_x, rec_y = model.F(gx).cpu(), model.G(fy).cpu()
+                gx = gx.cpu()
+            err_x, err_y = float((rec_x - x).abs().mean()), float((rec_y - y).abs().mean())
+            per_seed["cycle_error_x"].append(err_x)
+            per_seed["cycle_error_y"].append(err_y)
+            per_seed["translation_error"].append(float((gx - rotate(x)).abs().mean()))
+            per_seed["cycle_error"].append((err_x + err_y) / 2)
+            if first is None:
+                first = (model, gx, rec_x)
+        for k, v in per_seed.items():
+            m[f"{k}_seeds"] = v
+            m[k] = sum(v) / len(v)  # mean over seeds
+        m["steps"] = loop.step
+    assert first is not None
+    first_model, gx, rec_x = first
     grid = torch.cat([x[:8], gx[:8], rec_x[:8], rotate(x[:8])])
     plot = save_image_grid(grid, ctx.path("cycle.png"), nrow=8, value_range=(-1, 1),
                            title="x / G(x) / F(G(x)) / rot(x)")  # fmt: skip
-    return Result(metrics=m, model=model, plots=[plot])
+    return Result(metrics=m, model=first_model, plots=[plot])
