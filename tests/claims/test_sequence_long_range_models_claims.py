@@ -12,6 +12,9 @@ import pytest
 pytestmark = pytest.mark.slow
 
 # claim id -> measured verdict with the default config (2026-12-07, 42 min at load 20-35)
+# 2026-12-08 (issue 21 check): every claim already uses compare_seeds over 3 seeds; the
+# statements "of comparable size" / "at equal size" now say "of the same width" (the verdicts
+# never checked parameter counts; they are in the evidence): verdict code unchanged, not re-run.
 MEASURED = {
     # L = 16, 400 updates: GRU 0.450, LSTM 0.116 (chance 0.125): the LSTM had not left chance
     # in this budget while the GRU had begun to learn (per seed +14.0, +79.0, +7.3 points); the

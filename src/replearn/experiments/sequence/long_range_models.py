@@ -277,9 +277,11 @@ CLAIMS = (
           "with fewer parameters.", _gru_lstm, "long_range_accuracy.png"),
     Claim("s4-hippo-beats-random", "HiPPO initialization of S4 beats random initialization "
           "on a long-range task.", _beats("s4-hippo", "s4-random"), "long_range_accuracy.png"),
-    Claim("s4-beats-lstm-long", "S4 beats an LSTM of comparable size on long sequences.",
+    Claim("s4-beats-lstm-long", "S4 beats an LSTM of the same width on long sequences "
+          "(parameter counts in the evidence).",
           _beats("s4-hippo", "lstm"), "long_range_accuracy.png"),
-    Claim("transformer-beats-rnn-long-range", "At equal size a transformer learns a long-range "
+    Claim("transformer-beats-rnn-long-range", "At equal width (the transformer's position table "
+          "gives it more parameters, in the evidence) a transformer learns a long-range "
           "dependency better than an RNN and trains faster: its update is one parallel pass, "
           "the RNN's L sequential steps.", _transformer, "long_range_update_time.png"),
 )  # fmt: skip
