@@ -46,13 +46,26 @@ def test_mixture_verdict_uses_the_student_t_bound():
 
 
 def test_truncation_cycle_and_metric_verdicts():
-    rows = [
-        {"threshold": 0.5, "precision": 0.9, "recall": 0.1, "fid": 9.0, "inception_score": 2.0},
-        {"threshold": "inf", "precision": 0.8, "recall": 0.5, "fid": 3.0, "inception_score": 2.0},
-    ]
-    assert gan_images._verdict_truncation({"biggan_truncation": rows})[0]
-    rows[0]["precision"] = 0.7
-    assert not gan_images._verdict_truncation({"biggan_truncation": rows})[0]
+    def sweep(p_low: float, r_low: float, p_none: float, r_none: float) -> list[dict]:
+        return [
+            {"threshold": 0.5, "precision": p_low, "recall": r_low, "fid": 9.0,
+             "inception_score": 2.0},
+            {"threshold": "inf", "precision": p_none, "recall": r_none, "fid": 3.0,
+             "inception_score": 2.0},
+        ]  # fmt: skip
+
+    good = [sweep(0.9, 0.1, 0.8, 0.5), sweep(0.92, 0.12, 0.8, 0.5), sweep(0.88, 0.1, 0.79, 0.4)]
+    holds, text = gan_images._verdict_truncation({"biggan_truncation_seeds": good})
+    assert holds and "over 3 seeds, paired-t" in text
+    # precision higher on two seeds only: the t bound of the mean difference falls below 0
+    bad = [*good[:2], sweep(0.5, 0.1, 0.8, 0.5)]
+    holds, text = gan_images._verdict_truncation({"biggan_truncation_seeds": bad})
+    assert not holds and "precision t=0.5 - none" in text
+    # recall lower on every seed but precision not: the whole statement fails
+    bad = [sweep(0.7, 0.1, 0.8, 0.5)] * 3
+    assert not gan_images._verdict_truncation({"biggan_truncation_seeds": bad})[0]
+    holds, text = gan_images._verdict_truncation({"biggan_truncation_seeds": good[:1]})
+    assert not holds and "needs >= 3 seeds, got 1" in text
     assert not gan_images._verdict_truncation({})[0]
     base = {f"{k}_seeds": [0.1, 0.1, 0.1] for k in ("cycle_error_x", "cycle_error_y")}
     base.update(translation_error_seeds=[0.3, 0.3, 0.3], pair_distance=0.5)

@@ -1,7 +1,8 @@
 """Experiment ``gan-images``: DCGAN, WGAN-GP, SAGAN, BigGAN and StyleGAN on digits or Fashion-MNIST.
 
-Each model trains through the engine's general loop (:class:`ImageGANTask`: critic
-step(s) with ``loop.optimize(d_loss, "d")``, then ``loop.optimize(g_loss, "g")``) on
+Each model trains through the engine's general loop
+(:class:`replearn.experiments.gan.image_gans.ImageGANTask`: critic step(s) with
+``loop.optimize(d_loss, "d")``, then ``loop.optimize(g_loss, "g")``) on
 the training images scaled to [-1, 1]: 8x8 scikit-learn digits by default (embedded),
 28x28 Fashion-MNIST with ``--set data=fashion-mnist``. After training, ``n_eval``
 samples are scored against the test images in the feature space of replearn's
@@ -20,8 +21,11 @@ stylegan StyleGAN, DCGAN D   non-saturating                 Adam(0, 0.99) lr / l
 
 For BigGAN the truncation trick is swept over ``thresholds`` (fixed class
 labels cycling over the classes; ``inf`` = no truncation): fidelity (precision, IS)
-against diversity (recall, FID). Writes ``samples_<model>.png`` and
-``truncation.png``.
+against diversity (recall, FID). BigGAN is trained from ``biggan_seeds`` seeds (the
+run's seed and the next ones; the first is the one of the table), each swept on the same
+noise; the truncation claim compares the smallest threshold with none, paired by seed
+(:func:`replearn.experiments.stats.compare_seeds`). Writes ``samples_<model>.png`` and
+``truncation.png`` (the first seed's sweep).
 """
 
 from __future__ import annotations
@@ -34,119 +38,17 @@ from typing import Any, Literal
 import matplotlib.pyplot as plt
 import numpy as np
 import torch
-from torch import Tensor, nn
+from torch import Tensor
 
 from replearn.data.images import load_classification
-from replearn.engine import EngineConfig, Loop, RunContext, Task, fit, single_thread
+from replearn.engine import EngineConfig, RunContext, fit, single_thread
 from replearn.experiments.base import Claim, Result, experiment
-from replearn.gan import losses as L
-from replearn.gan.biggan import (
-    BigGANDiscriminator,
-    BigGANGenerator,
-    orthogonal_regularization,
-    truncated_noise,
-)
-from replearn.gan.dcgan import DCGANDiscriminator, DCGANGenerator
-from replearn.gan.sagan import SAGANDiscriminator, SAGANGenerator
-from replearn.gan.stylegan import StyleGenerator
-from replearn.gan.tricks import gradient_penalty
+from replearn.experiments.gan.image_gans import MODELS, ImageGANTask, build, optimizers
+from replearn.experiments.stats import compare_seeds
+from replearn.gan.biggan import truncated_noise
 from replearn.metrics import extract, feature_classifier, fid_from_features, inception_score, kid
 from replearn.metrics.precision_recall import precision_recall
 from replearn.report.plots import save_figure, save_image_grid
-
-MODELS = ("dcgan", "wgan-gp", "sagan", "biggan", "stylegan")
-
-
-class ImageGANTask(Task):
-    """One update: ``n_critic`` critic steps, then one generator step (see the table)."""
-
-    def __init__(
-        self, model: str, g: nn.Module, d: nn.Module, *, z_dim: int, n_critic: int = 1
-    ) -> None:
-        super().__init__()
-        self.model, self.G, self.D, self.z_dim, self.n_critic = model, g, d, z_dim, n_critic
-        self.conditional = model == "biggan"
-        self.loss = {"dcgan": "nonsaturating", "stylegan": "nonsaturating"}.get(model, "hinge")
-        if model == "wgan-gp":
-            self.loss = "wasserstein"
-
-    def generate(self, z: Tensor, y: Tensor | None) -> Tensor:
-        return self.G(z, y) if self.conditional else self.G(z)
-
-    def discriminate(self, x: Tensor, y: Tensor | None) -> Tensor:
-        return (self.D(x, y) if self.conditional else self.D(x)).squeeze(1)
-
-    def update(self, batch: Any, loop: Loop) -> dict[str, Tensor]:
-        images, labels = batch
-        xs, ys = images.chunk(self.n_critic), labels.chunk(self.n_critic)
-        out: dict[str, Tensor] = {}
-        for real, y in zip(xs, ys, strict=True):
-            z = torch.randn(len(real), self.z_dim, device=real.device)
-            with loop.autocast():
-                fake = self.generate(z, y).detach()
-                d_real, d_fake = self.discriminate(real, y), self.discriminate(fake, y)
-                if self.loss == "wasserstein":
-                    d_loss = L.wasserstein_critic_loss(d_real, d_fake)
-                    d_loss = d_loss + gradient_penalty(
-                        lambda x, y=y: self.discriminate(x, y), real, fake
-                    )
-                elif self.loss == "hinge":
-                    d_loss = L.discriminator_hinge_loss(d_real, d_fake)
-                else:
-                    d_loss = L.discriminator_minimax_loss(d_real, d_fake)
-            loop.optimize(d_loss, "d")
-        real, y = xs[-1], ys[-1]
-        z = torch.randn(len(real), self.z_dim, device=real.device)
-        with loop.autocast():
-            g_out = self.discriminate(self.generate(z, y), y)
-            if self.loss == "nonsaturating":
-                g_loss = L.generator_nonsaturating_loss(g_out)
-            else:
-                g_loss = -g_out.mean()  # Wasserstein and hinge generator losses
-            if self.conditional:
-                ortho = orthogonal_regularization(self.G, 1e-4)
-                out["ortho"] = ortho.detach()
-                g_loss = g_loss + ortho
-        loop.optimize(g_loss, "g")
-        return {"d_loss": d_loss.detach(), "g_loss": g_loss.detach(), **out}
-
-
-def build(
-    model: str, *, size: int, z_dim: int, width: int, classes: int
-) -> tuple[nn.Module, nn.Module]:
-    """Generator and discriminator of ``model`` for grey ``size`` x ``size`` images."""
-    if model in ("dcgan", "wgan-gp"):
-        norm = "none" if model == "wgan-gp" else "batch"
-        return (
-            DCGANGenerator(z_dim=z_dim, image_size=size, width=width),
-            DCGANDiscriminator(image_size=size, width=width, norm=norm),
-        )
-    if model == "sagan":
-        return (
-            SAGANGenerator(z_dim=z_dim, image_size=size, width=width),
-            SAGANDiscriminator(image_size=size, width=width),
-        )
-    if model == "biggan":
-        return (
-            BigGANGenerator(z_dim=z_dim, num_classes=classes, image_size=size, width=width),
-            BigGANDiscriminator(num_classes=classes, image_size=size, width=width),
-        )
-    return (
-        StyleGenerator(z_dim=z_dim, w_dim=z_dim, image_size=size, width=width),
-        DCGANDiscriminator(image_size=size, width=width, norm="none"),
-    )
-
-
-def optimizers(model: str, task: ImageGANTask, lr: float) -> dict[str, torch.optim.Optimizer]:
-    """The optimizers of the table (TTUR for SAGAN and BigGAN)."""
-    betas = {"dcgan": (0.5, 0.999), "wgan-gp": (0.5, 0.9), "sagan": (0.0, 0.9)}.get(
-        model, (0.0, 0.999) if model == "biggan" else (0.0, 0.99)
-    )
-    d_lr = 4 * lr if model in ("sagan", "biggan") else lr
-    return {
-        "d": torch.optim.Adam(task.D.parameters(), lr=d_lr, betas=betas),
-        "g": torch.optim.Adam(task.G.parameters(), lr=lr, betas=betas),
-    }
 
 
 @dataclass(frozen=True)
@@ -162,6 +64,7 @@ class Config:
         n_critic: critic steps per generator step for ``wgan-gp``.
         n_eval: generated samples scored after training.
         thresholds: truncation thresholds swept for BigGAN (``inf``: none).
+        biggan_seeds: BigGAN training seeds of the truncation sweep (``ctx.seed + s``).
         classifier_steps: train the feature classifier for this many steps instead of
             using the cached default (None: the cached, checksummed classifier).
         engine: training-loop settings (``batch_size`` = the batch of one critic step).
@@ -175,6 +78,7 @@ class Config:
     n_critic: int = 5
     n_eval: int = 1000
     thresholds: tuple[float, ...] = (0.25, 0.5, 1.0, 1.5, 2.0, math.inf)
+    biggan_seeds: int = 3
     classifier_steps: int | None = None
     engine: EngineConfig = field(
         default_factory=lambda: EngineConfig(
@@ -188,12 +92,15 @@ class Config:
             raise ValueError(f"models must be among {MODELS}, got {self.models}")
         if self.z_dim % 3:
             raise ValueError(f"z_dim must be a multiple of 3, got {self.z_dim}")
+        if self.biggan_seeds < 1:
+            raise ValueError(f"biggan_seeds must be >= 1, got {self.biggan_seeds}")
 
 
 def tiny() -> Config:
-    """Seconds: DCGAN and BigGAN, 3 steps, a 5-step feature classifier, 2 thresholds."""
+    """Seconds: DCGAN and BigGAN (one seed), 3 steps, a 5-step classifier, 2 thresholds."""
     return Config(
         models=("dcgan", "biggan"),
+        biggan_seeds=1,
         width=8,
         z_dim=12,
         n_eval=64,
@@ -204,7 +111,7 @@ def tiny() -> Config:
 
 
 def quick() -> Config:
-    """Seconds: DCGAN and BigGAN only, 30 steps, 300 evaluation samples (a smoke check)."""
+    """Seconds: DCGAN and BigGAN (3 seeds), 30 steps, 300 evaluation samples (a smoke check)."""
     base = Config(models=("dcgan", "biggan"), n_eval=300)
     return dataclasses.replace(base, engine=dataclasses.replace(base.engine, max_steps=30))
 
@@ -226,18 +133,34 @@ def _scores(extractor: Any, fake: Tensor, real_feats: Tensor) -> dict[str, float
     }
 
 
+def _truncation_ends(m: dict[str, Any], key: str) -> tuple[list[float], list[float]]:
+    """``key`` at the smallest threshold and without truncation, one value per seed."""
+    sweeps = m["biggan_truncation_seeds"]
+    return [rows[0][key] for rows in sweeps], [rows[-1][key] for rows in sweeps]
+
+
 def _verdict_truncation(m: dict[str, Any]) -> tuple[bool, str]:
-    if "biggan_truncation" not in m:
+    if "biggan_truncation_seeds" not in m:
         return False, "not measured: needs biggan in models"
-    rows = m["biggan_truncation"]
-    low, none = rows[0], rows[-1]
-    holds = low["precision"] > none["precision"] and low["recall"] < none["recall"]
+    n = len(m["biggan_truncation_seeds"])
+    if n < 3:
+        return False, f"not measured: needs >= 3 seeds, got {n}"
+    t_low = m["biggan_truncation_seeds"][0][0]["threshold"]
+    p_low, p_none = _truncation_ends(m, "precision")
+    r_low, r_none = _truncation_ends(m, "recall")
+    fidelity = compare_seeds(p_low, p_none, label_x=f"precision t={t_low}", label_y="none")
+    diversity = compare_seeds(
+        r_low, r_none, higher_is_better=False, label_x=f"recall t={t_low}", label_y="none"
+    )
     table = "; ".join(
         f"t={r['threshold']}: precision {r['precision']:.3f} recall {r['recall']:.3f} "
         f"FID {r['fid']:.2f} IS {r['inception_score']:.2f}"
-        for r in rows
+        for r in m["biggan_truncation_seeds"][0]
     )
-    return holds, table
+    return fidelity.holds and diversity.holds, (
+        f"higher precision: {fidelity.evidence()}; lower recall (none minus t={t_low}): "
+        f"{diversity.evidence()}; first seed's sweep: {table}"
+    )
 
 
 CLAIMS = (
@@ -245,7 +168,8 @@ CLAIMS = (
         "truncation-fidelity-diversity",
         "The truncation trick trades diversity for fidelity: sampling BigGAN's latent from a "
         "normal truncated at the smallest threshold gives higher precision (fidelity) and lower "
-        "recall (diversity) than no truncation.",
+        "recall (diversity) than no truncation (each: mean paired difference over >= 3 BigGAN "
+        "training seeds, one-sided 95% Student-t lower bound > 0).",
         _verdict_truncation,
         "truncation.png",
     ),
@@ -273,50 +197,53 @@ def run(cfg: Config, ctx: RunContext) -> Result:
     real_feats = extract(extractor, data.test.tensors[0])
     metrics: dict[str, Any] = {"data": cfg.data, "real_test_images": len(real_feats)}
     plots = []
-    for model in cfg.models:
-        torch.manual_seed(ctx.seed)
+
+    def train_and_sample(model: str, seed: int, name: str) -> tuple[ImageGANTask, Tensor, Any]:
+        """Train ``model`` from ``seed`` (child run ``name``); n_eval samples of fixed noise."""
+        torch.manual_seed(seed)
         g, d = build(model, size=size, z_dim=cfg.z_dim, width=cfg.width, classes=classes)
         n_critic = cfg.n_critic if model == "wgan-gp" else 1
         task = ImageGANTask(model, g, d, z_dim=cfg.z_dim, n_critic=n_critic)
         engine = dataclasses.replace(cfg.engine, batch_size=cfg.engine.batch_size * n_critic)
-        with ctx.child(model) as sub:
+        with ctx.child(name, seed=seed) as sub:
             loop = fit(task, optimizers(model, task, cfg.lr), train, cfg=engine, ctx=sub)
         task.eval()
         gen = torch.Generator().manual_seed(1234)
-        y = (torch.arange(cfg.n_eval) % classes).to(loop.device)
-        z = torch.randn(cfg.n_eval, cfg.z_dim, generator=gen).to(loop.device)
+        z = torch.randn(cfg.n_eval, cfg.z_dim, generator=gen)
         with torch.no_grad():
-            fake = task.generate(z, y).cpu()
-        scores = _scores(extractor, fake, real_feats)
-        metrics.update({f"{model}_{k}": v for k, v in scores.items()})
-        metrics[f"{model}_train_s"] = loop.wall_time_s
-        plots.append(
-            save_image_grid(
-                fake[:64],
-                ctx.path(f"samples_{model}.png"),
-                nrow=8,
-                title=model,
-                value_range=(-1, 1),
+            fake = task.generate(z.to(loop.device), labels.to(loop.device)).cpu()
+        metrics[f"{name}_train_s"] = loop.wall_time_s
+        return task, fake, gen
+
+    def sweep(task: ImageGANTask, gen: torch.Generator) -> list[dict[str, Any]]:
+        """Scores of samples at every truncation threshold (noise drawn from ``gen``)."""
+        rows = []
+        for t in cfg.thresholds:
+            z = (
+                torch.randn(cfg.n_eval, cfg.z_dim, generator=gen)
+                if math.isinf(t)
+                else truncated_noise(cfg.n_eval, cfg.z_dim, t, generator=gen)
             )
-        )
+            dev = next(task.parameters()).device
+            with torch.no_grad():
+                imgs = task.generate(z.to(dev), labels.to(dev)).cpu()
+            threshold = t if not math.isinf(t) else "inf"
+            rows.append({"threshold": threshold, **_scores(extractor, imgs, real_feats)})
+        return rows
+
+    labels = torch.arange(cfg.n_eval) % classes
+    for model in cfg.models:
+        task, fake, gen = train_and_sample(model, ctx.seed, model)
+        metrics.update({f"{model}_{k}": v for k, v in _scores(extractor, fake, real_feats).items()})
+        grid = ctx.path(f"samples_{model}.png")
+        plots.append(save_image_grid(fake[:64], grid, nrow=8, title=model, value_range=(-1, 1)))
         if model == "biggan":
-            rows = []
-            for t in cfg.thresholds:
-                z = (
-                    torch.randn(cfg.n_eval, cfg.z_dim, generator=gen)
-                    if math.isinf(t)
-                    else (truncated_noise(cfg.n_eval, cfg.z_dim, t, generator=gen))
-                )
-                with torch.no_grad():
-                    imgs = task.generate(z.to(loop.device), y).cpu()
-                rows.append(
-                    {
-                        "threshold": t if not math.isinf(t) else "inf",
-                        **_scores(extractor, imgs, real_feats),
-                    }
-                )
-            metrics["biggan_truncation"] = rows
-            plots.append(_plot_truncation(rows, ctx.path("truncation.png")))
+            sweeps = [sweep(task, gen)]
+            for s in range(1, cfg.biggan_seeds):  # the same noise for every seed
+                sweeps.append(sweep(*train_and_sample(model, ctx.seed + s, f"biggan-{s}")[::2]))
+            metrics["biggan_truncation"] = sweeps[0]
+            metrics["biggan_truncation_seeds"] = sweeps
+            plots.append(_plot_truncation(sweeps[0], ctx.path("truncation.png")))
     return Result(metrics=metrics, plots=plots)
 
 
