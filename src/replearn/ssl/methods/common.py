@@ -10,7 +10,14 @@ r"""Schedules shared by the teacher-student methods, and small builders for the 
   warm-up from :math:`\tau_0` to :math:`\tau_1` over the first ``warmup`` fraction, then
   constant.                                                                       (2)
 
-Tests: the end points and the middle of both schedules.
+* Statistics that span the batch (MoCo's queue of keys, DINO's centre) are taken over the
+  *global* batch under data parallelism: :func:`gather_batch` concatenates every rank's rows
+  (rank order) before they enter the queue or the centre, as in the authors' code
+  (``concat_all_gather`` in MoCo, an all-reduce of the centre's batch sum in DINO), so a run
+  on P processes of B examples keeps the same statistics as one process of P*B.
+
+Tests: the end points and the middle of both schedules; under 2 gloo processes the queue and
+the centre equal those of one process that sees both ranks' batches (tests/ssl/test_ddp_ssl.py).
 """
 
 from __future__ import annotations
@@ -18,10 +25,11 @@ from __future__ import annotations
 import math
 
 import torch
+import torch.distributed as dist
 
 from replearn.ssl.encoders import ConvEncoder
 
-__all__ = ["cosine_momentum", "example_encoder", "teacher_temperature"]
+__all__ = ["cosine_momentum", "example_encoder", "gather_batch", "teacher_temperature"]
 
 
 def cosine_momentum(progress: float, base: float) -> float:
@@ -50,3 +58,20 @@ def example_views(n: int = 6) -> tuple[torch.Tensor, torch.Tensor]:
 def full(t: torch.Tensor) -> torch.Tensor:
     """``t`` in float32 if it is in a half precision (autocast), else unchanged (float64 tests)."""
     return t.float() if t.dtype in (torch.bfloat16, torch.float16) else t
+
+
+@torch.no_grad()
+def gather_batch(t: torch.Tensor) -> torch.Tensor:
+    """Every rank's ``t`` concatenated along dim 0 in rank order (``t`` itself in one process).
+
+    A collective: under ``torch.distributed`` every rank must call it in the same step, with
+    tensors of one shape. No gradient flows through it (queues and centres need none).
+
+    Shape:
+        t: (B, ...) -> (P * B, ...) for P processes.
+    """
+    if not (dist.is_available() and dist.is_initialized()) or dist.get_world_size() == 1:
+        return t
+    parts = [torch.empty_like(t) for _ in range(dist.get_world_size())]
+    dist.all_gather(parts, t.contiguous())
+    return torch.cat(parts)

@@ -17,8 +17,12 @@ student's.
 Deviations: the head is MLP -> L2-normalized bottleneck -> linear layer without weight
 normalization; local crops have the global crops' size (:mod:`replearn.ssl.augment`).
 
+Under torchrun the centre is the EMA of the *global* batch mean (every rank's teacher outputs
+gathered first), as the authors' all-reduce makes it.
+
 Tests: the loss equals ``dino_loss`` of the student / teacher outputs; the centre update is
-the EMA of the teacher's batch mean (exact); the teacher gets no gradient.
+the EMA of the teacher's batch mean (exact), over both ranks' batches under 2 processes; the
+teacher gets no gradient.
 """
 
 from __future__ import annotations
@@ -36,6 +40,7 @@ from replearn.ssl.methods.common import (
     example_encoder,
     example_views,
     full,
+    gather_batch,
     teacher_temperature,
 )
 
@@ -146,7 +151,8 @@ class DINO(nn.Module):
         loss = dino_loss(full(s), full(t), center, student_temp=self.student_temp,
                          teacher_temp=self.teacher_temp())  # fmt: skip
         if self.training:
-            self.center.copy_(dino_center_update(self.center, t, momentum=self.center_momentum))
+            g = gather_batch(t.transpose(0, 1).contiguous())  # (P * B, 2, K): global batch
+            self.center.copy_(dino_center_update(self.center, g, momentum=self.center_momentum))
         return loss, t[0]
 
     def extra_repr(self) -> str:

@@ -16,7 +16,8 @@ oldest dequeued (Algorithm 1), so the dictionary is larger than a batch and cons
 because the key encoder changes slowly. ``momentum=0`` copies :math:`f_q` into :math:`f_k`
 (the "no momentum" ablation of Table 1).
 
-Deviations: no shuffling BN (single process); the queue wraps around for any batch size.
+Deviations: no shuffling BN; the queue wraps around for any batch size. Under torchrun the
+keys of every rank are gathered before they are enqueued (the authors' ``concat_all_gather``).
 
 Tests: the queue after several batches equals the last K keys in order (exactly); Eq. (2) on
 every parameter (float64, exact); the loss equals ``info_nce`` against the queue.
@@ -32,7 +33,7 @@ from replearn.engine import EMA
 from replearn.registry import Example, register
 from replearn.ssl.encoders import projection_mlp
 from replearn.ssl.losses import info_nce
-from replearn.ssl.methods.common import example_encoder, example_views, full
+from replearn.ssl.methods.common import example_encoder, example_views, full, gather_batch
 
 __all__ = ["MoCo"]
 
@@ -108,7 +109,7 @@ class MoCo(nn.Module):
             full(q), full(k), self.queue.clone().to(q.dtype), temperature=self.temperature
         )
         if self.training:
-            self.enqueue(k)
+            self.enqueue(gather_batch(k))  # every rank's keys: one queue, as in one process
         return loss, q.detach()
 
     def extra_repr(self) -> str:
