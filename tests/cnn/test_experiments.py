@@ -11,6 +11,7 @@ from torch import nn
 from torch.utils.data import TensorDataset
 
 from replearn.cnn.arithmetic import conv_flops, receptive_field, separable_conv_params
+from replearn.experiments.cnn import bytenet_chars as bytenet
 from replearn.experiments.cnn import cnn_arithmetic as claims
 from replearn.experiments.cnn import cnn_invariance as invariance
 from replearn.experiments.cnn import cnn_residual as residual
@@ -139,20 +140,129 @@ def test_build_model_on_digits_size(name):
     assert model(torch.rand(2, 1, 8, 8)).shape == (2, 10)
 
 
-def test_residual_verdicts_thresholds():
-    m = {"shallow_depth": 20, "deep_depth": 56}
-    m |= {"plain20_final_train_loss": 0.5, "plain56_final_train_loss": 0.6}
-    m |= {"resnet20_final_train_loss": 0.5, "resnet56_final_train_loss": 0.525}
-    verdicts = {c.id: c.verdict(m)[0] for c in residual.CLAIMS}
-    assert verdicts == {
+def _residual_metrics(p20, p56, r20, r56) -> dict:
+    m = {"shallow_depth": 20, "deep_depth": 56, "seeds": list(range(len(p20)))}
+    for name, v in (("plain20", p20), ("plain56", p56), ("resnet20", r20), ("resnet56", r56)):
+        m[f"{name}_final_train_loss_seeds"] = v
+        m[f"{name}_final_train_loss"] = sum(v) / len(v)
+    return m
+
+
+def test_residual_verdicts_are_judged_over_training_seeds():
+    # steady per-seed gaps: every claim's t bound clears its threshold
+    m = _residual_metrics(
+        [0.50, 0.52, 0.48], [0.60, 0.61, 0.59], [0.50, 0.52, 0.48], [0.50, 0.515, 0.49]
+    )
+    verdicts = {c.id: c.verdict(m) for c in residual.CLAIMS}
+    assert {k: v[0] for k, v in verdicts.items()} == {
         "plain-net-degrades": True,
-        "shortcuts-train-deep-net": True,  # 12.5% lower
-        "deep-resnet-no-degradation": True,  # ratio 1.05
+        "shortcuts-train-deep-net": True,  # 16-18% lower per seed
+        "deep-resnet-no-degradation": True,  # ratios 1.0, 0.99, 1.02
     }
-    m["resnet56_final_train_loss"] = 0.55
+    assert all("3 seeds" in e and "paired-t" in e for _, e in verdicts.values())
+    # ResNet-56 only 8% below plain-56 on every seed: the 10% cut fails, and 1.10x ResNet-20
+    m = _residual_metrics(
+        [0.50, 0.52, 0.48], [0.60, 0.61, 0.59], [0.50, 0.52, 0.48], [0.552, 0.561, 0.543]
+    )
     verdicts = {c.id: c.verdict(m)[0] for c in residual.CLAIMS}
-    assert not verdicts["shortcuts-train-deep-net"]  # 8.3% lower only
+    assert verdicts["plain-net-degrades"]
+    assert not verdicts["shortcuts-train-deep-net"]
     assert not verdicts["deep-resnet-no-degradation"]
+    # the same mean degradation (+0.1) but one seed reversed: the t bound is below zero
+    m = _residual_metrics(
+        [0.50, 0.52, 0.48], [0.75, 0.72, 0.38], [0.50, 0.52, 0.48], [0.50, 0.52, 0.48]
+    )
+    assert not residual.CLAIMS[0].verdict(m)[0]
+    # one seed (the tiny preset): not measured, reported False
+    one = _residual_metrics([0.5], [0.6], [0.5], [0.5])
+    for claim in residual.CLAIMS:
+        ok, evidence = claim.verdict(one)
+        assert not ok and evidence.startswith("not measured: needs >= 3")
+
+
+def test_separable_accuracy_is_non_inferiority_over_seeds():
+    verdict = next(c for c in separable.CLAIMS if c.id == "separable-accuracy-cost").verdict
+
+    def judge(sep: list[float], std: list[float]) -> tuple[bool, str]:
+        m = {"seeds": list(range(len(sep))), "test_examples": 10_000}
+        m |= {"separable_test_accuracy_seeds": sep, "standard_test_accuracy_seeds": std}
+        m |= {"separable_test_accuracy": sum(sep) / len(sep)}
+        m |= {"standard_test_accuracy": sum(std) / len(std)}
+        return verdict(m)
+
+    std = [0.90, 0.91, 0.89]
+    # 1 point below on every seed: lower bound -1 point > -2 points
+    ok, evidence = judge([0.89, 0.90, 0.88], std)
+    assert ok and "margin -2.00" in evidence and "3 seeds" in evidence
+    # 1 point below on average, but spread over seeds: the bound falls below -2 points
+    assert not judge([0.87, 0.91, 0.89], std)[0]
+    assert not judge([0.875, 0.885, 0.865], std)[0]  # 2.5 points below
+    ok, evidence = judge([0.9], [0.9])
+    assert not ok and evidence.startswith("not measured")
+
+
+def _invariance_metrics(pooled: list[list[float]], unpooled: list[list[float]]) -> dict:
+    """Per seed, accuracies at shifts 0, 2, 3 px; the feature changes are not used."""
+    m = {"seeds": list(range(len(pooled)))}
+    for net, accs in (("pooled", pooled), ("unpooled", unpooled)):
+        for i, s in enumerate((0, 2, 3)):
+            m[f"{net}_accuracy_s{s}_seeds"] = [a[i] for a in accs]
+            m[f"{net}_accuracy_s{s}"] = sum(a[i] for a in accs) / len(accs)
+    return m
+
+
+def test_invariance_robustness_is_judged_over_seeds_at_each_shift():
+    verdict = next(c for c in invariance.CLAIMS if c.id == "pooling-network-robustness").verdict
+    unpooled = [[0.90, 0.70, 0.50], [0.91, 0.72, 0.52], [0.89, 0.68, 0.49]]  # drops 20, 40 pts
+    ok, evidence = verdict(
+        _invariance_metrics([[0.90, 0.85, 0.80], [0.91, 0.85, 0.80], [0.89, 0.85, 0.80]], unpooled)
+    )
+    assert ok and evidence.count("paired-t") == 2
+    # at 3 px the pooled net loses 25 points on one seed (> half of 39): fails as a whole
+    pooled = [[0.90, 0.85, 0.80], [0.91, 0.85, 0.66], [0.89, 0.85, 0.80]]
+    assert not verdict(_invariance_metrics(pooled, unpooled))[0]
+    one = _invariance_metrics([[0.9, 0.85, 0.8]], [[0.9, 0.7, 0.5]])
+    ok, evidence = verdict(one)
+    assert not ok and evidence.startswith("not measured")
+
+
+def test_invariance_features_must_hold_for_every_seed():
+    verdict = next(c for c in invariance.CLAIMS if c.id == "pooling-feature-invariance").verdict
+    good = {"none": 1.0, "max2": 0.6, "max4": 0.4, "global": 0.2}
+
+    def metrics(per_seed: list[dict[str, float]]) -> dict:
+        m = {"seeds": list(range(len(per_seed)))}
+        for p in invariance.POOLINGS:
+            for s in (1, 2, 3):
+                values = [d[p] * s for d in per_seed]
+                m[f"feature_change_{p}_s{s}_seeds"] = values
+                m[f"feature_change_{p}_s{s}"] = sum(values) / len(values)
+        return m
+
+    assert verdict(metrics([good] * 3))[0]
+    assert not verdict(metrics([good, good, {**good, "global": 0.3}]))[0]  # ratio 0.3 > 0.25
+    assert not verdict(metrics([good, {**good, "max4": 0.7}, good]))[0]  # not decreasing
+    assert not verdict(metrics([good]))[0]  # one seed: not measured
+
+
+def test_bytenet_verdict_needs_a_gap_above_0_3_over_seeds():
+    verdict = bytenet.CLAIMS[0].verdict
+
+    def metrics(dil: list[float], undil: list[float]) -> dict:
+        m = {"task": "sort", "seeds": list(range(len(dil))), "parameters": 100}
+        m |= {"receptive_field": 31, "undilated_receptive_field": 9}
+        m |= {"test_char_accuracy": 0.9, "undilated_test_char_accuracy": 0.5}
+        m |= {"test_accuracy_seeds": dil, "undilated_test_accuracy_seeds": undil}
+        m |= {"test_accuracy": sum(dil) / len(dil), "undilated_test_accuracy": sum(undil) / 3}
+        return m
+
+    ok, evidence = verdict(metrics([0.9, 0.92, 0.88], [0.1, 0.12, 0.09]))
+    assert ok and "margin +0.3" in evidence
+    assert not verdict(metrics([0.35, 0.37, 0.34], [0.1, 0.12, 0.09]))[0]  # gap 0.25 only
+    # mean gap 0.33 but spread over seeds: the lower bound (0.12) is below 0.3
+    assert not verdict(metrics([0.45, 0.32, 0.54], [0.1, 0.12, 0.09]))[0]
+    ok, evidence = verdict({**metrics([0.9], [0.1]), "undilated_test_accuracy": 0.1})
+    assert not ok and evidence.startswith("not measured")
 
 
 def test_se_accuracy_verdict_is_judged_over_training_seeds():

@@ -20,8 +20,15 @@ measurements on Fashion-MNIST, no data augmentation anywhere:
        pooled:   conv 1->16, max-pool, conv 16->32, max-pool, conv 32->64, global avg, linear
        unpooled: conv 1->16, conv 16->32 /2, conv 32->64 /2, flatten (64x7x7), linear
 
-Default: 400 AdamW steps of 64 per network from a 10,000-image subset (2.6 epochs),
-5,000 test images, about a minute on 2 CPU cores.
+Both measurements are repeated for ``seeds`` training seeds (3 by default; initial
+weights and data order per seed, sub-runs ``seed<s>/pooled`` and ``seed<s>/unpooled``; the
+training subset and the test images are fixed). The feature claim must hold for every
+seed's network; the robustness claim is judged over the seeds with
+:func:`replearn.experiments.stats.compare_seeds` (paired by seed, one-sided 95% Student-t
+bound; issue 21). Before 2026-12-08 both claims were judged on one training seed.
+
+Default: 400 AdamW steps of 64 per network and seed from a 10,000-image subset (2.6
+epochs), 5,000 test images, about a minute per seed on 2 CPU cores.
 
 replearn run cnn-invariance
 replearn run cnn-invariance --preset quick      # 8x8 digits, no file
@@ -47,9 +54,12 @@ from replearn.experiments.cnn.common import (
     ImageData,
     log_curves,
     shift_images,
+    too_few_seeds,
     train_classifier,
+    training_seeds,
 )
 from replearn.experiments.common import engine_config, load_data, predict, seeded
+from replearn.experiments.stats import SeedComparison, compare_seeds
 from replearn.report.plots import line_plot, save_image_grid
 
 DIRECTIONS = ((-1, 0), (1, 0), (0, -1), (0, 1))
@@ -131,6 +141,8 @@ class Config:
         n_features: test images for the feature measurement.
         max_shift: shifts 0..max_shift pixels are measured.
         lr: AdamW peak learning rate (cosine decay).
+        seeds: training seeds (``seed, seed + 1, ...``), each training both networks; the
+            claims need >= 3 (the tiny preset's single seed reports them as not measured).
         engine: training-loop settings, the same for both networks.
     """
 
@@ -141,6 +153,7 @@ class Config:
     n_features: int = 500
     max_shift: int = 4
     lr: float = 1e-3
+    seeds: int = 3
     engine: EngineConfig = field(default_factory=lambda: _engine(400, 64))
 
     def __post_init__(self) -> None:
@@ -148,28 +161,57 @@ class Config:
             raise ValueError(
                 f"max_shift must be >= 3 (the claims read shifts 1-3), got {self.max_shift}"
             )
+        if self.seeds < 1:
+            raise ValueError(f"seeds must be >= 1, got {self.seeds}")
 
 
 def tiny() -> Config:
-    """Seconds: narrow networks on 8x8 digits, a few steps."""
-    return Config(widths=(4, 8, 8), data="digits", n_features=50, engine=_engine(8, 16))
+    """Seconds: narrow networks on 8x8 digits, a few steps, one seed (claims not measured)."""
+    return Config(widths=(4, 8, 8), data="digits", n_features=50, seeds=1, engine=_engine(8, 16))
 
 
 def quick() -> Config:
-    """Seconds: 8x8 digits, 50 steps (a smoke check)."""
+    """Seconds: 8x8 digits, 50 steps per network, 3 seeds (a smoke check)."""
     return Config(data="digits", engine=_engine(50, 64))
 
 
 def _verdict_features(m: dict[str, Any]) -> tuple[bool, str]:
+    n = len(m["seeds"])
+    per_seed = []
+    for i in range(n):
+        rows = {s: [m[f"feature_change_{p}_s{s}_seeds"][i] for p in POOLINGS] for s in (1, 2, 3)}
+        monotone = all(all(a > b for a, b in itertools.pairwise(r)) for r in rows.values())
+        per_seed.append((monotone, rows[1][3] / rows[1][0]))
     rows = {s: [m[f"feature_change_{p}_s{s}"] for p in POOLINGS] for s in (1, 2, 3)}
-    monotone = all(all(a > b for a, b in itertools.pairwise(r)) for r in rows.values())
-    ratio = rows[1][3] / rows[1][0]
     text = "; ".join(
         f"s={s}: " + ", ".join(f"{p} {v:.3f}" for p, v in zip(POOLINGS, r, strict=True))
         for s, r in rows.items()
     )
-    return monotone and ratio <= 0.25, (
-        f"relative change of the first feature maps: {text}; global / none at s=1: {ratio:.3f}"
+    evidence = (
+        f"relative change of the first feature maps (mean over {n} seeds): {text}; strictly "
+        f"decreasing per seed: {', '.join(str(ok) for ok, _ in per_seed)}; global / none at "
+        f"s=1 per seed: {', '.join(f'{r:.3f}' for _, r in per_seed)} (rule: every seed "
+        "decreasing and <= 0.25)"
+    )
+    if (why := too_few_seeds(n)) is not None:
+        return False, f"{why}; {evidence}"
+    return all(ok and r <= 0.25 for ok, r in per_seed), evidence
+
+
+def _drops(m: dict[str, Any], net: str, shift: int) -> list[float]:
+    """Per seed: accuracy at 0 px minus accuracy at ``shift`` px of ``net``."""
+    a0, a1 = m[f"{net}_accuracy_s0_seeds"], m[f"{net}_accuracy_s{shift}_seeds"]
+    return [x - y for x, y in zip(a0, a1, strict=True)]
+
+
+def _comparison(m: dict[str, Any], shift: int) -> SeedComparison:
+    """Half the unpooled drop minus the pooled drop at ``shift`` px, over seeds (> 0 claimed)."""
+    return compare_seeds(
+        [0.5 * d for d in _drops(m, "unpooled", shift)],
+        _drops(m, "pooled", shift),
+        label_x=f"half the unpooled drop at {shift} px",
+        label_y="the pooled drop",
+        unit="points",
     )
 
 
@@ -178,13 +220,17 @@ def _verdict_network(m: dict[str, Any]) -> tuple[bool, str]:
         net: [m[f"{net}_accuracy_s0"] - m[f"{net}_accuracy_s{s}"] for s in (2, 3)]
         for net in ("pooled", "unpooled")
     }
-    holds = all(p <= 0.5 * u for p, u in zip(drops["pooled"], drops["unpooled"], strict=True))
-    return holds, (
+    evidence = (
         f"unshifted accuracy pooled {m['pooled_accuracy_s0']:.4f}, unpooled "
         f"{m['unpooled_accuracy_s0']:.4f}; accuracy lost at 2 / 3 px: pooled "
         f"{100 * drops['pooled'][0]:.1f} / {100 * drops['pooled'][1]:.1f} points, unpooled "
-        f"{100 * drops['unpooled'][0]:.1f} / {100 * drops['unpooled'][1]:.1f} points"
+        f"{100 * drops['unpooled'][0]:.1f} / {100 * drops['unpooled'][1]:.1f} points (means "
+        f"over {len(m['seeds'])} seeds)"
     )
+    if (why := too_few_seeds(len(m["seeds"]))) is not None:
+        return False, f"{why}; {evidence}"
+    cs = [_comparison(m, s) for s in (2, 3)]
+    return all(c.holds for c in cs), evidence + "; " + "; ".join(c.evidence() for c in cs)
 
 
 CLAIMS = (
@@ -194,7 +240,7 @@ CLAIMS = (
         "first feature maps of a CNN trained on Fashion-MNIST (no augmentation), the relative "
         "change under a 1, 2 or 3 pixel shift decreases strictly from no pooling to 2x2 max to "
         "4x4 max to global average pooling, and at 1 pixel the global average changes at most a "
-        "quarter as much as the unpooled maps.",
+        "quarter as much as the unpooled maps; for the network of each of 3 training seeds.",
         _verdict_features,
         "feature_invariance.png",
     ),
@@ -202,8 +248,11 @@ CLAIMS = (
         "pooling-network-robustness",
         "A CNN with max pooling and a global-average-pooled head loses at most half as much test "
         "accuracy on images shifted by 2 and by 3 pixels as the same convolutions with stride-2 "
-        "subsampling and a flattened fully connected head (Fashion-MNIST 10k-image subset, 400 "
-        "AdamW steps of 64 each, no augmentation, 5,000 test images, mean over 4 directions).",
+        "subsampling and a flattened fully connected head: at each shift the one-sided 95% "
+        "Student-t lower bound, over 3 training seeds, of the mean of (half the unpooled drop - "
+        "the pooled drop) is above 0, the two networks sharing each seed's init and data order "
+        "(Fashion-MNIST 10k-image subset, 400 AdamW steps of 64 each, no augmentation, 5,000 "
+        "test images, mean over 4 directions).",
         _verdict_network,
         "shift_accuracy.png",
     ),
@@ -223,29 +272,41 @@ def run(cfg: Config, ctx: RunContext) -> Result:
     data = load_data(cfg.data, n_train=cfg.n_train, n_val=None, n_test=cfg.n_test, seed=ctx.seed)
     chans, k, size = data.input_shape[0], data.num_classes, data.input_shape[-1]
     shifts = list(range(cfg.max_shift + 1))
-    metrics: dict[str, Any] = {}
-    curves: dict[str, list[float]] = {}
-    models, losses, steps = {}, {}, []
-    for name in ("pooled", "unpooled"):
-        model = seeded(
-            lambda n=name: shift_net(cfg.widths, chans, k, size, pooled=n == "pooled"), ctx.seed
-        )
-        trained = train_classifier(
-            model, data, ctx, engine=cfg.engine, lr=cfg.lr, validate=False, name=name
-        )
-        models[name], losses[name], steps = trained.model, trained.train_loss, trained.steps
-        curves[name] = [shifted_accuracy(trained.model, data.test, s) for s in shifts]
-        for s, acc in zip(shifts, curves[name], strict=True):
-            metrics[f"{name}_accuracy_s{s}"] = acc
-        metrics[f"{name}_train_time_s"] = trained.train_time_s
-    features = models["pooled"][:3].eval()  # conv, BN, ReLU: (B, C1, H, W)
+    seeds = training_seeds(ctx.seed, cfg.seeds)
     x = data.test.tensors[0][: cfg.n_features]
-    change = {p: [relative_change(features, x, s, p) for s in shifts[1:]] for p in POOLINGS}
-    for p, values in change.items():
-        for s, v in zip(shifts[1:], values, strict=True):
-            metrics[f"feature_change_{p}_s{s}"] = v
+    per_seed: dict[str, list[float]] = {}
+    first: dict[str, Any] = {}  # the first seed's trained networks (model, plots)
+    for seed in seeds:
+        with ctx.child(f"seed{seed}", seed=seed) as sub:
+            for name in ("pooled", "unpooled"):
+                model = seeded(
+                    lambda n=name: shift_net(cfg.widths, chans, k, size, pooled=n == "pooled"),
+                    seed,
+                )
+                trained = train_classifier(
+                    model, data, sub, engine=cfg.engine, lr=cfg.lr, validate=False, name=name
+                )
+                for s in shifts:
+                    acc = shifted_accuracy(trained.model, data.test, s)
+                    per_seed.setdefault(f"{name}_accuracy_s{s}", []).append(acc)
+                per_seed.setdefault(f"{name}_train_time_s", []).append(trained.train_time_s)
+                first.setdefault(name, trained)
+                if name == "pooled":
+                    features = trained.model[:3].eval()  # conv, BN, ReLU: (B, C1, H, W)
+                    for p in POOLINGS:
+                        for s in shifts[1:]:
+                            per_seed.setdefault(f"feature_change_{p}_s{s}", []).append(
+                                relative_change(features, x, s, p)
+                            )
+    metrics: dict[str, Any] = {"seeds": seeds}
+    for key, values in per_seed.items():
+        metrics[key] = sum(values) / len(values)
+        metrics[f"{key}_seeds"] = values
     metrics["test_examples"] = len(data.test)
-    log_curves(ctx, steps, losses)
+    metrics["robustness_comparisons"] = (
+        {f"s{s}": _comparison(metrics, s).as_dict() for s in (2, 3)} if len(seeds) >= 3 else None
+    )
+    log_curves(ctx, first["pooled"].steps, {n: t.train_loss for n, t in first.items()})
     names = {
         "none": "no pooling",
         "max2": "2x2 max pool",
@@ -257,15 +318,18 @@ def run(cfg: Config, ctx: RunContext) -> Result:
     plots = [
         line_plot(
             shifts,
-            {f"{n} network": c for n, c in curves.items()},
+            {
+                f"{n} network": [metrics[f"{n}_accuracy_s{s}"] for s in shifts]
+                for n in ("pooled", "unpooled")
+            },
             ctx.path("shift_accuracy.png"),
             xlabel="shift (pixels, mean over 4 directions)",
             ylabel="test accuracy",
-            title=f"Accuracy on shifted test images ({cfg.data})",
+            title=f"Accuracy on shifted test images ({cfg.data}, mean over {len(seeds)} seeds)",
         ),
         line_plot(
             shifts[1:],
-            {names[p]: v for p, v in change.items()},
+            {names[p]: [metrics[f"feature_change_{p}_s{s}"] for s in shifts[1:]] for p in POOLINGS},
             ctx.path("feature_invariance.png"),
             xlabel="shift (pixels)",
             ylabel="||P(f(shifted x)) - P(f(x))|| / ||P(f(x))||",
@@ -275,4 +339,4 @@ def run(cfg: Config, ctx: RunContext) -> Result:
             gallery, ctx.path("shift_examples.png"), title=f"shifted right by 0..{cfg.max_shift} px"
         ),
     ]
-    return Result(metrics=metrics, model=models["pooled"], plots=plots)
+    return Result(metrics=metrics, model=first["pooled"].model, plots=plots)

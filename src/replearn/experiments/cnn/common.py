@@ -2,15 +2,18 @@
 
 * :func:`train_classifier` -- builds the optimizer, trains with the engine's ``fit`` in the
   given (sub-)run context, and scores the test set (:class:`Trained`).
-* :func:`confusion_matrix`, :func:`paired_difference`, :func:`shift_images`,
-  :func:`count_params`, :func:`count_flops` -- what the claims measure.
+* :func:`confusion_matrix`, :func:`shift_images`, :func:`count_flops` -- what the claims
+  measure.
+* :func:`training_seeds`, :func:`too_few_seeds` -- the seeds of a claim judged over training
+  seeds (:func:`replearn.experiments.stats.compare_seeds`) and the verdict of a run with
+  fewer than :data:`~replearn.experiments.stats.MIN_SEEDS` of them.
 * :func:`log_curves` -- the variants' training curves into the run's metrics.
 * :func:`plot_confusion_matrix` -- the confusion-matrix PNG.
 
 Comparisons between variants are paired: every variant is built right after
 ``torch.manual_seed(seed)``, sees the same data order (the engine's order depends
-on the seed only) and is scored on the same test images, so the standard error of
-an accuracy difference is that of the per-image paired difference.
+on the seed only) and is scored on the same test images; "X beats Y" claims repeat this
+for several training seeds and are judged over them (issue 21).
 """
 
 from __future__ import annotations
@@ -30,6 +33,7 @@ from torch.utils.flop_counter import FlopCounterMode
 from replearn.data.images import ClassificationData
 from replearn.engine import ClassificationTask, EngineConfig, RunContext, fit
 from replearn.experiments.common import engine_config, make_optimizer, predict
+from replearn.experiments.stats import MIN_SEEDS
 from replearn.report.plots import DPI, save_figure
 
 ImageData = Literal["fashion-mnist", "digits"]
@@ -114,6 +118,25 @@ def train_classifier(
         train_time_s=round(loop.wall_time_s, 3),
         history=loop.history,
     )
+
+
+def training_seeds(first: int, n: int) -> list[int]:
+    """The training seeds ``first, first + 1, ..., first + n - 1`` (``n >= 1``)."""
+    if n < 1:
+        raise ValueError(f"need at least one training seed, got {n}")
+    return list(range(first, first + n))
+
+
+def too_few_seeds(n: int) -> str | None:
+    """The evidence of a verdict over training seeds that ``n`` seeds cannot give, else None.
+
+    A claim judged with :func:`~replearn.experiments.stats.compare_seeds` needs
+    :data:`~replearn.experiments.stats.MIN_SEEDS` seeds; a tiny preset with fewer reports the
+    claim as not measured (verdict False) instead of failing.
+    """
+    if n >= MIN_SEEDS:
+        return None
+    return f"not measured: needs >= {MIN_SEEDS} training seeds, this run has {n}"
 
 
 def log_curves(
