@@ -13,23 +13,37 @@ import pytest
 
 pytestmark = pytest.mark.slow
 
-# claim id -> measured verdict with the default config, seed 0 (2026-11-26, quiet machine after
-# the fused Q/K/V projection, 562 s wall): 14.990% of 972,510 tokens selected, 79.91 / 10.06 /
-# 10.03% (|z| <= 0.9); BERT 1,603,904 vs ALBERT 690,048 parameters (2.32x); held-out MLM loss
-# ALBERT 6.306 vs BERT 6.166 nats (+2.3%); teacher 0.7993, distilled student 0.8016 (100.3%),
-# hard-label student 0.7993 (before the fusion, under load: student 0.8085, 101.1%).
+# One seed, the old rule (2026-11-26, quiet machine after the fused Q/K/V projection, 562 s
+# wall): held-out MLM loss ALBERT 6.306 vs BERT 6.166 nats (+2.3%, holds); teacher 0.7993,
+# distilled student 0.8016 (100.3%, holds), hard-label student 0.7993.
+# Issue 21 (2026-12-08): albert-small-cost and distilbert-retains-97-percent compare trained
+# models, now over 3 training seeds (compare_seeds: ALBERT vs 1.10 x BERT, student vs 0.97 x
+# teacher). The new default was not run: ~28 CPU min (3 x the one-seed run's ~9.4 CPU min:
+# 2 x 600 MLM steps + 3 x 500 SST-2 steps per seed, one thread), more than this session's share
+# of the shared 2-core machine. Those two stay unpinned (None) and the full-run test skips.
+# The two claims without training are measured by test_untrained_claims below with the default
+# config (2026-12-08, the same functions the run calls, seed 0, 11 CPU s at load ~8):
+# 145,782 of 972,510 eligible tokens selected (14.990%, z = -0.27); 79.91% [MASK] (z = -0.89),
+# 10.06% random (z = +0.81), 10.03% kept (z = +0.38); BERT 1,603,904 vs ALBERT 690,048
+# parameters (2.32x). Both hold (the same numbers as on 2026-11-26).
 MEASURED = {
     "mlm-masking-15-80-10-10": True,
     "albert-fewer-parameters": True,
-    "albert-small-cost": True,
-    "distilbert-retains-97-percent": True,
+    "albert-small-cost": None,
+    "distilbert-retains-97-percent": None,
 }
-
-
-@pytest.mark.requires_data(
+NEEDS_DATA = pytest.mark.requires_data(
     "sst2", "tinyshakespeare", reason="needs SST-2 and Tiny Shakespeare in $REPLEARN_DATA"
 )
+
+
+@NEEDS_DATA
 def test_claims_verdicts(tmp_path, run_default):
+    if None in MEASURED.values():
+        pytest.skip(
+            "verdict rule changed to compare_seeds on 2026-12-08; default not re-run: ~28 CPU "
+            "min (albert-small-cost, distilbert-retains-97-percent)"
+        )
     result, verdicts = run_default("bert-claims", MEASURED)
     for claim_id, expected in MEASURED.items():
         row = verdicts[claim_id]
@@ -39,3 +53,25 @@ def test_claims_verdicts(tmp_path, run_default):
             assert (tmp_path / row["plot"]).exists()
     for plot in result.plots:
         assert plot.exists() and plot.stat().st_size > 0
+
+
+@NEEDS_DATA
+def test_untrained_claims() -> None:
+    """The masking counts and the parameter ratio with the default config: no training."""
+    from replearn.experiments.common import count_params
+    from replearn.experiments.transformer import bert_claims as bc
+    from replearn.experiments.transformer.bert_sst2 import build_tokenizer
+
+    cfg = bc.Config()
+    tok = build_tokenizer(cfg.vocab_size)
+    m = bc.masking_measurement(cfg, tok, 0)
+    for kind in ("bert", "albert"):
+        m[f"{kind}_parameters"] = count_params(bc._model(cfg, tok.vocab_size, kind))
+    m["parameter_ratio"] = m["bert_parameters"] / m["albert_parameters"]
+    for claim in bc.CLAIMS:
+        if claim.id in ("mlm-masking-15-80-10-10", "albert-fewer-parameters"):
+            holds, evidence = claim.verdict(m)
+            print(f"{claim.id}: {evidence}")
+            assert holds is MEASURED[claim.id], evidence
+    assert (m["mask_eligible"], m["mask_selected"]) == (972_510, 145_782)
+    assert (m["bert_parameters"], m["albert_parameters"]) == (1_603_904, 690_048)

@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from replearn.experiments.transformer import gpt_claims
+from replearn.experiments.transformer import bert_claims, gpt_claims
 
 
 def _verdict(module: Any, claim_id: str):
@@ -86,3 +86,45 @@ def test_gpt_dropout_claim_checks_both_halves_over_seeds() -> None:
 def test_gpt_claims_config_needs_a_seed() -> None:
     with pytest.raises(ValueError, match="n_seeds"):
         gpt_claims.Config(n_seeds=0)
+
+
+def _albert(albert: list[float], bert: list[float]) -> dict[str, Any]:
+    mean = lambda v: sum(v) / len(v)  # noqa: E731
+    return {
+        "seeds": list(range(len(albert))), "mlm_steps": 600,
+        "albert_heldout_mlm_loss_seeds": albert, "bert_heldout_mlm_loss_seeds": bert,
+        "albert_heldout_mlm_loss": mean(albert), "bert_heldout_mlm_loss": mean(bert),
+    }  # fmt: skip
+
+
+def test_albert_cost_is_non_inferiority_within_ten_percent_over_seeds() -> None:
+    verdict = _verdict(bert_claims, "albert-small-cost")
+    holds, evidence = verdict(_albert([6.31, 6.40, 6.35], [6.17, 6.20, 6.15]))
+    assert holds and "1.10 x BERT" in evidence and "over 3 seeds" in evidence
+    # 1.10 x BERT = 6.787, 6.82, 6.765: ALBERT below it on average (by 0.06) but one seed above
+    assert not verdict(_albert([6.70, 6.85, 6.64], [6.17, 6.20, 6.15]))[0]
+    assert not verdict(_albert([6.3], [6.2]))[0]
+
+
+def _distil(student: list[float], teacher: list[float]) -> dict[str, Any]:
+    mean = lambda v: sum(v) / len(v)  # noqa: E731
+    return {
+        "seeds": list(range(len(student))), "teacher_parameters": 1_000_000,
+        "student_parameters": 600_000, "student_dev_accuracy_seeds": student,
+        "teacher_dev_accuracy_seeds": teacher, "student_dev_accuracy": mean(student),
+        "teacher_dev_accuracy": mean(teacher),
+        "student_retained_fraction": mean(student) / mean(teacher),
+        "student_hard_labels_dev_accuracy": 0.79,
+    }  # fmt: skip
+
+
+def test_distilbert_retention_is_judged_over_seeds() -> None:
+    verdict = _verdict(bert_claims, "distilbert-retains-97-percent")
+    holds, evidence = verdict(_distil([0.80, 0.81, 0.79], [0.80, 0.80, 0.80]))
+    assert holds and "0.97 x teacher" in evidence
+    # 0.97 x 0.80 = 0.776: above it on average (+0.7 points), not beyond the seed spread
+    assert not verdict(_distil([0.80, 0.77, 0.78], [0.80, 0.80, 0.80]))[0]
+    holds, evidence = verdict(_distil([0.80], [0.80]))
+    assert not holds and evidence.startswith("not measured")
+    with pytest.raises(ValueError, match="n_seeds"):
+        bert_claims.Config(n_seeds=0)
