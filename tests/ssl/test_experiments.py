@@ -144,3 +144,59 @@ def test_better_builds_the_guarded_paired_verdict() -> None:
     assert not verdict(m)[0]
     holds, evidence = verdict({"a": 0.8})
     assert not holds and "not measured" in evidence
+
+
+# per-seed differences 1, 2, 4: mean 2.33 > 2 SE (1.76) but below t(0.95, 2) SE = 2.58, so the
+# old "> 2 SE" rule held and compare_seeds' Student-t bound does not
+_A, _B = [1.01, 1.02, 1.04], [1.0, 1.0, 1.0]
+
+
+def test_better_uses_the_student_t_bound_and_needs_three_seeds() -> None:
+    verdict = C.better("a", "b", "a vs b", ("A", "B"))
+    m = {"a": 1.02, "a_seeds": _A, "b": 1.0, "b_seeds": _B}
+    holds, evidence = verdict(m)
+    assert not holds and "A - B = +2.33 points" in evidence and "3 seeds" in evidence
+    m["a_seeds"] = [1.02, 1.021, 1.022]  # tight: lower bound far above 0
+    assert verdict(m)[0]
+    holds, evidence = verdict({**m, "a_seeds": [0.9, 0.9], "b_seeds": [0.1, 0.1]})
+    assert not holds and evidence == "not measured: needs >= 3 seeds, ran 2"
+
+
+def test_clip_zero_shot_bound_is_above_three_times_chance() -> None:
+    m = {"zero_shot_accuracy_seeds": [0.40, 0.42, 0.41], "zero_shot_accuracy": 0.41,
+         "linear_probe_accuracy": 0.5}  # fmt: skip
+    holds, evidence = C.clip_zero_shot(m)
+    assert holds and "zero-shot - 3x chance = +11.00 points" in evidence
+    m["zero_shot_accuracy_seeds"] = [0.31, 0.32, 0.34]  # mean 2.33 points above, t bound below
+    assert not C.clip_zero_shot(m)[0]
+    m["zero_shot_accuracy_seeds"] = [0.9]
+    assert C.clip_zero_shot(m) == (False, "not measured: needs >= 3 seeds, ran 1")
+
+
+def test_moco_negatives_needs_both_paired_comparisons() -> None:
+    def metrics(small: list[float], mid: list[float], large: list[float]) -> dict:
+        m = {"queue_size": 256, "linear_probe_accuracy_seeds": mid,
+             "linear_probe_accuracy": sum(mid) / 3}  # fmt: skip
+        for k, v in ((16, small), (4096, large)):
+            m[f"queue{k}_linear_probe_accuracy_seeds"] = v
+            m[f"queue{k}_linear_probe_accuracy"] = sum(v) / 3
+        return m
+
+    holds, evidence = C.moco_negatives(metrics([0.5, 0.51, 0.52], [0.6, 0.6, 0.61],
+                                               [0.61, 0.6, 0.615]))  # fmt: skip
+    assert holds and "K=256 - K=16" in evidence and "gain small->middle" in evidence
+    # the middle queue beats the small one, but the gain beyond is as large: fails
+    assert not C.moco_negatives(metrics([0.5, 0.51, 0.52], [0.6, 0.6, 0.61],
+                                        [0.7, 0.69, 0.71]))[0]  # fmt: skip
+
+
+def test_full_method_must_not_collapse_on_any_seed() -> None:
+    m = {}
+    for name, std in (("", 0.8), ("nocentering_", 0.01), ("nosharpening_", 0.02)):
+        m[f"{name}embedding_std_seeds"] = [std, std, std]
+        m[f"{name}embedding_std"] = std
+        m[f"{name}effective_rank"] = 5.0
+        m[f"{name}linear_probe_accuracy"] = 0.5
+    assert C.dino_collapse(m)[0]
+    m["embedding_std_seeds"] = [0.8, 0.05, 0.8]  # one seed of the full method collapsed
+    assert not C.dino_collapse(m)[0]

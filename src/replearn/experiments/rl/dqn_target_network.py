@@ -9,7 +9,11 @@ refreshed every ``target_update_interval`` environment steps (so it stays frozen
 each phase of ``gradient_steps`` updates), or from the online network itself at every
 gradient step. Stability is measured on the training episodes (ε-greedy behaviour): the
 mean return over the second half of training, and how far the return falls from its best
-20-episode window to the end (a collapse).
+20-episode window to the end (a collapse). Both parts of the claim are judged over the
+``n_seeds`` seeds with :func:`replearn.experiments.stats.compare_seeds`, paired by seed (the
+two variants share each seed's initialization and environment seeds): the one-sided 95%
+Student-t lower bound of the mean difference must be above zero for the second-half return
+(higher with the target) and for the drop (smaller with the target).
 
 Writes ``dqn_target_returns.png`` (training returns of every run, smoothed).
 """
@@ -25,7 +29,7 @@ from replearn.engine.context import single_thread
 from replearn.experiments.base import Claim, Result, experiment
 from replearn.experiments.rl import dqn_cartpole
 from replearn.experiments.rl.common import episode_curve, plot_xy
-from replearn.experiments.stats import mean_se
+from replearn.experiments.stats import MIN_SEEDS, SeedComparison, compare_seeds
 
 VARIANTS = (("target", True), ("no_target", False))
 
@@ -70,16 +74,32 @@ def _run_cfg(cfg: Config, target: bool) -> dqn_cartpole.Config:
                    eval_episodes=cfg.eval_episodes)  # fmt: skip
 
 
+def _comparisons(m: dict[str, Any]) -> tuple[SeedComparison, SeedComparison]:
+    """Per-seed comparisons: second-half return (higher is better), drop (lower is better)."""
+    n = m["n_seeds"]
+
+    def seeds(key: str, name: str) -> list[float]:
+        return [m[f"{key}_{name}_seed{i}"] for i in range(n)]
+
+    half = compare_seeds(seeds("second_half", "target"), seeds("second_half", "no_target"),
+                         label_x="target", label_y="no target")  # fmt: skip
+    drop = compare_seeds(seeds("drop", "target"), seeds("drop", "no_target"),
+                         higher_is_better=False, label_x="target", label_y="no target")  # fmt: skip
+    return half, drop
+
+
 def _claim(m: dict[str, Any]) -> tuple[bool, str]:
-    d, se = m["second_half_diff"], m["second_half_diff_se"]
-    holds = d > 2 * se and m["collapse_target"] <= m["collapse_no_target"]
-    return holds, (
+    n = m["n_seeds"]
+    if n < MIN_SEEDS:
+        return False, f"not measured: needs >= {MIN_SEEDS} seeds, ran {n}"
+    half, drop = _comparisons(m)
+    return half.holds and drop.holds, (
         f"mean training return over the second half: with target {m['second_half_target']:.1f}, "
-        f"without {m['second_half_no_target']:.1f}; paired difference {d:.1f} +- {se:.1f} "
-        f"(SE over {m['n_seeds']} seeds); mean drop from the best 20-episode window to the "
-        f"last: with {m['collapse_target']:.1f}, without {m['collapse_no_target']:.1f}; "
-        f"greedy evaluation: with {m['eval_target']:.1f}, without {m['eval_no_target']:.1f} "
-        "(holds if the difference exceeds 2 SE and the drop is not larger with the target)"
+        f"without {m['second_half_no_target']:.1f}; {half.evidence()}. Mean drop from the best "
+        f"20-episode window to the last: with {m['collapse_target']:.1f}, without "
+        f"{m['collapse_no_target']:.1f}; smaller drop: {drop.evidence()}. Greedy evaluation: "
+        f"with {m['eval_target']:.1f}, without {m['eval_no_target']:.1f} (holds if both bounds "
+        "are above 0)"
     )
 
 
@@ -88,7 +108,8 @@ CLAIMS = (
         "target-network-stabilizes-dqn",
         "A target network stabilizes DQN: with it, the training return over the second half "
         "of training is higher and falls less from its best level than when bootstrapping "
-        "from the online network.",
+        "from the online network (each paired over >= 3 seeds, 95% lower bound of the "
+        "difference above 0).",
         _claim,
         "dqn_target_returns.png",
     ),
@@ -132,8 +153,10 @@ def run(cfg: Config, ctx: RunContext) -> Result:
         metrics[f"second_half_{name}"] = statistics.fmean(per[name]["half"])
         metrics[f"collapse_{name}"] = statistics.fmean(per[name]["drop"])
         metrics[f"eval_{name}"] = statistics.fmean(per[name]["eval"])
-    diffs = [a - b for a, b in zip(per["target"]["half"], per["no_target"]["half"], strict=True)]
-    metrics["second_half_diff"], metrics["second_half_diff_se"] = mean_se(diffs)
+    if cfg.n_seeds >= MIN_SEEDS:
+        half, drop = _comparisons(metrics)
+        metrics["second_half_comparison"] = half.as_dict()
+        metrics["drop_comparison"] = drop.as_dict()
     plot = plot_xy(ctx.path("dqn_target_returns.png"), curves, xlabel="environment steps",
                    ylabel="training episode return (20-episode mean)",
                    title="DQN with and without a target network")  # fmt: skip

@@ -15,7 +15,10 @@ All three average over the steps of episodes that end inside the rollout (REINFO
 needs the whole return). The critic :math:`V` is fitted beforehand by the engine
 (``RegressionTask``, squared error) on Monte Carlo returns of separate rollouts of the
 same policy. The variance of an estimator is the total variance of its gradient vector
-across the batches, :math:`\\sum_j \\mathrm{Var}[\\hat g_j]`. Writes
+across the batches, :math:`\\sum_j \\mathrm{Var}[\\hat g_j]`. Each claim is judged over the
+``n_seeds`` seeds (each a fresh random policy and critic) with
+:func:`replearn.experiments.stats.compare_seeds` on the log total variance, paired by seed:
+the one-sided 95% Student-t lower bound of the mean log reduction must be above zero. Writes
 ``pg_variance.png`` (total variance per estimator and seed, log scale).
 """
 
@@ -34,7 +37,7 @@ from replearn.engine import EngineConfig, RegressionTask, RunContext, fit
 from replearn.engine.context import single_thread
 from replearn.experiments.base import Claim, Result, experiment
 from replearn.experiments.common import engine_config
-from replearn.experiments.stats import mean_se
+from replearn.experiments.stats import MIN_SEEDS, compare_seeds
 from replearn.report.plots import DPI, save_figure
 from replearn.rl.agents import ActorCritic
 from replearn.rl.envs import VectorEnv
@@ -76,8 +79,8 @@ class Config:
 
 
 def tiny() -> Config:
-    """Seconds: two seeds, few small batches, a short critic fit."""
-    return Config(n_seeds=2, n_envs=2, n_steps=32, n_batches=3, critic_rollouts=1,
+    """Seconds: three seeds (the verdict's minimum), few small batches, a short critic fit."""
+    return Config(n_seeds=3, n_envs=2, n_steps=32, n_batches=3, critic_rollouts=1,
                   engine=EngineConfig(max_steps=5, batch_size=32, checkpoint_every=0,
                                       progress=False))  # fmt: skip
 
@@ -126,14 +129,28 @@ def batch_gradients(agent: ActorCritic, ro: Any, gamma: float) -> dict[str, torc
     return out
 
 
+def _comparison(m: dict[str, Any], name: str) -> Any:
+    """compare_seeds of the log total variances, paired by seed: REINFORCE's minus ``name``'s
+    (positive: ``name`` has the lower variance)."""
+    n = m["n_seeds"]
+    return compare_seeds(
+        [math.log(m[f"var_reinforce_seed{i}"]) for i in range(n)],
+        [math.log(m[f"var_{name}_seed{i}"]) for i in range(n)],
+        label_x="log var REINFORCE",
+        label_y=f"log var {name}",
+    )
+
+
 def _claim(name: str) -> Any:
     def verdict(m: dict[str, Any]) -> tuple[bool, str]:
-        d, se = m[f"log_var_ratio_{name}"], m[f"log_var_ratio_{name}_se"]
-        per = ", ".join(f"{m[f'var_ratio_{name}_seed{i}']:.3f}" for i in range(m["n_seeds"]))
-        return d < 0 and -d > 2 * se, (
-            f"variance ratio {name} / REINFORCE per seed: {per}; mean log ratio {d:.2f} +- "
-            f"{se:.2f} (SE over {m['n_seeds']} seeds; holds if below 0 by more than 2 SE); "
-            f"{m['n_batches']} batches of {m['batch_steps']} steps each"
+        n = m["n_seeds"]
+        if n < MIN_SEEDS:
+            return False, f"not measured: needs >= {MIN_SEEDS} seeds, ran {n}"
+        c = _comparison(m, name)
+        per = ", ".join(f"{m[f'var_ratio_{name}_seed{i}']:.3f}" for i in range(n))
+        return c.holds, (
+            f"variance ratio {name} / REINFORCE per seed: {per}; {c.evidence()} "
+            f"({m['n_batches']} batches of {m['batch_steps']} steps each)"
         )
 
     return verdict
@@ -143,14 +160,16 @@ CLAIMS = (
     Claim(
         "baseline-reduces-pg-variance",
         "Subtracting a state-value baseline from the reward-to-go reduces the variance of the "
-        "REINFORCE gradient estimate (same samples).",
+        "REINFORCE gradient estimate (same samples; log variance paired over >= 3 seeds, "
+        "95% lower bound of the reduction above 0).",
         _claim("baseline"),
         "pg_variance.png",
     ),
     Claim(
         "actor-critic-lower-variance",
         "The actor-critic gradient (one-step TD advantage from a critic) has lower variance "
-        "than REINFORCE's on the same samples.",
+        "than REINFORCE's on the same samples (log variance paired over >= 3 seeds, 95% lower "
+        "bound of the reduction above 0).",
         _claim("actor_critic"),
         "pg_variance.png",
     ),
@@ -185,7 +204,6 @@ def run(cfg: Config, ctx: RunContext) -> Result:
     metrics: dict[str, Any] = {"n_seeds": cfg.n_seeds, "n_batches": cfg.n_batches,
                                "batch_steps": cfg.n_envs * cfg.n_steps}  # fmt: skip
     variances: dict[str, list[float]] = {n: [] for n in ESTIMATORS}
-    logs: dict[str, list[float]] = {"baseline": [], "actor_critic": []}
     for i in range(cfg.n_seeds):
         seed = ctx.seed + i
         with ctx.child(f"critic_seed{i}", seed=seed) as sub, single_thread():
@@ -203,11 +221,11 @@ def run(cfg: Config, ctx: RunContext) -> Result:
             var = float(G.var(0).sum())
             variances[name].append(var)
             metrics[f"var_{name}_seed{i}"] = var
-        for name in logs:
+        for name in ESTIMATORS[1:]:
             r = metrics[f"var_{name}_seed{i}"] / metrics[f"var_reinforce_seed{i}"]
             metrics[f"var_ratio_{name}_seed{i}"] = r
-            logs[name].append(math.log(r))
-    for name, xs in logs.items():
-        metrics[f"log_var_ratio_{name}"], metrics[f"log_var_ratio_{name}_se"] = mean_se(xs)
+    if cfg.n_seeds >= MIN_SEEDS:
+        for name in ESTIMATORS[1:]:
+            metrics[f"variance_comparison_{name}"] = _comparison(metrics, name).as_dict()
     plot = _plot(ctx.path("pg_variance.png"), variances)
     return Result(metrics=metrics, plots=[plot])

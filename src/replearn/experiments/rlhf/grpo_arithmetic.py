@@ -8,7 +8,10 @@ learned reward model is involved.
 
 Pretraining runs once (sub-run ``pretrain/``: the shared base model); each of ``n_seeds`` seeds
 then runs SFT and GRPO from it (``seed<i>/sft``, ``seed<i>/grpo``: its own SFT data order and
-samples), so the claim's spread covers SFT and GRPO randomness, not pretraining. Accuracy is
+samples), so the claim's spread covers SFT and GRPO randomness, not pretraining; the claim is
+judged with :func:`replearn.experiments.stats.compare_seeds` (greedy accuracy after GRPO vs
+after SFT, paired by seed: the one-sided 95% Student-t lower bound of the mean gain must be
+above zero; fewer than 3 seeds: "not measured"). Accuracy is
 greedy decoding on a fixed set of ``eval_prompts`` held-out prompts, before GRPO
 (``accuracy_sft``) and after (``accuracy_grpo``); ``kl`` is the KL of the GRPO policy to the SFT
 model (nats per response, sampled). Seed 0's reward and KL curves go to
@@ -33,7 +36,7 @@ from replearn import runfolder
 from replearn.engine import EngineConfig, RunContext, fit, single_thread
 from replearn.experiments.base import Claim, Result, experiment
 from replearn.experiments.rlhf.common import engine, frozen_copy, pretrain, sft
-from replearn.experiments.stats import paired_difference
+from replearn.experiments.stats import MIN_SEEDS, SeedComparison, compare_seeds
 from replearn.report.plots import line_plot
 from replearn.rlhf.grpo_trainer import GRPOTask
 from replearn.rlhf.tasks import ArithmeticTask
@@ -150,14 +153,20 @@ def _pipeline(cfg: Config, task: ArithmeticTask, base: GPT, ctx: RunContext) -> 
     }  # fmt: skip
 
 
+def _comparison(m: dict[str, Any]) -> SeedComparison:
+    """Greedy accuracy after GRPO vs after SFT, paired by seed."""
+    return compare_seeds(m["accuracy_grpo_per_seed"], m["accuracy_sft_per_seed"],
+                         label_x="GRPO", label_y="SFT", unit="points")  # fmt: skip
+
+
 def _verdict(m: dict[str, Any]) -> tuple[bool, str]:
-    d, se = m["accuracy_gain"], m["accuracy_gain_se"]
-    holds = m["n_seeds"] >= 3 and d > 0 and d > 2 * se
-    return holds, (
+    n = m["n_seeds"]
+    if n < MIN_SEEDS:
+        return False, f"not measured: needs >= {MIN_SEEDS} seeds, ran {n}"
+    c = _comparison(m)
+    return c.holds, (
         f"greedy accuracy {m['accuracy_sft']:.3f} after SFT -> {m['accuracy_grpo']:.3f} after GRPO "
-        f"(mean of {m['n_seeds']} seeds; paired gain {d:+.3f} +- {se:.3f} SE; per seed "
-        f"{', '.join(f'{a:+.3f}' for a in m['accuracy_gain_per_seed'])}); KL to SFT "
-        f"{m['kl']:.3f} nats/response"
+        f"(mean of {n} seeds); {c.evidence()}; KL to SFT {m['kl']:.3f} nats/response"
     )
 
 
@@ -165,8 +174,8 @@ CLAIMS = (
     Claim(
         "grpo-raises-arithmetic-accuracy",
         "GRPO with the rule-based accuracy reward (no reward model, no critic) raises the greedy "
-        "accuracy of the SFT model on held-out two-digit additions; holds if the mean paired "
-        "gain over >= 3 seeds is positive and larger than twice its standard error.",
+        "accuracy of the SFT model on held-out two-digit additions; holds if the 95% lower "
+        "bound (Student t) of the mean gain, paired over >= 3 seeds, is above 0.",
         _verdict,
         "grpo_curves.png",
     ),
@@ -192,13 +201,12 @@ def run(cfg: Config, ctx: RunContext) -> Result:
                 runs.append(_pipeline(cfg, task, base, sub))
     acc_sft = [r["before"]["accuracy"] for r in runs]
     acc_grpo = [r["after"]["accuracy"] for r in runs]
-    gain, se = paired_difference(acc_grpo, acc_sft)
     metrics: dict[str, Any] = {
         "n_seeds": cfg.n_seeds,
         "accuracy_sft": statistics.fmean(acc_sft),
         "accuracy_grpo": statistics.fmean(acc_grpo),
-        "accuracy_gain": gain,
-        "accuracy_gain_se": se,
+        "accuracy_sft_per_seed": acc_sft,
+        "accuracy_grpo_per_seed": acc_grpo,
         "accuracy_gain_per_seed": [a - b for a, b in zip(acc_grpo, acc_sft, strict=True)],
         "kl": statistics.fmean(r["after"]["kl"] for r in runs),
         "sampled_accuracy_sft": statistics.fmean(r["before"]["sampled_accuracy"] for r in runs),
@@ -206,6 +214,8 @@ def run(cfg: Config, ctx: RunContext) -> Result:
         "response_length_sft": statistics.fmean(r["before"]["response_length"] for r in runs),
         "response_length_grpo": statistics.fmean(r["after"]["response_length"] for r in runs),
     }
+    if cfg.n_seeds >= MIN_SEEDS:
+        metrics["accuracy_comparison"] = _comparison(metrics).as_dict()
     hist = [h for h in runs[0]["history"] if "train_reward" in h]
     plots = []
     if hist:

@@ -16,6 +16,10 @@ the learned reward model is a *proxy*, and the classifier's logit is the *ground
    under the SFT model; best-of-n under the reward model from SFT samples; calibration (ECE) of
    the reward model's preference probabilities with its learned temperature and with 1.
 
+Claims and verdicts: :mod:`replearn.experiments.rlhf.sentiment_claims` (PPO claims paired over
+the ``n_seeds`` seeds with ``compare_seeds``; the reward-model and best-of-n claims are about
+the one reward model and SFT model a run trains).
+
 The default data is the built-in template fixture (offline); ``--set data=sst2`` uses SST-2
 sentences from the data folder.
 
@@ -34,12 +38,16 @@ import torch
 
 from replearn import runfolder
 from replearn.engine import EngineConfig, RunContext, single_thread
-from replearn.experiments.base import Claim, Result, experiment
+from replearn.experiments.base import Result, experiment
 from replearn.experiments.rlhf.common import engine, frozen_copy, pretrain, sft
+from replearn.experiments.rlhf.sentiment_claims import (
+    CLAIMS,
+    exploit_comparisons,
+    win_comparison,
+)
 from replearn.experiments.rlhf.sentiment_stages import (
     annotator,
     best_of_n_curve,
-    log_fit,
     plots,
     ppo_run,
     preference_pairs,
@@ -49,7 +57,8 @@ from replearn.experiments.rlhf.sentiment_stages import (
     summary,
     train_reward_model,
 )
-from replearn.experiments.stats import paired_difference
+from replearn.experiments.stats import MIN_SEEDS
+from replearn.rlhf.evaluation import distinct_n
 from replearn.rlhf.policy import generate, response_logprobs
 from replearn.rlhf.tasks import SentimentTask
 from replearn.transformer.gpt.model import GPTConfig
@@ -168,94 +177,6 @@ def quick() -> Config:
     )
 
 
-def _verdict_win(m: dict[str, Any]) -> tuple[bool, str]:
-    d, se = m["true_win_gain"], m["true_win_gain_se"]
-    holds = m["n_seeds"] >= 3 and d > 0 and d > 2 * se
-    per_seed = ", ".join(f"{w:.3f}" for w in m["true_win_rate_per_seed"])
-    return holds, (
-        f"ground-truth win rate of PPO (beta={m['beta']}) over SFT samples "
-        f"{m['true_win_rate']:.3f} (per seed {per_seed}; excess over 0.5 {d:+.3f} +- {se:.3f} "
-        f"SE); under the reward model {m['proxy_win_rate']:.3f}; KL {m['kl']:.2f} nats/response"
-    )
-
-
-def _verdict_exploit(m: dict[str, Any]) -> tuple[bool, str]:
-    z, b, s = m["beta0"], m, m["sft"]
-    proxy_d, proxy_se = m["proxy_gain_beta0_vs_beta"], m["proxy_gain_beta0_vs_beta_se"]
-    truth_d, truth_se = m["truth_gain_beta_vs_beta0"], m["truth_gain_beta_vs_beta0_se"]
-    more_proxy = proxy_d > 0 and proxy_d > 2 * proxy_se
-    truth_falls = truth_d > 0 and truth_d > 2 * truth_se
-    diversity_falls = z["distinct_2"] < 0.9 * s["distinct_2"]
-    prevented = b["distinct_2"] >= 0.9 * s["distinct_2"] and b["true_win_rate"] > 0.5
-    holds = m["n_seeds"] >= 3 and more_proxy and (truth_falls or diversity_falls) and prevented
-    return holds, (
-        f"beta=0 vs beta={m['beta']}: reward-model score {z['proxy_reward']:.3f} vs "
-        f"{b['proxy_reward']:.3f} (paired {proxy_d:+.3f} +- {proxy_se:.3f}); ground-truth utility "
-        f"{z['true_utility']:.3f} vs {b['true_utility']:.3f} (paired {truth_d:+.3f} +- "
-        f"{truth_se:.3f}); distinct-2 {z['distinct_2']:.3f} vs {b['distinct_2']:.3f} (SFT "
-        f"{s['distinct_2']:.3f}); KL {z['kl']:.2f} vs {b['kl']:.2f}; true win rate "
-        f"{z['true_win_rate']:.3f} vs {b['true_win_rate']:.3f}"
-    )
-
-
-def _verdict_tau(m: dict[str, Any]) -> tuple[bool, str]:
-    best = min(m["ece_by_tau"].values())
-    holds = m["ece_learned_tau"] < m["ece_tau_1"] and m["ece_learned_tau"] <= best + 0.02
-    grid = ", ".join(f"{t}: {e:.3f}" for t, e in m["ece_by_tau"].items())
-    return holds, (
-        f"learned tau {m['tau']:.2f}: ECE {m['ece_learned_tau']:.3f} vs {m['ece_tau_1']:.3f} at "
-        f"tau=1 (grid {grid}); held-out accuracy {m['reward_model_accuracy']:.3f}"
-    )
-
-
-def _verdict_bon(m: dict[str, Any]) -> tuple[bool, str]:
-    bon = m["best_of_n"]
-    slope, r2 = log_fit(bon["n"], bon["rm_reward"])
-    holds = slope > 0 and r2 >= 0.9
-    pts = ", ".join(f"{n}: {y:.3f}" for n, y in zip(bon["n"], bon["rm_reward"], strict=True))
-    truth = ", ".join(f"{u:.2f}" for u in bon["true_utility"])
-    return holds, (
-        f"mean best-of-n reward-model score ({pts}); slope {slope:.3f} per unit log n, "
-        f"R^2 {r2:.3f}; ground truth of the chosen ({truth})"
-    )
-
-
-CLAIMS = (
-    Claim(
-        "rlhf-raises-true-win-rate",
-        "PPO against the learned reward model with a KL penalty raises the ground-truth "
-        "(annotator) win rate over the SFT policy; holds if the mean win rate over >= 3 seeds "
-        "exceeds 0.5 by more than twice its standard error.",
-        _verdict_win,
-        "ppo_curves.png",
-    ),
-    Claim(
-        "kl-penalty-prevents-reward-hacking",
-        "With beta = 0 the policy exploits the learned reward: its reward-model score exceeds "
-        "the KL-penalized policy's (paired over >= 3 seeds, > 2 SE) while its ground-truth "
-        "utility is lower (> 2 SE) or its distinct-2 falls below 90% of the SFT policy's; and "
-        "the KL-penalized policy keeps >= 90% of SFT's distinct-2 with a win rate above 0.5.",
-        _verdict_exploit,
-        "ppo_curves.png",
-    ),
-    Claim(
-        "rm-temperature-calibrates",
-        "The reward model's learned temperature calibrates its preference probabilities on "
-        "held-out pairs: ECE with the learned tau is below ECE at tau = 1 and within 0.02 of "
-        "the best tau on a grid.",
-        _verdict_tau,
-        "rm_calibration.png",
-    ),
-    Claim(
-        "best-of-n-grows-with-log-n",
-        "The reward-model score of the best of n SFT samples grows roughly linearly in log n "
-        "(positive slope, R^2 >= 0.9 over n = 1, 2, 4, ...).",
-        _verdict_bon,
-        "best_of_n.png",
-    ),
-)
-
-
 @experiment(
     "rlhf-sentiment",
     topic="rlhf",
@@ -333,15 +254,16 @@ def run(cfg: Config, ctx: RunContext) -> Result:
     metrics.update(summary(runs, sft_run))
     metrics["beta0"] = summary(zero, sft_run)
     metrics["sft"] = summary([sft_run], sft_run)
-    metrics["true_win_gain"], metrics["true_win_gain_se"] = paired_difference(
-        metrics["true_win_rate_per_seed"], [0.5] * cfg.n_seeds
-    )
-    metrics["proxy_gain_beta0_vs_beta"], metrics["proxy_gain_beta0_vs_beta_se"] = paired_difference(
-        [float(z["r"].mean()) for z in zero], [float(r["r"].mean()) for r in runs]
-    )
-    metrics["truth_gain_beta_vs_beta0"], metrics["truth_gain_beta_vs_beta0_se"] = paired_difference(
-        [float(r["u"].mean()) for r in runs], [float(z["u"].mean()) for z in zero]
-    )
+    for name, group in (("", runs), ("beta0", zero)):
+        target = metrics[name] if name else metrics
+        target["proxy_reward_per_seed"] = [float(r["r"].mean()) for r in group]
+        target["true_utility_per_seed"] = [float(r["u"].mean()) for r in group]
+        target["distinct_2_per_seed"] = [distinct_n(r["responses"], 2) for r in group]
+    if cfg.n_seeds >= MIN_SEEDS:
+        metrics["win_comparison"] = win_comparison(metrics).as_dict()
+        proxy, truth = exploit_comparisons(metrics)
+        metrics["proxy_comparison_beta0_vs_beta"] = proxy.as_dict()
+        metrics["truth_comparison_beta_vs_beta0"] = truth.as_dict()
     lines = [f"prompt | SFT | PPO beta={cfg.beta:g} | PPO beta=0   (seed 0, held-out prompts)"]
     for j in range(min(12, cfg.eval_prompts)):
         lines.append(

@@ -12,9 +12,10 @@ and ``wall_time_s``), plus probes on 1% and 10% of the labels and the collapse m
 (``embedding_std``, ``effective_rank``) of the test embeddings.
 
 The claims of each method need ablated variants (``ablations=true``), trained with the same
-seeds so that differences are paired; improvement verdicts require the mean paired
-difference over seeds to exceed two standard errors. Writes ``probe.png`` (probe accuracy per
-variant).
+seeds so that differences are paired; improvement verdicts use
+:func:`replearn.experiments.stats.compare_seeds` (the one-sided 95% Student-t lower bound of
+the mean paired difference over >= 3 seeds must be above zero; see
+:mod:`replearn.experiments.ssl.claims`). Writes ``probe.png`` (probe accuracy per variant).
 
 This file is named ``pretrain.py`` rather than after one experiment (the naming rule of
 :mod:`replearn.experiments`) because it registers the whole family from one factory by design.
