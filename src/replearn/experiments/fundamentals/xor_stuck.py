@@ -13,6 +13,13 @@ A network is **solved** if it classifies all four points; it is **stuck** if it 
 solved and its loss fell by less than ``plateau_tol`` (relative) over the last half of
 training (a plateau or a local minimum, not merely slow). Writes ``xor_stuck.png`` (the
 fraction stuck per width) and ``xor_stuck_loss.png`` (final losses).
+
+Every initialization is an independent training seed, so the width claim is judged over them
+by :func:`replearn.experiments.stats.compare_seeds` (issue 21): the stuck indicators (0/1)
+of the widest and of the narrowest population, paired by index (the populations are drawn
+independently, so the pairing only orders them), and the one-sided 95% Student-t lower bound
+of the mean difference in stuck fraction must be above 0 (before issue 21: a difference of
+more than 2 binomial standard errors).
 """
 
 from __future__ import annotations
@@ -32,6 +39,7 @@ from replearn.engine.context import single_thread
 from replearn.experiments.base import Claim, Result, experiment
 from replearn.experiments.common import engine_config
 from replearn.experiments.fundamentals.mlp_xor import xor_data
+from replearn.experiments.stats import MIN_SEEDS, compare_seeds
 from replearn.report.plots import line_plot
 
 _engine = partial(engine_config, batch_size=4, log_lines=20, progress=False)
@@ -139,10 +147,6 @@ def train_population(cfg: Config, hidden: int, ctx: RunContext) -> dict[str, Any
     }
 
 
-def _fraction_se(p: float, n: int) -> float:
-    return math.sqrt(max(p * (1 - p), 1e-12) / n)
-
-
 def _verdict_stuck(m: dict[str, Any]) -> tuple[bool, str]:
     h = m["hidden_widths"][0]
     k, n = m[f"h{h}_stuck"], m["n_inits"]
@@ -158,11 +162,18 @@ def _verdict_width(m: dict[str, Any]) -> tuple[bool, str]:
     n = m["n_inits"]
     lo, hi = m["hidden_widths"][0], m["hidden_widths"][-1]
     p_lo, p_hi = m[f"h{lo}_stuck"] / n, m[f"h{hi}_stuck"] / n
-    se = math.sqrt(_fraction_se(p_lo, n) ** 2 + _fraction_se(p_hi, n) ** 2)
-    holds = p_lo - p_hi > 2 * se
-    return holds, (
-        f"stuck fraction H={lo} {p_lo:.3f} vs H={hi} {p_hi:.3f}: difference "
-        f"{p_lo - p_hi:+.3f} (SE {se:.3f}, {n} initializations each; rule: > 2 SE)"
+    head = f"stuck fraction H={lo} {p_lo:.3f} vs H={hi} {p_hi:.3f} ({n} initializations each)"
+    if n < MIN_SEEDS or lo == hi:
+        return False, f"{head}; not measured: needs two widths and >= {MIN_SEEDS} initializations"
+    c = compare_seeds(
+        m[f"h{hi}_stuck_flags"], m[f"h{lo}_stuck_flags"], higher_is_better=False,
+        label_x=f"H={hi}", label_y=f"H={lo}",
+    )  # fmt: skip
+    per_seed = c.evidence().split("; per seed ")  # 0/1 differences: their counts instead
+    evidence = per_seed[0] + ")" + per_seed[1][per_seed[1].index(")") + 1 :]
+    return c.holds, (
+        f"{head}; stuck fraction, lower is better (each initialization a seed, paired by "
+        f"index): {evidence}"
     )
 
 
@@ -178,7 +189,8 @@ CLAIMS = (
     Claim(
         "xor-wider-less-stuck",
         "Wider hidden layers get stuck less often: the stuck fraction with the widest "
-        "hidden layer is below the one with 2 hidden units by more than 2 standard errors.",
+        "hidden layer is below the one with 2 hidden units (over the initializations, each an "
+        "independent training seed: one-sided 95% Student-t lower bound of the difference > 0).",
         _verdict_width,
         "xor_stuck.png",
     ),
@@ -201,6 +213,7 @@ def run(cfg: Config, ctx: RunContext) -> Result:
     for h in cfg.hidden_widths:
         r = train_population(cfg, h, ctx)
         metrics[f"h{h}_stuck"] = int(r["stuck"].sum())
+        metrics[f"h{h}_stuck_flags"] = [int(v) for v in r["stuck"].tolist()]
         metrics[f"h{h}_solved"] = int(r["solved"].sum())
         metrics[f"h{h}_median_final_loss"] = float(r["final_loss"].median())
         fractions["stuck"].append(metrics[f"h{h}_stuck"] / cfg.n_inits)
