@@ -15,7 +15,9 @@ MEASURED = {
     # tagging accuracy 1.000 on every seed vs the best context-free tagger 0.617
     "token-head-uses-context": True,
     # exact match 0.246 (seeds 0.267, 0.240, 0.231) < 0.9: the span loss plateaus near 1.40
-    # after 800 updates of a 2-layer, width-32 BERT trained from scratch
+    # after 800 updates of a 2-layer, width-32 BERT trained from scratch. Issue 21 (2026-12-08):
+    # the target must now hold on every seed (was: the mean); re-judged from the recorded
+    # per-seed numbers (every seed < 0.9: False), not re-run
     "span-head-finds-answers": False,
 }
 

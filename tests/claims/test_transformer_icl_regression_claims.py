@@ -14,7 +14,9 @@ pytestmark = pytest.mark.slow
 MEASURED = {
     # d = 2, k = 6, 1500 updates: the 2x32 GPT's query error 0.397 (seeds 0.531, 0.148, 0.510;
     # required <= 0.1), least squares 4e-14, 3-NN 0.586, averaging 0.507: one seed of three left
-    # the loss plateau within the budget; the others sit at averaging's level
+    # the loss plateau within the budget; the others sit at averaging's level. Issue 21
+    # (2026-12-08): the error must now be <= 0.1 on every seed (was: the mean); re-judged from
+    # the recorded per-seed numbers (every seed > 0.1: False), not re-run
     "icl-matches-least-squares": False,
     # query error by size 0.742 (1x8) > 0.520 (1x16) > 0.397 (2x32): falls with every size on
     # average, but largest - smallest = +0.345 with SE 0.157 over 3 seeds (lower bound -0.112)

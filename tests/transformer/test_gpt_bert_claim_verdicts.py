@@ -1,6 +1,8 @@
 """The verdicts of ``gpt-claims`` and ``bert-claims`` compare trained models over training seeds
 (``replearn.experiments.stats.compare_seeds``, issue 21): synthetic per-seed numbers, no
-training. With fewer than 3 seeds every such verdict says "not measured" and is False."""
+training. With fewer than 3 seeds every such verdict says "not measured" and is False. The
+thresholds on one trained model (``bert-heads``' span head, ``icl-regression``'s closeness to
+least squares) must hold on every seed."""
 
 from __future__ import annotations
 
@@ -128,3 +130,27 @@ def test_distilbert_retention_is_judged_over_seeds() -> None:
     assert not holds and evidence.startswith("not measured")
     with pytest.raises(ValueError, match="n_seeds"):
         bert_claims.Config(n_seeds=0)
+
+
+def test_span_head_target_must_hold_on_every_seed() -> None:
+    from replearn.experiments.transformer import bert_heads
+
+    verdict = _verdict(bert_heads, "span-head-finds-answers")
+    assert verdict({"exact_match": [0.95, 0.92, 0.91], "qa_target": 0.9})[0]
+    # mean 0.92 >= 0.9, but one seed below the target
+    holds, evidence = verdict({"exact_match": [0.95, 0.92, 0.89], "qa_target": 0.9})
+    assert not holds and "on every seed" in evidence
+
+
+def test_icl_close_to_least_squares_on_every_seed() -> None:
+    from replearn.experiments.transformer import icl_regression
+
+    verdict = _verdict(icl_regression, "icl-matches-least-squares")
+    m = {
+        "sizes": [[1, 8], [2, 32]], "k": 6, "d": 2, "close_to_ls": 0.1,
+        "knn_query_errors": [0.58, 0.59, 0.60], "averaging_query_errors": [0.50, 0.51, 0.52],
+        "least_squares_curve": [1e-14], "knn_curve": [0.59], "averaging_curve": [0.51],
+    }  # fmt: skip
+    assert verdict({**m, "size1_query_errors": [0.05, 0.08, 0.06]})[0]
+    # mean 0.083 <= 0.1, but one seed at 0.15
+    assert not verdict({**m, "size1_query_errors": [0.05, 0.15, 0.05]})[0]

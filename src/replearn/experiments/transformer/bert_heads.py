@@ -21,8 +21,8 @@ Claims (over ``seeds``):
 
 * ``token-head-uses-context``: the tagging head's test accuracy beats the context-free baseline
   (paired t over seeds, margin 0).
-* ``span-head-finds-answers``: the QA head's exact match is at least ``qa_target`` on average
-  over the seeds.
+* ``span-head-finds-answers``: the QA head's exact match is at least ``qa_target`` on every
+  seed (a property of each trained model; the mean over seeds before 2026-12-08).
 
 Writes ``bert_heads.png``.
 
@@ -66,7 +66,7 @@ class Config:
         n_train, n_test: sequences per task.
         lr: AdamW learning rate (weight decay 0.01).
         seeds: training seeds (>= 3).
-        qa_target: exact match the span head must reach (mean over seeds).
+        qa_target: exact match the span head must reach (on every seed).
         engine: updates and batch of every run.
     """
 
@@ -237,9 +237,9 @@ def _context(m: dict[str, Any]) -> tuple[bool, str]:
 
 def _span(m: dict[str, Any]) -> tuple[bool, str]:
     em = m["exact_match"]
-    return statistics.mean(em) >= m["qa_target"], (
+    return min(em) >= m["qa_target"], (
         f"exact match {statistics.mean(em):.3f} (seeds {', '.join(f'{a:.3f}' for a in em)}); "
-        f"target >= {m['qa_target']}"
+        f"target >= {m['qa_target']} on every seed"
     )
 
 
@@ -248,7 +248,8 @@ CLAIMS = (
           "that needs context on both sides: it beats every context-free tagger.", _context,
           "bert_heads.png"),
     Claim("span-head-finds-answers", "A start/end span head on BERT learns extractive QA: it "
-          "finds the exact answer span in the context.", _span, "bert_heads.png"),
+          "finds the exact answer span in the context (exact match >= 0.9, qa_target, on every "
+          "training seed).", _span, "bert_heads.png"),
 )  # fmt: skip
 
 

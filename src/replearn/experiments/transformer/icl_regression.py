@@ -13,8 +13,8 @@ seeds, and scored on a fixed test set of 2000 prompts by the *normalized* square
 Claims:
 
 * ``icl-matches-least-squares``: the largest model's error at the query with ``k`` examples
-  (``k >= d``, where least squares is exact) is at most ``close_to_ls`` and below both
-  k-NN's and averaging's, over the seeds (paired t, lower bound > 0).
+  (``k >= d``, where least squares is exact) is at most ``close_to_ls`` on every seed, and
+  below both k-NN's and averaging's over the seeds (paired t, lower bound > 0).
 * ``icl-improves-with-scale``: at fixed data the query error falls with every increase in
   model size (means over seeds), and the largest model beats the smallest over the seeds.
   (The paper's claim that ICL "appears with scale" is about much larger scales and data;
@@ -66,7 +66,8 @@ class Config:
         lr: AdamW learning rate (no weight decay).
         n_test: test prompts (one fixed set for every model).
         knn: neighbours of the k-NN baseline.
-        close_to_ls: the largest model's query error must be at most this (least squares: 0).
+        close_to_ls: the largest model's query error must be at most this on every seed
+            (least squares: 0).
         engine: updates and batch (prompts per update); the same for every size.
     """
 
@@ -195,11 +196,11 @@ def _matches_ls(m: dict[str, Any]) -> tuple[bool, str]:
     vs_avg = compare_seeds(ours, m["averaging_query_errors"], higher_is_better=False,
                            label_x="GPT", label_y="averaging")  # fmt: skip
     mean = statistics.mean(ours)
-    close = mean <= m["close_to_ls"]
+    close = max(ours) <= m["close_to_ls"]
     return close and vs_knn.holds and vs_avg.holds, (
         f"query error with k = {m['k']} >= d = {m['d']}: GPT {mean:.3f} (seeds "
-        f"{', '.join(f'{e:.3f}' for e in ours)}; must be <= {m['close_to_ls']}), least squares "
-        f"{m['least_squares_curve'][-1]:.2g}, 3-NN {m['knn_curve'][-1]:.3f}, averaging "
+        f"{', '.join(f'{e:.3f}' for e in ours)}; each must be <= {m['close_to_ls']}), least "
+        f"squares {m['least_squares_curve'][-1]:.2g}, 3-NN {m['knn_curve'][-1]:.3f}, averaging "
         f"{m['averaging_curve'][-1]:.3f}; {vs_knn.evidence()}; {vs_avg.evidence()}"
     )
 
@@ -224,8 +225,9 @@ CLAIMS = (
     Claim(
         "icl-matches-least-squares",
         "A transformer trained on prompts of random linear functions learns new ones in "
-        "context: with k >= d examples its error is close to least squares' and below k-NN's "
-        "and averaging's (Garg et al. 2022, Fig. 2).",
+        "context: with k >= d examples its error is close to least squares' (at most 0.1, "
+        "close_to_ls, on every training seed) and below k-NN's and averaging's (paired over the "
+        "seeds; Garg et al. 2022, Fig. 2).",
         _matches_ls,
         "icl_curve.png",
     ),
