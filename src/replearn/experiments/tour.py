@@ -29,8 +29,12 @@ STOPS: tuple[tuple[str, str], ...] = (
     ("cnn-arithmetic", "quick"),
     ("rnn-gradients", "quick"),
     ("attention-claims", "quick"),
+    ("vae-fashion", "quick"),
+    ("gan-theory", "quick"),
     ("diffusion-spectrum", "quick"),
+    ("simclr-mnist1d", "quick"),
     ("dp-gridworlds", "quick"),
+    ("grpo-arithmetic", "quick"),
 )
 
 
