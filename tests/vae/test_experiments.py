@@ -83,13 +83,19 @@ def test_paired_nll_metrics() -> None:
     from replearn.experiments.vae.common import paired_nll
 
     nll = {"base": [90.0, 92.0, 91.0], "new": [89.0, 90.0, 90.5]}
-    m = paired_nll(nll, "base", "new")
-    d = [1.0, 2.0, 0.5]  # base - new per seed
+    m = paired_nll(nll, "base", "new", label_x="new", label_y="base")
+    d = [1.0, 2.0, 0.5]  # base - new per seed: positive favours "new"
     mean = sum(d) / 3
     se = math.sqrt(sum((x - mean) ** 2 for x in d) / 2 / 3)
-    assert math.isclose(m["nll_diff_mean"], mean) and math.isclose(m["nll_diff_se"], se)
+    c = m["nll_comparison"]
+    assert c["diffs"] == pytest.approx(d, abs=1e-12) and c["n_seeds"] == 3
+    assert math.isclose(c["mean"], mean) and math.isclose(c["se"], se)
+    assert math.isclose(c["lower"], mean - 2.919986 * se, abs_tol=1e-6)  # t_{0.95, 2 dof}
+    assert c["holds"] is False and c["method"] == "paired-t"  # mean = 2.65 SE < 2.92 SE
     assert m["base_nll_mean"] == 91.0 and m["new_nll_mean"] == 89.833333333333333
     assert m["new_nll_per_seed"] == nll["new"]
+    one = paired_nll({"base": [90.0], "new": [89.0]}, "base", "new", label_x="a", label_y="b")
+    assert one["nll_comparison"] is None  # one seed: no comparison
 
 
 def test_train_seeds_and_variants_pairs_initial_weights(tmp_path) -> None:

@@ -21,8 +21,11 @@ classifier's accuracy on the requested labels (fidelity to the condition), for
 - DDPM ancestral sampling (T steps) for seed 0 only (``fid_ddpm``; the full side-by-side
   timing is ``benchmarks/bench_diffusion.py``).
 
-``result.json``: ``fid`` and ``kid`` are those of DDIM with ``guidance_steps`` steps at
-scale 1, averaged over seeds; per-sampler and per-scale metrics; timings. Writes
+Both claims compare samplers of the same trained models over seeds with
+:func:`~replearn.experiments.stats.compare_seeds` (paired by seed, >= 3 seeds, one-sided 95%
+Student-t lower bounds > 0; else "not measured"). ``result.json``: ``fid`` and ``kid`` are
+those of DDIM with ``guidance_steps`` steps at scale 1, averaged over seeds; per-sampler and
+per-scale metrics (``*_per_seed``); timings. Writes
 ``samples.png`` (one row per class, seed 0), ``fid_vs_steps.png`` and ``guidance.png``.
 """
 
@@ -43,7 +46,7 @@ from replearn.engine import EngineConfig, RunContext, fit, single_thread
 from replearn.experiments.base import Claim, Result, experiment
 from replearn.experiments.common import accuracy, engine_config
 from replearn.experiments.diffusion.common import DiffusionTask, timed
-from replearn.experiments.stats import mean_se, paired_difference
+from replearn.experiments.stats import MIN_SEEDS, SeedComparison, compare_seeds, mean_se
 from replearn.metrics import extract, feature_classifier, fid_from_features, kid, precision_recall
 from replearn.report.plots import line_plot, save_image_grid
 
@@ -174,39 +177,61 @@ def _evaluate(cfg: Config, model: GaussianDiffusion, scorer: _Scorer, shape: tup
     return out, images
 
 
+def comparisons(m: dict[str, Any]) -> dict[str, SeedComparison] | None:
+    """Paired by seed: accuracy gain and recall loss from w = 1 to the highest scale, FID
+    saved by many DDIM steps over one-shot decoding; None with fewer than MIN_SEEDS seeds."""
+    if m["n_seeds"] < MIN_SEEDS:
+        return None
+    w, lo, hi = m["guidance_high"], m["steps_one_shot"], m["steps_many"]
+
+    def seeds(key: str) -> list[float]:
+        return m[f"{key}_per_seed"]
+
+    return {
+        "accuracy": compare_seeds(seeds(f"accuracy_w{w:g}"), seeds("accuracy_w1"),
+                                  label_x=f"w={w:g}", label_y="w=1"),
+        "recall": compare_seeds(seeds("recall_w1"), seeds(f"recall_w{w:g}"),
+                                label_x="w=1", label_y=f"w={w:g}"),
+        "fid": compare_seeds(seeds(f"fid_ddim{hi}"), seeds(f"fid_ddim{lo}"),
+                             higher_is_better=False, label_x=f"{hi} steps", label_y=f"{lo} step"),
+    }  # fmt: skip
+
+
 def _verdict_guidance(m: dict[str, Any]) -> tuple[bool, str]:
-    w = m["guidance_high"]
-    acc, acc_se = m["guidance_accuracy_gain"], m["guidance_accuracy_gain_se"]
-    rec, rec_se = m["guidance_recall_loss"], m["guidance_recall_loss_se"]
-    holds = acc > 2 * acc_se and rec > 2 * rec_se
-    return holds, (
+    w, cs = m["guidance_high"], comparisons(m)
+    rule = f"not measured: needs >= {MIN_SEEDS} seeds" if cs is None else (
+        f"accuracy gain {cs['accuracy'].evidence()}; recall loss {cs['recall'].evidence()}"
+    )  # fmt: skip
+    return cs is not None and cs["accuracy"].holds and cs["recall"].holds, (
         f"w = 1 -> {w:g}: accuracy on the requested class {m['accuracy_w1']:.3f} -> "
-        f"{m[f'accuracy_w{w:g}']:.3f} (gain {acc:.3f} +- {acc_se:.3f}), recall (diversity) "
-        f"{m['recall_w1']:.3f} -> {m[f'recall_w{w:g}']:.3f} (loss {rec:.3f} +- {rec_se:.3f}); "
-        f"paired over {m['n_seeds']} seeds, both > 2 SE required; FID {m['fid_w1']:.2f} -> "
-        f"{m[f'fid_w{w:g}']:.2f}, precision {m['precision_w1']:.3f} -> {m[f'precision_w{w:g}']:.3f}"
+        f"{m[f'accuracy_w{w:g}']:.3f}, recall (diversity) {m['recall_w1']:.3f} -> "
+        f"{m[f'recall_w{w:g}']:.3f} (means over {m['n_seeds']} seeds); {rule}; FID "
+        f"{m['fid_w1']:.2f} -> {m[f'fid_w{w:g}']:.2f}, precision {m['precision_w1']:.3f} -> "
+        f"{m[f'precision_w{w:g}']:.3f}"
     )
 
 
 def _verdict_steps(m: dict[str, Any]) -> tuple[bool, str]:
-    lo, hi = m["steps_one_shot"], m["steps_many"]
-    d, se = m["steps_fid_gap"], m["steps_fid_gap_se"]
-    holds = d > 2 * se
+    cs = comparisons(m)
     curve = ", ".join(f"{s}: {m[f'fid_ddim{s}']:.2f}" for s in m["ddim_steps"])
-    return holds, (
-        f"FID with {lo} DDIM step(s) minus FID with {hi} steps: {d:.2f} +- {se:.2f} (paired over "
-        f"{m['n_seeds']} seeds; > 2 SE required); FID by steps: {curve}"
+    rule = f"not measured: needs >= {MIN_SEEDS} seeds" if cs is None else (
+        f"FID saved by {m['steps_many']} steps over {m['steps_one_shot']}: {cs['fid'].evidence()}"
+    )  # fmt: skip
+    return cs is not None and cs["fid"].holds, (
+        f"FID by DDIM steps (means over {m['n_seeds']} seeds): {curve}; {rule}"
     )
 
 
 CLAIMS = (
     Claim("guidance-fidelity-diversity", "Classifier-free guidance trades diversity for "
           "fidelity: raising the guidance scale above 1 raises the accuracy of a classifier on "
-          "the requested class and lowers recall (diversity).", _verdict_guidance,
+          "the requested class and lowers recall (diversity) (each paired over 3 training "
+          "seeds, one-sided 95% Student-t lower bound > 0).", _verdict_guidance,
           "guidance.png"),
     Claim("iterative-refinement", "Iterative refinement beats one-shot decoding: sampling "
           "with one DDIM step (x0 predicted from pure noise) has a worse FID than with many "
-          "steps.", _verdict_steps, "fid_vs_steps.png"),
+          "steps (paired over 3 training seeds, one-sided 95% Student-t lower bound > 0).",
+          _verdict_steps, "fid_vs_steps.png"),
 )  # fmt: skip
 
 
@@ -252,20 +277,14 @@ def run(cfg: Config, ctx: RunContext) -> Result:
         "ddim_steps": list(cfg.ddim_steps),
     }
     for key in per_seed[0]:
-        metrics[key] = mean_se([m[key] for m in per_seed if key in m])[0]
+        values = [m[key] for m in per_seed if key in m]
+        metrics[key], metrics[f"{key}_per_seed"] = mean_se(values)[0], values
     metrics["fid"] = metrics[f"fid_ddim{cfg.guidance_steps}"]
     metrics["kid"] = metrics[f"kid_ddim{cfg.guidance_steps}"]
-    high = max(cfg.guidance_scales)
-    metrics["guidance_high"] = high
-    metrics["guidance_accuracy_gain"], metrics["guidance_accuracy_gain_se"] = paired_difference(
-        [m[f"accuracy_w{high:g}"] for m in per_seed], [m["accuracy_w1"] for m in per_seed]
-    )
-    metrics["guidance_recall_loss"], metrics["guidance_recall_loss_se"] = paired_difference(
-        [m["recall_w1"] for m in per_seed], [m[f"recall_w{high:g}"] for m in per_seed])  # fmt: skip
-    lo, hi = min(cfg.ddim_steps), max(cfg.ddim_steps)
-    metrics["steps_one_shot"], metrics["steps_many"] = lo, hi
-    metrics["steps_fid_gap"], metrics["steps_fid_gap_se"] = paired_difference(
-        [m[f"fid_ddim{lo}"] for m in per_seed], [m[f"fid_ddim{hi}"] for m in per_seed])  # fmt: skip
+    metrics["guidance_high"] = max(cfg.guidance_scales)
+    metrics["steps_one_shot"], metrics["steps_many"] = min(cfg.ddim_steps), max(cfg.ddim_steps)
+    cs = comparisons(metrics)
+    metrics["comparisons"] = None if cs is None else {k: c.as_dict() for k, c in cs.items()}
     model, images = first  # type: ignore[misc]
     k = data.num_classes
     per_row = min(8, cfg.n_samples // k)

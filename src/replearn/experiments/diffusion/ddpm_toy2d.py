@@ -16,6 +16,9 @@ A second model per seed is trained on 8 Gaussians whose mixture weights are
 ``imbalance`` (normalized): its samples are assigned to the nearest centre and their mode
 frequencies compared with the training weights (data-set bias is inherited).
 
+Comparisons of samplers use :func:`~replearn.experiments.stats.compare_seeds` over >= 3
+seeds (paired by seed; else "not measured"); the other claims are checked for every seed.
+
 Writes ``samples.png`` (truth, DDPM, DDIM with few steps; seed 0), ``mmd_vs_steps.png``
 and ``imbalance.png``. ``result.json``: ``mmd`` (DDPM, mean over seeds) and
 ``mmd_reference``, per-sampler MMD² and timings, the imbalance frequencies.
@@ -37,7 +40,7 @@ from replearn.engine import EngineConfig, RunContext, SampleStream, fit, single_
 from replearn.experiments.base import Claim, Result, experiment
 from replearn.experiments.common import engine_config
 from replearn.experiments.diffusion.common import DiffusionTask, timed
-from replearn.experiments.stats import mean_se, paired_difference
+from replearn.experiments.stats import MIN_SEEDS, SeedComparison, compare_seeds, mean_se
 from replearn.metrics.mmd import median_bandwidth, mmd2
 from replearn.report.plots import DPI, line_plot, save_figure
 
@@ -189,27 +192,56 @@ def _verdict_fit(m: dict[str, Any]) -> tuple[bool, str]:
     )
 
 
+def _lower(m: dict[str, Any], x: str, y: str, margin: float = 0.0) -> SeedComparison:
+    """compare_seeds: is per-seed metric ``x`` lower than ``y`` (by more than -margin)?"""
+    x_seeds, y_seeds = m[f"{x}_per_seed"], m[f"{y}_per_seed"]
+    lx, ly = (k.replace("mmd_", "").replace("time_", "").removesuffix("_s") for k in (x, y))
+    return compare_seeds(x_seeds, y_seeds, higher_is_better=False, margin=margin,
+                         label_x=lx, label_y=ly)  # fmt: skip
+
+
+def steps_comparisons(m: dict[str, Any]) -> tuple[SeedComparison, SeedComparison] | None:
+    """(larger MMD² with few steps, shorter time with few steps); None with < 3 seeds."""
+    few, many = m["steps_few"], m["steps_many"]
+    if m["n_seeds"] < MIN_SEEDS:
+        return None
+    return (_lower(m, f"mmd_ddim{many}", f"mmd_ddim{few}"),
+            _lower(m, f"time_ddim{few}_s", f"time_ddim{many}_s"))  # fmt: skip
+
+
+def marginals_comparisons(m: dict[str, Any]) -> tuple[SeedComparison, SeedComparison] | None:
+    """Two one-sided tests: DDIM (T steps) and DDPM MMD² within 0.1 x the Gaussian fit's."""
+    if m["n_seeds"] < MIN_SEEDS:
+        return None
+    ddim, tol = f"mmd_ddim{m['timesteps']}", 0.1 * m["mmd_gaussian"]
+    return _lower(m, ddim, "mmd_ddpm", -tol), _lower(m, "mmd_ddpm", ddim, -tol)
+
+
 def _verdict_steps(m: dict[str, Any]) -> tuple[bool, str]:
     few, many = m["steps_few"], m["steps_many"]
-    d, se = m["steps_gap_mean"], m["steps_gap_se"]
-    faster = m[f"time_ddim{few}_s"] < m[f"time_ddim{many}_s"]
-    holds = d > 2 * se and faster
-    return holds, (
+    cs = steps_comparisons(m)
+    rule = f"not measured: needs >= {MIN_SEEDS} seeds" if cs is None else (
+        f"MMD² saved by more steps: {cs[0].evidence()}; seconds saved by fewer steps: "
+        f"{cs[1].evidence()}"
+    )  # fmt: skip
+    return cs is not None and cs[0].holds and cs[1].holds, (
         f"MMD² DDIM {few} steps {m[f'mmd_ddim{few}']:.5f} vs {many} steps "
-        f"{m[f'mmd_ddim{many}']:.5f}: paired difference {d:.5f} +- {se:.5f} (SE over "
-        f"{m['n_seeds']} seeds; > 2 SE required); sampling time {m[f'time_ddim{few}_s']:.3f} s vs "
-        f"{m[f'time_ddim{many}_s']:.3f} s (DDPM {m['time_ddpm_s']:.3f} s)"
+        f"{m[f'mmd_ddim{many}']:.5f}; sampling time {m[f'time_ddim{few}_s']:.3f} s vs "
+        f"{m[f'time_ddim{many}_s']:.3f} s (DDPM {m['time_ddpm_s']:.3f} s; means over "
+        f"{m['n_seeds']} seeds); {rule}"
     )
 
 
 def _verdict_marginals(m: dict[str, Any]) -> tuple[bool, str]:
     t = m["timesteps"]
-    diff = abs(m[f"mmd_ddim{t}"] - m["mmd_ddpm"])
-    holds = diff < 0.1 * m["mmd_gaussian"]
-    return holds, (
+    cs = marginals_comparisons(m)
+    rule = f"not measured: needs >= {MIN_SEEDS} seeds" if cs is None else (
+        f"tolerance +-{0.1 * m['mmd_gaussian']:.5f} (0.1 x Gaussian fit); lower MMD² of DDIM: "
+        f"{cs[0].evidence()}; of DDPM: {cs[1].evidence()}"
+    )  # fmt: skip
+    return cs is not None and cs[0].holds and cs[1].holds, (
         f"deterministic DDIM with all {t} steps MMD² {m[f'mmd_ddim{t}']:.5f} vs DDPM ancestral "
-        f"{m['mmd_ddpm']:.5f}: |difference| {diff:.5f} < 0.1 x Gaussian fit "
-        f"({0.1 * m['mmd_gaussian']:.5f}) required"
+        f"{m['mmd_ddpm']:.5f} (means over {m['n_seeds']} seeds); {rule}"
     )
 
 
@@ -232,11 +264,13 @@ CLAIMS = (
           "truth is below a tenth of that of the best Gaussian, for every seed.",
           _verdict_fit, "samples.png"),
     Claim("fewer-steps-tradeoff", "Fewer sampling steps trade quality for speed: deterministic "
-          "DDIM with few steps is faster but has a larger MMD² than with many steps (paired "
-          "over seeds, > 2 SE).", _verdict_steps, "mmd_vs_steps.png"),
+          "DDIM with few steps is faster but has a larger MMD² than with many steps (both "
+          "paired over 3 training seeds, one-sided 95% Student-t lower bounds > 0).",
+          _verdict_steps, "mmd_vs_steps.png"),
     Claim("ddim-same-marginals", "DDIM's non-Markovian deterministic sampler uses the DDPM "
           "network unchanged (same marginals q(x_t|x_0)): with all T steps it reaches DDPM's "
-          "sample quality.", _verdict_marginals, "mmd_vs_steps.png"),
+          "sample quality (MMD² within +-0.1 x the Gaussian fit's, by two one-sided 95% "
+          "Student-t bounds over 3 training seeds).", _verdict_marginals, "mmd_vs_steps.png"),
     Claim("imbalance-inherited", "A diffusion model reproduces the class imbalance of its "
           "training data: the mode frequencies of its samples follow the training weights.",
           _verdict_imbalance, "imbalance.png"),
@@ -277,14 +311,13 @@ def run(cfg: Config, ctx: RunContext) -> Result:
     metrics: dict[str, Any] = {"n_seeds": cfg.n_seeds, "timesteps": cfg.timesteps, "data": cfg.data}
     for key in per_seed[0]:
         metrics[key] = mean_se([m[key] for m in per_seed])[0]
+        metrics[f"{key}_per_seed"] = [m[key] for m in per_seed]
     metrics["mmd"] = metrics["mmd_ddpm"]
-    metrics["mmd_ddpm_per_seed"] = [m["mmd_ddpm"] for m in per_seed]
-    metrics["mmd_gaussian_per_seed"] = [m["mmd_gaussian"] for m in per_seed]
     few, many = min(cfg.ddim_steps, key=lambda s: abs(s - 10)), max(cfg.ddim_steps)
     metrics["steps_few"], metrics["steps_many"] = few, many
-    metrics["steps_gap_mean"], metrics["steps_gap_se"] = paired_difference(
-        [m[f"mmd_ddim{few}"] for m in per_seed], [m[f"mmd_ddim{many}"] for m in per_seed]
-    )
+    for name, fn in (("steps", steps_comparisons), ("marginals", marginals_comparisons)):
+        cs = fn(metrics)
+        metrics[f"{name}_comparisons"] = None if cs is None else [c.as_dict() for c in cs]
     if cfg.imbalance:
         metrics["imbalance_tv_train"], metrics["imbalance_tv_uniform"] = tv, tv_u
         metrics["imbalance_freq_seed0"] = [round(float(v), 4) for v in freqs[0]]

@@ -27,7 +27,7 @@ from torch.utils.data import TensorDataset
 from replearn.data import load_classification
 from replearn.engine import EngineConfig, Loop, RunContext, Task, fit, single_thread
 from replearn.experiments.common import engine_config, seeded
-from replearn.experiments.stats import mean_se
+from replearn.experiments.stats import MIN_SEEDS, SeedComparison, compare_seeds
 from replearn.report.plots import DPI, save_figure, save_image_grid
 from replearn.vae.diagnostics import active_units
 from replearn.vae.model import LatentVariableModel
@@ -205,19 +205,41 @@ def train_seeds_and_variants(
             yield s, variant, model, loop
 
 
-def paired_nll(nll: dict[str, list[float]], baseline: str, other: str) -> dict[str, Any]:
-    """Metrics of a paired NLL comparison over seeds.
+def too_few_seeds(n: int) -> str:
+    """The evidence of a seed comparison that was not made (tiny presets train one seed)."""
+    return f"not measured: needs >= {MIN_SEEDS} training seeds, got {n}"
 
-    ``nll_diff_mean`` and ``nll_diff_se`` (:func:`mean_se` of ``baseline - other`` per seed,
-    positive when ``other`` is better), and ``<v>_nll_mean`` and ``<v>_nll_per_seed`` of every
-    variant ``v`` in ``nll``.
+
+def compare_nll(
+    m: dict[str, Any], better: str, worse: str, *, label_x: str, label_y: str
+) -> SeedComparison | None:
+    """Is variant ``better``'s test NLL lower than ``worse``'s? :func:`compare_seeds` (paired
+    by seed, Student-t lower bound of the mean NLL reduction) of ``m[f"{v}_nll_per_seed"]``;
+    None with fewer than :data:`~replearn.experiments.stats.MIN_SEEDS` seeds."""
+    x, y = m[f"{better}_nll_per_seed"], m[f"{worse}_nll_per_seed"]
+    if len(x) < MIN_SEEDS:
+        return None
+    return compare_seeds(
+        x, y, higher_is_better=False, label_x=label_x, label_y=label_y
+    )  # fmt: skip
+
+
+def paired_nll(
+    nll: dict[str, list[float]], baseline: str, other: str, *, label_x: str, label_y: str
+) -> dict[str, Any]:
+    """Metrics of a paired NLL comparison over seeds: is ``other`` better than ``baseline``?
+
+    ``<v>_nll_mean`` and ``<v>_nll_per_seed`` of every variant ``v`` in ``nll``, and
+    ``nll_comparison`` (:meth:`~replearn.experiments.stats.SeedComparison.as_dict` of
+    :func:`compare_nll`, positive differences when ``other`` is better; None with too few
+    seeds).
     """
     out: dict[str, Any] = {}
-    diffs = [b - o for b, o in zip(nll[baseline], nll[other], strict=True)]
-    out["nll_diff_mean"], out["nll_diff_se"] = mean_se(diffs)
     for v, values in nll.items():
         out[f"{v}_nll_mean"] = sum(values) / len(values)
         out[f"{v}_nll_per_seed"] = values
+    c = compare_nll(out, other, baseline, label_x=label_x, label_y=label_y)
+    out["nll_comparison"] = None if c is None else c.as_dict()
     return out
 
 

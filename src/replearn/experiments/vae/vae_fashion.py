@@ -1,10 +1,11 @@
 """Experiment ``vae-fashion``: a VAE on binarized images, what its KL term does, how it is trained.
 
-One MLP :class:`~replearn.vae.model.VAE` (Bernoulli decoder) is trained by the engine on
-dynamically binarized images for each KL weight β in ``betas`` (β = 1 is the VAE of Kingma &
-Welling; the others are β-VAEs). The β = 1 model gives the test ``nll_nats`` (importance
-sampled, ``k_eval`` samples) and ``elbo_nats``, reconstructions, samples and a latent
-traversal. Three claims of the course are measured on these models:
+For each of ``seeds`` training seeds, one MLP :class:`~replearn.vae.model.VAE` (Bernoulli
+decoder) is trained by the engine on dynamically binarized images for each KL weight β in
+``betas`` (β = 1 is the VAE of Kingma & Welling; the others are β-VAEs; all β of a seed
+share its initial weights). The β = 1 model of the first seed gives the test ``nll_nats``
+(importance sampled, ``k_eval`` samples) and ``elbo_nats``, reconstructions, samples and a
+latent traversal. Three claims of the course are measured on these models:
 
 * **the KL term keeps q(z|x) near the prior**: as β grows, KL(q(z|x) || p(z)) falls and
   latent units go inactive (posterior collapse; active units as in Burda et al. 2016);
@@ -16,11 +17,12 @@ traversal. Three claims of the course are measured on these models:
   energy (mean squared finite difference) of decoder means of prior draws vs test images
   in grey levels.
 
-Default data: scikit-learn's digits (embedded); ``--set data=fashion-mnist`` for
-Fashion-MNIST (set ``n_test`` too: k = 5000 on 10,000 images is slow on a CPU).
+Comparisons over seeds use :func:`~replearn.experiments.stats.compare_seeds` (>= 3 seeds, else
+"not measured"). Until 2026-12-08 the default trained one seed; issue 21 made it 3.
 
-Writes ``reconstructions.png``, ``samples.png``, ``traversal.png``, ``beta_sweep.png``,
-``grad_variance.png`` and ``sharpness.png``.
+Default data: digits (embedded); ``--set data=fashion-mnist`` (with ``n_test``: k = 5000 on
+10,000 images is slow on a CPU). Writes ``reconstructions.png``, ``samples.png``,
+``traversal.png``, ``beta_sweep.png``, ``grad_variance.png`` and ``sharpness.png``.
 """
 
 from __future__ import annotations
@@ -34,7 +36,7 @@ import torch
 
 from replearn.engine import EngineConfig, RunContext, single_thread
 from replearn.experiments.base import Claim, Result, experiment
-from replearn.experiments.stats import mean_se
+from replearn.experiments.stats import MIN_SEEDS, SeedComparison, compare_seeds, mean_se
 from replearn.experiments.vae.common import (
     ImageName,
     bar_plot,
@@ -45,6 +47,7 @@ from replearn.experiments.vae.common import (
     plot_samples,
     plot_traversal,
     public,
+    too_few_seeds,
     train,
 )
 from replearn.report.plots import line_plot
@@ -69,7 +72,8 @@ class Config:
         grad_examples: test images whose gradient variances are measured.
         grad_draws: draws of each estimator per image.
         n_samples: prior samples scored for sharpness.
-        engine: training-loop settings (each β).
+        seeds: training seeds (each trains one VAE per β).
+        engine: training-loop settings (each β and seed).
     """
 
     data: ImageName = "digits"
@@ -83,6 +87,7 @@ class Config:
     grad_examples: int = 16
     grad_draws: int = 1000
     n_samples: int = 1000
+    seeds: int = 3
     engine: EngineConfig = field(default_factory=lambda: engine(3000))
 
     def __post_init__(self) -> None:
@@ -90,18 +95,20 @@ class Config:
             raise ValueError(f"betas must be >= 0 and contain 1.0, got {self.betas}")
         if self.grad_draws < 2 or self.grad_examples < 1:
             raise ValueError("need grad_draws >= 2 and grad_examples >= 1")
+        if self.seeds < 1:
+            raise ValueError(f"need seeds >= 1, got {self.seeds}")
 
 
 def tiny() -> Config:
-    """Seconds: two β, 40 steps, small evaluation."""
+    """Seconds: two β, one seed, 40 steps, small evaluation."""
     return Config(
         n_test=64, hidden=(32,), betas=(1.0, 4.0), k_eval=20, grad_examples=2, grad_draws=50,
-        n_samples=64, engine=engine(40, batch_size=50),
+        n_samples=64, seeds=1, engine=engine(40, batch_size=50),
     )  # fmt: skip
 
 
 def quick() -> Config:
-    """Seconds: three β, 40 steps, a small evaluation (a smoke check)."""
+    """Seconds: three β, three seeds, 40 steps, a small evaluation (a smoke check)."""
     return Config(
         n_test=100, betas=(0.5, 1.0, 4.0), k_eval=50, grad_draws=100, n_samples=200,
         engine=engine(40),
@@ -135,37 +142,74 @@ def gradient_variances(
     return out
 
 
+def kl_steps(m: dict[str, Any]) -> list[SeedComparison] | None:
+    """compare_seeds per step of beta: is KL lower at the larger beta? (None: too few seeds)"""
+    kls = [m[f"beta{b:g}_kl_nats_per_seed"] for b in m["betas"]]
+    if len(kls[0]) < MIN_SEEDS:
+        return None
+    pairs = itertools.pairwise(zip(m["betas"], kls, strict=True))
+    return [
+        compare_seeds(hi, lo, higher_is_better=False, label_x=f"beta {b:g}", label_y=f"beta {a:g}")
+        for (a, lo), (b, hi) in pairs
+    ]
+
+
 def _kl_verdict(m: dict[str, Any]) -> tuple[bool, str]:
     betas = m["betas"]
     kls = [m[f"beta{b:g}_kl_nats"] for b in betas]
-    au = [m[f"beta{b:g}_active_units"] for b in betas]
-    kl_falls = all(a > b for a, b in itertools.pairwise(kls))
-    au_falls = all(a >= b for a, b in itertools.pairwise(au)) and au[-1] < au[0]
+    au = list(zip(*(m[f"beta{b:g}_active_units_per_seed"] for b in betas), strict=True))
+    au_falls = all(all(a >= b for a, b in itertools.pairwise(r)) and r[-1] < r[0] for r in au)
+    steps = kl_steps(m)
+    if steps is None:
+        kl_text, kl_falls = too_few_seeds(m["seeds"]), False
+    else:
+        weakest = min(steps, key=lambda c: c.lower - c.margin)
+        kl_falls = all(c.holds for c in steps)
+        kl_text = (
+            "KL reduction per step of beta, 95% lower bounds "
+            + ", ".join(f"{c.lower:+.3g}" for c in steps)
+            + f"; weakest step: {weakest.evidence()}"
+        )
     return kl_falls and au_falls, (
         "beta " + ", ".join(f"{b:g}" for b in betas) + ": KL(q||p) "
-        + ", ".join(f"{k:.2f}" for k in kls) + " nats; active units "
-        + ", ".join(str(a) for a in au) + f" of {m['z_dim']}"
+        + ", ".join(f"{k:.3g}" for k in kls) + f" nats (means over {m['seeds']} seeds); "
+        + kl_text + "; active units per seed "
+        + "; ".join(", ".join(str(a) for a in row) for row in au)
+        + f" of {m['z_dim']} (non-increasing in beta and fewer at the largest: "
+        + f"{'every seed' if au_falls else 'not every seed'})"
     )  # fmt: skip
 
 
 def _grad_verdict(m: dict[str, Any]) -> tuple[bool, str]:
     holds = m["grad_min_ratio_sf"] > 1 and m["grad_min_ratio_sf_baseline"] > 1
     return holds, (
-        f"{m['grad_examples']} test images, {m['grad_draws']} draws each: score-function / "
-        f"reparameterization variance, geometric mean {m['grad_ratio_sf']:.3g} (min "
-        f"{m['grad_min_ratio_sf']:.3g}); with a baseline {m['grad_ratio_sf_baseline']:.3g} "
-        f"(min {m['grad_min_ratio_sf_baseline']:.3g})"
+        f"{m['grad_examples']} test images x {m['seeds']} seeds' beta = 1 models, "
+        f"{m['grad_draws']} draws each: score-function / reparameterization variance, "
+        f"geometric mean {m['grad_ratio_sf']:.3g} (min {m['grad_min_ratio_sf']:.3g}); with a "
+        f"baseline {m['grad_ratio_sf_baseline']:.3g} (min {m['grad_min_ratio_sf_baseline']:.3g})"
     )
+
+
+def sharpness_comparison(m: dict[str, Any]) -> SeedComparison | None:
+    """Data minus sample gradient energy over seeds (compare_seeds; None with too few seeds)."""
+    samples = m["sharpness_samples_per_seed"]
+    if len(samples) < MIN_SEEDS:
+        return None
+    data = [m["sharpness_data"]] * len(samples)
+    return compare_seeds(data, samples, label_x="data", label_y="VAE samples")
 
 
 def _sharp_verdict(m: dict[str, Any]) -> tuple[bool, str]:
-    diff = m["sharpness_data"] - m["sharpness_samples"]
-    holds = diff > 2 * m["sharpness_diff_se"]
+    z = m["sharpness_z_per_seed"]
+    c = sharpness_comparison(m)
+    holds = c is not None and c.holds and min(z) > 2
     return holds, (
         f"gradient energy: data {m['sharpness_data']:.4f}, VAE samples (decoder means) "
-        f"{m['sharpness_samples']:.4f}, reconstructions {m['sharpness_reconstructions']:.4f}; "
-        f"data - samples {diff:+.4f} (SE {m['sharpness_diff_se']:.4f}; needs > 2 SE)"
-    )
+        f"{m['sharpness_samples']:.4f}, reconstructions {m['sharpness_reconstructions']:.4f} "
+        f"(means over {m['seeds']} seeds); data - samples per seed in image-level SE "
+        + ", ".join(f"{v:.1f}" for v in z) + " (each > 2 required); "
+        + (too_few_seeds(m["seeds"]) if c is None else f"over seeds {c.evidence()}")
+    )  # fmt: skip
 
 
 CLAIMS = (
@@ -173,7 +217,9 @@ CLAIMS = (
         "kl-keeps-q-near-prior",
         "The KL term keeps q(z|x) near the prior: as its weight beta grows, KL(q(z|x)||p(z)) "
         "falls and latent units become inactive (posterior collapse): KL strictly decreasing "
-        "and active units non-increasing in beta, fewer at the largest beta than the smallest.",
+        "in beta (every step: one-sided 95% Student-t lower bound of the mean paired KL "
+        "reduction over 3 training seeds > 0) and, for every seed, active units "
+        "non-increasing in beta and fewer at the largest beta than the smallest.",
         _kl_verdict,
         "beta_sweep.png",
     ),
@@ -181,18 +227,45 @@ CLAIMS = (
         "reparameterization-lower-variance",
         "The reparameterization gradient of E_q[log p(x|z)] has lower variance than the "
         "score-function (REINFORCE) gradient, with or without a constant baseline, on every "
-        "test image measured.",
+        "test image measured, for the beta = 1 VAE of each of 3 training seeds.",
         _grad_verdict,
         "grad_variance.png",
     ),
     Claim(
         "vae-samples-blurrier",
         "Likelihood-trained VAEs give blurrier samples than the data: the gradient energy of "
-        "decoder means of prior samples is below that of the test images by > 2 SE.",
+        "decoder means of prior samples is below that of the test images, for each of 3 "
+        "training seeds by > 2 SE over images, and over the seeds (one-sided 95% Student-t "
+        "lower bound of the mean difference > 0).",
         _sharp_verdict,
         "sharpness.png",
     ),
 )
+
+
+def _score(
+    vae: VAE, data: Any, cfg: Config, seed: int, device: torch.device
+) -> tuple[dict[str, Any], dict[str, list[float]]]:
+    """Gradient-variance ratios and sharpness of one seed's beta = 1 model (and its variances)."""
+    gen = torch.Generator().manual_seed(seed)
+    var = gradient_variances(vae, data.test[: cfg.grad_examples].to(device), cfg.grad_draws, gen)
+    out: dict[str, Any] = {
+        f"ratios_{key}": [a / b for a, b in zip(var[key], var["rep"], strict=True)]
+        for key in ("sf", "sf_baseline")
+    }
+    out["grad_var_rep_mean"] = sum(var["rep"]) / len(var["rep"])
+    with torch.no_grad():
+        samples = vae.sample(cfg.n_samples, generator=gen).cpu()
+        recon = vae.decode_mean(vae.encode(data.test.to(device))[0]).cpu()
+    side = data.side
+    md, sd = mean_se(image_sharpness(data.test_grey.reshape(-1, *side)))
+    ms, ss = mean_se(image_sharpness(samples.reshape(-1, *side)))
+    out.update({
+        "sharpness_data": md, "sharpness_samples": ms,
+        "sharpness_z": (md - ms) / math.hypot(sd, ss),
+        "sharpness_reconstructions": float(image_sharpness(recon.reshape(-1, *side)).mean()),
+    })  # fmt: skip
+    return out, var
 
 
 @experiment(
@@ -208,80 +281,69 @@ def run(cfg: Config, ctx: RunContext) -> Result:
     """Train a VAE per KL weight beta; likelihood, KL and collapse, gradient variance, sharpness."""
     data = load_images(cfg.data, seed=ctx.seed, n_train=cfg.n_train, n_test=cfg.n_test)
     metrics: dict[str, Any] = {"data": cfg.data, "z_dim": cfg.z_dim, "betas": list(cfg.betas)}
-    models = {}
-    for beta in cfg.betas:
-        torch.manual_seed(ctx.seed)  # the same initial weights for every beta
-        model = VAE(data.x_dim, cfg.z_dim, hidden=cfg.hidden)
-        with ctx.child(f"beta{beta:g}") as sub:
-            loop = train(model, data, cfg.engine, sub, lr=cfg.lr, beta=beta)
-        k = cfg.k_eval if beta == 1.0 else min(cfg.k_eval, 100)
-        ev = public(evaluate(model, data.test, k_eval=k))
-        metrics.update({f"beta{beta:g}_{key}": v for key, v in ev.items()})
-        if beta == 1.0:
-            metrics.update(ev)
-            metrics["train_time_s"] = loop.wall_time_s
-        models[beta] = model
-    vae = models[1.0]
-    gen = torch.Generator().manual_seed(ctx.seed)
-    var = gradient_variances(
-        vae, data.test[: cfg.grad_examples].to(ctx.device), cfg.grad_draws, gen
-    )
-    for key in ("sf", "sf_baseline"):
-        ratios = [a / b for a, b in zip(var[key], var["rep"], strict=True)]
-        metrics[f"grad_ratio_{key}"] = math.exp(sum(math.log(r) for r in ratios) / len(ratios))
-        metrics[f"grad_min_ratio_{key}"] = min(ratios)
+    metrics["seeds"] = cfg.seeds
+    per: dict[str, list[Any]] = {}  # metric -> one value per seed
+    ratios: dict[str, list[float]] = {}  # score-function / reparameterization, every image
+    vae, var = None, {}
+    for s in range(cfg.seeds):
+        seed = ctx.seed + s
+        for beta in cfg.betas:
+            torch.manual_seed(seed)  # the same initial weights for every beta of a seed
+            model = VAE(data.x_dim, cfg.z_dim, hidden=cfg.hidden)
+            with ctx.child(f"beta{beta:g}-seed{s}", seed=seed) as sub:
+                loop = train(model, data, cfg.engine, sub, lr=cfg.lr, beta=beta)
+            k = cfg.k_eval if beta == 1.0 else min(cfg.k_eval, 100)
+            ev = public(evaluate(model, data.test, k_eval=k))
+            for key, v in ev.items():
+                per.setdefault(f"beta{beta:g}_{key}", []).append(v)
+            if beta == 1.0 and s == 0:
+                metrics.update(ev)
+                metrics["train_time_s"] = loop.wall_time_s
+            if beta == 1.0:
+                scores, v_s = _score(model, data, cfg, seed, ctx.device)
+                for key in ("sf", "sf_baseline"):
+                    ratios.setdefault(key, []).extend(scores.pop(f"ratios_{key}"))
+                for key, v in scores.items():
+                    per.setdefault(key, []).append(v)
+                vae, var = vae or model, var or v_s
+    for key, values in per.items():
+        metrics[key] = sum(values) / len(values)
+        metrics[f"{key}_per_seed"] = values
+    for key, rs in ratios.items():  # every image of every seed
+        metrics[f"grad_ratio_{key}"] = math.exp(sum(math.log(r) for r in rs) / len(rs))
+        metrics[f"grad_min_ratio_{key}"] = min(rs)
     metrics.update({"grad_examples": len(var["rep"]), "grad_draws": cfg.grad_draws})
-    metrics["grad_var_rep_mean"] = sum(var["rep"]) / len(var["rep"])
-    with torch.no_grad():
-        samples = vae.sample(cfg.n_samples, generator=gen).cpu()
-        recon = vae.decode_mean(vae.encode(data.test.to(ctx.device))[0]).cpu()
-    side = data.side
-    s_data = image_sharpness(data.test_grey.reshape(-1, *side))
-    s_samp = image_sharpness(samples.reshape(-1, *side))
-    (md, sd), (ms, ss) = mean_se(s_data), mean_se(s_samp)
-    metrics.update({
-        "sharpness_data": md, "sharpness_samples": ms, "sharpness_diff_se": math.hypot(sd, ss),
-        "sharpness_reconstructions": float(image_sharpness(recon.reshape(-1, *side)).mean()),
-    })  # fmt: skip
+    steps, sharp_c = kl_steps(metrics), sharpness_comparison(metrics)
+    metrics["kl_steps"] = None if steps is None else [c.as_dict() for c in steps]
+    metrics["sharpness_comparison"] = None if sharp_c is None else sharp_c.as_dict()
+    assert vae is not None
     betas = list(cfg.betas)
+    kl_au = {
+        "KL(q||p) [nats]": [metrics[f"beta{b:g}_kl_nats"] for b in betas],
+        "active units": [metrics[f"beta{b:g}_active_units"] for b in betas],
+    }
+    sharp = {
+        "test images": metrics["sharpness_data"],
+        "VAE samples": metrics["sharpness_samples"],
+        "reconstructions": metrics["sharpness_reconstructions"],
+    }
+    names = {
+        "rep": "reparameterization",
+        "sf": "score function",
+        "sf_baseline": "score function + baseline",
+    }
     plots = [
         plot_reconstructions(vae, data, ctx.path("reconstructions.png")),
         plot_samples(vae, data, ctx.path("samples.png")),
         plot_traversal(vae, data, ctx.path("traversal.png")),
-        line_plot(
-            betas,
-            {
-                "KL(q||p) [nats]": [metrics[f"beta{b:g}_kl_nats"] for b in betas],
-                "active units": [metrics[f"beta{b:g}_active_units"] for b in betas],
-            },
-            ctx.path("beta_sweep.png"),
-            xlabel="beta",
-            ylabel="value",
-            logx=True,
-            title=f"{cfg.data}: the KL weight pulls q(z|x) to the prior",
-        ),
-        line_plot(
-            list(range(len(var["rep"]))),
-            {
-                "reparameterization": var["rep"],
-                "score function": var["sf"],
-                "score function + baseline": var["sf_baseline"],
-            },
-            ctx.path("grad_variance.png"),
-            xlabel="test image",
-            logy=True,
-            ylabel="total variance of the estimate",
-            title="gradient of E_q[log p(x|z)]",
-        ),
-        bar_plot(
-            {
-                "test images": md,
-                "VAE samples": ms,
-                "reconstructions": metrics["sharpness_reconstructions"],
-            },
-            ctx.path("sharpness.png"),
-            ylabel="mean squared finite difference",
-            title=f"{cfg.data}: sharpness (gradient energy)",
-        ),
-    ]
+        line_plot(betas, kl_au, ctx.path("beta_sweep.png"), xlabel="beta", ylabel="value",
+                  logx=True, title=f"{cfg.data}: the KL weight pulls q(z|x) to the prior "
+                  f"(mean over {cfg.seeds} seeds)"),
+        line_plot(list(range(len(var["rep"]))), {names[k]: v for k, v in var.items()},
+                  ctx.path("grad_variance.png"), xlabel="test image", logy=True,
+                  ylabel="total variance of the estimate",
+                  title="gradient of E_q[log p(x|z)] (seed 0)"),
+        bar_plot(sharp, ctx.path("sharpness.png"), ylabel="mean squared finite difference",
+                 title=f"{cfg.data}: sharpness (gradient energy)"),
+    ]  # fmt: skip
     return Result(metrics=metrics, model=vae, plots=plots)
