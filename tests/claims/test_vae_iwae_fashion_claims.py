@@ -8,6 +8,12 @@ Measured 2026-12-07, seed 0, 2-core machine under heavy load (2552 s wall):
   for every step.
 - iwae-training-lower-nll: holds. Test NLL (k=5000): ELBO-trained 22.879, IWAE-trained (k=5)
   22.518 nats; paired difference +0.360 (SE 0.048 over 3 seeds); active units 5.7 vs 7.7.
+
+2026-12-08 (issue 21): iwae-training-lower-nll is now judged by compare_seeds' one-sided 95%
+Student-t bound over the 3 seeds. Re-judged from the recorded numbers under compare_seeds' t
+bound (not re-run): lower bound = 0.360 - 2.920 x 0.048 = +0.220 nats > 0: still HOLDS.
+iwae-tightens-with-k (every step > 2 SE over test images, for every one of the 6 trained
+models: a per-model property checked for every seed) is unchanged. Default config unchanged.
 """
 
 from __future__ import annotations

@@ -6,6 +6,11 @@ Measured 2026-12-07, seed 0, 2-core machine under heavy load (2765 s wall):
   3 seeds). With the default budget (600 updates) both models are still improving and the VRNN
   has not learned to use its per-step latent for the two-way turn: it matches the RNN, and its
   bound sits 0.003 nats per step below.
+
+2026-12-08 (issue 21): the rule is now compare_seeds' one-sided 95% Student-t bound over the 3
+seeds. Re-judged from the recorded numbers under compare_seeds' t bound (not re-run): lower
+bound = -0.0026 - 2.920 x 0.0003 = -0.0035 nats per step <= 0: still FAILS. Default config
+unchanged.
 """
 
 from __future__ import annotations
