@@ -77,3 +77,19 @@ def test_adagrad_step_decays_must_hold_at_every_seed() -> None:
     assert not verdict(_adagrad([10.0, 12.0, 11.0], [1.0, 7.0, 1.5], [True, True, True]))[0]
     assert not verdict(_adagrad([10.0, 12.0, 11.0], [1.0, 2.0, 1.5], [True, False, True]))[0]
     assert not verdict({})[0]  # adagrad not run
+
+
+def test_a_run_that_diverges_for_good_scores_inf_instead_of_aborting(tmp_path) -> None:
+    from replearn.engine import RunContext
+    from replearn.experiments.optim.tasks import zipf_items
+    from replearn.optim import SGD
+
+    cfg = optim_adaptive.Config(num_items=50, sparse_steps=20, batch=8)
+    stream, labels, _ = zipf_items(50, cfg.num_classes, 1.1, steps=20, batch=8, seed=0)
+    ctx = RunContext(out=tmp_path, seed=0, progress=False)
+    ctx.start()
+    try:
+        per_item = optim_adaptive.train_items(cfg, SGD, 1e30, stream, labels, 0, ctx, "sgd")
+    finally:
+        ctx.close()
+    assert per_item.shape == (50,) and bool((per_item == float("inf")).all())

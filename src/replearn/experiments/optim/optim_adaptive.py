@@ -33,7 +33,16 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from replearn.engine import Callback, EngineConfig, FixedBatches, Loop, RunContext, Task, fit
+from replearn.engine import (
+    Callback,
+    EngineConfig,
+    FixedBatches,
+    Loop,
+    NonFiniteLossError,
+    RunContext,
+    Task,
+    fit,
+)
 from replearn.experiments.base import Claim, Result, experiment
 from replearn.experiments.optim.tasks import single_thread, zipf_items
 from replearn.experiments.stats import MIN_SEEDS, SeedComparison, compare_seeds
@@ -143,7 +152,9 @@ def train_items(
     engine (child run ``name``), one update per batch, no clipping, constant rate.
 
     Returns:
-        The cross-entropy of every item after training (inf where it diverged).
+        The cross-entropy of every item after training (inf where it diverged; inf for every
+        item if the run diverged for good, i.e. more than ``len(stream)`` non-finite losses
+        in a row ended it).
     """
     torch.manual_seed(seed)
     task = ItemsTask(cfg, labels)
@@ -153,7 +164,10 @@ def train_items(
                           progress=False)  # fmt: skip
     callbacks = [_Probe(on_step)] if on_step is not None else []
     with ctx.child(name, seed=seed) as sub:
-        fit(task, opt, FixedBatches(stream), cfg=engine, ctx=sub, callbacks=callbacks)
+        try:
+            fit(task, opt, FixedBatches(stream), cfg=engine, ctx=sub, callbacks=callbacks)
+        except NonFiniteLossError:  # diverged for good (the skips ran out): inf everywhere
+            return torch.full((cfg.num_items,), math.inf)
     with torch.no_grad():
         logits = task.head(task.emb.weight).cpu()
         per_item = F.cross_entropy(logits, labels, reduction="none")
