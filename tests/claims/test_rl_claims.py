@@ -24,14 +24,22 @@ MEASURED = {
     # optimal path, and PI needs as many improvements), so the whole statement fails.
     # Greedy Q* vs 4132 deterministic policies: gap 0.
     "dp-gridworlds": {"pi-fewer-iterations-than-vi": False, "greedy-q-star-is-optimal": True},
-    # greedy return: Q-learning -13 on 5/5 seeds, SARSA -17 on 5/5; online return over the
-    # last 100 episodes: SARSA -26.4, Q-learning -51.4, paired difference 25.1 +- 2.4 SE
+    # re-measured 2026-12-08 after the switch to compare_seeds (commit 94e931a's code):
+    # OMP_NUM_THREADS=1 MKL_NUM_THREADS=1 nice -n 19 replearn run cliff-td; wall 52 s, user
+    # CPU 9.2 s, load 1.0 -> 7.7. Greedy return: Q-learning -13 on 5/5 seeds, SARSA -17 on 5/5;
+    # online return over the last 100 episodes: SARSA -26.4, Q-learning -51.4; SARSA -
+    # Q-learning +25.08 (SE 2.41 over 5 seeds; per seed +20.93, +32.54, +22.46, +20.50,
+    # +28.95), 95% Student-t lower bound +19.95 > 0
     "cliff-td": {"qlearning-optimal-sarsa-safe": True, "sarsa-higher-online-return": True},
     # mean KL per update: clipped 0.0046, unclipped 0.130, paired log ratio -3.33 +- 0.16;
     # largest |ratio - 1| after a clipped update per seed 0.49, 0.89, 0.89 (> 0.2)
     "ppo-clip-kl": {"ppo-clip-smaller-kl": True, "ppo-clip-does-not-bound-kl": True},
-    # variance ratio vs REINFORCE: baseline 0.234/0.267/0.242 (log -1.40 +- 0.04),
-    # actor-critic 0.184/0.162/0.200 (log -1.71 +- 0.06)
+    # re-measured 2026-12-08 after the switch to compare_seeds (commit 94e931a's code):
+    # OMP_NUM_THREADS=1 MKL_NUM_THREADS=1 nice -n 19 replearn run pg-variance; wall 4 min 19 s,
+    # user CPU 21.6 s, load 8 -> 15. Variance ratio vs REINFORCE: baseline 0.234/0.267/0.242,
+    # log var REINFORCE - log var baseline +1.397 (SE 0.040, 3 seeds; per seed +1.452, +1.320,
+    # +1.420), 95% Student-t lower bound +1.281 > 0; actor-critic 0.184/0.162/0.200, +1.706
+    # (SE 0.061; +1.690, +1.819, +1.610), lower bound +1.528 > 0 (same numbers as 2026-12-07)
     "pg-variance": {"baseline-reduces-pg-variance": True, "actor-critic-lower-variance": True},
     # final 20% of training episodes, seeds 0/1/2: proxy return 5.10/5.10/5.10 (intended
     # policy 1.30), true return 0.00/0.00/0.00 after a peak of 0.99/1.00/0.96
