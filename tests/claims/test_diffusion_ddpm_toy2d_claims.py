@@ -1,13 +1,20 @@
 """Claims of ``ddpm-toy2d`` with its default config (8 Gaussians, 3 seeds, seed 0).
 
-Measured (default config, seed 0; ``replearn run ddpm-toy2d``, 2026-12-07, loaded 2-core CPU):
+Measured 2026-12-08 after the issue-21 verdict change (compare_seeds for the sampler
+comparisons), ``OMP_NUM_THREADS=1 MKL_NUM_THREADS=1 nice -n 19 replearn run ddpm-toy2d``,
+2-core machine at load ~15: 761 s wall, 118 s CPU (result.json cpu_time_s). The MMD² numbers
+are identical to the 2026-12-07 run (deterministic given the seeds).
 - ddpm-fits-density fails: MMD² DDPM per seed 0.01205, 0.01247, 0.01297 vs Gaussian fit
-  0.06374, 0.07081, 0.06813 (< 0.1 x required; ratio ~0.18); noise floor 0.00004.
-- fewer-steps-tradeoff holds: DDIM 10 steps 0.01348 vs 50 steps 0.01258, paired difference
-  0.00090 +- 0.00007 (3 seeds); 1.6 s vs 6.4 s sampling (DDPM 23.5 s, loaded machine).
-- ddim-same-marginals holds: DDIM with all 200 steps 0.01246 vs DDPM 0.01249.
+  0.06374, 0.07081, 0.06813 (< 0.1 x required for every seed; ratio ~0.18); noise floor 0.00004.
+- fewer-steps-tradeoff holds: MMD² DDIM 10 steps 0.01348 vs 50 steps 0.01258, paired by seed
+  +0.00090 (SE 0.000068; per seed +0.00103, +0.00080, +0.00087; 95% t lower bound +0.00070 > 0);
+  sampling time 0.84 s vs 3.63 s, paired +2.79 s (SE 0.13; per seed +2.57, +3.02, +2.77; lower
+  bound +2.41 s > 0).
+- ddim-same-marginals holds: DDIM with all 200 steps 0.01246 vs DDPM 0.01249; paired difference
+  +0.00003 (SE 0.00043; per seed +0.00088, -0.00025, -0.00055); both one-sided 95% t bounds
+  (-0.00124, -0.00130) inside the tolerance -0.00676 (0.1 x the Gaussian fit's MMD²).
 - imbalance-inherited holds: TV to the training weights 0.066, 0.025, 0.045 vs to uniform
-  0.252, 0.275, 0.286.
+  0.252, 0.275, 0.286 (every seed below a third).
 """
 
 from __future__ import annotations
