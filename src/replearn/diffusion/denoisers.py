@@ -53,23 +53,34 @@ def timestep_embedding(t: Tensor, dim: int, max_period: float = 10000.0) -> Tens
 
 
 class TimeEmbedding(nn.Module):
-    """Eq. (1) followed by Linear -> SiLU -> Linear, plus an optional label embedding.
+    """Eq. (1) followed by Linear -> SiLU -> Linear, plus an optional condition embedding.
+
+    The condition is either a label (``num_classes``: a table whose row ``num_classes`` is
+    the null label of classifier-free guidance) or a vector (``cond_dim``: a linear map, e.g.
+    of a text encoder's output), added to the time embedding.
 
     Args:
         dim: sinusoidal dimension.
         out_dim: output width.
-        num_classes: number of labels (None: unconditional); row ``num_classes`` of
-            the label table is the null label of classifier-free guidance.
+        num_classes: number of labels (None: no label).
+        cond_dim: width of a condition vector (None: no vector); not with ``num_classes``.
 
     Shape:
-        t: (B,), y: (B,) or None -> (B, out_dim).
+        t: (B,), y: (B,) labels, (B, cond_dim) vectors or None -> (B, out_dim).
     """
 
-    def __init__(self, dim: int, out_dim: int, num_classes: int | None = None) -> None:
+    def __init__(
+        self, dim: int, out_dim: int, num_classes: int | None = None, cond_dim: int | None = None
+    ) -> None:
         super().__init__()
-        self.dim, self.num_classes = dim, num_classes
+        if num_classes and cond_dim:
+            raise ValueError("a model is conditioned on labels or on vectors, not both")
+        if cond_dim is not None and cond_dim < 1:
+            raise ValueError(f"cond_dim must be >= 1, got {cond_dim}")
+        self.dim, self.num_classes, self.cond_dim = dim, num_classes, cond_dim
         self.mlp = nn.Sequential(nn.Linear(dim, out_dim), nn.SiLU(), nn.Linear(out_dim, out_dim))
         self.label = nn.Embedding(num_classes + 1, out_dim) if num_classes else None
+        self.cond = nn.Linear(cond_dim, out_dim) if cond_dim else None
 
     def forward(self, t: Tensor, y: Tensor | None = None) -> Tensor:
         emb = self.mlp(timestep_embedding(t, self.dim))  # (B, out_dim)
@@ -77,6 +88,11 @@ class TimeEmbedding(nn.Module):
             if y is None:
                 y = torch.full_like(t, self.num_classes, dtype=torch.long)
             emb = emb + self.label(y.long())
+        elif self.cond is not None:
+            if y is None or y.shape != (t.shape[0], self.cond_dim):
+                got = None if y is None else tuple(y.shape)
+                raise ValueError(f"expected a condition of shape (B, {self.cond_dim}), got {got}")
+            emb = emb + self.cond(y.to(emb.dtype))
         elif y is not None:
             raise ValueError("this model is unconditional: y must be None")
         return emb

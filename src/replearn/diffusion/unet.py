@@ -25,8 +25,9 @@ Built from replearn's verified layers: :class:`replearn.norm.GroupNorm` (fused p
 
 Deviations from DDPM's network: much smaller (base width 32, two or three levels, one
 residual block per level by default, one attention block in the middle and at the lowest
-level), a label embedding (with a null label for classifier-free guidance) added to the
-time embedding, the output convolution starts at zero.
+level), a label embedding (with a null label for classifier-free guidance) or a linear map of
+a condition vector added to the time embedding (text-to-image models such as Imagen and Stable
+Diffusion also cross-attend to the text's tokens), the output convolution starts at zero.
 
 Tests (``tests/diffusion/test_unet.py``): shapes for 28x28 and 8x8 inputs, conditional and
 unconditional calls, that the output at init is zero and gradients reach every parameter,
@@ -125,12 +126,14 @@ class UNet(nn.Module):
         num_res_blocks: residual blocks per level on the way down (one more on the way up).
         num_classes: labels for conditioning (None: unconditional; label ``num_classes`` is
             the null label).
+        cond_dim: width of a condition vector instead of a label (e.g. a text encoder's
+            output, :mod:`replearn.diffusion.text_condition`); None: none.
         dropout: dropout inside residual blocks.
         heads: attention heads.
 
     Shape:
-        x: (B, C, H, W) with H, W divisible by 2^(len(mults)-1); t: (B,) int; y: (B,) or
-        None -> (B, C, H, W).
+        x: (B, C, H, W) with H, W divisible by 2^(len(mults)-1); t: (B,) int; y: (B,) labels,
+        (B, cond_dim) condition vectors or None -> (B, C, H, W).
     """
 
     def __init__(
@@ -141,6 +144,7 @@ class UNet(nn.Module):
         mults: tuple[int, ...] = (1, 2, 2),
         num_res_blocks: int = 1,
         num_classes: int | None = None,
+        cond_dim: int | None = None,
         dropout: float = 0.0,
         heads: int = 4,
     ) -> None:
@@ -152,7 +156,8 @@ class UNet(nn.Module):
         self.in_channels, self.base, self.mults = in_channels, base, tuple(mults)
         self.num_res_blocks, self.num_classes = num_res_blocks, num_classes
         emb = 4 * base
-        self.time = TimeEmbedding(base, emb, num_classes)
+        self.cond_dim = cond_dim
+        self.time = TimeEmbedding(base, emb, num_classes, cond_dim)
         self.conv_in = nn.Conv2d(in_channels, base, 3, padding=1)
         self.down = nn.ModuleList()
         skips, ch = [base], base
@@ -208,5 +213,6 @@ class UNet(nn.Module):
     def extra_repr(self) -> str:
         return (
             f"in_channels={self.in_channels}, base={self.base}, mults={self.mults}, "
-            f"num_res_blocks={self.num_res_blocks}, num_classes={self.num_classes}"
+            f"num_res_blocks={self.num_res_blocks}, num_classes={self.num_classes}, "
+            f"cond_dim={self.cond_dim}"
         )
