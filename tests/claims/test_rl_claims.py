@@ -31,8 +31,12 @@ MEASURED = {
     # Q-learning +25.08 (SE 2.41 over 5 seeds; per seed +20.93, +32.54, +22.46, +20.50,
     # +28.95), 95% Student-t lower bound +19.95 > 0
     "cliff-td": {"qlearning-optimal-sarsa-safe": True, "sarsa-higher-online-return": True},
-    # mean KL per update: clipped 0.0046, unclipped 0.130, paired log ratio -3.33 +- 0.16;
-    # largest |ratio - 1| after a clipped update per seed 0.49, 0.89, 0.89 (> 0.2)
+    # re-measured 2026-12-08 after the switch to compare_seeds (commit 94e931a's code):
+    # OMP_NUM_THREADS=1 MKL_NUM_THREADS=1 nice -n 19 replearn run ppo-clip-kl; wall 13 min 35 s,
+    # user CPU 90 s, load 13 -> 14. Mean KL per update: clipped 0.0046 (0.0050, 0.0047, 0.0040),
+    # unclipped 0.130 (0.104, 0.167, 0.119); log KL unclipped - log KL clipped +3.331 (SE 0.155,
+    # 3 seeds; per seed +3.040, +3.570, +3.383), 95% Student-t lower bound +2.878 > 0; largest
+    # |ratio - 1| after a clipped update per seed 0.49, 0.89, 0.89 (> 0.2)
     "ppo-clip-kl": {"ppo-clip-smaller-kl": True, "ppo-clip-does-not-bound-kl": True},
     # re-measured 2026-12-08 after the switch to compare_seeds (commit 94e931a's code):
     # OMP_NUM_THREADS=1 MKL_NUM_THREADS=1 nice -n 19 replearn run pg-variance; wall 4 min 19 s,
