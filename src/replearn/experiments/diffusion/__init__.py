@@ -1,3 +1,4 @@
 """Diffusion experiments:
-``ddpm-toy2d``, ``ddpm-fashion``, ``diffusion-spectrum``, ``d3pm-text``.
+``ddpm-toy2d``, ``ddpm-fashion``, ``diffusion-spectrum``, ``d3pm-text``,
+``diffusion-text-shapes``.
 """
