@@ -160,6 +160,8 @@ def test_better_uses_the_student_t_bound_and_needs_three_seeds() -> None:
     assert verdict(m)[0]
     holds, evidence = verdict({**m, "a_seeds": [0.9, 0.9], "b_seeds": [0.1, 0.1]})
     assert not holds and evidence == "not measured: needs >= 3 seeds, ran 2"
+    holds, evidence = verdict({**m, "a_seeds": [0.9, math.nan, 0.9]})
+    assert not holds and evidence == "not measured: per-seed values must be finite"
 
 
 def test_clip_zero_shot_bound_is_above_three_times_chance() -> None:

@@ -55,7 +55,8 @@ def _seeds(values: Sequence[float]) -> list[float]:
 def _guard(
     verdict: Callable[[dict[str, Any]], tuple[bool, str]],
 ) -> Callable[..., tuple[bool, str]]:
-    """A verdict that reports "not measured" when the run lacks the variants it compares."""
+    """A verdict that reports "not measured" when the run lacks the variants it compares, has
+    fewer than :data:`MIN_SEEDS` seeds, or a non-finite per-seed value."""
 
     @functools.wraps(verdict)
     def checked(m: dict[str, Any]) -> tuple[bool, str]:
@@ -64,6 +65,8 @@ def _guard(
         except (KeyError, IndexError) as err:
             return False, f"not measured: the run has no {err} (run with ablations=true)"
         except _TooFewSeeds as err:
+            return False, f"not measured: {err}"
+        except ValueError as err:  # compare_seeds: a non-finite per-seed value (a diverged run)
             return False, f"not measured: {err}"
 
     return checked
