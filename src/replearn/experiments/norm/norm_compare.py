@@ -1,6 +1,6 @@
 """Experiment ``norm-compare``: the same small CNN with each normalization, and seven claims.
 
-replearn run norm-compare                       # Fashion-MNIST (needs the files), ~2-3 min
+replearn run norm-compare                       # Fashion-MNIST (needs the files), ~2.5 CPU min
 replearn run norm-compare --preset quick        # 8x8 digits, embedded
 replearn claims norm
 

@@ -1,6 +1,6 @@
 r"""Experiment ``optim-adaptive``: adaptive steps on sparse gradients, and AdaBound's bounds.
 
-    replearn run optim-adaptive               # ~10 s on 2 cores, no file
+    replearn run optim-adaptive               # ~25 CPU s (one thread, 3 seeds), no file
     replearn claims optim                     # every optim claim, one table
 
 The task: a Zipf-distributed item classifier (an embedding table and a linear head,

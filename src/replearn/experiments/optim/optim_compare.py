@@ -1,6 +1,6 @@
 """Experiment ``optim-compare``: every optimizer on two test functions, a quadratic and a network.
 
-    replearn run optim-compare                       # Fashion-MNIST (needs the files), ~2 min
+    replearn run optim-compare                       # Fashion-MNIST (needs the files), ~1 CPU min
     replearn run optim-compare --preset quick        # 8x8 digits, no file
 
 1. Rosenbrock and Beale from a fixed start, each optimizer with its own learning

@@ -1,6 +1,6 @@
 r"""Experiment ``optim-variants``: AMSGrad vs Adam, and AdamW vs Adam + L2.
 
-    replearn run optim-variants               # ~10 s on 2 cores, no file
+    replearn run optim-variants               # ~20 CPU s (one thread, 3 seeds), no file
     replearn claims optim                     # every optim claim, one table
 
 1. ``amsgrad-converges``: Reddi, Kale & Kumar's online problem (2018, Sec. 5):
