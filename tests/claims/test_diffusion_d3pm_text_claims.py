@@ -1,10 +1,14 @@
 """Claims of ``d3pm-text`` (binarized digits, absorbing D3PM vs a same-size GPT, 3 seeds).
 
-Measured (default config, seed 0, 2026-12-07, loaded 2-core CPU; 56 min wall, 6 min CPU):
-- discrete-diffusion-runs holds: D3PM bound 0.5603 bits/token (seeds 0.5619, 0.5593, 0.5596)
-  vs 1.0 for a uniform model.
+Measured 2026-12-08 after the issue-21 verdict change (compare_seeds; every seed below
+uniform): ``OMP_NUM_THREADS=1 MKL_NUM_THREADS=1 nice -n 19 replearn run d3pm-text``, 2-core
+machine at load ~12: 1809 s wall, 312 s CPU (result.json cpu_time_s). Numbers identical to
+the 2026-12-07 run.
+- discrete-diffusion-runs holds: D3PM bound per seed 0.5619, 0.5593, 0.5596 bits/token (mean
+  0.5603), every seed below 1.0 for a uniform model.
 - autoregressive-wins-at-equal-compute holds: GPT NLL 0.4392 bits/token (0.4352, 0.4470,
-  0.4352); D3PM - GPT = 0.1211 +- 0.0045 (SE over 3 seeds), 500 updates of batch 64 each.
+  0.4352); D3PM - GPT = +0.1211 (SE 0.0045 over 3 seeds; per seed +0.1266, +0.1123, +0.1244;
+  95% Student-t lower bound +0.1081 > 0), 500 updates of batch 64 each.
 """
 
 from __future__ import annotations
