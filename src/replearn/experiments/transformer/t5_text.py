@@ -35,16 +35,18 @@ Everything runs on ``threads`` intra-op threads (1 by default: the matrices are 
 busy 2-core machine only adds synchronisation cost). Writes ``t5_text_curves.png`` (training
 loss) and ``t5_text_samples.txt``.
 
-Measured (default config, seed 0; under load: 2 min 20 s of CPU on one thread, 12 min wall
-on a busy 2-core machine): held-out exact match reverse 0.015, sort 0.255, date 0.025 after
-pretraining (mean 0.098), 0.020 / 0.320 / 0.055 from scratch (mean 0.132); task loss 0.80 vs
-0.76 nats/token. The outputs have the right shape (ISO dates with the right month number) but
-miscopy characters: both claims fail at this budget. Longer training helps most where the
-task needs positions least: ``--set steps=3000 compare_scratch=false pretrain_steps=0``
-(3 min 13 s of CPU) reaches date 0.915, sort 0.750, reverse 0.075 (task loss 0.32).
+Measured (default config, seeds 0-2, 2026-12-08; 530 s of CPU on one thread, 52 min wall on
+a busy 2-core machine): held-out exact match after pretraining reverse 0.018, sort 0.245,
+date 0.023 (means over seeds; mean 0.096), from scratch 0.027 / 0.275 / 0.077 (mean 0.126);
+task loss 0.83 vs 0.72 nats/token. Pretrained - scratch = -3.06 points (SE 1.69, per seed
+-3.33, +0.00, -5.83). The outputs have the right shape (ISO dates with the right month
+number) but miscopy characters: both claims fail at this budget. Longer training helps most
+where the task needs positions least: ``--set steps=3000 compare_scratch=false
+pretrain_steps=0 n_seeds=1`` (3 min 13 s of CPU, one seed) reaches date 0.915, sort 0.750,
+reverse 0.075 (task loss 0.32).
 
-    replearn run t5-text                    # a few minutes on 2 cores
-    replearn run t5-text --preset quick     # about a minute
+    replearn run t5-text                    # ~9 CPU min (3 seeds x 2 models)
+    replearn run t5-text --preset quick     # seconds (3 seeds)
 """
 
 from __future__ import annotations
