@@ -24,6 +24,11 @@ FAST = {"cnn-arithmetic"}
 # experiment -> {claim id: measured verdict with the default config, seed 0}
 MEASURED = {
     "wavenet-demo": {"wavenet-cache-exact-and-faster": True},
+    # Over 3 training seeds (issue 21; one seed, gap >= 0.3, before). Measured 2026-12-08 after
+    # the change (`OMP_NUM_THREADS=1 nice -n 19 replearn run bytenet-chars`, load ~10-13 on 2
+    # cores: 1842 s wall, 339 s CPU): exact match dilated 0.893, 0.939, 0.922, undilated 0.469,
+    # 0.451, 0.463 (per character 0.984 vs 0.753 on average); dilated - undilated = +0.457 (SE
+    # 0.0185; per seed +0.424, +0.488, +0.459), lower bound +0.403 > 0.3: HOLDS.
     "bytenet-chars": {"bytenet-dilation-covers-the-source": True},
     "cnn-arithmetic": {
         "conv-parameter-sharing": True,
@@ -65,9 +70,8 @@ _RERUN = (
     "verdict rule changed to compare_seeds (3 training seeds) on 2026-12-08; default not re-run"
 )
 NOT_RERUN = {
-    "bytenet-chars": f"{_RERUN}: ~6 CPU min",
-    "cnn-residual": f"{_RERUN}: ~15 CPU min",
-    "cnn-separable": f"{_RERUN}: ~9 CPU min",
+    "cnn-residual": f"{_RERUN}: ~15 CPU min (estimated), more than this session's share",
+    "cnn-separable": f"{_RERUN}: ~12 CPU min (estimated), more than this session's share",
 }
 NEEDS_FASHION_MARK = pytest.mark.requires_data(
     "fashion-mnist", reason="needs Fashion-MNIST in $REPLEARN_DATA"
