@@ -8,9 +8,10 @@ Measured 2026-12-07, seed 0, 2-core machine under heavy load (2671 s wall):
   updates the better posterior does not give a better decoder.
 
 2026-12-08 (issue 21): the rule is now compare_seeds' one-sided 95% Student-t bound over the 3
-seeds. Re-judged from the recorded numbers under compare_seeds' t bound (not re-run): lower
-bound = -0.206 - 2.920 x 0.057 = -0.372 nats <= 0: still FAILS. The default config and the
-metrics it is computed from are unchanged.
+seeds. Re-measured after the change: ``OMP_NUM_THREADS=1 MKL_NUM_THREADS=1 nice -n 19 replearn
+run iaf-fashion``, load ~10: 696 s wall, 154 s CPU (result.json cpu_time_s); numbers identical
+to 2026-12-07. IAF - Gaussian NLL reduction -0.206 nats (SE 0.057; per seed -0.122, -0.315,
+-0.181); 95% t lower bound -0.373 <= 0: still FAILS.
 """
 
 from __future__ import annotations

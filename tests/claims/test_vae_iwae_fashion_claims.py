@@ -10,10 +10,13 @@ Measured 2026-12-07, seed 0, 2-core machine under heavy load (2552 s wall):
   22.518 nats; paired difference +0.360 (SE 0.048 over 3 seeds); active units 5.7 vs 7.7.
 
 2026-12-08 (issue 21): iwae-training-lower-nll is now judged by compare_seeds' one-sided 95%
-Student-t bound over the 3 seeds. Re-judged from the recorded numbers under compare_seeds' t
-bound (not re-run): lower bound = 0.360 - 2.920 x 0.048 = +0.220 nats > 0: still HOLDS.
+Student-t bound over the 3 seeds. Re-measured after the change: ``OMP_NUM_THREADS=1
+MKL_NUM_THREADS=1 nice -n 19 replearn run iwae-fashion``, load ~10: 636 s wall, 139 s CPU
+(result.json cpu_time_s); numbers identical to 2026-12-07. NLL reduction +0.360 nats (SE 0.048;
+per seed +0.456, +0.304, +0.321); 95% t lower bound +0.220 > 0: still HOLDS.
 iwae-tightens-with-k (every step > 2 SE over test images, for every one of the 6 trained
-models: a per-model property checked for every seed) is unchanged. Default config unchanged.
+models: a per-model property checked for every seed) is unchanged and still FAILS (-0.004
+nats at -0.7 SE from k = 500 to 5000).
 """
 
 from __future__ import annotations
