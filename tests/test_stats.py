@@ -65,6 +65,15 @@ def test_points_unit_in_evidence() -> None:
     assert c.as_dict()["diffs"] == pytest.approx([0.1, 0.11, 0.11])
 
 
+def test_lower_is_better_evidence_names_the_difference_it_prints() -> None:
+    # losses: X = 1.0, Y = 1.5 -> the improvement Y - X = +0.5, written as such
+    c = compare_seeds([1.0, 1.1, 0.9], [1.5, 1.6, 1.4], higher_is_better=False,
+                      label_x="new", label_y="old")  # fmt: skip
+    assert c.holds and c.mean == pytest.approx(0.5)
+    assert c.evidence().startswith("old - new = +0.5 ")
+    assert compare_seeds([2.0, 3.0, 4.0], [1.0, 1.0, 1.0]).evidence().startswith("X - Y = +2 ")
+
+
 def test_bootstrap_includes_both_noise_sources() -> None:
     rng = np.random.default_rng(1)
     s, n = 5, 400

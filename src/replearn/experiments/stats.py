@@ -64,6 +64,8 @@ class SeedComparison:
         method: ``"paired-t"`` or ``"bootstrap(seeds,examples)"``.
         holds: ``lower > margin``.
         unit: how to print the numbers (``"points"`` multiplies by 100).
+        higher_is_better: False when the metric is a loss, error or time: ``diffs`` are then
+            ``y - x`` and the evidence writes them so.
     """
 
     label_x: str
@@ -78,6 +80,7 @@ class SeedComparison:
     method: str
     holds: bool
     unit: str = ""
+    higher_is_better: bool = True
 
     def _fmt(self, v: float) -> str:
         if self.unit == "points":
@@ -87,8 +90,11 @@ class SeedComparison:
     def evidence(self) -> str:
         """One line: difference, spread, seeds, rule and outcome."""
         unit = " points" if self.unit == "points" else ""
+        first, second = self.label_x, self.label_y
+        if not self.higher_is_better:  # the difference in the "better" direction: Y - X
+            first, second = second, first
         return (
-            f"{self.label_x} - {self.label_y} = {self._fmt(self.mean)}{unit} "
+            f"{first} - {second} = {self._fmt(self.mean)}{unit} "
             f"(SE {self._fmt(self.se).lstrip('+')} over {self.n_seeds} seeds, {self.method}; "
             f"per seed {', '.join(self._fmt(d) for d in self.diffs)}); "
             f"{int(100 * self.confidence)}% lower bound {self._fmt(self.lower)} "
@@ -140,7 +146,7 @@ def compare_seeds(
     lower = mean - float(_st.t.ppf(confidence, n - 1)) * se
     return SeedComparison(
         label_x, label_y, tuple(float(v) for v in d), mean, se, lower, confidence,
-        margin, n, "paired-t", bool(lower > margin), unit,
+        margin, n, "paired-t", bool(lower > margin), unit, higher_is_better,
     )  # fmt: skip
 
 
@@ -181,7 +187,7 @@ def compare_seeds_examples(
     return SeedComparison(
         label_x, label_y, tuple(float(v) for v in per_seed), float(d.mean()),
         float(reps.std(ddof=1)), lower, confidence, margin, s, "bootstrap(seeds,examples)",
-        bool(lower > margin), unit,
+        bool(lower > margin), unit, higher_is_better,
     )  # fmt: skip
 
 
