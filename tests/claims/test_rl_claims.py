@@ -56,10 +56,13 @@ MEASURED = {
     # condition fails: the drop from the best 20-episode window is 41.9 with the target
     # and 13.0 without (the run without a target network never learns, so cannot drop).
     # 2026-12-08 (issue 21): both parts now compare_seeds over the 3 seeds (95% Student-t lower
-    # bound above 0); re-judged from the recorded numbers under compare_seeds' t bound (not
-    # re-run, ~55 min wall on the loaded machine): return +127.2 - 2.920 x 34.7 = +25.9 (holds);
-    # smaller drop with the target: mean 13.0 - 41.9 = -28.9 < 0, so its bound is below 0
-    # whatever the SE: still fails.
+    # bound above 0). RE-MEASURED after the change (commit 94e931a's code):
+    # OMP_NUM_THREADS=1 MKL_NUM_THREADS=1 nice -n 19 replearn run dqn-target-network
+    # --no-progress; wall 20 min 46 s, user CPU 295 s, load 10.7 -> 8.9. Same numbers as
+    # 2026-12-07: second-half return with 165.4/177.3/67.7, without 9.6/9.6/9.5: +127.2 (SE 34.7;
+    # +155.8, +167.7, +58.2), lower bound +26.0 (holds); drop from the best window with
+    # 30.2/0.0/95.6, without 13.5/12.4/13.0: smaller with the target by -28.95 (SE 28.1;
+    # -16.65, +12.4, -82.6), lower bound -111.0 (fails), so the claim fails.
     "dqn-target-network": {"target-network-stabilizes-dqn": False},
 }
 
