@@ -8,9 +8,10 @@ Measured 2026-12-07, seed 0, 2-core machine under heavy load (2765 s wall):
   bound sits 0.003 nats per step below.
 
 2026-12-08 (issue 21): the rule is now compare_seeds' one-sided 95% Student-t bound over the 3
-seeds. Re-judged from the recorded numbers under compare_seeds' t bound (not re-run): lower
-bound = -0.0026 - 2.920 x 0.0003 = -0.0035 nats per step <= 0: still FAILS. Default config
-unchanged.
+seeds. Re-measured after the change: ``OMP_NUM_THREADS=1 MKL_NUM_THREADS=1 nice -n 19 replearn
+run vrnn-pen``, load ~8: 451 s wall, 169 s CPU (result.json cpu_time_s); numbers identical to
+2026-12-07. VRNN ELBO - RNN log p = -0.0026 nats per step (SE 0.00034; per seed -0.0025,
+-0.0032, -0.0020); 95% t lower bound -0.0036 <= 0: still FAILS.
 """
 
 from __future__ import annotations
