@@ -19,7 +19,7 @@ pytestmark = pytest.mark.slow
 # Issue 21 (2026-12-08): every verdict compares over 3 training seeds (compare_seeds) and every
 # run's steps were halved to pay for the seeds (see the module docstring). Measured with the new
 # default, 2026-12-08, seeds 0-2, `REPLEARN_DATA=/work/shared/data OMP_NUM_THREADS=1
-# MKL_NUM_THREADS=1 nice -n 19 replearn run gpt-claims` (commit 7110f84's code): 2954 s wall,
+# MKL_NUM_THREADS=1 nice -n 19 replearn run gpt-claims` (gpt_claims.py of 7110f84): 2954 s wall,
 # 518 CPU s (17% of a core, load average 10-15 on the shared 2-core machine).
 MEASURED = {
     # val loss after 150 steps, learned 2.4454, 2.4448, 2.4422 vs sinusoidal 2.4285, 2.4289,
