@@ -19,7 +19,7 @@ from replearn.engine.context import RunContext
 from replearn.engine.seed import seed_everything
 from replearn.experiments.base import Result, get_experiment, judge
 
-RunDefault = Callable[[str, dict[str, bool]], tuple[Result, dict[str, dict[str, Any]]]]
+RunDefault = Callable[[str, dict[str, bool | None]], tuple[Result, dict[str, dict[str, Any]]]]
 
 
 def pytest_configure(config: pytest.Config) -> None:
@@ -56,10 +56,14 @@ def run_default(tmp_path: Path) -> RunDefault:
 
     Seeds everything with 0 first, as ``replearn run`` does, so the numbers are the CLI's; checks
     that the experiment's claims are exactly the ids of ``measured``, that each verdict is the
-    pinned one (the evidence in the message when not), and that every plot was written.
+    pinned one (the evidence in the message when not), and that every plot was written. A pinned
+    ``None`` is a claim the default run could not judge: its verdict must again read "not
+    measured" (and not hold).
     """
 
-    def run(name: str, measured: dict[str, bool]) -> tuple[Result, dict[str, dict[str, Any]]]:
+    def run(
+        name: str, measured: dict[str, bool | None]
+    ) -> tuple[Result, dict[str, dict[str, Any]]]:
         exp = get_experiment(name)
         seed_everything(0)
         ctx = RunContext(out=tmp_path, seed=0, progress=False)
@@ -71,9 +75,11 @@ def run_default(tmp_path: Path) -> RunDefault:
         verdicts = {row["id"]: row for row in judge(exp.claims, result.metrics)}
         assert set(verdicts) == set(measured)
         for claim_id, expected in measured.items():
-            assert verdicts[claim_id]["holds"] is expected, (
-                f"{claim_id}: {verdicts[claim_id]['evidence']}"
-            )
+            row = verdicts[claim_id]
+            if expected is None:
+                assert not row["holds"] and "not measured" in row["evidence"], row["evidence"]
+            else:
+                assert row["holds"] is expected, f"{claim_id}: {row['evidence']}"
         for plot in result.plots:
             assert plot.exists() and plot.stat().st_size > 0, plot
         return result, verdicts

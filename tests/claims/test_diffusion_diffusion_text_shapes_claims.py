@@ -2,18 +2,13 @@
 bag-of-words and a transformer text encoder), default config, seed 0. Reads no data file.
 
 MEASURED holds the verdicts of the default config; None where the run could not judge the
-claim (its verdict reads "not measured"): the test then checks that the claim is judged "not
+claim (its verdict reads "not measured"): ``run_default`` then checks that it reads "not
 measured" again, so a change of the models' quality shows up here.
 """
 
 from __future__ import annotations
 
 import pytest
-
-from replearn.engine.context import RunContext
-from replearn.engine.seed import seed_everything
-from replearn.experiments.base import judge
-from replearn.experiments.diffusion import diffusion_text_shapes as X
 
 pytestmark = pytest.mark.slow
 
@@ -36,20 +31,7 @@ MEASURED: dict[str, bool | None] = {
 
 
 @pytest.mark.timeout(3600)
-def test_claims_verdicts(tmp_path):
-    seed_everything(0)  # as `replearn run` does
-    ctx = RunContext(out=tmp_path, seed=0, progress=False)
-    ctx.start()
-    try:
-        result = X.run(X.Config(), ctx)
-    finally:
-        ctx.close()
-    verdicts = {row["id"]: row for row in judge(X.CLAIMS, result.metrics)}
-    assert set(verdicts) == set(MEASURED)
-    for claim_id, expected in MEASURED.items():
-        row = verdicts[claim_id]
-        if expected is None:
-            assert not row["holds"] and "not measured" in row["evidence"], row["evidence"]
-        else:
-            assert row["holds"] is expected, f"{claim_id}: {row['evidence']}"
+def test_claims_verdicts(tmp_path, run_default):
+    _, verdicts = run_default("diffusion-text-shapes", MEASURED)
+    for row in verdicts.values():
         assert (tmp_path / row["plot"]).exists()

@@ -1,4 +1,5 @@
-"""diffusion-text-shapes: the scores the verdicts read, and the verdicts on synthetic runs."""
+"""diffusion-text-shapes: the checker's scores (text_shapes_checker), and the verdicts on
+synthetic runs."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ import pytest
 import torch
 
 from replearn.experiments.diffusion import diffusion_text_shapes as X
+from replearn.experiments.diffusion import text_shapes_checker as C
 
 
 def test_scores_split_attributes_and_relation() -> None:
@@ -20,13 +22,13 @@ def test_scores_split_attributes_and_relation() -> None:
             [1, 2, 0, 0],  # exchanged again
         ]
     )
-    s = X.scores(pred, want)
+    s = C.scores(pred, want)
     assert s["scene"] == pytest.approx(0.25)
     assert s["attributes"] == pytest.approx(0.75)
     assert s["relation"] == pytest.approx(1 / 3)
     assert s["kappa_attributes"] == pytest.approx((0.75 - 1 / 36) / (35 / 36))
     assert s["kappa_relation"] == pytest.approx((1 / 3 - 0.5) / 0.5)
-    assert math.isnan(X.scores(torch.tensor([[2, 2, 2, 2]]), want[:1])["relation"])
+    assert math.isnan(C.scores(torch.tensor([[2, 2, 2, 2]]), want[:1])["relation"])
 
 
 def _run(tf_scene: list[float], bag_scene: list[float], attr: list[float], rel: list[float]):

@@ -7,7 +7,8 @@ import torch
 from torch.utils.data import TensorDataset
 
 from replearn.engine import EngineConfig, RunContext, fit
-from replearn.experiments.gan.gan_images import MODELS, ImageGANTask, build, optimizers
+from replearn.experiments.gan import gan_images
+from replearn.experiments.gan.image_gans import MODELS, ImageGANTask, build, optimizers
 
 
 @pytest.mark.parametrize("model", MODELS)
@@ -29,3 +30,9 @@ def test_model_trains_two_steps(model, tmp_path):
     assert all(abs(row[k]) < 1e6 for k in ("train_d_loss", "train_g_loss"))
     if model in ("sagan", "biggan"):  # TTUR: D learns 4x faster
         assert opts["d"].param_groups[0]["lr"] == pytest.approx(4 * opts["g"].param_groups[0]["lr"])
+
+
+def test_gan_images_reexports_the_image_gans_players():
+    # benchmarks/bench_gan.py and older code import the players through gan_images
+    assert gan_images.ImageGANTask is ImageGANTask and gan_images.build is build
+    assert gan_images.MODELS is MODELS and gan_images.optimizers is optimizers
