@@ -524,26 +524,12 @@ def summarize(times: Sequence[float]) -> Stats:
 
 
 def median_ci(values: Sequence[float], confidence: float = 0.95) -> tuple[float, float] | None:
-    """Distribution-free confidence interval of the median from order statistics.
+    """Distribution-free confidence interval of the median (the sign-test interval of
+    :func:`replearn.experiments.stats.median_interval`); None when ``n`` is too small
+    (n < 6 for 95%)."""
+    from replearn.experiments.stats import median_interval
 
-    The interval ``[x_(k), x_(n+1-k)]`` (1-based, sorted) covers the population median
-    with probability ``1 - 2 * P(Binomial(n, 1/2) < k)``; ``k`` is the largest index whose
-    coverage is still at least ``confidence``. Needs no assumption about the shape of the
-    distribution (only independent rounds). Returns None when ``n`` is too small (n < 6
-    for 95%).
-    """
-    xs = sorted(values)
-    n = len(xs)
-    best: int | None = None
-    below = 0.0  # P(Binomial(n, 1/2) < k)
-    for k in range(1, n // 2 + 1):
-        below += math.comb(n, k - 1) / 2**n
-        if 1.0 - 2.0 * below < confidence:
-            break
-        best = k
-    if best is None:
-        return None
-    return xs[best - 1], xs[n - best]
+    return median_interval(values, confidence)
 
 
 def _git_describe() -> str:

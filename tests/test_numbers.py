@@ -188,3 +188,16 @@ def test_verdicts_json_is_what_the_claims_tests_pin() -> None:
                 expected = {True: "holds", False: "fails"}.get(v, "not measured")
                 assert pinned_verdict(exp, cid) == expected, (exp, cid)
     assert pinned_verdict("no-such-experiment", "x") == "not pinned"
+
+
+def test_every_pinned_verdict_names_a_registered_claim() -> None:
+    """A claims test whose file name or ``run_default`` call names the wrong experiment would
+    pin verdicts nobody reads (its claims would show as ``not pinned``)."""
+    from replearn import registry
+
+    claims = {e.name: {c.id for c in e.obj.claims} for e in registry.entries(kind="experiment")}
+    for cf in numbers.read_claims():
+        for exp, verdicts in cf.verdicts.items():
+            assert exp in claims, f"{cf.path.name} pins unknown experiment {exp!r}"
+            unknown = set(verdicts) - claims[exp]
+            assert not unknown, f"{cf.path.name}: {exp} has no claims {sorted(unknown)}"

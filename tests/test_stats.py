@@ -132,3 +132,34 @@ def test_paired_difference_is_mean_se_of_differences() -> None:
     assert se2 == pytest.approx(diffs.std(ddof=1) / math.sqrt(6), rel=1e-14)
     with pytest.raises(ValueError):
         paired_difference([1.0, 2.0], [1.0])
+
+
+def test_median_interval_is_the_sign_test_interval() -> None:
+    from replearn.experiments.stats import median_interval
+
+    # n = 30: P(Bin(30, 1/2) < 10) = 0.0214 <= 0.025 < P(< 11) = 0.0494 -> (x_10, x_21)
+    assert median_interval([float(i) for i in range(30, 0, -1)]) == (10.0, 21.0)
+    # n = 6: coverage 1 - 2/64 = 0.969 with k = 1; the whole range
+    assert median_interval([5.0, 1.0, 2.0, 3.0, 4.0, 6.0]) == (1.0, 6.0)
+    assert median_interval([1.0, 2.0, 3.0, 4.0, 5.0]) is None  # 1 - 2/32 = 0.9375 < 0.95
+    assert median_interval([1.0] * 5, confidence=0.9) == (1.0, 1.0)
+
+
+def test_time_rounds_alternates_the_order_and_time_ratio_reads_the_interval() -> None:
+    from replearn.experiments.stats import time_ratio, time_rounds
+
+    calls: list[str] = []
+    times = time_rounds({"a": lambda: calls.append("a"), "b": lambda: calls.append("b")}, 3, 1)
+    assert calls == ["b", "a", "a", "b", "b", "a", "a", "b"]  # reversed on even rounds
+    assert [len(v) for v in times.values()] == [3, 3]
+    fake = {"fast": [1.0, 1.1, 0.9, 1.0, 1.2, 1.0, 1.05], "slow": [2.0] * 7}
+    r = time_ratio(fake, "fast", "slow")
+    assert r.ratio == 0.5 and r.rounds == 7 and r.t_b == 2.0
+    assert (r.lo, r.hi) == (0.45, 0.6) and r.below(1.0) and not r.below(0.6)
+    assert not r.above(0.45) and time_ratio(fake, "slow", "fast").above(1.5)
+    assert "95% interval 0.45-0.6, 7 paired rounds" in r.evidence()
+    few = time_ratio({"a": [1.0] * 5, "b": [2.0] * 5}, "a", "b")
+    assert few.lo is None and not few.below(10.0) and not few.above(0.0)
+    assert "no 95% interval" in few.evidence()
+    with pytest.raises(ValueError):
+        time_rounds({"a": lambda: None}, 0)

@@ -20,6 +20,13 @@ difference, its spread, the number of seeds and the rule, so every verdict reads
 
 A comparison needs at least 3 seeds (:data:`MIN_SEEDS`); fewer raises ``ValueError``.
 
+Timing claims ("A is faster than B", "the cost grows with k") use :func:`time_rounds` and
+:func:`time_ratio`: every contender runs once per round, in alternating order, and the
+verdict reads the median over rounds of the paired ratio ``t_A / t_B`` with its
+distribution-free 95% interval (:func:`median_interval`, the sign-test interval); "faster"
+needs the whole interval below the threshold, so a loaded machine widens the interval and
+turns the verdict inconclusive (it fails) rather than flipping it.
+
 For reporting (not for verdicts of new claims, which use :func:`compare_seeds`):
 :func:`mean_se` (mean and standard error of the mean) and :func:`paired_difference` (the
 same of ``a - b``, paired by seed or by test example).
@@ -28,7 +35,9 @@ same of ``a - b``, paired by seed or by test example).
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+import statistics
+import time
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import asdict, dataclass
 from typing import Any
 
@@ -37,15 +46,21 @@ import torch
 from scipy import stats as _st
 
 __all__ = [
+    "MIN_ROUNDS",
     "MIN_SEEDS",
     "SeedComparison",
+    "TimeRatio",
     "compare_seeds",
     "compare_seeds_examples",
     "mean_se",
+    "median_interval",
     "paired_difference",
+    "time_ratio",
+    "time_rounds",
 ]
 
 MIN_SEEDS = 3
+MIN_ROUNDS = 6  # the fewest rounds whose sign-test interval of the median reaches 95%
 
 
 @dataclass(frozen=True)
@@ -225,3 +240,101 @@ def paired_difference(
     if x.shape != y.shape:
         raise ValueError(f"paired values need one length, got {x.size} and {y.size}")
     return mean_se(x - y)
+
+
+def median_interval(
+    values: Sequence[float], confidence: float = 0.95
+) -> tuple[float, float] | None:
+    r"""Distribution-free confidence interval of the median (the sign-test interval).
+
+    With the values sorted, :math:`[x_{(k)}, x_{(n+1-k)}]` covers the population median with
+    probability :math:`1 - 2\,P(\mathrm{Binomial}(n, 1/2) < k)`; ``k`` is the largest index
+    whose coverage is still at least ``confidence``. Assumes only independent rounds. Returns
+    None when ``n`` is too small for the level (``n < 6`` at 95%).
+    """
+    xs = sorted(float(v) for v in values)
+    n, best, below = len(xs), None, 0.0  # below = P(Binomial(n, 1/2) < k)
+    for k in range(1, n // 2 + 1):
+        below += math.comb(n, k - 1) / 2**n
+        if 1.0 - 2.0 * below < confidence:
+            break
+        best = k
+    return None if best is None else (xs[best - 1], xs[n - best])
+
+
+def time_rounds(
+    fns: Mapping[str, Callable[[], object]], rounds: int, warmup: int = 2
+) -> dict[str, list[float]]:
+    """Wall seconds of each ``fn()`` per round, after ``warmup`` untimed rounds.
+
+    Every round runs every contender once; the order reverses from one round to the next,
+    so the machine's drift (another job starting, a frequency change) hits all alike and
+    the per-round ratios stay paired. The callables must do their whole work (a backward
+    pass included) before returning.
+    """
+    if rounds < 1 or warmup < 0:
+        raise ValueError(f"need rounds >= 1 and warmup >= 0, got {rounds} and {warmup}")
+    times: dict[str, list[float]] = {k: [] for k in fns}
+    order = list(fns)
+    for r in range(warmup + rounds):
+        for k in order if r % 2 else order[::-1]:
+            t0 = time.perf_counter()
+            fns[k]()
+            if r >= warmup:
+                times[k].append(time.perf_counter() - t0)
+    return times
+
+
+@dataclass(frozen=True)
+class TimeRatio:
+    """The median over rounds of the paired ratio ``t_a / t_b`` and its 95% interval.
+
+    ``lo``/``hi`` are None with fewer than :data:`MIN_ROUNDS` rounds (no 95% interval: every
+    "faster"/"slower" verdict on it fails). ``t_a``/``t_b`` are the median seconds.
+    """
+
+    label_a: str
+    label_b: str
+    ratio: float
+    lo: float | None
+    hi: float | None
+    rounds: int
+    t_a: float
+    t_b: float
+
+    def below(self, threshold: float = 1.0) -> bool:
+        """The whole interval lies below ``threshold`` (``a`` is faster, by that factor)."""
+        return self.hi is not None and self.hi < threshold
+
+    def above(self, threshold: float = 1.0) -> bool:
+        """The whole interval lies above ``threshold`` (``a`` is slower, by that factor)."""
+        return self.lo is not None and self.lo > threshold
+
+    def evidence(self) -> str:
+        """One line: the medians, the ratio and its interval."""
+        ci = "no 95% interval" if self.lo is None else f"95% interval {self.lo:.3g}-{self.hi:.3g}"
+        return (
+            f"{self.label_a} {_ms(self.t_a)} vs {self.label_b} {_ms(self.t_b)} (medians); "
+            f"ratio {self.ratio:.3g} ({ci}, {self.rounds} paired rounds)"
+        )
+
+    def as_dict(self) -> dict[str, Any]:
+        """A JSON-able dict (for ``result.json`` metrics)."""
+        return asdict(self)
+
+
+def _ms(seconds: float) -> str:
+    return f"{1e3 * seconds:.3g} ms" if seconds < 1 else f"{seconds:.3g} s"
+
+
+def time_ratio(times: Mapping[str, Sequence[float]], a: str, b: str) -> TimeRatio:
+    """:class:`TimeRatio` of contenders ``a`` over ``b`` from :func:`time_rounds`' output."""
+    ratios = [x / y for x, y in zip(times[a], times[b], strict=True)]
+    if not ratios:
+        raise ValueError("no timed rounds")
+    ci = median_interval(ratios)
+    lo, hi = ci if ci is not None else (None, None)
+    return TimeRatio(
+        a, b, statistics.median(ratios), lo, hi, len(ratios),
+        statistics.median(times[a]), statistics.median(times[b]),
+    )  # fmt: skip

@@ -14,7 +14,6 @@ from __future__ import annotations
 import dataclasses
 import math
 import statistics
-import time
 from collections.abc import Callable
 from typing import Any
 
@@ -32,6 +31,7 @@ from replearn.engine import (
     evaluate,
 )
 from replearn.engine.context import single_thread  # noqa: F401 (re-exported)
+from replearn.experiments import stats
 from replearn.norm import (
     BatchNorm2d,
     GroupNorm,
@@ -139,18 +139,11 @@ def train_sgd_variant(
 def time_fwd_bwd(
     fns: dict[str, Callable[[], Tensor]], rounds: int, warmup: int = 3
 ) -> dict[str, list[float]]:
-    """Seconds of ``fn().sum().backward()`` per round; every round runs each fn once.
-
-    The order alternates between rounds so that drift hits every contender alike.
-    """
-    times: dict[str, list[float]] = {k: [] for k in fns}
-    for r in range(warmup + rounds):
-        for k in list(fns) if r % 2 else list(fns)[::-1]:
-            t0 = time.perf_counter()
-            fns[k]().sum().backward()
-            if r >= warmup:
-                times[k].append(time.perf_counter() - t0)
-    return times
+    """Seconds of ``fn().sum().backward()`` per round (:func:`~replearn.experiments.stats.
+    time_rounds`: every round runs each fn once, in alternating order)."""
+    return stats.time_rounds(
+        {k: (lambda f=f: f().sum().backward()) for k, f in fns.items()}, rounds, warmup
+    )
 
 
 def paired_ratio(times: dict[str, list[float]], a: str, b: str) -> float:
@@ -159,23 +152,9 @@ def paired_ratio(times: dict[str, list[float]], a: str, b: str) -> float:
 
 
 def median_interval(values: list[float], confidence: float = 0.95) -> tuple[float, float]:
-    """Distribution-free interval of the median: order statistics k and n + 1 - k, k the largest
-    with P(Binomial(n, 1/2) < k) <= (1 - confidence) / 2 (the sign-test interval).
-
-    With too few values for the level the interval is the whole range (min, max).
-    """
-    ordered, n = sorted(values), len(values)
-    alpha = (1.0 - confidence) / 2
-    k = 0
-    while k < n // 2 and _binom_half_cdf(k + 1, n) <= alpha:
-        k += 1  # now P(Bin(n, 1/2) < k) <= alpha
-    k = max(k, 1)
-    return ordered[k - 1], ordered[n - k]
-
-
-def _binom_half_cdf(k: int, n: int) -> float:
-    """P(Binomial(n, 1/2) <= k - 1)."""
-    return sum(math.comb(n, i) for i in range(k)) / 2.0**n
+    """The sign-test interval of the median (:func:`~replearn.experiments.stats.
+    median_interval`); with too few values for the level, the whole range (min, max)."""
+    return stats.median_interval(values, confidence) or (min(values), max(values))
 
 
 def time_rms_vs_layer(rows: int, dim: int, rounds: int) -> dict[str, float]:
