@@ -163,3 +163,10 @@ def test_time_rounds_alternates_the_order_and_time_ratio_reads_the_interval() ->
     assert "no 95% interval" in few.evidence()
     with pytest.raises(ValueError):
         time_rounds({"a": lambda: None}, 0)
+
+
+def test_too_few_seeds_reads_not_measured_below_three() -> None:
+    from replearn.experiments.stats import too_few_seeds
+
+    assert too_few_seeds(1) == "not measured: needs >= 3 training seeds, got 1"
+    assert too_few_seeds(3) is None and too_few_seeds(5) is None

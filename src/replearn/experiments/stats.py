@@ -57,6 +57,7 @@ __all__ = [
     "paired_difference",
     "time_ratio",
     "time_rounds",
+    "too_few_seeds",
 ]
 
 MIN_SEEDS = 3
@@ -121,6 +122,15 @@ class SeedComparison:
         d = asdict(self)
         d["diffs"] = list(self.diffs)
         return d
+
+
+def too_few_seeds(n: int) -> str | None:
+    """The evidence of a verdict over training seeds that ``n`` seeds cannot give, else None.
+
+    A claim judged with :func:`compare_seeds` needs :data:`MIN_SEEDS` seeds; a tiny preset with
+    fewer reports the claim as not measured (verdict False) instead of failing.
+    """
+    return None if n >= MIN_SEEDS else f"not measured: needs >= {MIN_SEEDS} training seeds, got {n}"
 
 
 def _checked(x: Sequence[float], y: Sequence[float]) -> tuple[np.ndarray, np.ndarray]:

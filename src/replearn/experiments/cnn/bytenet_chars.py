@@ -45,9 +45,9 @@ from replearn.cnn.bytenet import ByteNet, decoder_inputs
 from replearn.engine import EngineConfig, RunContext, Task, fit
 from replearn.engine.context import single_thread
 from replearn.experiments.base import Claim, Result, experiment
-from replearn.experiments.cnn.common import too_few_seeds, training_seeds
+from replearn.experiments.cnn.common import training_seeds
 from replearn.experiments.common import count_params, engine_config, seeded
-from replearn.experiments.stats import SeedComparison, compare_seeds
+from replearn.experiments.stats import SeedComparison, compare_seeds, too_few_seeds
 from replearn.report.plots import line_plot
 
 PAD, BOS, EOS = 0, 1, 2

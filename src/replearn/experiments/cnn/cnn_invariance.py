@@ -54,12 +54,11 @@ from replearn.experiments.cnn.common import (
     ImageData,
     log_curves,
     shift_images,
-    too_few_seeds,
     train_classifier,
     training_seeds,
 )
 from replearn.experiments.common import engine_config, load_data, predict, seeded
-from replearn.experiments.stats import SeedComparison, compare_seeds
+from replearn.experiments.stats import SeedComparison, compare_seeds, too_few_seeds
 from replearn.report.plots import line_plot, save_image_grid
 
 DIRECTIONS = ((-1, 0), (1, 0), (0, -1), (0, 1))

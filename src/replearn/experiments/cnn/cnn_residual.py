@@ -35,12 +35,11 @@ from replearn.experiments.cnn.common import (
     ImageData,
     log_curves,
     tail_mean_by_step,
-    too_few_seeds,
     train_classifier,
     training_seeds,
 )
 from replearn.experiments.common import count_params, engine_config, load_data, seeded
-from replearn.experiments.stats import compare_seeds
+from replearn.experiments.stats import compare_seeds, too_few_seeds
 from replearn.report.plots import line_plot
 
 _engine = partial(engine_config, batch_size=32, log_lines=28)

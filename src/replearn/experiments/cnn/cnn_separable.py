@@ -44,7 +44,6 @@ from replearn.experiments.cnn.common import (
     ImageData,
     count_flops,
     log_curves,
-    too_few_seeds,
     train_classifier,
     training_seeds,
 )
@@ -52,7 +51,7 @@ from replearn.experiments.cnn.common import (
     cosine_engine as _engine,
 )
 from replearn.experiments.common import count_params, load_data, seeded
-from replearn.experiments.stats import SeedComparison, compare_seeds
+from replearn.experiments.stats import SeedComparison, compare_seeds, too_few_seeds
 from replearn.report.plots import line_plot
 
 

@@ -4,9 +4,10 @@
   given (sub-)run context, and scores the test set (:class:`Trained`).
 * :func:`confusion_matrix`, :func:`shift_images`, :func:`count_flops` -- what the claims
   measure.
-* :func:`training_seeds`, :func:`too_few_seeds` -- the seeds of a claim judged over training
-  seeds (:func:`replearn.experiments.stats.compare_seeds`) and the verdict of a run with
-  fewer than :data:`~replearn.experiments.stats.MIN_SEEDS` of them.
+* :func:`training_seeds` -- the seeds of a claim judged over training seeds
+  (:func:`replearn.experiments.stats.compare_seeds`; a run with fewer than
+  :data:`~replearn.experiments.stats.MIN_SEEDS` of them reads
+  :func:`~replearn.experiments.stats.too_few_seeds`).
 * :func:`log_curves` -- the variants' training curves into the run's metrics.
 * :func:`plot_confusion_matrix` -- the confusion-matrix PNG.
 
@@ -33,7 +34,6 @@ from torch.utils.flop_counter import FlopCounterMode
 from replearn.data.images import ClassificationData
 from replearn.engine import ClassificationTask, EngineConfig, RunContext, fit
 from replearn.experiments.common import engine_config, make_optimizer, predict
-from replearn.experiments.stats import MIN_SEEDS
 from replearn.report.plots import DPI, save_figure
 
 ImageData = Literal["fashion-mnist", "digits"]
@@ -125,18 +125,6 @@ def training_seeds(first: int, n: int) -> list[int]:
     if n < 1:
         raise ValueError(f"need at least one training seed, got {n}")
     return list(range(first, first + n))
-
-
-def too_few_seeds(n: int) -> str | None:
-    """The evidence of a verdict over training seeds that ``n`` seeds cannot give, else None.
-
-    A claim judged with :func:`~replearn.experiments.stats.compare_seeds` needs
-    :data:`~replearn.experiments.stats.MIN_SEEDS` seeds; a tiny preset with fewer reports the
-    claim as not measured (verdict False) instead of failing.
-    """
-    if n >= MIN_SEEDS:
-        return None
-    return f"not measured: needs >= {MIN_SEEDS} training seeds, this run has {n}"
 
 
 def log_curves(

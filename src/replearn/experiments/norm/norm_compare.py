@@ -60,7 +60,7 @@ from replearn.experiments.norm.measure import (
     train_sgd_variant,
     weight_norm_checks,
 )
-from replearn.experiments.stats import MIN_SEEDS, compare_seeds
+from replearn.experiments.stats import MIN_SEEDS, compare_seeds, too_few_seeds
 from replearn.report.plots import line_plot
 
 
@@ -182,8 +182,7 @@ def _finite(x: float) -> float | None:
 
 
 def _not_measured(m: dict[str, Any]) -> str | None:
-    n = len(m["seeds"])
-    return None if n >= MIN_SEEDS else f"not measured: needs >= {MIN_SEEDS} training seeds, got {n}"
+    return too_few_seeds(len(m["seeds"]))
 
 
 def _seeds_text(values: list[float | None], spec: str = ".3f") -> str:

@@ -45,7 +45,7 @@ from replearn.engine import (
 )
 from replearn.experiments.base import Claim, Result, experiment
 from replearn.experiments.optim.tasks import single_thread, zipf_items
-from replearn.experiments.stats import MIN_SEEDS, SeedComparison, compare_seeds
+from replearn.experiments.stats import MIN_SEEDS, SeedComparison, compare_seeds, too_few_seeds
 from replearn.optim import SGD, AdaBound, Adam
 from replearn.optim.adabound import adabound_bounds, adabound_clipped_lr
 from replearn.report.plots import DPI, line_plot, save_figure
@@ -321,9 +321,8 @@ def _sparse_comparison(m: dict[str, Any]) -> SeedComparison:
 
 
 def _sparse_verdict(m: dict[str, Any]) -> tuple[bool, str]:
-    n = len(m["seeds"])
-    if n < MIN_SEEDS:
-        return False, f"not measured: needs >= {MIN_SEEDS} training seeds, got {n}"
+    if (why := too_few_seeds(len(m["seeds"]))) is not None:
+        return False, why
     adam, sgd = m["adam_best_rare_loss"], m["sgd_best_rare_loss"]
     head = (
         f"cross-entropy on the rare items ({', '.join(map(str, m['rare_items_seeds']))} per "

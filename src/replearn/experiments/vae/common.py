@@ -205,11 +205,6 @@ def train_seeds_and_variants(
             yield s, variant, model, loop
 
 
-def too_few_seeds(n: int) -> str:
-    """The evidence of a seed comparison that was not made (tiny presets train one seed)."""
-    return f"not measured: needs >= {MIN_SEEDS} training seeds, got {n}"
-
-
 def compare_nll(
     m: dict[str, Any], better: str, worse: str, *, label_x: str, label_y: str
 ) -> SeedComparison | None:

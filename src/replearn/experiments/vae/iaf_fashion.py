@@ -28,6 +28,7 @@ from typing import Any
 
 from replearn.engine import EngineConfig, RunContext, single_thread
 from replearn.experiments.base import Claim, Result, experiment
+from replearn.experiments.stats import too_few_seeds
 from replearn.experiments.vae.common import (
     ImageName,
     bar_plot,
@@ -39,7 +40,6 @@ from replearn.experiments.vae.common import (
     plot_reconstructions,
     plot_samples,
     public,
-    too_few_seeds,
     train_seeds_and_variants,
 )
 from replearn.vae.iaf import IAFVAE

@@ -31,7 +31,7 @@ import torch
 
 from replearn.engine import EngineConfig, RunContext, single_thread
 from replearn.experiments.base import Claim, Result, experiment
-from replearn.experiments.stats import mean_se
+from replearn.experiments.stats import mean_se, too_few_seeds
 from replearn.experiments.vae.common import (
     ImageName,
     bar_plot,
@@ -42,7 +42,6 @@ from replearn.experiments.vae.common import (
     paired_nll,
     plot_samples,
     public,
-    too_few_seeds,
     train_seeds_and_variants,
 )
 from replearn.report.plots import line_plot

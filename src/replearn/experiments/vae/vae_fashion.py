@@ -36,7 +36,13 @@ import torch
 
 from replearn.engine import EngineConfig, RunContext, single_thread
 from replearn.experiments.base import Claim, Result, experiment
-from replearn.experiments.stats import MIN_SEEDS, SeedComparison, compare_seeds, mean_se
+from replearn.experiments.stats import (
+    MIN_SEEDS,
+    SeedComparison,
+    compare_seeds,
+    mean_se,
+    too_few_seeds,
+)
 from replearn.experiments.vae.common import (
     ImageName,
     bar_plot,
@@ -47,7 +53,6 @@ from replearn.experiments.vae.common import (
     plot_samples,
     plot_traversal,
     public,
-    too_few_seeds,
     train,
 )
 from replearn.report.plots import line_plot

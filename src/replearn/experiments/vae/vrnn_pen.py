@@ -38,8 +38,8 @@ from torch.utils.data import TensorDataset
 
 from replearn.engine import EngineConfig, RunContext, Task, fit, single_thread
 from replearn.experiments.base import Claim, Result, experiment
-from replearn.experiments.stats import MIN_SEEDS, SeedComparison, compare_seeds
-from replearn.experiments.vae.common import bar_plot, engine, too_few_seeds
+from replearn.experiments.stats import MIN_SEEDS, SeedComparison, compare_seeds, too_few_seeds
+from replearn.experiments.vae.common import bar_plot, engine
 from replearn.report.plots import DPI, save_figure
 from replearn.vae.vrnn import VRNN, GaussianRNN
 
