@@ -15,10 +15,18 @@ contrasts it with attention's :math:`O(|s||t|)`), so the precise statements are:
    at every measured length: the CNN's :math:`L` positions run in parallel, the GRU's in
    sequence (:class:`replearn.sequence.rnn.GRU`, torch's fused kernel).
 
-Each model trains with the engine (next-level cross-entropy on random sequences of
-``levels`` symbols, Adam) for ``steps`` updates per length; the step time is the median
-of the per-update wall-clock times after the first (a callback reads the clock). Times
-depend on the machine: the claims compare models measured in the same run.
+Timing: one engine run trains every model at every length (the general task form:
+each engine step is one round, in which every (model, length) contender makes one update,
+next-level cross-entropy on fresh random sequences of ``levels`` symbols, Adam; the order
+of the contenders reverses from one round to the next,
+:func:`~replearn.experiments.stats.time_rounds`).
+The first ``warmup`` rounds are not counted. Verdicts read 95% intervals, not point
+estimates: the GRU-vs-CNN claim needs the sign-test interval of the median paired ratio
+t_CNN / t_GRU (:func:`~replearn.experiments.stats.time_ratio`) below 1 at every length
+(8 intervals, each at 95%); the linearity claim fits a log-log slope in every round (all
+lengths of a round are timed within seconds of each other) and needs the 95% interval
+of the median per-round slope inside [0.75, 1.25]. Times depend on the machine: the
+claims compare models timed in the same rounds.
 
 replearn run cnn-parallel
 """
@@ -28,6 +36,7 @@ from __future__ import annotations
 import math
 import statistics
 from dataclasses import dataclass
+from functools import partial
 from typing import Any
 
 import matplotlib.pyplot as plt
@@ -38,12 +47,15 @@ from torch import Tensor, nn
 
 from replearn.cnn.bytenet import ByteNet
 from replearn.cnn.wavenet import WaveNet
-from replearn.engine import EngineConfig, RunContext, SampleStream, Task
+from replearn.engine import EngineConfig, Loop, RunContext, Task, fit
 from replearn.experiments.base import Claim, Result, experiment
-from replearn.experiments.common import count_params, seeded, train_variant
-from replearn.experiments.sequence.rnn_common import StepTimer
+from replearn.experiments.common import count_params, seeded
+from replearn.experiments.stats import median_interval, time_ratio, time_rounds
 from replearn.report.plots import DPI, save_figure
 from replearn.sequence.rnn import GRU
+
+#: CNN contender -> the GRU of at least its parameter count it races.
+PAIRS = {"wavenet": "gru_w", "bytenet": "gru_b"}
 
 
 @dataclass(frozen=True)
@@ -53,7 +65,9 @@ class Config:
     Attributes:
         lengths: sequence lengths L (increasing).
         batch: sequences per update.
-        steps: timed updates per model and length (the first is a warm-up, not counted).
+        rounds: timed rounds (each: one update of every model at every length); >= 6 for a
+            95% interval.
+        warmup: untimed rounds before them.
         levels: symbols of the sequences (WaveNet's quantization levels, ByteNet's vocabulary).
         channels: WaveNet's residual / dilation / skip channels.
         wavenet_layers: WaveNet layers (dilations 1 .. 2^(layers - 1)).
@@ -64,7 +78,8 @@ class Config:
 
     lengths: tuple[int, ...] = (128, 256, 512, 1024)
     batch: int = 4
-    steps: int = 6
+    rounds: int = 20
+    warmup: int = 2
     levels: int = 32
     channels: int = 32
     wavenet_layers: int = 8
@@ -73,19 +88,21 @@ class Config:
     lr: float = 1e-3
 
     def __post_init__(self) -> None:
-        if len(self.lengths) < 2 or list(self.lengths) != sorted(self.lengths) or self.steps < 2:
-            raise ValueError("need >= 2 increasing lengths and >= 2 steps")
+        if len(self.lengths) < 2 or list(self.lengths) != sorted(self.lengths):
+            raise ValueError(f"need >= 2 increasing lengths, got {self.lengths}")
+        if self.rounds < 1 or self.warmup < 0:
+            raise ValueError(f"need rounds >= 1 and warmup >= 0, got {self.rounds}, {self.warmup}")
 
 
 def tiny() -> Config:
-    """Seconds: two short lengths, small models, 2 updates each."""
-    return Config(lengths=(16, 32), steps=2, channels=8, wavenet_layers=3, bytenet_d=4,
-                  bytenet_layers=2)  # fmt: skip
+    """Seconds: two short lengths, small models, 2 rounds (too few for an interval)."""
+    return Config(lengths=(16, 32), rounds=2, warmup=1, channels=8, wavenet_layers=3,
+                  bytenet_d=4, bytenet_layers=2)  # fmt: skip
 
 
 def quick() -> Config:
-    """Seconds: three lengths up to 256, 3 updates each (a smoke check)."""
-    return Config(lengths=(64, 128, 256), steps=3)
+    """Seconds: three lengths up to 256, 6 rounds (a smoke check)."""
+    return Config(lengths=(64, 128, 256), rounds=6, warmup=1)
 
 
 class GRULM(nn.Module):
@@ -102,17 +119,55 @@ class GRULM(nn.Module):
         return self.head(h).transpose(1, 2)  # (B, Q, T)
 
 
-class NextLevelTask(Task):
-    """Cross-entropy of the next symbol at every position (teacher forcing)."""
+def contender(name: str, length: int) -> str:
+    """Key of one (model, length) contender in the timing rounds."""
+    return f"{name}@L{length}"
 
-    def __init__(self, model: nn.Module, bytenet: bool = False) -> None:
+
+class RaceTask(Task):
+    """Every engine step is one timing round: each model makes one update at each length.
+
+    General form: ``update`` draws a fresh batch of next-symbol sequences per length (outside
+    the clock), then times, with :func:`~replearn.experiments.stats.time_rounds`, one
+    ``loop.optimize`` of every (model, length) contender (teacher-forced cross-entropy at
+    every position), the order reversed from one round to the next. ``times`` collects the
+    rounds after ``warmup``.
+    """
+
+    def __init__(
+        self, models: dict[str, nn.Module], *, lengths: tuple[int, ...], levels: int,
+        batch: int, warmup: int, seed: int,
+    ) -> None:  # fmt: skip
         super().__init__()
-        self.model, self.bytenet = model, bytenet
+        self.models = nn.ModuleDict(models)
+        self.lengths, self.levels, self.batch, self.warmup = lengths, levels, batch, warmup
+        self.gen = torch.Generator().manual_seed(seed)
+        self.times: dict[str, list[float]] = {
+            contender(n, length): [] for n in models for length in lengths
+        }
 
-    def training_step(self, batch: Tensor) -> tuple[Tensor, dict[str, Tensor]]:
+    def _one_update(self, name: str, batch: Tensor, loop: Loop) -> None:
         x, y = batch[:, :-1], batch[:, 1:]  # (B, L) each
-        logits = self.model(x, x) if self.bytenet else self.model(x)  # (B, Q, L)
-        return F.cross_entropy(logits.float(), y), {}
+        model = self.models[name]
+        logits = model(x, x) if name == "bytenet" else model(x)  # (B, Q, L)
+        loop.optimize(F.cross_entropy(logits.float(), y), name)
+
+    def update(self, batch: Any, loop: Loop) -> dict[str, Tensor]:
+        data = {
+            n: torch.randint(0, self.levels, (self.batch, n + 1), generator=self.gen)
+            for n in self.lengths
+        }
+        fns = {
+            contender(name, n): partial(self._one_update, name, data[n].to(loop.device), loop)
+            for name in self.models for n in self.lengths
+        }  # fmt: skip
+        if loop.step % 2:  # time_rounds runs one round in reversed order: alternate it here
+            fns = dict(reversed(fns.items()))
+        times = time_rounds(fns, rounds=1, warmup=0)
+        if loop.step >= self.warmup:
+            for key, (t,) in times.items():
+                self.times[key].append(t)
+        return {}
 
 
 def gru_matching(levels: int, n_params: int) -> int:
@@ -128,29 +183,54 @@ def loglog_slope(lengths: list[int], times: list[float]) -> float:
     return float(np.polyfit(np.log(lengths), np.log(times), 1)[0])
 
 
+def round_slopes(lengths: list[int], times: dict[str, list[float]], name: str) -> list[float]:
+    """One log-log slope of ``name``'s update time against L per timing round."""
+    per_length = [times[contender(name, n)] for n in lengths]
+    return [loglog_slope(lengths, list(ts)) for ts in zip(*per_length, strict=True)]
+
+
+def slope_summary(slopes: list[float]) -> dict[str, Any]:
+    """Median per-round slope and its 95% sign-test interval (None: too few rounds)."""
+    ci = median_interval(slopes)
+    lo, hi = ci if ci is not None else (None, None)
+    return {"median": statistics.median(slopes), "lo": lo, "hi": hi, "rounds": len(slopes)}
+
+
+def _slope_text(name: str, s: dict[str, Any]) -> str:
+    ci = "no 95% interval" if s["lo"] is None else f"95% interval {s['lo']:.2f}-{s['hi']:.2f}"
+    return f"{name} {s['median']:.2f} ({ci}, {s['rounds']} rounds)"
+
+
 def _verdict_linear(m: dict[str, Any]) -> tuple[bool, str]:
     s = m["slopes"]
-    holds = all(0.75 <= s[k] <= 1.25 for k in ("wavenet", "bytenet"))
+    holds = all(
+        s[k]["lo"] is not None and s[k]["lo"] >= 0.75 and s[k]["hi"] <= 1.25
+        for k in ("wavenet", "bytenet")
+    )
     return holds, (
-        f"log-log slope of step time vs L over L = {m['lengths']}: WaveNet {s['wavenet']:.2f}, "
-        f"ByteNet {s['bytenet']:.2f} (rule: both in [0.75, 1.25]); GRU {s['gru_w']:.2f} "
-        f"(linear too: the difference is parallelism, not the amount of work)"
+        f"median per-round log-log slope of update time vs L over L = {m['lengths']}: "
+        f"{_slope_text('WaveNet', s['wavenet'])}, {_slope_text('ByteNet', s['bytenet'])} "
+        f"(rule: both 95% intervals inside [0.75, 1.25]); GRU (WaveNet-sized) "
+        f"{_slope_text('', s['gru_w']).strip()}"
     )
 
 
 def _verdict_parallel(m: dict[str, Any]) -> tuple[bool, str]:
-    t = m["step_time_s"]
-    r_w = [g / c for g, c in zip(t["gru_w"], t["wavenet"], strict=True)]
-    r_b = [g / c for g, c in zip(t["gru_b"], t["bytenet"], strict=True)]
-    holds = min(r_w) > 1 and min(r_b) > 1
-    fmt = ", ".join
+    holds, parts = True, []
+    for cnn, gru in PAIRS.items():
+        cells = []
+        for n, r in zip(m["lengths"], m["ratios"][cnn], strict=True):
+            holds &= r["hi"] is not None and r["hi"] < 1.0
+            ci = "no 95% interval" if r["lo"] is None else f"{r['lo']:.2f}-{r['hi']:.2f}"
+            cells.append(f"L={n}: {r['ratio']:.2f} ({ci})")
+        parts.append(
+            f"{cnn} ({m['params'][cnn]} params) / GRU H={m['hidden'][gru]} "
+            f"({m['params'][gru]} params): {', '.join(cells)}"
+        )
     return holds, (
-        f"GRU / CNN step time at L = {m['lengths']}: vs WaveNet ({m['params']['wavenet']} "
-        f"params; GRU H={m['hidden']['gru_w']}, {m['params']['gru_w']}) "
-        f"{fmt(f'{r:.2f}' for r in r_w)}; vs ByteNet ({m['params']['bytenet']} params; GRU "
-        f"H={m['hidden']['gru_b']}, {m['params']['gru_b']}) {fmt(f'{r:.2f}' for r in r_b)} "
-        f"(rule: > 1 at every L); serial path: CNN {m['serial']['wavenet']} / "
-        f"{m['serial']['bytenet']} layers at every L, GRU L steps"
+        f"median paired update-time ratio CNN / GRU with 95% interval, {m['rounds']} rounds: "
+        f"{'; '.join(parts)} (rule: every interval below 1); serial path: CNN "
+        f"{m['serial']['wavenet']} / {m['serial']['bytenet']} layers at every L, GRU L steps"
     )
 
 
@@ -158,7 +238,8 @@ CLAIMS = (
     Claim(
         "cnn-step-time-linear",
         "WaveNet's and ByteNet's training time per update grows linearly with the sequence "
-        "length (log-log slope of time vs L within [0.75, 1.25]).",
+        "length (log-log slope of time vs L within [0.75, 1.25]: the 95% interval of the "
+        "median per-round slope lies inside).",
         _verdict_linear,
         "step_time.png",
     ),
@@ -166,11 +247,30 @@ CLAIMS = (
         "cnn-trains-faster-than-rnn",
         "Convolutional sequence models train in parallel over time: at equal parameters, an "
         "update of WaveNet and of ByteNet takes less time than an update of a GRU language "
-        "model at every measured length (their serial path is their depth, the GRU's is L).",
+        "model at every measured length (the 95% interval of each paired time ratio lies "
+        "below 1; their serial path is their depth, the GRU's is L).",
         _verdict_parallel,
         "step_time.png",
     ),
 )
+
+
+def build_models(cfg: Config) -> tuple[dict[str, Any], dict[str, int], dict[str, int]]:
+    """Builders of the four contenders, their parameter counts and the GRUs' hidden sizes."""
+    q = cfg.levels
+    builders: dict[str, Any] = {
+        "wavenet": lambda: WaveNet(quantization_channels=q, residual_channels=cfg.channels,
+                                   dilation_channels=cfg.channels, skip_channels=cfg.channels,
+                                   layers_per_stack=cfg.wavenet_layers),
+        "bytenet": lambda: ByteNet(vocab_size=q, d=cfg.bytenet_d,
+                                   layers_per_stack=cfg.bytenet_layers),
+    }  # fmt: skip
+    params = {k: count_params(b()) for k, b in builders.items()}
+    hidden = {gru: gru_matching(q, params[cnn]) for cnn, gru in PAIRS.items()}
+    for gru, h in hidden.items():
+        builders[gru] = partial(GRULM, q, h)
+        params[gru] = count_params(builders[gru]())
+    return builders, params, hidden
 
 
 @experiment(
@@ -183,54 +283,40 @@ CLAIMS = (
 )
 def run(cfg: Config, ctx: RunContext) -> Result:
     """Time training updates of WaveNet, ByteNet and GRUs of equal size against length."""
-    q = cfg.levels
-    builders = {
-        "wavenet": lambda: WaveNet(quantization_channels=q, residual_channels=cfg.channels,
-                                   dilation_channels=cfg.channels, skip_channels=cfg.channels,
-                                   layers_per_stack=cfg.wavenet_layers),
-        "bytenet": lambda: ByteNet(vocab_size=q, d=cfg.bytenet_d,
-                                   layers_per_stack=cfg.bytenet_layers),
-    }  # fmt: skip
-    params = {k: count_params(b()) for k, b in builders.items()}
-    hidden = {
-        "gru_w": gru_matching(q, params["wavenet"]),
-        "gru_b": gru_matching(q, params["bytenet"]),
+    builders, params, hidden = build_models(cfg)
+    models = {k: seeded(b, ctx.seed) for k, b in builders.items()}
+    opts = {k: torch.optim.Adam(m.parameters(), lr=cfg.lr) for k, m in models.items()}
+    task = RaceTask(models, lengths=cfg.lengths, levels=cfg.levels, batch=cfg.batch,
+                    warmup=cfg.warmup, seed=ctx.seed)  # fmt: skip
+    engine = EngineConfig(max_steps=cfg.warmup + cfg.rounds, batch_size=cfg.batch,
+                          log_every=cfg.warmup + cfg.rounds, checkpoint_every=0,
+                          progress=False)  # fmt: skip
+    with ctx.child("race", seed=ctx.seed) as sub:
+        fit(task, opts, None, cfg=engine, ctx=sub)
+    times, lengths = task.times, list(cfg.lengths)
+    medians = {k: [statistics.median(times[contender(k, n)]) for n in lengths] for k in models}
+    for i, n in enumerate(lengths):
+        ctx.log(n, **{f"{k}_step_time_s": v[i] for k, v in medians.items()})
+    ratios = {
+        cnn: [time_ratio(times, contender(cnn, n), contender(gru, n)).as_dict() for n in lengths]
+        for cnn, gru in PAIRS.items()
     }
-    builders["gru_w"] = lambda: GRULM(q, hidden["gru_w"])
-    builders["gru_b"] = lambda: GRULM(q, hidden["gru_b"])
-    params.update({k: count_params(builders[k]()) for k in ("gru_w", "gru_b")})
-    engine = EngineConfig(max_steps=cfg.steps, batch_size=cfg.batch, log_every=cfg.steps,
-                          checkpoint_every=0, progress=False)  # fmt: skip
-    times: dict[str, list[float]] = {k: [] for k in builders}
-    for length in cfg.lengths:
-        stream = SampleStream(lambda b, g, n=length: torch.randint(0, q, (b, n + 1), generator=g),
-                              batch_size=cfg.batch, seed=ctx.seed)  # fmt: skip
-        for name, build in builders.items():
-            model = seeded(build, ctx.seed)
-            timer = StepTimer()
-            opt = torch.optim.Adam(model.parameters(), lr=cfg.lr)
-            task = NextLevelTask(model, bytenet=name == "bytenet")
-            train_variant(ctx, f"{name}-L{length}", task, opt, stream, engine=engine,
-                          callbacks=(timer,))  # fmt: skip
-            times[name].append(statistics.median(timer.times[1:]))
-            ctx.log(length, **{f"{name}_step_time_s": times[name][-1]})
-    lengths = list(cfg.lengths)
     metrics: dict[str, Any] = {
-        "lengths": lengths, "step_time_s": times, "params": params, "hidden": hidden,
-        "slopes": {k: loglog_slope(lengths, v) for k, v in times.items()},
+        "lengths": lengths, "rounds": cfg.rounds, "step_time_s": medians, "ratios": ratios,
+        "params": params, "hidden": hidden,
+        "slopes": {k: slope_summary(round_slopes(lengths, times, k)) for k in models},
         "serial": {"wavenet": 1 + cfg.wavenet_layers + 2, "bytenet": 2 * cfg.bytenet_layers + 1},
     }  # fmt: skip
-    metrics["gru_over_wavenet_at_longest"] = times["gru_w"][-1] / times["wavenet"][-1]
-    metrics["wavenet_slope"] = metrics["slopes"]["wavenet"]
     fig, ax = plt.subplots(figsize=(6.0, 4.0), dpi=DPI)
-    for name, ts in times.items():
+    for name, ts in medians.items():
         ax.plot(lengths, ts, marker="o", label=f"{name} ({params[name]} params)")
-    ref = times["wavenet"][0]
+    ref = medians["wavenet"][0]
     ax.plot(lengths, [ref * n / lengths[0] for n in lengths], ls="--", color="grey",
             label="linear")  # fmt: skip
-    ax.set(xscale="log", yscale="log", xlabel="sequence length L", ylabel="seconds per update",
-           title=f"training step time, batch {cfg.batch}")  # fmt: skip
+    ax.set(xscale="log", yscale="log", xlabel="sequence length L",
+           ylabel="seconds per update (median)",
+           title=f"training update time, batch {cfg.batch}, {cfg.rounds} rounds")  # fmt: skip
     ax.legend(fontsize="small")
     fig.tight_layout()
-    assert math.isfinite(sum(sum(v) for v in times.values()))
+    assert math.isfinite(sum(sum(v) for v in medians.values()))
     return Result(metrics=metrics, plots=[save_figure(fig, ctx.path("step_time.png"))])
