@@ -1,14 +1,19 @@
 """Experiment ``encoder-costs``: DistilBERT's speed-up, and ELMo's cost on long sequences.
 
 Two timing claims, measured on replearn's own modules with random weights (time does not
-depend on the weights), every configuration timed in an interleaved order so that a change of
-machine load affects all alike, medians over ``repeats`` rounds, one CPU thread:
+depend on the weights), on one CPU thread. Every configuration runs once per round, all in one
+set of ``rounds`` paired rounds (:func:`~replearn.experiments.stats.time_rounds`, the order
+reversing from round to round), so a change of machine load hits all alike; each verdict reads
+the median over rounds of a paired time ratio and its distribution-free 95% interval
+(:func:`~replearn.experiments.stats.time_ratio`): a claim holds only when the whole interval
+lies on its side of the threshold, so a noisy machine makes it fail, not flip.
 
 * DistilBERT (Sanh et al. 2019, arXiv:1910.01108, Table 3: "60% faster", 410 s vs 668 s of
   inference, a ratio of 0.61) halves BERT's layers at the same width. Here: the inference time
   of a 6-layer :class:`~replearn.transformer.bert.BERT` encoder over that of the 12-layer one of
   the same width, on a batch of ``batch_size`` sequences of ``distil_length`` tokens. Claim
-  ``distilbert-faster``: the ratio is at most ``distil_max_ratio`` (0.65: "about 60% faster").
+  ``distilbert-faster``: the 95% interval of the ratio lies below ``distil_max_ratio`` (0.65:
+  "about 60% faster").
   (Its accuracy, 97% of the teacher's, is the claim ``distilbert-retains-97-percent`` of
   ``bert-claims``.)
 * ELMo (Peters et al. 2018, arXiv:1802.05365) runs two LSTM stacks over the sequence, L
@@ -17,9 +22,10 @@ machine load affects all alike, medians over ``repeats`` rounds, one CPU thread:
   (:class:`~replearn.sequence.rnn.elmo.BiLM`, without its softmax) over that of a BERT
   encoder with as many layers (parameter counts reported; at equal width the transformer has
   more), at each length in ``lengths``. Claim
-  ``elmo-slower-on-long-sequences``: at the longest length ELMo takes longer than the
-  transformer, and its ratio grows with the length. (On one CPU thread; on a GPU the
-  transformer's parallel pass gains more.)
+  ``elmo-slower-on-long-sequences``, restated as checked: at the longest length the interval of
+  ELMo's time over the transformer's lies above 1, and that ratio grows with the length: for
+  each pair of adjacent lengths the per-round ratio of the two ratios has its interval above 1.
+  (On one CPU thread; on a GPU the transformer's parallel pass gains more.)
 
 Writes ``encoder_costs.png``.
 
@@ -28,10 +34,9 @@ replearn run encoder-costs
 
 from __future__ import annotations
 
-import random
 import statistics
-import time
 from dataclasses import dataclass
+from itertools import pairwise
 from typing import Any
 
 import matplotlib.pyplot as plt
@@ -42,6 +47,7 @@ from replearn.engine import RunContext
 from replearn.engine.context import single_thread
 from replearn.experiments.base import Claim, Result, experiment
 from replearn.experiments.common import count_params
+from replearn.experiments.stats import TimeRatio, median_interval, time_ratio, time_rounds
 from replearn.report.plots import DPI, save_figure
 from replearn.sequence.rnn.elmo import BiLM
 from replearn.transformer.bert import BERT
@@ -60,7 +66,8 @@ class Config:
         distil_max_ratio: the 6-layer time over the 12-layer time must be at most this.
         elmo_layers: LSTM layers per direction of ELMo, and layers of its BERT counterpart.
         lengths: sequence lengths of the ELMo comparison.
-        repeats: timed rounds (medians are reported).
+        rounds: paired timing rounds (every configuration once per round, after one warm-up
+            round); the 95% interval of a median ratio needs >= 6.
     """
 
     width: int = 128
@@ -71,22 +78,22 @@ class Config:
     distil_max_ratio: float = 0.65
     elmo_layers: int = 2
     lengths: tuple[int, ...] = (32, 128, 512)
-    repeats: int = 7
+    rounds: int = 15
 
     def __post_init__(self) -> None:
-        if self.width % self.heads or self.repeats < 1 or len(self.lengths) < 2:
-            raise ValueError("heads must divide width; need repeats >= 1 and >= 2 lengths")
+        if self.width % self.heads or self.rounds < 1 or len(self.lengths) < 2:
+            raise ValueError("heads must divide width; need rounds >= 1 and >= 2 lengths")
 
 
 def tiny() -> Config:
-    """Seconds: narrow encoders, short sequences, one round."""
+    """Seconds: narrow encoders, short sequences, one round (no 95% interval: verdicts fail)."""
     return Config(width=16, heads=2, vocab_size=50, batch_size=2, distil_length=16,
-                  lengths=(8, 16), repeats=1)  # fmt: skip
+                  lengths=(8, 16), rounds=1)  # fmt: skip
 
 
 def quick() -> Config:
-    """About 20 s: a narrower width, lengths 32 and 256, three rounds."""
-    return Config(width=64, distil_length=64, lengths=(32, 256), repeats=3)
+    """About 30 s: a narrower width, lengths 32 and 256, six rounds (the fewest for 95%)."""
+    return Config(width=64, distil_length=64, lengths=(32, 256), rounds=6)
 
 
 def _bert(cfg: Config, layers: int, max_len: int) -> BERT:
@@ -104,8 +111,32 @@ def _bert_step(model: BERT, ids: torch.Tensor) -> None:
     model(ids).square().mean().backward()
 
 
+def ratio_growth(
+    times: dict[str, list[float]], a_hi: str, b_hi: str, a_lo: str, b_lo: str
+) -> dict[str, Any]:
+    """Median over rounds of ``(t[a_hi] / t[b_hi]) / (t[a_lo] / t[b_lo])`` and its 95% interval.
+
+    Each round's four times are paired (one round of :func:`~replearn.experiments.stats.
+    time_rounds`), so the ratio of the two ratios is one number per round; ``lo``/``hi`` are
+    the sign-test interval of its median (None with fewer than 6 rounds).
+    """
+    q = [
+        (ah / bh) / (al / bl)
+        for ah, bh, al, bl in zip(times[a_hi], times[b_hi], times[a_lo], times[b_lo], strict=True)
+    ]
+    ci = median_interval(q)
+    lo, hi = ci if ci is not None else (None, None)
+    return {"ratio": statistics.median(q), "lo": lo, "hi": hi, "rounds": len(q)}
+
+
 def timings(cfg: Config, seed: int) -> dict[str, Any]:
-    """Median seconds per call of every configuration, all timed in shuffled interleaved order."""
+    """Every configuration timed in ``cfg.rounds`` paired rounds; medians, ratios, intervals.
+
+    Returns ``<job>_s`` (median seconds per call), ``distil_ratio`` (:class:`~replearn.
+    experiments.stats.TimeRatio` of 6 over 12 layers, as a dict), ``elmo_ratios`` (ELMo over
+    the transformer at each length) and ``elmo_ratio_growth`` (:func:`ratio_growth` of each
+    pair of adjacent lengths), parameter counts.
+    """
     torch.manual_seed(seed)
     gen = torch.Generator().manual_seed(seed)
     max_len = max(max(cfg.lengths), cfg.distil_length)
@@ -128,17 +159,17 @@ def timings(cfg: Config, seed: int) -> dict[str, Any]:
     for n in cfg.lengths:
         jobs[f"elmo_L{n}"] = lambda n=n: _elmo_step(models["elmo"], ids[n])
         jobs[f"transformer_L{n}"] = lambda n=n: _bert_step(models["transformer"], ids[n])
-    times: dict[str, list[float]] = {k: [] for k in jobs}
-    order = list(jobs)
-    rng = random.Random(seed)
-    for r in range(cfg.repeats + 1):  # round 0 warms up
-        rng.shuffle(order)
-        for k in order:
-            t0 = time.perf_counter()
-            jobs[k]()
-            if r:
-                times[k].append(time.perf_counter() - t0)
+    times = time_rounds(jobs, cfg.rounds, warmup=1)
     out: dict[str, Any] = {f"{k}_s": statistics.median(v) for k, v in times.items()}
+    out["rounds"] = cfg.rounds
+    out["distil_ratio"] = time_ratio(times, "bert6", "bert12").as_dict()
+    out["elmo_ratios"] = [
+        time_ratio(times, f"elmo_L{n}", f"transformer_L{n}").as_dict() for n in cfg.lengths
+    ]
+    out["elmo_ratio_growth"] = [
+        ratio_growth(times, f"elmo_L{b}", f"transformer_L{b}", f"elmo_L{a}", f"transformer_L{a}")
+        for a, b in pairwise(cfg.lengths)
+    ]
     elmo = models["elmo"]
     out["elmo_params"] = sum(count_params(m) for m in (*elmo.forward_lstms, *elmo.backward_lstms))
     bert = models["transformer"]
@@ -148,28 +179,37 @@ def timings(cfg: Config, seed: int) -> dict[str, Any]:
     return out
 
 
+def _ci(d: dict[str, Any]) -> str:
+    if d["lo"] is None:
+        return f"x{d['ratio']:.3g} (no 95% interval, {d['rounds']} rounds)"
+    return f"x{d['ratio']:.3g} (95% interval {d['lo']:.3g}-{d['hi']:.3g})"
+
+
 def _distil(m: dict[str, Any]) -> tuple[bool, str]:
-    ratio = m["bert6_s"] / m["bert12_s"]
-    return ratio <= m["distil_max_ratio"], (
-        f"inference on {m['batch_size']} x {m['distil_length']} tokens: 6 layers "
-        f"{1e3 * m['bert6_s']:.1f} ms, 12 layers {1e3 * m['bert12_s']:.1f} ms, ratio {ratio:.3f} "
-        f"(DistilBERT's paper: 0.61; holds at <= {m['distil_max_ratio']})"
+    r = TimeRatio(**m["distil_ratio"])
+    thr = m["distil_max_ratio"]
+    ok = r.below(thr)
+    return ok, (
+        f"inference on {m['batch_size']} x {m['distil_length']} tokens: 6 over 12 layers: "
+        f"{r.evidence()}; DistilBERT's paper: 0.61; holds if the interval lies below {thr}: {ok}"
     )
 
 
 def _elmo(m: dict[str, Any]) -> tuple[bool, str]:
     ns = m["lengths"]
-    ratios = [m[f"elmo_L{n}_s"] / m[f"transformer_L{n}_s"] for n in ns]
-    per = ", ".join(
-        f"L={n}: {1e3 * m[f'elmo_L{n}_s']:.1f} vs {1e3 * m[f'transformer_L{n}_s']:.1f} ms "
-        f"(x{q:.2f})"
-        for n, q in zip(ns, ratios, strict=True)
+    ratios = [TimeRatio(**d) for d in m["elmo_ratios"]]
+    growth = m["elmo_ratio_growth"]
+    slower = ratios[-1].above(1.0)
+    grows = all(g["lo"] is not None and g["lo"] > 1.0 for g in growth)
+    per = "; ".join(f"L={n}: {r.evidence()}" for n, r in zip(ns, ratios, strict=True))
+    steps = ", ".join(
+        f"L={a}->{b}: {_ci(g)}" for (a, b), g in zip(pairwise(ns), growth, strict=True)
     )
-    ok = ratios[-1] > 1 and ratios[-1] > ratios[0]
-    return ok, (
-        f"training step ELMo biLM ({m['elmo_params']} non-embedding params) vs transformer "
-        f"encoder ({m['transformer_params']}): {per}; slower at the longest length and the "
-        f"ratio grows: {ok}"
+    return slower and grows, (
+        f"training step, ELMo biLM ({m['elmo_params']} non-embedding params) over transformer "
+        f"encoder ({m['transformer_params']}): {per}. Interval above 1 at L={ns[-1]}: {slower}; "
+        f"growth of the ratio (per-round ratio of ratios) {steps}, every interval above 1: "
+        f"{grows}"
     )
 
 
@@ -177,7 +217,9 @@ CLAIMS = (
     Claim("distilbert-faster", "DistilBERT (6 layers) runs about 60% faster than BERT "
           "(12 layers) of the same width.", _distil, "encoder_costs.png"),
     Claim("elmo-slower-on-long-sequences", "ELMo's biLSTM costs more than a transformer "
-          "encoder of similar size on long sequences: its L steps are sequential.", _elmo,
+          "encoder of similar size on long sequences: its L steps are sequential. Checked as: "
+          "at the longest length ELMo's training step takes longer (95% interval of the time "
+          "ratio above 1) and the ratio grows from each length to the next.", _elmo,
           "encoder_costs.png"),
 )  # fmt: skip
 
