@@ -9,16 +9,23 @@ from __future__ import annotations
 
 import pytest
 
-# not slow: the default config takes ~5.5 s CPU (measured at load ~15); seeded and deterministic
-pytestmark: list[pytest.MarkDecorator] = []
+# slow since 2026-12-08: the default config (5 clipping seeds) takes 24 s CPU (see below)
+pytestmark = pytest.mark.slow
 
 # claim id -> measured verdict with the default config, seed 0 (2026-11-26, under load; all five
-# again 2026-12-08, see below). Statements of vanishing / exploding now say "one Gaussian draw",
-# of clipping "one training seed" (classes a/d; issue 21).
+# again 2026-12-08, see below). Statements of vanishing / exploding now say "one Gaussian draw"
+# (classes a/d; issue 21); the other three verdicts re-measured in the run of clipping (below).
 MEASURED = {
     "vanishing-gradients": True,
     "exploding-gradients": True,
-    "clipping-stabilises": True,
+    # Issue 21 (2026-12-08): judged over clip_seeds=5 training seeds (was one). Measured
+    # 2026-12-08 after the change (`OMP_NUM_THREADS=1 MKL_NUM_THREADS=1 OMP_WAIT_POLICY=PASSIVE
+    # replearn run rnn-gradients`, default config, 40 s wall, 23.1 s user + 0.8 s sys CPU, load
+    # 3.4 -> 4.0): the unclipped run hits a non-finite loss on 5/5 seeds (after 20-23 steps), but
+    # the clipped run improves on only 4/5: first/last 10% loss 0.446 -> 0.214, 0.311 -> 0.316
+    # (seed 1: no decrease), 0.394 -> 0.254, 1.26 -> 0.266, 0.883 -> 0.323; decrease +0.3847
+    # (SE 0.1791 over 5 seeds), 95% lower bound +0.0029 > 0, but not stable on every seed: fails.
+    "clipping-stabilises": False,
     # measured: distance to a 1e-3 fall, median over 8 inits (tanh RNN, inputs N(0, 0.1^2)):
     # orthogonal 106 [100..110] vs Gaussian 147 [304, 118, 81, 155, >400, 139, 186, 48]. The
     # Gaussian draws have spectral radius slightly above 1 (linear-RNN log-slope +0.07/step),

@@ -19,9 +19,11 @@ def holding_metrics() -> dict:
         m |= {f"tanh_rho{r}_log10_ratio": slope * 100 / math.log(10), f"tanh_rho{r}_distance": 12}
     m |= {"linear_explode_slope": 0.39, "linear_explode_log10_ratio": 17.0}
     m |= {"relu_explode_slope": 0.1, "tanh_explode_slope": -0.05}
-    m |= {"clip_max_norm": 1.0, "clipped_finite": True, "clipped_loss_first": 0.5}
-    m |= {"clipped_loss_last": 0.1, "clipped_max_grad_norm": 1e3, "unclipped_steps": 22}
-    m |= {"unclipped_finite": False, "unclipped_loss_first": 0.5, "unclipped_loss_last": 1e30}
+    # clipping: one entry per training seed (3 seeds)
+    m |= {"clip_max_norm": 1.0, "clipped_finite": [True] * 3, "clipped_loss_first": [0.5] * 3}
+    m |= {"clipped_loss_last": [0.1, 0.2, 0.15], "clipped_max_grad_norm": [1e3, 5e2, 2e3]}
+    m |= {"unclipped_steps": [22, 30, 25], "unclipped_finite": [False] * 3}
+    m |= {"unclipped_loss_first": [0.5] * 3, "unclipped_loss_last": [math.inf] * 3}
     m |= {"n_inits": 3, "ortho_seq_len": 60}
     m |= {"orthogonal_median_distance": 50, "orthogonal_distances": [40, 50, 61]}
     m |= {"gaussian_median_distance": 20, "gaussian_distances": [10, 20, 30]}
@@ -63,9 +65,16 @@ def test_every_verdict_holds_on_holding_metrics_and_quotes_numbers() -> None:
         (R.vanishing_verdict, {"tanh_rho0.5_r2": 0.5}),
         (R.exploding_verdict, {"linear_explode_log10_ratio": 5.0}),
         (R.exploding_verdict, {"linear_explode_slope": -0.1}),
-        (R.clipping_verdict, {"clipped_finite": False}),
-        (R.clipping_verdict, {"clipped_loss_last": 0.6}),
-        (R.clipping_verdict, {"unclipped_finite": True, "unclipped_loss_last": 0.2}),
+        (R.clipping_verdict, {"clipped_finite": [True, False, True]}),
+        (R.clipping_verdict, {"clipped_loss_last": [0.1, 0.6, 0.1]}),
+        (R.clipping_verdict, {"unclipped_finite": [True] * 3, "unclipped_loss_last": [0.2] * 3}),
+        (
+            R.clipping_verdict,
+            {
+                "unclipped_finite": [False, True, False],
+                "unclipped_loss_last": [math.inf, 0.2, math.inf],
+            },
+        ),
         (R.orthogonal_verdict, {"orthogonal_distances": [9, 21, 29]}),
         (R.isometry_verdict, {"orthogonal_linear_max_log10_drift": 0.02}),
         (R.isometry_verdict, {"gaussian_linear_min_log10_drift": 0.5}),
@@ -94,8 +103,24 @@ def test_orthogonal_verdict_is_a_paired_t_bound_over_draws() -> None:
 
 
 def test_unclipped_run_that_stays_finite_but_stalls_counts_as_unstable() -> None:
-    m = holding_metrics() | {"unclipped_finite": True, "unclipped_loss_last": 0.5}
+    m = holding_metrics() | {"unclipped_finite": [True] * 3, "unclipped_loss_last": [0.5] * 3}
     assert R.clipping_verdict(m)[0] is True
+
+
+def test_clipping_verdict_is_a_paired_t_bound_over_seeds() -> None:
+    # decreases 0.4, 0.3, 0.35: mean 0.35, SE 0.02887, t(0.95, 2) = 2.92 -> bound 0.2657 > 0
+    holds, evidence = R.clipping_verdict(holding_metrics())
+    assert holds and "over 3 seeds, paired-t" in evidence and "+0.35 " in evidence
+    assert "+0.2657" in evidence and "3/3 seeds" in evidence
+    # improving on every seed, but too noisily: 0.01, 0.01, 0.9 -> bound 0.30 - 0.87 < 0
+    m = holding_metrics() | {"clipped_loss_first": [0.11, 0.21, 1.0]}
+    m |= {"clipped_loss_last": [0.1, 0.2, 0.1]}
+    holds, evidence = R.clipping_verdict(m)
+    assert holds is False and "<= margin" in evidence
+    # fewer than 3 seeds (the tiny preset): not measured, no crash
+    m = {k: v[:2] if isinstance(v, list) else v for k, v in holding_metrics().items()}
+    holds, evidence = R.clipping_verdict(m)
+    assert holds is False and evidence.startswith("not measured: needs >= 3 training seeds")
 
 
 def test_plots_write_their_png(tmp_path) -> None:
@@ -105,8 +130,8 @@ def test_plots_write_their_png(tmp_path) -> None:
         R.plot_clipping(
             tmp_path / "clipping.png",
             {
-                "clipped": {"loss": [0.5, 0.3, 0.2], "grad_norm": [5.0, 3.0, 2.0]},
-                "unclipped": {"loss": [0.5, float("inf")], "grad_norm": [5.0, float("nan")]},
+                "clipped": [{"loss": [0.5, 0.3, 0.2], "grad_norm": [5.0, 3.0, 2.0]}] * 2,
+                "unclipped": [{"loss": [0.5, float("inf")], "grad_norm": [5.0, float("nan")]}],
             },
         ),
         R.plot_orthogonal(

@@ -15,9 +15,10 @@ inputs):
 3. ``clipping`` (Pascanu et al. 2013, Alg. 1): a tanh RNN initialised at a large
    spectral radius is trained with plain SGD on the adding problem, once with the
    gradient norm clipped (:func:`replearn.sequence.rnn.clip_grad_norm`) and once
-   without, from the same initial weights and batches. The loss curves are compared:
-   the first and last 10% of the steps, and whether any loss was non-finite (the
-   unclipped run stops at its first non-finite loss).
+   without, from the same initial weights and batches, for each of ``clip_seeds``
+   training seeds (``seed, seed + 1, ...``: initial weights and data). The loss curves
+   are compared: the first and last 10% of the steps, and whether any loss was
+   non-finite (the unclipped run stops at its first non-finite loss).
 4. ``orthogonal``: orthogonal ``W_hh`` (Saxe et al. 2014, arXiv:1312.6120) vs a Gaussian
    ``N(0, 1/H)`` of the same scale (both keep ``E||W v||^2 = ||v||^2``), tanh RNN with
    small inputs (near its linear regime, so that the matrix and not saturation decides);
@@ -30,7 +31,7 @@ inputs):
 Writes ``gradient_norms.png``, ``clipping.png`` and ``orthogonal_vs_gaussian.png``. The claims'
 verdicts and the plots are in :mod:`replearn.experiments.sequence.rnn_gradients_report`.
 
-replearn run rnn-gradients                  # 53 s on 2 cores under heavy load
+replearn run rnn-gradients                  # 24 s CPU, 40 s wall, one thread, load 3.4-4.0
 replearn run rnn-gradients --preset quick
 """
 
@@ -84,6 +85,8 @@ class Config:
         clip_steps: SGD updates of each clipping run.
         clip_seq_len: length of the adding-problem sequences.
         clip_batch_size: adding-problem examples per update.
+        clip_seeds: training seeds of the clipping comparison (each: one clipped and one
+            unclipped run from the same initial weights and batches).
         ortho_seq_len: unrolled steps of claim ``orthogonal``.
         ortho_input_scale: standard deviation of its inputs (small: near-linear tanh).
         n_inits: random initialisations compared in claim ``orthogonal``.
@@ -103,6 +106,7 @@ class Config:
     clip_steps: int = 400
     clip_seq_len: int = 50
     clip_batch_size: int = 32
+    clip_seeds: int = 5
     ortho_seq_len: int = 400
     ortho_input_scale: float = 0.1
     n_inits: int = 8
@@ -115,18 +119,21 @@ class Config:
             raise ValueError("explode_radius must be > 1 and clip_radius > 0")
         if min(self.seq_len, self.ortho_seq_len, self.clip_steps, self.n_inits) < 2:
             raise ValueError("seq_len, ortho_seq_len, clip_steps and n_inits must be >= 2")
+        if self.clip_seeds < 1:
+            raise ValueError(f"clip_seeds must be >= 1, got {self.clip_seeds}")
 
 
 def tiny() -> Config:
-    """Seconds: short sequences, a few clipping steps, two initialisations."""
+    """Seconds: short sequences, a few clipping steps, two initialisations and seeds."""
     return Config(
-        hidden_size=16, seq_len=30, clip_steps=20, clip_seq_len=20, ortho_seq_len=60, n_inits=2
-    )
+        hidden_size=16, seq_len=30, clip_steps=20, clip_seq_len=20, ortho_seq_len=60, n_inits=2,
+        clip_seeds=2,
+    )  # fmt: skip
 
 
 def quick() -> Config:
-    """Seconds: fewer clipping steps and initialisations (a smoke check)."""
-    return Config(clip_steps=60, n_inits=4)
+    """Seconds: fewer clipping steps, initialisations and seeds (a smoke check)."""
+    return Config(clip_steps=40, n_inits=4, clip_seeds=3)
 
 
 def gaussian_recurrent(hidden: int, generator: torch.Generator) -> Tensor:
@@ -219,7 +226,7 @@ def train_adding(cfg: Config, *, clip: bool, seed: int, ctx: RunContext) -> dict
     order = torch.arange(len(data.y)).view(cfg.clip_steps, cfg.clip_batch_size)
     engine = EngineConfig(max_steps=cfg.clip_steps, batch_size=cfg.clip_batch_size,
                           log_every=10, checkpoint_every=0, progress=False)  # fmt: skip
-    with ctx.child("clipped" if clip else "unclipped", seed=seed) as sub:
+    with ctx.child(f"{'clipped' if clip else 'unclipped'}_s{seed}", seed=seed) as sub:
         fit(task, opt, FixedBatches(order), cfg=engine, ctx=sub, callbacks=[_ClipAndMeasure(task)])
     return {"loss": task.losses, "grad_norm": task.grad_norms}
 
@@ -285,25 +292,27 @@ def run(cfg: Config, ctx: RunContext) -> Result:
             curves[f"{nl}, rho={cfg.explode_radius}"] = p["log_profile"]
             metrics[f"{nl}_explode_slope"] = p["slope"]
             metrics[f"{nl}_explode_log10_ratio"] = p["log10_ratio"]
+        seeds = [ctx.seed + i for i in range(cfg.clip_seeds)]
         runs = {
-            "clipped": train_adding(cfg, clip=True, seed=ctx.seed, ctx=ctx),
-            "unclipped": train_adding(cfg, clip=False, seed=ctx.seed, ctx=ctx),
+            name: [train_adding(cfg, clip=name == "clipped", seed=s, ctx=ctx) for s in seeds]
+            for name in ("clipped", "unclipped")
         }
         ortho = orthogonal_vs_gaussian(cfg, ctx.seed)
-    for name, r in runs.items():
-        metrics[f"{name}_steps"] = len(r["loss"])
-        metrics[f"{name}_finite"] = all(math.isfinite(v) for v in r["loss"])
-        metrics[f"{name}_loss_first"] = head_mean(r["loss"])
-        metrics[f"{name}_loss_last"] = tail_mean(r["loss"])
-        metrics[f"{name}_max_grad_norm"] = max(r["grad_norm"])
+    metrics["clip_seeds"] = seeds
+    for name, per_seed in runs.items():  # one entry per training seed
+        metrics[f"{name}_steps"] = [len(r["loss"]) for r in per_seed]
+        metrics[f"{name}_finite"] = [all(math.isfinite(v) for v in r["loss"]) for r in per_seed]
+        metrics[f"{name}_loss_first"] = [head_mean(r["loss"]) for r in per_seed]
+        metrics[f"{name}_loss_last"] = [tail_mean(r["loss"]) for r in per_seed]
+        metrics[f"{name}_max_grad_norm"] = [max(r["grad_norm"]) for r in per_seed]
     for name in ("orthogonal", "gaussian"):
         metrics[f"{name}_distances"] = ortho[name]
         metrics[f"{name}_median_distance"] = statistics.median(ortho[name])
         metrics[f"{name}_linear_slope"] = statistics.mean(ortho["linear_slope"][name])
         metrics[f"{name}_linear_max_log10_drift"] = max(ortho["linear_drift"][name])
         metrics[f"{name}_linear_min_log10_drift"] = min(ortho["linear_drift"][name])
-    unclipped = runs["unclipped"]["loss"]
-    for step, a in enumerate(runs["clipped"]["loss"]):
+    unclipped = runs["unclipped"][0]["loss"]  # the logged curves: the first seed's
+    for step, a in enumerate(runs["clipped"][0]["loss"]):
         row = {"clipped_loss": a}
         if step < len(unclipped) and math.isfinite(unclipped[step]):
             row["unclipped_loss"] = unclipped[step]
