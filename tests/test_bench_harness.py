@@ -292,3 +292,25 @@ def test_add_throughput_reads_the_medians():
     assert result.extra["throughput_ratio"] == pytest.approx(rate["replearn"] / rate["peer"])
     assert result.extra["throughput_ratio"] == pytest.approx(2.0)
     assert "images/s" in result.notes and "x** (claim: >= 1.0x)" in result.notes
+
+
+def test_committed_results_verdicts_read_their_intervals() -> None:
+    """No committed benchmark result says ``holds`` (or anything else) that its stored 95%
+    interval does not give: every verdict equals :func:`judge_ratio` of its own interval."""
+    results = sorted((HARNESS_PATH.parent / "results").glob("*.json"))
+    checked = 0
+    for path in results:
+        data = json.loads(path.read_text(encoding="utf-8"))
+        runs = [data] if "summary" in data else list(data.get("layers", {}).values())
+        for run in runs:
+            settings = run["settings"]
+            threshold = settings.get("threshold")
+            for name, row in run["summary"].items():
+                if row.get("verdict") is None:
+                    continue
+                assert threshold is not None, (path.name, name)
+                parity = settings.get("check") == "parity"
+                expected = harness.judge_ratio(row["paired_ratio_ci95"], threshold, parity=parity)
+                assert row["verdict"] == expected, (path.name, name, row["paired_ratio_ci95"])
+                checked += 1
+    assert checked >= 30  # the GPT/BERT/ViT, CNN, RNN, optimizer, ... results
