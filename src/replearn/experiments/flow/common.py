@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import contextlib
-import time
 from collections.abc import Callable, Iterator
 from typing import Any
 
@@ -103,18 +102,6 @@ def mean_nll(task: FlowNLLTask, x: Tensor, batch_size: int = 2048) -> float:
         total = sum(float(task.nll(c).sum()) for c in x.split(batch_size))
     task.train(was)
     return total / len(x)
-
-
-def median_time(fn: Callable[[], object], repeats: int) -> float:
-    """Median wall time of ``fn`` over ``repeats`` calls (after one untimed call)."""
-    fn()
-    times = []
-    for _ in range(repeats):
-        t0 = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - t0)
-    times.sort()
-    return times[len(times) // 2]
 
 
 def auroc(scores_in: Tensor, scores_out: Tensor) -> float:

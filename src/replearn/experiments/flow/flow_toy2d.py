@@ -13,7 +13,12 @@ Measured claims (all with the trained model or at the model's size):
 2. log-determinants of composed flows add: the sum of the layers' log-determinants
    equals the model's and the log|det| of the autograd Jacobian of the whole model;
 3. a coupling layer's determinant is cheap: the layer's pass (which gives its
-   log-determinant) against the full Jacobian and ``slogdet`` at growing dimension D;
+   log-determinant) against the full Jacobian and ``slogdet`` at growing dimension D, every
+   contender timed once per round in the same rounds (order reversed each round,
+   :func:`~replearn.experiments.stats.time_rounds`); the verdict reads 95% sign-test
+   intervals: the paired ratio's at the largest D must lie at or above 10, and for each
+   pair of adjacent dimensions the interval of the median per-round growth of the
+   advantage (ratio at the larger D over ratio at the smaller) must lie above 1;
 4. i-ResNet's fixed-point inverse converges when Lip(g) < 1 and fails beyond: a random
    residual function rescaled so that its measured Lipschitz constant (the largest
    spectral norm of its Jacobian over the data) takes given values.
@@ -25,6 +30,8 @@ Writes ``density.png`` (data, model density, model samples), ``coupling_cost.png
 from __future__ import annotations
 
 import copy
+import itertools
+import statistics
 from dataclasses import dataclass, field
 from functools import partial
 from typing import Any, Literal
@@ -43,8 +50,8 @@ from replearn.experiments.flow.common import (
     build_flow,
     exact_log_dets,
     mean_nll,
-    median_time,
 )
+from replearn.experiments.stats import median_interval, time_ratio, time_rounds
 from replearn.flow import FlowChain
 from replearn.flow.coupling import AffineCoupling, half_mask, mlp_conditioner
 from replearn.flow.iresnet import LipschitzMLP, fixed_point_inverse
@@ -71,7 +78,9 @@ class Config:
         grid_half_width: the grid of the integral is [-w, w]^2.
         grid_n: grid points per axis.
         timing_dims: dimensions D of the coupling-cost measurement.
-        timing_repeats: timed calls per measurement (median).
+        timing_rounds: timed rounds of the coupling-cost measurement (each times every
+            contender once; >= 6 for a 95% interval).
+        timing_warmup: untimed rounds before them.
         lip_values: measured Lipschitz constants of g in the inverse measurement.
         lip_points: test points inverted per Lipschitz constant.
         engine: training-loop settings.
@@ -90,7 +99,8 @@ class Config:
     grid_half_width: float = 10.0
     grid_n: int = 501
     timing_dims: tuple[int, ...] = (4, 16, 64, 256)
-    timing_repeats: int = 7
+    timing_rounds: int = 20
+    timing_warmup: int = 2
     lip_values: tuple[float, ...] = (0.5, 0.9, 0.99, 1.5, 3.0)
     lip_points: int = 1000
     engine: EngineConfig = field(default_factory=lambda: _engine(3000))
@@ -114,7 +124,8 @@ def tiny() -> Config:
         planar_layers=4,
         grid_n=41,
         timing_dims=(4, 8),
-        timing_repeats=1,
+        timing_rounds=1,
+        timing_warmup=0,
         lip_values=(0.5, 3.0),
         lip_points=64,
         engine=_engine(30),
@@ -122,8 +133,9 @@ def tiny() -> Config:
 
 
 def quick() -> Config:
-    """Seconds: 50 steps of the default model, 2 timing repeats, a coarser grid (a smoke check)."""
-    return Config(n_train=2000, n_test=1000, grid_n=151, timing_repeats=2, engine=_engine(50))
+    """Seconds: 50 steps of the default model, 6 timing rounds, a coarser grid (a smoke check)."""
+    return Config(n_train=2000, n_test=1000, grid_n=151, timing_rounds=6, timing_warmup=1,
+                  engine=_engine(50))  # fmt: skip
 
 
 @torch.no_grad()
@@ -159,10 +171,20 @@ def log_det_additivity(flow: Any, x: torch.Tensor) -> dict[str, float]:
     }
 
 
-def coupling_cost(dims: tuple[int, ...], hidden: int, repeats: int) -> dict[str, list[float]]:
-    """Time of a coupling layer's pass (log-det included) vs its full Jacobian + slogdet."""
+def coupling_cost(
+    dims: tuple[int, ...], hidden: int, rounds: int, warmup: int = 2
+) -> dict[str, Any]:
+    """A coupling layer's pass (log-det included) vs its full Jacobian + slogdet, timed.
+
+    Every (method, D) contender runs once per round, all in the same rounds
+    (:func:`~replearn.experiments.stats.time_rounds`), on 32 examples. Returns the metrics
+    :func:`_verdict_cost` reads: ``timing_dims``, median seconds ``coupling_s`` and
+    ``full_jacobian_s``, ``cost_ratios`` (:class:`~replearn.experiments.stats.TimeRatio`
+    dicts of Jacobian / coupling per D) and ``advantage_growth`` (median per-round growth of
+    that ratio from each D to the next, with its 95% interval).
+    """
     gen = torch.Generator().manual_seed(0)
-    out: dict[str, list[float]] = {"dims": [], "coupling_s": [], "full_jacobian_s": []}
+    fns: dict[str, Any] = {}
     for d in dims:
         torch.manual_seed(0)
         layer = AffineCoupling(half_mask(d), mlp_conditioner(d, hidden), zero_init=False).eval()
@@ -178,10 +200,32 @@ def coupling_cost(dims: tuple[int, ...], hidden: int, repeats: int) -> dict[str,
                 return torch.linalg.slogdet(jac)[1]
 
         torch.testing.assert_close(by_coupling(), by_jacobian(), rtol=1e-3, atol=1e-3)
-        out["dims"].append(d)
-        out["coupling_s"].append(median_time(by_coupling, repeats))
-        out["full_jacobian_s"].append(median_time(by_jacobian, repeats))
-    return out
+        fns[f"coupling@D{d}"], fns[f"jacobian@D{d}"] = by_coupling, by_jacobian
+    times = time_rounds(fns, rounds=rounds, warmup=warmup)
+    return cost_metrics(dims, times)
+
+
+def cost_metrics(dims: tuple[int, ...], times: dict[str, list[float]]) -> dict[str, Any]:
+    """:func:`coupling_cost`'s metrics from the per-round seconds of each contender."""
+    ratios = [time_ratio(times, f"jacobian@D{d}", f"coupling@D{d}") for d in dims]
+    per_round = [
+        [j / c for j, c in zip(times[f"jacobian@D{d}"], times[f"coupling@D{d}"], strict=True)]
+        for d in dims
+    ]
+    growth = []
+    for small, large in itertools.pairwise(per_round):
+        g = [b / a for a, b in zip(small, large, strict=True)]
+        ci = median_interval(g)
+        lo, hi = ci if ci is not None else (None, None)
+        growth.append({"median": statistics.median(g), "lo": lo, "hi": hi})
+    return {
+        "timing_dims": list(dims),
+        "timing_rounds": len(per_round[0]),
+        "coupling_s": [r.t_b for r in ratios],
+        "full_jacobian_s": [r.t_a for r in ratios],
+        "cost_ratios": [r.as_dict() for r in ratios],
+        "advantage_growth": growth,
+    }
 
 
 def inverse_vs_lipschitz(points: torch.Tensor, lips: tuple[float, ...]) -> dict[str, list[float]]:
@@ -251,11 +295,28 @@ def _verdict_additivity(m: dict[str, Any]) -> tuple[bool, str]:
     )
 
 
+def _ci(lo: float | None, hi: float | None, fmt: str = ".3g") -> str:
+    return "no 95% interval" if lo is None else f"95% interval {lo:{fmt}}-{hi:{fmt}}"
+
+
 def _verdict_cost(m: dict[str, Any]) -> tuple[bool, str]:
-    ratios = [j / c for j, c in zip(m["full_jacobian_s"], m["coupling_s"], strict=True)]
-    holds = ratios[-1] >= 10 and ratios[-1] > ratios[0]
-    cells = ", ".join(f"D={d}: {r:.1f}x" for d, r in zip(m["timing_dims"], ratios, strict=True))
-    return holds, f"full Jacobian + slogdet / coupling pass (median times): {cells}"
+    ratios, growth, dims = m["cost_ratios"], m["advantage_growth"], m["timing_dims"]
+    last = ratios[-1]
+    big = last["lo"] is not None and last["lo"] >= 10
+    grows = all(g["lo"] is not None and g["lo"] > 1 for g in growth)
+    cells = ", ".join(
+        f"D={d}: {r['ratio']:.3g}x ({_ci(r['lo'], r['hi'])})"
+        for d, r in zip(dims, ratios, strict=True)
+    )
+    steps = ", ".join(
+        f"D={a}->{b}: x{g['median']:.3g} ({_ci(g['lo'], g['hi'])})"
+        for a, b, g in zip(dims, dims[1:], growth, strict=False)
+    )
+    return big and grows, (
+        f"full Jacobian + slogdet / coupling pass, median paired ratio over "
+        f"{m['timing_rounds']} rounds: {cells}; growth of that ratio per round: {steps} "
+        f"(rule: interval at D={dims[-1]} >= 10, every growth interval above 1)"
+    )
 
 
 def _verdict_inverse(m: dict[str, Any]) -> tuple[bool, str]:
@@ -284,7 +345,9 @@ CLAIMS = (
     Claim(
         "coupling-determinant-cheap",
         "A coupling layer's determinant is cheap: at the largest D its pass is >= 10x faster "
-        "than the full Jacobian + slogdet, and the advantage grows with D.",
+        "than the full Jacobian + slogdet, and the advantage grows with D (95% intervals of "
+        "paired time ratios: at the largest D at or above 10; the ratio's growth between "
+        "every pair of adjacent D above 1).",
         _verdict_cost,
         "coupling_cost.png",
     ),
@@ -342,9 +405,8 @@ def run(cfg: Config, ctx: RunContext) -> Result:
     metrics.update(grid_integral=float(integral), grid_half_width=cfg.grid_half_width)
     metrics.update(log_det_additivity(flow, test[:64]))
     with single_thread():
-        cost = coupling_cost(cfg.timing_dims, cfg.hidden, cfg.timing_repeats)
-    metrics.update(timing_dims=cost["dims"], coupling_s=cost["coupling_s"])
-    metrics["full_jacobian_s"] = cost["full_jacobian_s"]
+        cost = coupling_cost(cfg.timing_dims, cfg.hidden, cfg.timing_rounds, cfg.timing_warmup)
+    metrics.update(cost)
     metrics.update(inverse_vs_lipschitz(test[: cfg.lip_points], cfg.lip_values))
     ctx.log(loop.step, test_nll=metrics["test_nll"], grid_integral=metrics["grid_integral"])
     with torch.no_grad():
@@ -353,7 +415,7 @@ def run(cfg: Config, ctx: RunContext) -> Result:
     plots = [
         _density_plot(ctx.path("density.png"), train[:5000], axis, p, samples, title),
         line_plot(
-            cost["dims"],
+            cost["timing_dims"],
             {
                 "coupling pass": cost["coupling_s"],
                 "full Jacobian + slogdet": cost["full_jacobian_s"],
