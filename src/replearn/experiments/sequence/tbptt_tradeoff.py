@@ -25,11 +25,16 @@ is the clean test of the truncation limit.
 
 Inside a window of ``k`` steps the loss at step ``t`` reaches inputs back to the
 window's start, so lag ``d`` has a gradient path only when ``d < k`` (then ``k - d``
-of the ``k`` positions see it). Cost: the bytes autograd saves for the backward pass
-of one update (:class:`~replearn.experiments.sequence.rnn_common.SavedTensorBytes`)
-and the median wall time of an update (forward + backward + step), measured after
-training with the values of ``k`` interleaved (:func:`time_updates`) so that a change
-of machine load affects them alike.
+of the ``k`` positions see it). Cost (:func:`measure_costs`, a function of the config
+alone, after training): for each ``k`` a fresh model runs the training update itself
+(the TBPTT task's window, backward, clipping, Adam step) on the training stream; the
+bytes autograd saves for the backward pass of one update
+(:class:`~replearn.experiments.sequence.rnn_common.SavedTensorBytes`, exact) and its
+wall time in ``timing_rounds`` paired rounds that run every ``k`` once, the order
+reversing from round to round (:func:`~replearn.experiments.stats.time_rounds`). The
+claim "the time grows with k" holds when, for each pair of adjacent ``k``, the 95%
+interval of the median paired ratio t(k') / t(k) lies above 1
+(:func:`~replearn.experiments.stats.time_ratio`).
 
 Writes ``tbptt_accuracy.png`` (accuracy per lag and truncation) and ``tbptt_cost.png``.
 
@@ -40,7 +45,6 @@ replearn run tbptt-tradeoff --preset quick
 from __future__ import annotations
 
 import statistics
-import time
 from dataclasses import dataclass
 from itertools import pairwise
 from typing import Any
@@ -59,6 +63,7 @@ from replearn.experiments.sequence.rnn_common import (
     StepTimer,
     single_thread,
 )
+from replearn.experiments.stats import TimeRatio, time_ratio, time_rounds
 from replearn.report.plots import CURVE_FIGSIZE, DPI, save_figure
 
 
@@ -79,7 +84,8 @@ class Config:
         learned_accuracy: a lag counts as learned at or above this test accuracy.
         chance_margin: a lag counts as not learned below chance + this margin.
         joint_heads: one model with a head per lag for each ``k`` (else one model per lag).
-        timing_repeats: interleaved repetitions of the update-time measurement.
+        timing_rounds: paired rounds of the update-time measurement (every ``k`` once per
+            round, after two warm-up rounds); a 95% interval needs >= 6.
     """
 
     lags: tuple[int, ...] = (3, 6, 12)
@@ -94,7 +100,7 @@ class Config:
     learned_accuracy: float = 0.9
     chance_margin: float = 0.15
     joint_heads: bool = False
-    timing_repeats: int = 50
+    timing_rounds: int = 50
 
     def __post_init__(self) -> None:
         if not self.lags or min(self.lags) < 1:
@@ -109,13 +115,14 @@ class Config:
 
 def tiny() -> Config:
     """Seconds: two lags, two truncations, few tokens."""
-    return Config(lags=(1, 3), truncations=(2, 4), hidden_size=16, train_tokens=200, test_tokens=50)
+    return Config(lags=(1, 3), truncations=(2, 4), hidden_size=16, train_tokens=200, test_tokens=50,
+                  timing_rounds=3)  # fmt: skip
 
 
 def quick() -> Config:
     """Seconds: lags 3 and 6, truncations 4 and 8, 800 tokens (a smoke check)."""
     return Config(
-        lags=(3, 6), truncations=(4, 8), train_tokens=800, test_tokens=300, timing_repeats=5
+        lags=(3, 6), truncations=(4, 8), train_tokens=800, test_tokens=300, timing_rounds=10
     )
 
 
@@ -163,11 +170,11 @@ class _MeasuredTBPTT(TruncatedBPTTTask):
         return out
 
 
-def train_truncated(
-    cfg: Config, k: int, lags: tuple[int, ...], seed: int, ctx: RunContext
-) -> dict[str, Any]:
-    """Train one GRU with heads for ``lags`` with truncation ``k`` for one pass over the stream,
-    through the engine in a child run; accuracy and costs."""
+def tbptt_task(
+    cfg: Config, k: int, lags: tuple[int, ...], seed: int
+) -> tuple[_MeasuredTBPTT, torch.optim.Adam]:
+    """A fresh GRU with heads for ``lags`` (weights seeded by ``seed``, the same for every
+    ``k``), its TBPTT task with windows of ``k`` over the training stream, and its Adam."""
     gen = torch.Generator().manual_seed(seed)
     x, y = echo_stream(cfg.batch_size, cfg.train_tokens, cfg.num_symbols, lags, gen)
     torch.manual_seed(seed)  # the same initial weights for every k
@@ -184,7 +191,16 @@ def train_truncated(
         return echo_loss(outputs.unflatten(-1, (len(lags), cfg.num_symbols)), targets)
 
     task = _MeasuredTBPTT(model, x.T, y.transpose(0, 1), k1=k, loss_fn=loss_fn)
-    opt = torch.optim.Adam(model.parameters(), lr=cfg.lr)
+    return task, torch.optim.Adam(model.parameters(), lr=cfg.lr)
+
+
+def train_truncated(
+    cfg: Config, k: int, lags: tuple[int, ...], seed: int, ctx: RunContext
+) -> dict[str, Any]:
+    """Train one GRU with heads for ``lags`` with truncation ``k`` for one pass over the stream,
+    through the engine in a child run; accuracy and costs."""
+    task, opt = tbptt_task(cfg, k, lags, seed)
+    model = task.model
     engine = EngineConfig(max_steps=task.updates_per_pass, batch_size=1, log_every=1,
                           checkpoint_every=0, grad_clip_norm=1.0, progress=False)  # fmt: skip
     timer = StepTimer()
@@ -194,6 +210,7 @@ def train_truncated(
     return {
         "accuracy": lag_accuracy(model, cfg, lags, seed + 1),
         "saved_bytes": task.saved_bytes,
+        "train_saved_bytes": task.saved_bytes,
         "train_update_ms": 1e3 * statistics.median(timer.times),
         "updates": loop.step,
         "final_loss": statistics.mean(losses[-max(len(losses) // 10, 1) :]),
@@ -213,37 +230,41 @@ def lag_accuracy(
     return (pred[:, keep] == y[:, keep]).float().mean(dim=(0, 1)).tolist()
 
 
-def time_updates(cfg: Config, seed: int) -> dict[int, float]:
-    """Median wall time (ms) of one update per ``k``, the ``k`` values interleaved.
+def measure_costs(cfg: Config, seed: int) -> dict[str, Any]:
+    """Saved bytes and paired update times per ``k`` (a function of the config alone).
 
-    Every repetition times one update for each ``k`` in turn (forward ``k`` steps from a
-    carried state, backward, Adam step) on the same model, so a change of machine load
-    during the measurement hits every ``k`` alike.
+    For each ``k`` a fresh model (the same initial weights, the heads of the trained models:
+    every lag if ``joint_heads``, else one) and its TBPTT task on the training stream; one
+    update is what the engine runs: the task's window forward, backward, gradient clipping at
+    1, Adam step. :func:`~replearn.experiments.stats.time_rounds` runs every ``k``'s update
+    once per round, in alternating order.
+
+    Returns:
+        ``k{k}_saved_bytes`` (the most bytes autograd saved in one update), ``k{k}_update_ms``
+        (median), ``time_ratios``: :class:`~replearn.experiments.stats.TimeRatio` dicts of each
+        adjacent pair ``t(k') / t(k)``, ``timing_rounds``.
     """
-    gen = torch.Generator().manual_seed(seed)
-    x, y = echo_stream(cfg.batch_size, max(cfg.truncations), cfg.num_symbols, cfg.lags[:1], gen)
-    torch.manual_seed(seed)
-    model = SequenceModel(
-        "gru",
-        input_size=cfg.embed_size,
-        hidden_size=cfg.hidden_size,
-        output_size=cfg.num_symbols,
-        vocab_size=cfg.num_symbols,
-        batch_first=False,
-    )
-    opt = torch.optim.Adam(model.parameters(), lr=cfg.lr)
-    state = torch.zeros(1, cfg.batch_size, cfg.hidden_size)
-    times: dict[int, list[float]] = {k: [] for k in cfg.truncations}
-    for _ in range(cfg.timing_repeats):
-        for k in cfg.truncations:
-            t0 = time.perf_counter()
-            logits, _ = model(x[:, :k].T, state)  # (k, B, K)
-            loss = echo_loss(logits[:, :, None], y[:, :k].transpose(0, 1))
-            opt.zero_grad()
-            loss.backward()
-            opt.step()
-            times[k].append(time.perf_counter() - t0)
-    return {k: 1e3 * statistics.median(v) for k, v in times.items()}
+    lags = cfg.lags if cfg.joint_heads else cfg.lags[:1]
+    tasks = {k: tbptt_task(cfg, k, lags, seed) for k in cfg.truncations}
+
+    def update(k: int) -> None:
+        task, opt = tasks[k]
+        loss, _ = task.training_step()
+        opt.zero_grad()
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(task.parameters(), 1.0)
+        opt.step()
+
+    times = time_rounds({f"k={k}": lambda k=k: update(k) for k in cfg.truncations},
+                        cfg.timing_rounds)  # fmt: skip
+    out: dict[str, Any] = {"timing_rounds": cfg.timing_rounds}
+    for k in cfg.truncations:
+        out[f"k{k}_saved_bytes"] = tasks[k][0].saved_bytes
+        out[f"k{k}_update_ms"] = 1e3 * statistics.median(times[f"k={k}"])
+    out["time_ratios"] = [
+        time_ratio(times, f"k={b}", f"k={a}").as_dict() for a, b in pairwise(cfg.truncations)
+    ]
+    return out
 
 
 def train_all(cfg: Config, k: int, seed: int, ctx: RunContext) -> dict[str, Any]:
@@ -253,7 +274,7 @@ def train_all(cfg: Config, k: int, seed: int, ctx: RunContext) -> dict[str, Any]
     runs = [train_truncated(cfg, k, (d,), seed, ctx) for d in cfg.lags]
     return {
         "accuracy": [r["accuracy"][0] for r in runs],
-        "saved_bytes": max(r["saved_bytes"] for r in runs),
+        "train_saved_bytes": max(r["saved_bytes"] for r in runs),
         "train_update_ms": statistics.median(r["train_update_ms"] for r in runs),
         "updates": runs[0]["updates"],
         "final_loss": statistics.mean(r["final_loss"] for r in runs),
@@ -275,12 +296,12 @@ def _plot_accuracy(path: Any, cfg: Config, res: dict[int, dict[str, Any]]) -> An
     return save_figure(fig, path)
 
 
-def _plot_cost(path: Any, cfg: Config, res: dict[int, dict[str, Any]]) -> Any:
+def _plot_cost(path: Any, cfg: Config, m: dict[str, Any]) -> Any:
     fig, (a1, a2) = plt.subplots(1, 2, figsize=(9.0, 3.6), dpi=DPI)
     ks = list(cfg.truncations)
-    a1.plot(ks, [res[k]["saved_bytes"] / 2**20 for k in ks], marker="o")
+    a1.plot(ks, [m[f"k{k}_saved_bytes"] / 2**20 for k in ks], marker="o")
     a1.set_ylabel("saved for backward per update (MiB)")
-    a2.plot(ks, [res[k]["update_ms"] for k in ks], marker="o")
+    a2.plot(ks, [m[f"k{k}_update_ms"] for k in ks], marker="o")
     a2.set_ylabel("median time per update (ms)")
     for ax in (a1, a2):
         ax.set_xlabel("truncation k")
@@ -324,15 +345,14 @@ def _within(m: dict[str, Any]) -> tuple[bool, str]:
 def _cost(m: dict[str, Any]) -> tuple[bool, str]:
     ks = m["truncations"]
     saved = [m[f"k{k}_saved_bytes"] for k in ks]
-    ms = [m[f"k{k}_update_ms"] for k in ks]
-    # bytes are exact; wall times are noisy on a shared machine: compare the extremes only
-    grows = all(a < b for a, b in pairwise(saved)) and ms[-1] > ms[0]
-    per_k = ", ".join(
-        f"{k}: {s / 2**10:.0f} KiB saved, {t:.2f} ms" for k, s, t in zip(ks, saved, ms, strict=True)
-    )
-    return grows, (
-        f"per update, k = {per_k}; holds if the saved bytes grow with every k and the update "
-        f"time of k={ks[-1]} exceeds that of k={ks[0]}"
+    ratios = [TimeRatio(**d) for d in m["time_ratios"]]
+    memory = all(a < b for a, b in pairwise(saved))  # bytes are exact
+    time = bool(ratios) and all(r.above(1.0) for r in ratios)
+    per_k = ", ".join(f"{k}: {s / 2**10:.0f} KiB" for k, s in zip(ks, saved, strict=True))
+    return memory and time, (
+        f"saved for backward per update, k = {per_k} (grows with every k: {memory}); update "
+        f"time, each k over the one before: {'; '.join(r.evidence() for r in ratios)} (every "
+        f"95% interval above 1: {time})"
     )
 
 
@@ -354,7 +374,9 @@ CLAIMS = (
     ),
     Claim(
         "tbptt-cost-grows-with-truncation",
-        "The memory kept for the backward pass and the time of an update grow with k.",
+        "The memory kept for the backward pass and the time of an update grow with k (bytes "
+        "exact; time: for each adjacent pair of k the 95% interval of the paired time ratio "
+        "lies above 1).",
         _cost,
         "tbptt_cost.png",
     ),
@@ -381,8 +403,7 @@ def run(cfg: Config, ctx: RunContext) -> Result:
                     f"lag{d}_accuracy": a for d, a in zip(cfg.lags, res[k]["accuracy"], strict=True)
                 },
             )
-        for k, ms in time_updates(cfg, ctx.seed).items():
-            res[k]["update_ms"] = ms
+        costs = measure_costs(cfg, ctx.seed)
     metrics: dict[str, Any] = {
         "lags": list(cfg.lags),
         "truncations": list(cfg.truncations),
@@ -393,10 +414,11 @@ def run(cfg: Config, ctx: RunContext) -> Result:
     for k, r in res.items():
         for d, a in zip(cfg.lags, r["accuracy"], strict=True):
             metrics[f"k{k}_lag{d}_accuracy"] = a
-        for key in ("saved_bytes", "update_ms", "train_update_ms", "updates", "final_loss"):
+        for key in ("train_saved_bytes", "train_update_ms", "updates", "final_loss"):
             metrics[f"k{k}_{key}"] = r[key]
+    metrics.update(costs)
     plots = [
         _plot_accuracy(ctx.path("tbptt_accuracy.png"), cfg, res),
-        _plot_cost(ctx.path("tbptt_cost.png"), cfg, res),
+        _plot_cost(ctx.path("tbptt_cost.png"), cfg, metrics),
     ]
     return Result(metrics=metrics, plots=plots)
