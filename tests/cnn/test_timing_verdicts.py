@@ -2,7 +2,8 @@
 
 ``cnn-trains-faster-than-rnn`` needs every CNN / GRU paired time-ratio interval below 1 at
 every length; ``cnn-step-time-linear`` needs both CNNs' slope intervals inside [0.75, 1.25];
-with too few rounds there is no interval and both fail.
+``wavenet-cache-exact-and-faster`` needs float64 logits within 1e-9 and the naive / cached
+speed-up's interval above 1. With too few rounds there is no interval and the verdicts fail.
 """
 
 from __future__ import annotations
@@ -10,7 +11,7 @@ from __future__ import annotations
 import pytest
 import torch
 
-from replearn.experiments.cnn import cnn_parallel
+from replearn.experiments.cnn import cnn_parallel, wavenet_demo
 from replearn.experiments.stats import time_ratio
 
 
@@ -101,3 +102,28 @@ def test_race_times_every_contender_once_per_round(tmp_path) -> None:
     assert set(task.times) == {f"{k}@L{n}" for k in models for n in (8, 16)}
     assert all(len(t) == 2 and min(t) > 0 for t in task.times.values())  # 3 steps - 1 warm-up
     assert all(not torch.equal(before[k], models[k].head.weight) for k in before)  # trained
+
+
+def _wavenet_metrics(speedups: list[float], gap: float = 1e-12) -> dict:
+    cached = [0.1 * (1 + 0.01 * (i % 3)) for i in range(len(speedups))]
+    naive = [s * c for s, c in zip(speedups, cached, strict=True)]
+    r = time_ratio({"naive": naive, "cached": cached}, "naive", "cached")
+    return {
+        "speedup_ratio": r.as_dict(), "cache_max_abs_logit_diff": gap,
+        "cached_naive_agreement": 1.0, "n_generate": 300, "generation_time_s": r.t_b,
+        "naive_generation_time_s": r.t_a, "receptive_field": 128,
+    }  # fmt: skip
+
+
+def test_wavenet_cache_needs_exact_logits_and_a_speedup_interval_above_one() -> None:
+    verdict = _verdict(wavenet_demo.CLAIMS, "wavenet-cache-exact-and-faster")
+    fast = [3.0 + 0.1 * (i % 4) for i in range(15)]
+    holds, evidence = verdict(_wavenet_metrics(fast))
+    assert holds, evidence
+    assert "speed-up naive / cached 3.1" in evidence and "15 paired rounds" in evidence
+    assert not verdict(_wavenet_metrics(fast, gap=1e-6))[0]  # logits differ
+    # the median is above 1 but the interval is not (4 of 15 rounds slower)
+    mixed = [0.9, 1.2, 1.3, 0.8, 1.4, 1.1, 0.95, 1.5, 1.2, 1.3, 0.85, 1.25, 1.1, 1.3, 1.2]
+    assert not verdict(_wavenet_metrics(mixed))[0]
+    holds, evidence = verdict(_wavenet_metrics(fast[:5]))
+    assert not holds and "no 95% interval" in evidence

@@ -10,9 +10,13 @@ on held-out windows, ``ln(levels)`` for a uniform guess). Then, primed with one
 receptive field of a fresh window, it generates ``n_generate`` samples twice with
 the same random draws: with the per-layer queues of Fast WaveNet (Paine et al.
 2016; the queues are filled from the prime in one pass) and naively, re-running
-the network over the last receptive field for every sample. ``cache_speedup`` is
-the ratio of their times. ``cache_max_abs_logit_diff`` compares, in float64, the
-logits of the cached steps with the full forward pass on a held-out window.
+the network over the last receptive field for every sample. Both generations are
+then timed in ``timing_rounds`` paired rounds (one of each per round, the order reversed
+from round to round: :func:`~replearn.experiments.stats.time_rounds`); ``cache_speedup`` is
+the median paired ratio naive / cached and the claim needs its 95% sign-test interval
+above 1 (:func:`~replearn.experiments.stats.time_ratio`). ``cache_max_abs_logit_diff``
+compares, in float64, the logits of the cached steps with the full forward pass on a
+held-out window.
 Everything runs on one intra-op thread on CPU: the tensors are small and a second
 thread only adds synchronisation (no faster on a quiet 2-core machine, much
 slower on a busy one).
@@ -28,7 +32,6 @@ from __future__ import annotations
 
 import copy
 import math
-import time
 from dataclasses import dataclass, field
 from functools import partial
 from typing import Any
@@ -44,6 +47,7 @@ from replearn.engine import EngineConfig, RunContext, Task, fit
 from replearn.engine.context import single_thread
 from replearn.experiments.base import Claim, Result, experiment
 from replearn.experiments.common import count_params, engine_config
+from replearn.experiments.stats import time_ratio, time_rounds
 from replearn.report.plots import DPI, save_figure
 
 _engine = partial(engine_config, batch_size=16, log_every=25)
@@ -68,6 +72,8 @@ class Config:
         lr: Adam learning rate.
         n_generate: samples generated after the prime (cached and naive).
         temperature: sampling temperature.
+        timing_rounds: paired rounds timing the two generations (>= 6 for a 95% interval).
+        timing_warmup: untimed rounds before them.
         engine: training-loop settings.
     """
 
@@ -85,6 +91,8 @@ class Config:
     lr: float = 3e-3
     n_generate: int = 300
     temperature: float = 1.0
+    timing_rounds: int = 15
+    timing_warmup: int = 1
     engine: EngineConfig = field(default_factory=lambda: _engine(600, eval_every=200))
 
     def __post_init__(self) -> None:
@@ -107,13 +115,15 @@ def tiny() -> Config:
         skip_channels=16,
         layers_per_stack=5,
         n_generate=40,
+        timing_rounds=1,
+        timing_warmup=0,
         engine=_engine(10),
     )
 
 
 def quick() -> Config:
-    """Seconds: 128 training windows, 20 steps, 15 generated samples (a smoke check)."""
-    return Config(n_train=128, n_generate=15, engine=_engine(20))
+    """Seconds: 128 training windows, 20 steps, 15 generated samples, 6 timing rounds."""
+    return Config(n_train=128, n_generate=15, timing_rounds=6, engine=_engine(20))
 
 
 def sinusoid_signals(
@@ -149,14 +159,21 @@ class WaveNetTask(Task):
         return loss, {"accuracy": accuracy}
 
 
-def timed_generation(model: WaveNet, prime: Tensor, cfg: Config, seed: int, method: str) -> Any:
-    """(samples, seconds) of ``model.generate`` with a fixed generator seed."""
+def generate(model: WaveNet, prime: Tensor, cfg: Config, seed: int, method: str) -> Tensor:
+    """``cfg.n_generate`` samples of ``model.generate`` with a fixed generator seed."""
     gen = torch.Generator().manual_seed(seed)
-    t0 = time.perf_counter()
-    out = model.generate(
+    return model.generate(
         cfg.n_generate, prime=prime, temperature=cfg.temperature, generator=gen, method=method
     )
-    return out, time.perf_counter() - t0
+
+
+def generation_times(model: WaveNet, prime: Tensor, cfg: Config, seed: int) -> dict[str, Any]:
+    """Seconds of the cached and the naive generation per paired round (``time_rounds``)."""
+    return time_rounds(
+        {m: partial(generate, model, prime, cfg, seed, m) for m in ("cached", "naive")},
+        rounds=cfg.timing_rounds,
+        warmup=cfg.timing_warmup,
+    )
 
 
 def cache_logit_gap(model: WaveNet, x: Tensor) -> float:
@@ -192,18 +209,22 @@ def _plot_times(path: Any, cached: float, naive: float, n: int) -> Any:
     fig, ax = plt.subplots(figsize=(4.5, 3.2), dpi=DPI)
     ax.bar(["cached (Paine)", "naive"], [1e3 * cached / n, 1e3 * naive / n], color=["C0", "C1"])
     ax.set_ylabel("ms per generated sample")
-    ax.set_title(f"generation time, speed-up {naive / cached:.1f}x")
+    ax.set_title(f"generation time (medians), {naive / cached:.1f}x")
     fig.tight_layout()
     return save_figure(fig, path)
 
 
 def _verdict(m: dict[str, Any]) -> tuple[bool, str]:
-    holds = m["cache_max_abs_logit_diff"] < 1e-9 and m["cache_speedup"] > 1.0
-    return holds, (
-        f"max |cached - full| logit {m['cache_max_abs_logit_diff']:.1e} (float64); "
+    r = m["speedup_ratio"]
+    exact = m["cache_max_abs_logit_diff"] < 1e-9
+    faster = r["lo"] is not None and r["lo"] > 1.0
+    ci = "no 95% interval" if r["lo"] is None else f"95% interval {r['lo']:.2f}-{r['hi']:.2f}"
+    return exact and faster, (
+        f"max |cached - full| logit {m['cache_max_abs_logit_diff']:.1e} (float64; rule < 1e-9); "
         f"identical samples {m['cached_naive_agreement']:.3f}; {m['n_generate']} samples in "
-        f"{m['generation_time_s']:.3f} s cached vs {m['naive_generation_time_s']:.3f} s naive: "
-        f"speed-up {m['cache_speedup']:.2f}x (receptive field {m['receptive_field']})"
+        f"{m['generation_time_s']:.3f} s cached vs {m['naive_generation_time_s']:.3f} s naive "
+        f"(medians): speed-up naive / cached {r['ratio']:.2f}x ({ci}, {r['rounds']} paired "
+        f"rounds; rule: interval above 1; receptive field {m['receptive_field']})"
     )
 
 
@@ -213,7 +234,7 @@ CLAIMS = (
         "Fast WaveNet generation (per-layer queues, Paine et al. 2016) gives the same logits "
         "as the full causal forward pass and is faster than naive generation that re-runs "
         "the network over the receptive field for every sample; holds if the float64 logits "
-        "differ by < 1e-9 and the measured speed-up exceeds 1.",
+        "differ by < 1e-9 and the 95% interval of the median paired speed-up lies above 1.",
         _verdict,
         "wavenet_generation_time.png",
     ),
@@ -255,8 +276,9 @@ def run(cfg: Config, ctx: RunContext) -> Result:
     prime = ref[:, :r]  # one receptive field
     with single_thread(), torch.no_grad():
         val_nll = float(autoregressive_nll(model(val), val))
-        cached, t_cached = timed_generation(model, prime, cfg, ctx.seed, "cached")
-        naive, t_naive = timed_generation(model, prime, cfg, ctx.seed, "naive")
+        cached = generate(model, prime, cfg, ctx.seed, "cached")
+        naive = generate(model, prime, cfg, ctx.seed, "naive")
+        speedup = time_ratio(generation_times(model, prime, cfg, ctx.seed), "naive", "cached")
         gap = cache_logit_gap(model, val[:1, : min(cfg.seq_len, 2 * r)])
     real = mu_law_decode(ref[0, r:], cfg.levels)
     out = mu_law_decode(cached[0], cfg.levels)
@@ -266,9 +288,10 @@ def run(cfg: Config, ctx: RunContext) -> Result:
         "uniform_nll_nats": math.log(cfg.levels),
         "receptive_field": r,
         "n_generate": cfg.n_generate,
-        "generation_time_s": t_cached,
-        "naive_generation_time_s": t_naive,
-        "cache_speedup": t_naive / t_cached,
+        "generation_time_s": speedup.t_b,
+        "naive_generation_time_s": speedup.t_a,
+        "cache_speedup": speedup.ratio,
+        "speedup_ratio": speedup.as_dict(),
         "cache_max_abs_logit_diff": gap,
         "cached_naive_agreement": float((cached == naive).float().mean()),
         "continuation_rmse": float((out - real).square().mean().sqrt()),
@@ -282,6 +305,8 @@ def run(cfg: Config, ctx: RunContext) -> Result:
         _plot_generation(
             ctx.path("wavenet_generation.png"), mu_law_decode(prime[0], cfg.levels), real, out
         ),
-        _plot_times(ctx.path("wavenet_generation_time.png"), t_cached, t_naive, cfg.n_generate),
+        _plot_times(
+            ctx.path("wavenet_generation_time.png"), speedup.t_b, speedup.t_a, cfg.n_generate
+        ),
     ]
     return Result(metrics=metrics, model=model, plots=plots)
