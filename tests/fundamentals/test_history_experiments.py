@@ -60,11 +60,12 @@ def test_stop_at_target_waits_for_a_full_window():
 
 
 def test_backprop_cost_measure_is_correct_on_a_tiny_mlp():
-    cfg = backprop_cost.Config(widths=(8, 16), batch=4, repeats=3)
+    cfg = backprop_cost.Config(widths=(8, 16), batch=4, rounds=6, warmup=0)
     r = backprop_cost.measure(cfg, 8, seed=0)
     assert r["manual_rel_error"] < 1e-10
     assert r["weights"] == 256 * 8 + 8 * 8 * 2 + 8 * 10
     assert r["forward_s"] > 0 and r["flop_ratio"] < 2
+    assert r["rounds"] == 6 and r["ratio_lo"] <= r["ratio"] <= r["ratio_hi"]
 
 
 def test_deep_mlp_initializations_and_gradient_profile():
