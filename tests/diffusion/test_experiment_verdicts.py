@@ -40,47 +40,49 @@ def test_d3pm_runs_needs_every_seed_and_one_seed_is_not_measured() -> None:
     assert holds is False and "not measured" in evidence
 
 
-def _toy(mmd_few, mmd_many, t_few, t_many, ddim_all, ddpm) -> dict:
+def _toy(mmd_few, mmd_many, speed, ddim_all, ddpm) -> dict:
+    r, lo, hi = speed  # DDIM 10 over 50 steps: median paired time ratio and its 95% interval
     m = {"n_seeds": len(ddpm), "timesteps": 200, "steps_few": 10, "steps_many": 50,
          "mmd_gaussian": 0.07, "mmd_ddim10_per_seed": mmd_few, "mmd_ddim50_per_seed": mmd_many,
-         "time_ddim10_s_per_seed": t_few, "time_ddim50_s_per_seed": t_many,
          "mmd_ddim200_per_seed": ddim_all, "mmd_ddpm_per_seed": ddpm,
-         "time_ddpm_s": 20.0}  # fmt: skip
+         "steps_time_ratio": {"label_a": "ddim10", "label_b": "ddim50", "ratio": r, "lo": lo,
+                              "hi": hi, "rounds": 15, "t_a": 0.4 * r, "t_b": 0.4}}  # fmt: skip
     for key in [k for k in m if k.endswith("_per_seed")]:
         m[key.removesuffix("_per_seed")] = sum(m[key]) / len(m[key])
     return m
 
 
+FASTER = (0.25, 0.22, 0.28)
+
+
 def test_toy2d_steps_tradeoff_needs_both_quality_and_time() -> None:
     many = [0.0125, 0.0124, 0.0130]
     few = [v + 0.0001 * g for v, g in zip(many, CLEAR, strict=True)]
-    ok = _toy(few, many, [1.6, 1.5, 1.7], [6.4, 6.0, 6.5], many, many)
+    ok = _toy(few, many, FASTER, many, many)
     holds, evidence = ddpm_toy2d._verdict_steps(ok)
-    assert holds and "seconds saved by fewer steps" in evidence
+    assert holds and "MMD² saved by more steps" in evidence and "95% interval" in evidence
     noisy = [v + 0.0001 * g for v, g in zip(many, BETWEEN, strict=True)]
-    assert (
-        ddpm_toy2d._verdict_steps(_toy(noisy, many, [1.6] * 3, [6.4] * 3, many, many))[0] is False
-    )
-    slow = _toy(few, many, [1.6, 9.0, 1.7], [6.4, 6.0, 6.5], many, many)  # one seed slower
-    assert ddpm_toy2d._verdict_steps(slow)[0] is False
+    assert ddpm_toy2d._verdict_steps(_toy(noisy, many, FASTER, many, many))[0] is False
+    crossing = _toy(few, many, (0.9, 0.7, 1.1), many, many)  # time interval crosses 1
+    assert ddpm_toy2d._verdict_steps(crossing)[0] is False
+    holds, evidence = ddpm_toy2d._verdict_steps(_toy(few, many, (0.25, None, None), many, many))
+    assert holds is False and "no 95% interval" in evidence
 
 
 def test_toy2d_same_marginals_is_two_one_sided_tests() -> None:
     ddpm = [0.0120, 0.0125, 0.0130]  # tolerance 0.1 x 0.07 = 0.007
     near = ddpm_toy2d.marginals_comparisons(
-        _toy(ddpm, ddpm, [1] * 3, [2] * 3, [v + 0.001 for v in ddpm], ddpm)
+        _toy(ddpm, ddpm, FASTER, [v + 0.001 for v in ddpm], ddpm)
     )
     assert (
         near is not None and all(c.holds for c in near) and near[0].margin == pytest.approx(-0.007)
     )
-    far = _toy(
-        ddpm, ddpm, [1] * 3, [2] * 3, [v + 0.0065 + 0.001 * i for i, v in enumerate(ddpm)], ddpm
-    )
+    far = _toy(ddpm, ddpm, FASTER, [v + 0.0065 + 0.001 * i for i, v in enumerate(ddpm)], ddpm)
     holds, evidence = ddpm_toy2d._verdict_marginals(far)  # mean 0.0075 above DDPM: outside
     assert holds is False and "tolerance" in evidence
-    one = _toy([0.1], [0.1], [1.0], [2.0], [0.1], [0.1])
+    one = _toy([0.1], [0.1], FASTER, [0.1], [0.1])
     assert (
-        ddpm_toy2d.steps_comparisons(one) is None and ddpm_toy2d.marginals_comparisons(one) is None
+        ddpm_toy2d.steps_comparison(one) is None and ddpm_toy2d.marginals_comparisons(one) is None
     )
 
 

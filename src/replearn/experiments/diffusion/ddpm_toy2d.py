@@ -16,8 +16,13 @@ A second model per seed is trained on 8 Gaussians whose mixture weights are
 ``imbalance`` (normalized): its samples are assigned to the nearest centre and their mode
 frequencies compared with the training weights (data-set bias is inherited).
 
-Comparisons of samplers use :func:`~replearn.experiments.stats.compare_seeds` over >= 3
-seeds (paired by seed; else "not measured"); the other claims are checked for every seed.
+Comparisons of samplers' quality use :func:`~replearn.experiments.stats.compare_seeds` over
+>= 3 seeds (paired by seed; else "not measured"); the other claims are checked for every seed.
+Sampling speed does not depend on the weights: DDIM with few and with many steps is timed on
+the first seed's model in ``timing_rounds`` paired rounds
+(:func:`~replearn.experiments.stats.time_rounds`, the order reversing from round to round),
+and "faster" reads the 95% interval of the median paired time ratio
+(:func:`~replearn.experiments.stats.time_ratio`).
 
 Writes ``samples.png`` (truth, DDPM, DDIM with few steps; seed 0), ``mmd_vs_steps.png``
 and ``imbalance.png``. ``result.json``: ``mmd`` (DDPM, mean over seeds) and
@@ -40,7 +45,15 @@ from replearn.engine import EngineConfig, RunContext, SampleStream, fit, single_
 from replearn.experiments.base import Claim, Result, experiment
 from replearn.experiments.common import engine_config
 from replearn.experiments.diffusion.common import DiffusionTask, timed
-from replearn.experiments.stats import MIN_SEEDS, SeedComparison, compare_seeds, mean_se
+from replearn.experiments.stats import (
+    MIN_SEEDS,
+    SeedComparison,
+    TimeRatio,
+    compare_seeds,
+    mean_se,
+    time_ratio,
+    time_rounds,
+)
 from replearn.metrics.mmd import median_bandwidth, mmd2
 from replearn.report.plots import DPI, line_plot, save_figure
 
@@ -64,6 +77,8 @@ class Config:
         mmd_sigma: RBF bandwidth of the MMD (None: the median heuristic of two true samples).
         ddim_steps: DDIM step counts to compare (each < timesteps; all T steps are added).
         imbalance: mixture weights of the 8 Gaussians of the imbalanced variant (empty: skip).
+        timing_rounds: paired rounds timing DDIM with few vs many steps (after one warm-up
+            round); a 95% interval needs >= 6.
         engine: training-loop settings of every model.
     """
 
@@ -79,6 +94,7 @@ class Config:
     mmd_sigma: float | None = 0.5
     ddim_steps: tuple[int, ...] = (2, 5, 10, 20, 50)
     imbalance: tuple[float, ...] = (1.0, 1.0, 2.0, 2.0, 4.0, 4.0, 8.0, 8.0)
+    timing_rounds: int = 15
     engine: EngineConfig = field(default_factory=lambda: _engine(1500))
 
     def __post_init__(self) -> None:
@@ -95,13 +111,14 @@ def tiny() -> Config:
     """Seconds: T = 50, one seed, 30 steps (smoke tests)."""
     return Config(
         timesteps=50, hidden=32, depth=1, n_seeds=1, n_samples=200, ddim_steps=(5, 10),
-        engine=_engine(30),
+        timing_rounds=2, engine=_engine(30),
     )  # fmt: skip
 
 
 def quick() -> Config:
     """Seconds: three seeds, T = 50, 40 steps each, 200 samples per set (a smoke check)."""
-    return Config(timesteps=50, n_samples=200, ddim_steps=(2, 5, 10, 20), engine=_engine(40))
+    return Config(timesteps=50, n_samples=200, ddim_steps=(2, 5, 10, 20), timing_rounds=6,
+                  engine=_engine(40))  # fmt: skip
 
 
 def imbalanced_eight(weights: torch.Tensor) -> Any:
@@ -152,6 +169,20 @@ def _evaluate(cfg: Config, model: GaussianDiffusion, seed: int) -> dict[str, Any
     return {"metrics": out, "samples": samples, "truth": truth}
 
 
+def time_steps(
+    cfg: Config, model: GaussianDiffusion, few: int, many: int, seed: int
+) -> dict[str, Any]:
+    """:class:`~replearn.experiments.stats.TimeRatio` (as a dict) of DDIM with ``few`` over
+    ``many`` steps, ``n_samples`` points from one fixed x_T, ``cfg.timing_rounds`` paired rounds."""
+    g = torch.Generator().manual_seed(30_000 + seed)
+    x_T = torch.randn(cfg.n_samples, 2, generator=g).to(next(model.parameters()).device)
+    shape = (cfg.n_samples, 2)
+    jobs = {f"ddim{s}": (lambda s=s: model.sample(shape, x_T=x_T, steps=s).cpu())
+            for s in (few, many)}  # fmt: skip
+    return time_ratio(time_rounds(jobs, cfg.timing_rounds, warmup=1), f"ddim{few}",
+                      f"ddim{many}").as_dict()  # fmt: skip
+
+
 def _mode_frequencies(
     model: GaussianDiffusion, centres: torch.Tensor, n: int, seed: int
 ) -> torch.Tensor:
@@ -200,13 +231,12 @@ def _lower(m: dict[str, Any], x: str, y: str, margin: float = 0.0) -> SeedCompar
                          label_x=lx, label_y=ly)  # fmt: skip
 
 
-def steps_comparisons(m: dict[str, Any]) -> tuple[SeedComparison, SeedComparison] | None:
-    """(larger MMD² with few steps, shorter time with few steps); None with < 3 seeds."""
+def steps_comparison(m: dict[str, Any]) -> SeedComparison | None:
+    """Larger MMD² with few steps than with many, over seeds; None with < 3 seeds."""
     few, many = m["steps_few"], m["steps_many"]
     if m["n_seeds"] < MIN_SEEDS:
         return None
-    return (_lower(m, f"mmd_ddim{many}", f"mmd_ddim{few}"),
-            _lower(m, f"time_ddim{few}_s", f"time_ddim{many}_s"))  # fmt: skip
+    return _lower(m, f"mmd_ddim{many}", f"mmd_ddim{few}")
 
 
 def marginals_comparisons(m: dict[str, Any]) -> tuple[SeedComparison, SeedComparison] | None:
@@ -219,16 +249,15 @@ def marginals_comparisons(m: dict[str, Any]) -> tuple[SeedComparison, SeedCompar
 
 def _verdict_steps(m: dict[str, Any]) -> tuple[bool, str]:
     few, many = m["steps_few"], m["steps_many"]
-    cs = steps_comparisons(m)
-    rule = f"not measured: needs >= {MIN_SEEDS} seeds" if cs is None else (
-        f"MMD² saved by more steps: {cs[0].evidence()}; seconds saved by fewer steps: "
-        f"{cs[1].evidence()}"
+    c = steps_comparison(m)
+    speed = TimeRatio(**m["steps_time_ratio"])
+    rule = f"not measured: needs >= {MIN_SEEDS} seeds" if c is None else (
+        f"MMD² saved by more steps: {c.evidence()}"
     )  # fmt: skip
-    return cs is not None and cs[0].holds and cs[1].holds, (
+    return c is not None and c.holds and speed.below(1.0), (
         f"MMD² DDIM {few} steps {m[f'mmd_ddim{few}']:.5f} vs {many} steps "
-        f"{m[f'mmd_ddim{many}']:.5f}; sampling time {m[f'time_ddim{few}_s']:.3f} s vs "
-        f"{m[f'time_ddim{many}_s']:.3f} s (DDPM {m['time_ddpm_s']:.3f} s; means over "
-        f"{m['n_seeds']} seeds); {rule}"
+        f"{m[f'mmd_ddim{many}']:.5f} (means over {m['n_seeds']} seeds); {rule}; sampling time "
+        f"(one model, paired rounds): {speed.evidence()}, interval below 1: {speed.below(1.0)}"
     )
 
 
@@ -264,8 +293,9 @@ CLAIMS = (
           "truth is below a tenth of that of the best Gaussian, for every seed.",
           _verdict_fit, "samples.png"),
     Claim("fewer-steps-tradeoff", "Fewer sampling steps trade quality for speed: deterministic "
-          "DDIM with few steps is faster but has a larger MMD² than with many steps (both "
-          "paired over 3 training seeds, one-sided 95% Student-t lower bounds > 0).",
+          "DDIM with few steps is faster but has a larger MMD² than with many steps (MMD²: "
+          "paired over 3 training seeds, one-sided 95% Student-t lower bound > 0; time: the 95% "
+          "interval of the paired time ratio few / many over interleaved rounds below 1).",
           _verdict_steps, "mmd_vs_steps.png"),
     Claim("ddim-same-marginals", "DDIM's non-Markovian deterministic sampler uses the DDPM "
           "network unchanged (same marginals q(x_t|x_0)): with all T steps it reaches DDPM's "
@@ -315,14 +345,17 @@ def run(cfg: Config, ctx: RunContext) -> Result:
     metrics["mmd"] = metrics["mmd_ddpm"]
     few, many = min(cfg.ddim_steps, key=lambda s: abs(s - 10)), max(cfg.ddim_steps)
     metrics["steps_few"], metrics["steps_many"] = few, many
-    for name, fn in (("steps", steps_comparisons), ("marginals", marginals_comparisons)):
-        cs = fn(metrics)
-        metrics[f"{name}_comparisons"] = None if cs is None else [c.as_dict() for c in cs]
+    c = steps_comparison(metrics)
+    metrics["steps_comparison"] = None if c is None else c.as_dict()
+    cs = marginals_comparisons(metrics)
+    metrics["marginals_comparisons"] = None if cs is None else [x.as_dict() for x in cs]
     if cfg.imbalance:
         metrics["imbalance_tv_train"], metrics["imbalance_tv_uniform"] = tv, tv_u
         metrics["imbalance_freq_seed0"] = [round(float(v), 4) for v in freqs[0]]
         metrics["imbalance_weights"] = [round(float(v), 4) for v in weights / weights.sum()]
     ev, model = first  # type: ignore[misc]
+    with single_thread():
+        metrics["steps_time_ratio"] = time_steps(cfg, model, few, many, ctx.seed)
     steps = [*cfg.ddim_steps, cfg.timesteps]
     plots = [
         _plot_samples(ctx.path("samples.png"), ev["truth"], ev["samples"], few),

@@ -28,10 +28,13 @@ Claims (each over ``seeds``, paired by seed; per-seed numbers in the metrics):
   with random initialization.
 * ``s4-beats-lstm-long``: on the long task S4 (HiPPO) beats the LSTM.
 * ``transformer-beats-rnn-long-range``: on the long task the transformer beats the LSTM, and
-  its training update takes less time (median) than the LSTM's at every measured length, the
-  LSTM's time growing faster with the length (the RNN's L sequential steps vs the
-  transformer's one parallel pass; measured on one CPU thread, which understates the
-  transformer's advantage on parallel hardware).
+  trains faster (the RNN's L sequential steps vs the transformer's one parallel pass), checked
+  on intervals (:func:`time_updates`: every (model, length) update once per round in
+  ``timing_rounds`` paired rounds, :func:`~replearn.experiments.stats.time_rounds`): at every
+  measured length the 95% interval of the median paired ratio t(transformer) / t(LSTM) lies
+  below 1, and the LSTM's time grows faster from the shortest to the longest length (the
+  interval of the per-round ratio of the two growth factors lies above 1). Measured on one CPU
+  thread, which understates the transformer's advantage on parallel hardware.
 
 Writes ``long_range_accuracy.png`` and ``long_range_update_time.png``.
 
@@ -42,7 +45,6 @@ replearn run long-range-models --preset quick
 from __future__ import annotations
 
 import statistics
-import time
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -56,7 +58,13 @@ from replearn.engine.context import single_thread
 from replearn.experiments.base import Claim, Result, experiment
 from replearn.experiments.common import count_params, predict, seeded, train_variant
 from replearn.experiments.sequence.rnn_common import SequenceModel
-from replearn.experiments.stats import compare_seeds
+from replearn.experiments.stats import (
+    TimeRatio,
+    compare_seeds,
+    median_interval,
+    time_ratio,
+    time_rounds,
+)
 from replearn.report.plots import CURVE_FIGSIZE, DPI, save_figure
 from replearn.sequence.ssm.s4_model import S4Model
 from replearn.transformer.gpt import GPT
@@ -80,7 +88,8 @@ class Config:
         seeds: training seeds (>= 3).
         parity_tolerance: GRU ~ LSTM when the difference's 90% interval is inside ±this.
         timing_lengths: lengths at which a training update is timed (LSTM vs transformer).
-        timing_repeats: interleaved repetitions of each timing.
+        timing_rounds: paired timing rounds (every model and length once per round, after one
+            warm-up round); a 95% interval needs >= 6.
         engine: updates and batch of every training run.
     """
 
@@ -98,7 +107,7 @@ class Config:
     seeds: tuple[int, ...] = (0, 1, 2)
     parity_tolerance: float = 0.05
     timing_lengths: tuple[int, ...] = (32, 128, 512)
-    timing_repeats: int = 5
+    timing_rounds: int = 15
     engine: EngineConfig = field(
         default_factory=lambda: EngineConfig(
             max_steps=400, batch_size=32, log_every=50, checkpoint_every=0, progress=False
@@ -118,7 +127,7 @@ def tiny() -> Config:
     """Seconds: lengths 8 and 16, 3 updates, small timing."""
     return Config(
         short_length=8, long_length=16, hidden=8, s4_layers=1, s4_state=4, n_train=64,
-        n_test=32, timing_lengths=(8, 16), timing_repeats=1,
+        n_test=32, timing_lengths=(8, 16), timing_rounds=1,
         engine=EngineConfig(max_steps=3, batch_size=16, log_every=3, checkpoint_every=0,
                             progress=False),
     )  # fmt: skip
@@ -128,7 +137,7 @@ def quick() -> Config:
     """Seconds: lengths 8 and 32, 25 updates (a smoke check)."""
     return Config(
         short_length=8, long_length=32, hidden=16, s4_layers=1, s4_state=8, n_train=1000,
-        n_test=300, timing_lengths=(16, 64), timing_repeats=2,
+        n_test=300, timing_lengths=(16, 64), timing_rounds=6,
         engine=EngineConfig(max_steps=25, batch_size=32, log_every=5, checkpoint_every=0,
                             progress=False),
     )  # fmt: skip
@@ -201,27 +210,51 @@ def train_kind(cfg: Config, kind: str, length: int, seed: int, ctx: RunContext) 
     return float((pred == test.tensors[1]).float().mean())
 
 
-def time_updates(cfg: Config) -> dict[str, list[float]]:
-    """Median ms of one training update (forward, backward, AdamW) per length, LSTM vs GPT;
-    lengths and models interleaved so a change of load hits all alike."""
-    times: dict[str, dict[int, list[float]]] = {
-        kind: {n: [] for n in cfg.timing_lengths} for kind in ("lstm", "transformer")
-    }
-    models = {kind: seeded(lambda kind=kind: build(kind, cfg, max(cfg.timing_lengths)), 0)
-              for kind in times}  # fmt: skip
+def time_updates(cfg: Config) -> dict[str, Any]:
+    """One training update (forward, backward, AdamW) of the LSTM and the GPT at every length.
+
+    Every (model, length) update runs once per round, in ``cfg.timing_rounds`` paired rounds
+    (:func:`~replearn.experiments.stats.time_rounds`, one warm-up round). Returns
+    ``<kind>_update_ms`` (medians per length), ``timing_ratios`` (t(transformer) / t(LSTM) per
+    length, :class:`~replearn.experiments.stats.TimeRatio` dicts) and ``lstm_growth_ratio``:
+    the median over rounds of the LSTM's growth factor t(L_max) / t(L_min) over the
+    transformer's, with its 95% sign-test interval (``lo``/``hi``; None with < 6 rounds).
+    """
+    kinds, ns = ("lstm", "transformer"), cfg.timing_lengths
+    models = {kind: seeded(lambda kind=kind: build(kind, cfg, max(ns)), 0) for kind in kinds}
     opts = {kind: torch.optim.AdamW(m.parameters(), lr=cfg.lr) for kind, m in models.items()}
-    for _ in range(cfg.timing_repeats + 1):  # the first round warms up
-        for n in cfg.timing_lengths:
-            data = delayed_recall(cfg.engine.batch_size, n, cfg.num_symbols, seed=n).tensors
-            for kind, model in models.items():
-                t0 = time.perf_counter()
-                loss = nn.functional.cross_entropy(model(data[0]), data[1])
-                opts[kind].zero_grad()
-                loss.backward()
-                opts[kind].step()
-                times[kind][n].append(time.perf_counter() - t0)
-    return {kind: [1e3 * statistics.median(v[n][1:]) for n in cfg.timing_lengths]
-            for kind, v in times.items()}  # fmt: skip
+    data = {n: delayed_recall(cfg.engine.batch_size, n, cfg.num_symbols, seed=n).tensors
+            for n in ns}  # fmt: skip
+
+    def update(kind: str, n: int) -> None:
+        loss = nn.functional.cross_entropy(models[kind](data[n][0]), data[n][1])
+        opts[kind].zero_grad()
+        loss.backward()
+        opts[kind].step()
+
+    times = time_rounds({f"{kind}_L{n}": lambda kind=kind, n=n: update(kind, n)
+                         for n in ns for kind in kinds}, cfg.timing_rounds, warmup=1)  # fmt: skip
+    out: dict[str, Any] = {
+        f"{kind}_update_ms": [1e3 * statistics.median(times[f"{kind}_L{n}"]) for n in ns]
+        for kind in kinds
+    }
+    out["timing_ratios"] = [
+        time_ratio(times, f"transformer_L{n}", f"lstm_L{n}").as_dict() for n in ns
+    ]
+    lo_n, hi_n = ns[0], ns[-1]
+    growth = [
+        (lh / ll) / (gh / gl)
+        for lh, ll, gh, gl in zip(times[f"lstm_L{hi_n}"], times[f"lstm_L{lo_n}"],
+                                  times[f"transformer_L{hi_n}"], times[f"transformer_L{lo_n}"],
+                                  strict=True)
+    ]  # fmt: skip
+    ci = median_interval(growth)
+    out["lstm_growth_ratio"] = {
+        "ratio": statistics.median(growth), "lo": ci and ci[0], "hi": ci and ci[1],
+        "rounds": len(growth),
+    }  # fmt: skip
+    out["timing_rounds"] = cfg.timing_rounds
+    return out
 
 
 def _acc(m: dict[str, Any], kind: str, task: str) -> list[float]:
@@ -259,17 +292,25 @@ def _beats(x: str, y: str) -> Any:
     return verdict
 
 
+def timing_verdict(m: dict[str, Any]) -> tuple[bool, str]:
+    """The "trains faster" part: every length's interval below 1, the LSTM's growth above 1."""
+    ns, ratios = m["timing_lengths"], [TimeRatio(**d) for d in m["timing_ratios"]]
+    g = m["lstm_growth_ratio"]
+    faster = all(r.below(1.0) for r in ratios)
+    grows = g["lo"] is not None and g["lo"] > 1.0
+    ci = "no 95% interval" if g["lo"] is None else f"95% interval {g['lo']:.3g}-{g['hi']:.3g}"
+    per = "; ".join(f"L={n}: {r.evidence()}" for n, r in zip(ns, ratios, strict=True))
+    return faster and grows, (
+        f"update time, transformer over LSTM: {per} (every interval below 1: {faster}); the "
+        f"LSTM's growth from L={ns[0]} to L={ns[-1]} over the transformer's: "
+        f"x{g['ratio']:.3g} ({ci}, {g['rounds']} rounds; above 1: {grows})"
+    )
+
+
 def _transformer(m: dict[str, Any]) -> tuple[bool, str]:
     acc_ok, acc_ev = _beats("transformer", "lstm")(m)
-    lstm, gpt, ns = m["lstm_update_ms"], m["transformer_update_ms"], m["timing_lengths"]
-    faster = all(g < r for g, r in zip(gpt, lstm, strict=True))
-    growth_lstm, growth_gpt = lstm[-1] / lstm[0], gpt[-1] / gpt[0]
-    per = ", ".join(f"L={n}: {r:.1f} vs {g:.1f} ms" for n, r, g in zip(ns, lstm, gpt, strict=True))
-    ok = acc_ok and faster and growth_gpt < growth_lstm
-    return ok, (
-        f"{acc_ev}; update time LSTM vs transformer {per}; growth from L={ns[0]} to "
-        f"L={ns[-1]}: LSTM x{growth_lstm:.1f}, transformer x{growth_gpt:.1f}"
-    )
+    time_ok, time_ev = timing_verdict(m)
+    return acc_ok and time_ok, f"{acc_ev}; {time_ev}"
 
 
 CLAIMS = (
@@ -283,7 +324,10 @@ CLAIMS = (
     Claim("transformer-beats-rnn-long-range", "At equal width (the transformer's position table "
           "gives it more parameters, in the evidence) a transformer learns a long-range "
           "dependency better than an RNN and trains faster: its update is one parallel pass, "
-          "the RNN's L sequential steps.", _transformer, "long_range_update_time.png"),
+          "the RNN's L sequential steps (time: the 95% interval of the paired ratio "
+          "t(transformer) / t(LSTM) below 1 at every measured length, and the LSTM's growth "
+          "factor over the transformer's above 1).", _transformer,
+          "long_range_update_time.png"),
 )  # fmt: skip
 
 
@@ -341,8 +385,7 @@ def run(cfg: Config, ctx: RunContext) -> Result:
             m[f"{kind}_{task}_accuracy"] = accs
             m[f"{kind}_params"] = count_params(build(kind, cfg, length))
             ctx.log(len(m), **{f"{kind}_{task}_accuracy": statistics.mean(accs)})
-        for kind, ms in time_updates(cfg).items():
-            m[f"{kind}_update_ms"] = ms
+        m.update(time_updates(cfg))
     plots = [_plot_accuracy(ctx.path("long_range_accuracy.png"), m),
              _plot_time(ctx.path("long_range_update_time.png"), m)]  # fmt: skip
     return Result(metrics=m, plots=plots)

@@ -20,8 +20,12 @@ p cannot tell L log L from anything cheaper: the cost claim instead fits a fixed
 c·L log L and a fixed overhead plus c·L^2 (:func:`overhead_fit`) and asks the first to fit
 better. ``mode_max_abs_diff`` checks in float64 that the two modes compute the same outputs.
 Everything runs on one intra-op thread (on a shared 2-core machine a second thread mostly
-waits for its slowest half); the timings are the median of ``timing_repeats`` runs, every
-run timing all (mode, L) pairs in a shuffled order.
+waits for its slowest half). The timings come from ``timing_rounds`` paired rounds, each
+timing every (mode, L) pair once in an order that reverses from round to round
+(:func:`~replearn.experiments.stats.time_rounds`); each part of the verdict reads a 95%
+sign-test interval of a median over rounds (:func:`cost_intervals`): the per-L ratio
+t(convolution) / t(recurrence) (:func:`~replearn.experiments.stats.time_ratio`), the per-round
+fitted exponent of the recurrence, and the per-round difference of the two fits' residuals.
 
 Writes ``s4_mode_time.png`` (time vs L of both modes, log-log, fitted exponents in the legend,
 and a c·L log L reference line).
@@ -33,9 +37,7 @@ replearn run s4-tasks --preset quick        # about a minute
 from __future__ import annotations
 
 import copy
-import random
 import statistics
-import time
 from dataclasses import dataclass, field
 from functools import partial
 from typing import Any, Literal
@@ -49,6 +51,7 @@ from replearn.engine import ClassificationTask, EngineConfig, RunContext, evalua
 from replearn.engine.context import single_thread
 from replearn.experiments.base import Claim, Result, experiment
 from replearn.experiments.common import count_params, engine_config, subset
+from replearn.experiments.stats import TimeRatio, median_interval, time_ratio, time_rounds
 from replearn.report.plots import line_plot
 from replearn.sequence.ssm.continuous import ssm_convolve
 from replearn.sequence.ssm.s4 import S4DKernel, s4d_recurrence
@@ -79,7 +82,8 @@ class Config:
         lengths: sequence lengths L of the timing part.
         timing_channels: H of the timed layer.
         timing_state: N of the timed layer.
-        timing_repeats: timed runs per mode and length (the median is kept).
+        timing_rounds: paired timing rounds (every mode and length once per round, after one
+            warm-up round); a 95% interval needs >= 6.
         engine: training-loop settings.
     """
 
@@ -97,7 +101,7 @@ class Config:
     lengths: tuple[int, ...] = (1024, 2048, 4096, 8192, 16384)
     timing_channels: int = 32
     timing_state: int = 64
-    timing_repeats: int = 3
+    timing_rounds: int = 15
     engine: EngineConfig = field(default_factory=lambda: _engine(400))
 
     def __post_init__(self) -> None:
@@ -105,8 +109,8 @@ class Config:
             raise ValueError(
                 f"need at least two lengths >= 2 to fit an exponent, got {self.lengths}"
             )
-        if self.timing_repeats < 1 or self.n_val < 1 or self.n_test < 1:
-            raise ValueError("timing_repeats, n_val and n_test must be >= 1")
+        if self.timing_rounds < 1 or self.n_val < 1 or self.n_test < 1:
+            raise ValueError("timing_rounds, n_val and n_test must be >= 1")
 
 
 def tiny() -> Config:
@@ -122,7 +126,7 @@ def tiny() -> Config:
         lengths=(64, 128, 256),
         timing_channels=4,
         timing_state=8,
-        timing_repeats=1,
+        timing_rounds=1,
         engine=_engine(6, batch_size=16),
     )
 
@@ -137,6 +141,7 @@ def quick() -> Config:
         d_model=32,
         n_layers=2,
         lengths=(1024, 2048, 4096),
+        timing_rounds=6,
         engine=_engine(60),
     )
 
@@ -158,10 +163,10 @@ def sequential_images(cfg: Config, seed: int) -> tuple[TensorDataset, TensorData
 
 @torch.no_grad()
 def time_modes(cfg: Config, seed: int) -> dict[str, list[float]]:
-    """Median seconds of the convolution and the recurrent mode of one SSM layer, per length.
+    """Seconds of the convolution and the recurrent mode of one SSM layer, per round.
 
-    Every repeat times all (mode, length) pairs in a freshly shuffled order (seeded), so a
-    slow drift of a shared machine spreads over all lengths instead of bending the fit.
+    Keys ``conv_L{L}`` / ``rec_L{L}``: :func:`~replearn.experiments.stats.time_rounds` over
+    every (mode, length) pair, ``cfg.timing_rounds`` rounds after one warm-up round.
     """
     torch.manual_seed(seed)
     kernel = S4DKernel(cfg.timing_channels, d_state=cfg.timing_state)
@@ -175,18 +180,37 @@ def time_modes(cfg: Config, seed: int) -> dict[str, list[float]]:
         dA, dB, C = kernel.discrete()
         return s4d_recurrence(dA, dB, C, inputs[L], D)
 
-    modes = {"convolution": conv, "recurrence": rec}
-    conv(cfg.lengths[0])  # warm-up (allocator, FFT plans)
-    times: dict[tuple[str, int], list[float]] = {(m, L): [] for m in modes for L in cfg.lengths}
-    rng = random.Random(seed)
-    for _ in range(cfg.timing_repeats):
-        order = list(times)
-        rng.shuffle(order)
-        for mode, L in order:
-            t0 = time.perf_counter()
-            modes[mode](L)
-            times[mode, L].append(time.perf_counter() - t0)
-    return {m: [statistics.median(times[m, L]) for L in cfg.lengths] for m in modes}
+    jobs = {f"conv_L{L}": (lambda L=L: conv(L)) for L in cfg.lengths}
+    jobs.update({f"rec_L{L}": (lambda L=L: rec(L)) for L in cfg.lengths})
+    return time_rounds(jobs, cfg.timing_rounds, warmup=1)
+
+
+def _interval(values: list[float]) -> dict[str, Any]:
+    ci = median_interval(values)
+    lo, hi = ci if ci is not None else (None, None)
+    return {"median": statistics.median(values), "lo": lo, "hi": hi, "rounds": len(values)}
+
+
+def cost_intervals(lengths: tuple[int, ...], times: dict[str, list[float]]) -> dict[str, Any]:
+    """The three measured parts of the cost claim, each a median over rounds with its interval.
+
+    ``speed_ratios``: t(convolution) / t(recurrence) per L (:class:`~replearn.experiments.
+    stats.TimeRatio` dicts); ``recurrence_exponent_ci``: the exponent p of each round's
+    recurrence times (:func:`fit_exponent`); ``fit_gap_ci``: each round's relative RMS residual
+    of overhead + c·L^2 minus that of overhead + c·L log L on the convolution times
+    (:func:`overhead_fit`; positive: L log L fits better). ``lo``/``hi`` are the 95%
+    sign-test interval of the median (None with fewer than 6 rounds).
+    """
+    rounds = range(len(times[f"conv_L{lengths[0]}"]))
+    conv = [[times[f"conv_L{L}"][r] for L in lengths] for r in rounds]
+    rec = [[times[f"rec_L{L}"][r] for L in lengths] for r in rounds]
+    gaps = [overhead_fit(lengths, c, "L^2")[2] - overhead_fit(lengths, c, "L log L")[2]
+            for c in conv]  # fmt: skip
+    return {
+        "speed_ratios": [time_ratio(times, f"conv_L{L}", f"rec_L{L}").as_dict() for L in lengths],
+        "recurrence_exponent_ci": _interval([fit_exponent(lengths, t) for t in rec]),
+        "fit_gap_ci": _interval(gaps),
+    }
 
 
 def fit_exponent(lengths: tuple[int, ...], times: list[float]) -> float:
@@ -228,23 +252,30 @@ def mode_gap(model: S4Model, x: torch.Tensor) -> float:
     return gap
 
 
+def _ci(d: dict[str, Any], digits: int = 3) -> str:
+    if d["lo"] is None:
+        return f"{d['median']:.{digits}f} (no 95% interval, {d['rounds']} rounds)"
+    return f"{d['median']:.{digits}f} (95% interval {d['lo']:.{digits}f} to {d['hi']:.{digits}f})"
+
+
 def _verdict_scaling(m: dict[str, Any]) -> tuple[bool, str]:
-    pc, pr = m["conv_exponent"], m["recurrence_exponent"]
-    faster = m["conv_min_speedup"] > 1.0
-    r_nlogn, r_sq = m["conv_fit_rms_l_log_l"], m["conv_fit_rms_l_squared"]
-    holds = r_nlogn < r_sq and 0.8 <= pr <= 1.2 and faster
-    return holds, (
-        f"convolution time fitted as overhead + growth (relative least squares): c·L log L "
-        f"leaves a relative RMS residual of {r_nlogn:.3f} (overhead "
-        f"{1e3 * m['conv_fit_overhead_s']:.1f} ms), c·L^2 {r_sq:.3f} "
-        f"({'L log L fits better' if r_nlogn < r_sq else 'L log L does not fit better'}); "
-        f"time ∝ L^p over L = {m['length_min']}..{m['length_max']}: convolution p = {pc:.2f} "
-        f"(an L log L cost fits p ≈ {m['l_log_l_exponent']:.2f}; below that, fixed overhead "
-        f"dominates, so p alone cannot tell L log L from anything cheaper), recurrence p = "
-        f"{pr:.2f}; "
-        f"at L = {m['length_max']}: convolution {1e3 * m['conv_time_s_at_max']:.1f} ms vs "
-        f"recurrence {1e3 * m['recurrence_time_s_at_max']:.1f} ms; convolution faster by "
-        f"{m['conv_min_speedup']:.1f}x to {m['conv_max_speedup']:.1f}x; modes agree to "
+    gap, p_rec = m["fit_gap_ci"], m["recurrence_exponent_ci"]
+    ratios = [TimeRatio(**d) for d in m["speed_ratios"]]
+    fits = gap["lo"] is not None and gap["lo"] > 0
+    linear = p_rec["lo"] is not None and p_rec["lo"] >= 0.8 and p_rec["hi"] <= 1.2
+    faster = all(r.below(1.0) for r in ratios)
+    slowest = max(ratios, key=lambda r: r.hi if r.hi is not None else r.ratio)
+    return fits and linear and faster, (
+        f"convolution times fitted per round as overhead + growth (relative least squares): "
+        f"RMS residual of c·L^2 minus that of c·L log L {_ci(gap)} (above 0: {fits}; on the "
+        f"median times c·L log L leaves {m['conv_fit_rms_l_log_l']:.3f} with an overhead of "
+        f"{1e3 * m['conv_fit_overhead_s']:.1f} ms, c·L^2 {m['conv_fit_rms_l_squared']:.3f}); "
+        f"recurrence exponent p per round {_ci(p_rec, 2)} (inside [0.8, 1.2]: {linear}); "
+        f"convolution p = {m['conv_exponent']:.2f} on the medians (an L log L cost fits p ≈ "
+        f"{m['l_log_l_exponent']:.2f}; below that, fixed overhead dominates); convolution over "
+        f"recurrence per L, the closest: {slowest.evidence()}; every interval below 1: "
+        f"{faster} (convolution faster by {m['conv_min_speedup']:.1f}x to "
+        f"{m['conv_max_speedup']:.1f}x on the medians); modes agree to "
         f"{m['mode_max_abs_diff']:.1e} (float64)"
     )
 
@@ -266,7 +297,8 @@ CLAIMS = (
         "c·L log L than by a fixed overhead plus c·L^2 (relative least squares; over this range "
         "L log L cannot be told from L, so the check separates it from quadratic cost, "
         "which is what the FFT avoids), the recurrence's fitted exponent of time ∝ L^p is in "
-        "[0.8, 1.2], and the convolution is faster at every L.",
+        "[0.8, 1.2], and the convolution is faster at every L; each part on the 95% interval "
+        "of a median over paired timing rounds.",
         _verdict_scaling,
         "s4_mode_time.png",
     ),
@@ -317,10 +349,11 @@ def run(cfg: Config, ctx: RunContext) -> Result:
         val_metrics = evaluate(task, val, batch_size=256, device=ctx.device, prefix="val_")
     model = model.cpu().eval()
     with single_thread():
-        times = time_modes(cfg, ctx.seed)
+        rounds = time_modes(cfg, ctx.seed)
         gap = mode_gap(model, test.tensors[0][:2, :64])
-    conv, rec = times["convolution"], times["recurrence"]
     lengths = cfg.lengths
+    conv = [statistics.median(rounds[f"conv_L{L}"]) for L in lengths]
+    rec = [statistics.median(rounds[f"rec_L{L}"]) for L in lengths]
     speedups = [r / c for r, c in zip(rec, conv, strict=True)]
     l_log_l = [L * np.log(L) for L in lengths]
     metrics: dict[str, Any] = {
@@ -346,6 +379,8 @@ def run(cfg: Config, ctx: RunContext) -> Result:
         "conv_min_speedup": min(speedups),
         "conv_max_speedup": max(speedups),
         "mode_max_abs_diff": gap,
+        "timing_rounds": cfg.timing_rounds,
+        **cost_intervals(lengths, rounds),
         **{f"conv_time_s_L{L}": t for L, t in zip(lengths, conv, strict=True)},
         **{f"recurrence_time_s_L{L}": t for L, t in zip(lengths, rec, strict=True)},
     }
