@@ -86,11 +86,15 @@ def test_validation_errors():
 
 def test_cost_verdicts_read_the_rows():
     row = {"c_in": 1, "c_out": 2, "h": 4, "positions": 16, "params_ratio": 16.0,
-           "flops_ratio": 1.0, "time_ratio": 1.0, "formula_ok": True}  # fmt: skip
-    assert cnn_cost._verdict_sharing({"sharing": [row]})[0]
+           "flops_ratio": 1.0, "time_ratio": 1.0, "time_lo": 0.9, "time_hi": 1.2,
+           "formula_ok": True}  # fmt: skip
+    holds, evidence = cnn_cost._verdict_sharing({"sharing": [row]})
+    assert holds and "time x1.00 (0.90-1.20)" in evidence
+    # the time is reported, not judged: a slower locally connected layer changes nothing
+    assert cnn_cost._verdict_sharing({"sharing": [{**row, "time_ratio": 9.0}]})[0]
     assert not cnn_cost._verdict_sharing({"sharing": [{**row, "flops_ratio": 1.2}]})[0]
     brow = {"width": 8, "basic_params": 10, "bottleneck_params": 1, "params_ratio": 9.0,
-            "flops_ratio": 17.0, "time_ratio": 1.0}  # fmt: skip
+            "flops_ratio": 17.0, "time_ratio": 1.0, "time_lo": None, "time_hi": None}  # fmt: skip
     assert not cnn_cost._verdict_bottleneck({"bottleneck": [brow], "block_map": 4})[0]
     brow["params_ratio"] = 17.0
     assert cnn_cost._verdict_bottleneck({"bottleneck": [brow], "block_map": 4})[0]

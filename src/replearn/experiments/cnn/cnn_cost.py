@@ -2,8 +2,10 @@ r"""Experiment ``cnn-cost``: what weight sharing and bottleneck blocks save, mea
 
 No training, seconds. Two claims of the course, each stated precisely and measured on
 modules (parameters: ``numel``; FLOPs: ``torch.utils.flop_counter``, a multiply-add = 2,
-for one image; wall-clock of a forward + backward pass, median of ``repeats``, reported
-but not judged: it depends on the kernels and the machine).
+for one image; wall-clock of a forward + backward pass, the two modules of a comparison
+timed in the same ``rounds`` paired rounds, :func:`~replearn.experiments.stats.time_rounds`:
+the median paired time ratio and its 95% interval are reported but not judged, since they
+depend on the kernels and the machine).
 
 1. **Weight sharing saves parameters, not FLOPs.** A 3×3 convolution and a locally
    connected layer of the same shape (:class:`replearn.cnn.locally_connected.LocallyConnected2d`:
@@ -25,8 +27,6 @@ replearn run cnn-cost
 
 from __future__ import annotations
 
-import statistics
-import time
 from dataclasses import dataclass
 from typing import Any
 
@@ -44,6 +44,7 @@ from replearn.engine import RunContext
 from replearn.experiments.base import Claim, Result, experiment
 from replearn.experiments.cnn.common import count_flops
 from replearn.experiments.common import count_params
+from replearn.experiments.stats import TimeRatio, time_ratio, time_rounds
 from replearn.report.plots import DPI, save_figure
 
 
@@ -56,41 +57,49 @@ class Config:
             'same' padding, stride 1, on ``H × H`` maps.
         widths: block widths ``C`` (input = output channels) of the bottleneck comparison.
         block_map: spatial size of the maps the blocks run on.
-        repeats: timed forward + backward passes per module (median reported).
+        rounds: paired rounds timing a forward + backward pass of each module of a pair.
+        warmup: untimed rounds before them.
         batch: images per timed pass.
     """
 
     layers: tuple[tuple[int, int, int], ...] = ((1, 16, 28), (16, 32, 14), (32, 64, 7))
     widths: tuple[int, ...] = (64, 128, 256)
     block_map: int = 14
-    repeats: int = 5
+    rounds: int = 15
+    warmup: int = 1
     batch: int = 8
 
     def __post_init__(self) -> None:
-        if not self.layers or not self.widths or min(self.widths) < 4 or self.repeats < 1:
-            raise ValueError("need layers, widths >= 4 and repeats >= 1")
+        if not self.layers or not self.widths or min(self.widths) < 4 or self.rounds < 1:
+            raise ValueError("need layers, widths >= 4 and rounds >= 1")
 
 
 def tiny() -> Config:
-    """Seconds: one layer pair, one width, one timed pass."""
-    return Config(layers=((1, 4, 8),), widths=(16,), block_map=8, repeats=1, batch=2)
+    """Seconds: one layer pair, one width, one timed round."""
+    return Config(layers=((1, 4, 8),), widths=(16,), block_map=8, rounds=1, warmup=0, batch=2)
 
 
 def quick() -> Config:
-    """The default layers and widths, two timed passes each."""
-    return Config(repeats=2)
+    """The default layers and widths, 6 timed rounds."""
+    return Config(rounds=6)
 
 
-def _time_fwd_bwd(module: nn.Module, x: torch.Tensor, repeats: int) -> float:
-    """Median seconds of one forward + backward pass (after one warm-up pass)."""
-    times = []
-    for i in range(repeats + 1):
+def _time_pair(a: nn.Module, b: nn.Module, x: torch.Tensor, cfg: Config) -> TimeRatio:
+    """Paired time ratio of one forward + backward pass of ``a`` over ``b`` on ``x``."""
+
+    def pass_of(module: nn.Module) -> None:
         module.zero_grad(set_to_none=True)
-        t0 = time.perf_counter()
         module(x).sum().backward()
-        if i:
-            times.append(time.perf_counter() - t0)
-    return statistics.median(times)
+
+    times = time_rounds(
+        {"a": lambda: pass_of(a), "b": lambda: pass_of(b)}, rounds=cfg.rounds, warmup=cfg.warmup
+    )
+    return time_ratio(times, "a", "b")
+
+
+def _ratio_text(r: dict[str, Any]) -> str:
+    ci = "no 95% interval" if r["time_lo"] is None else f"{r['time_lo']:.2f}-{r['time_hi']:.2f}"
+    return f"time x{r['time_ratio']:.2f} ({ci})"
 
 
 def _conv_weights(module: nn.Module) -> int:
@@ -107,13 +116,13 @@ def _verdict_sharing(m: dict[str, Any]) -> tuple[bool, str]:
     formula_ok = all(r["formula_ok"] for r in rows)
     per_layer = "; ".join(
         f"{r['c_in']}->{r['c_out']} @ {r['h']}x{r['h']}: params x{r['params_ratio']:.0f} "
-        f"(M = {r['positions']}), FLOPs x{r['flops_ratio']:.3f}, time x{r['time_ratio']:.2f}"
+        f"(M = {r['positions']}), FLOPs x{r['flops_ratio']:.3f}, {_ratio_text(r)}"
         for r in rows
     )
     return params_ok and flops_ok and formula_ok, (
         f"locally connected / conv per layer: {per_layer}; Eqs. (3)-(4) match the "
         f"measurements: {formula_ok} (rule: params ratio = M exactly, FLOPs ratio within 1% of 1; "
-        "time reported, not judged)"
+        "median paired time ratios with 95% intervals reported, not judged)"
     )
 
 
@@ -122,12 +131,13 @@ def _verdict_bottleneck(m: dict[str, Any]) -> tuple[bool, str]:
     holds = all(r["params_ratio"] > 10 and r["flops_ratio"] > 10 for r in rows)
     per_width = "; ".join(
         f"C = {r['width']}: conv params {r['basic_params']} vs {r['bottleneck_params']} "
-        f"(x{r['params_ratio']:.2f}), FLOPs x{r['flops_ratio']:.2f}, time x{r['time_ratio']:.2f}"
+        f"(x{r['params_ratio']:.2f}), FLOPs x{r['flops_ratio']:.2f}, {_ratio_text(r)}"
         for r in rows
     )
     return holds, (
         f"basic / bottleneck block at equal width on {m['block_map']}x{m['block_map']} maps: "
-        f"{per_width} (predicted 18 / (17/16) = 16.9; rule: both ratios > 10 at every width)"
+        f"{per_width} (predicted 18 / (17/16) = 16.9; rule: both ratios > 10 at every width; "
+        "time reported, not judged)"
     )
 
 
@@ -159,8 +169,7 @@ def _sharing_rows(cfg: Config) -> list[dict[str, Any]]:
         x1, xb = torch.randn(1, c_in, h, h), torch.randn(cfg.batch, c_in, h, h)
         p_conv, p_local = count_params(conv), count_params(local)
         f_conv, f_local = count_flops(conv, x1), count_flops(local, x1)
-        t_conv = _time_fwd_bwd(conv, xb, cfg.repeats)
-        t_local = _time_fwd_bwd(local, xb, cfg.repeats)
+        t = _time_pair(local, conv, xb, cfg)
         positions = h * h
         formula_ok = p_local == locally_connected_params(c_in, c_out, 3, (h, h)) and (
             f_local == locally_connected_flops(c_in, c_out, 3, (h, h))
@@ -171,7 +180,8 @@ def _sharing_rows(cfg: Config) -> list[dict[str, Any]]:
                 "conv_params": p_conv, "local_params": p_local,
                 "conv_flops": f_conv, "local_flops": f_local,
                 "params_ratio": p_local / p_conv, "flops_ratio": f_local / f_conv,
-                "conv_time_s": t_conv, "local_time_s": t_local, "time_ratio": t_local / t_conv,
+                "conv_time_s": t.t_b, "local_time_s": t.t_a, "time_ratio": t.ratio,
+                "time_lo": t.lo, "time_hi": t.hi, "time_rounds": t.rounds,
                 "formula_ok": formula_ok,
             }
         )  # fmt: skip
@@ -186,7 +196,7 @@ def _bottleneck_rows(cfg: Config) -> list[dict[str, Any]]:
         xb = torch.randn(cfg.batch, c, cfg.block_map, cfg.block_map)
         pb, pn = _conv_weights(basic), _conv_weights(bottle)
         fb, fn = count_flops(basic, x1), count_flops(bottle, x1)
-        tb, tn = _time_fwd_bwd(basic, xb, cfg.repeats), _time_fwd_bwd(bottle, xb, cfg.repeats)
+        t = _time_pair(basic, bottle, xb, cfg)
         rows.append(
             {
                 "width": c, "basic_params": pb, "bottleneck_params": pn,
@@ -194,7 +204,8 @@ def _bottleneck_rows(cfg: Config) -> list[dict[str, Any]]:
                 "bottleneck_all_params": count_params(bottle),
                 "basic_flops": fb, "bottleneck_flops": fn,
                 "params_ratio": pb / pn, "flops_ratio": fb / fn,
-                "basic_time_s": tb, "bottleneck_time_s": tn, "time_ratio": tb / tn,
+                "basic_time_s": t.t_a, "bottleneck_time_s": t.t_b, "time_ratio": t.ratio,
+                "time_lo": t.lo, "time_hi": t.hi, "time_rounds": t.rounds,
             }
         )  # fmt: skip
     return rows
