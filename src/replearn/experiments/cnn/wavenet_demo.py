@@ -24,7 +24,7 @@ slower on a busy one).
 Writes ``wavenet_generation.png`` (the real continuation and the generated ones)
 and ``wavenet_generation_time.png``.
 
-replearn run wavenet-demo                     # ~2 min on 2 cores
+replearn run wavenet-demo                     # 80 s CPU (314 s wall at load ~5)
 replearn run wavenet-demo --preset quick      # ~30 s
 """
 
