@@ -59,7 +59,7 @@ def test_fewer_than_three_seeds_is_not_measured() -> None:
     m["exact_match_reverse_seeds"] = m["exact_match_sort_seeds"] = m["exact_match_date_seeds"] = [1]
     for claim in t5_text.CLAIMS:
         holds, evidence = claim.verdict(m)
-        assert not holds and evidence.startswith("not measured: needs >= 3 seeds")
+        assert not holds and evidence.startswith("not measured: needs >= 3 training seeds")
     m = _metrics([0.5] * 3, [0.1] * 3)
     del m["scratch_exact_match_seeds"]
     holds, evidence = _verdict("t5-text-span-corruption-pretraining-helps")(m)

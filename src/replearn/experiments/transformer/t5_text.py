@@ -51,28 +51,30 @@ reverse 0.075 (task loss 0.32).
 
 from __future__ import annotations
 
-import datetime as dt
 import random
-import zlib
 from dataclasses import dataclass
 from typing import Any
 
 import torch
-from torch import Tensor
 
 from replearn.data.text import TinyShakespeare
-from replearn.engine import EngineConfig, RunContext, Stream, Task, fit
+from replearn.engine import EngineConfig, RunContext, Stream, fit
 from replearn.experiments.base import Claim, Result, experiment
-from replearn.experiments.stats import MIN_SEEDS, SeedComparison, compare_seeds
+from replearn.experiments.stats import MIN_SEEDS, SeedComparison, compare_seeds, too_few_seeds
+from replearn.experiments.transformer.t5_text_data import (
+    EOS,
+    MONTHS,
+    PAD,
+    TASKS,
+    Codec,
+    SpanCorruptionStream,
+    TaskStream,
+    TextToTextTask,
+    pad,
+    sample_split,
+    shakespeare_ids,
+)
 from replearn.transformer.t5.model import T5, T5Config
-from replearn.transformer.t5.span_corruption import span_corruption
-from replearn.transformer.tokenizers import CharTokenizer
-
-TASKS = ("reverse", "sort", "date")
-MONTHS = ("January", "February", "March", "April", "May", "June", "July", "August",
-          "September", "October", "November", "December")  # fmt: skip
-PAD, EOS = 0, 1
-N_SENTINELS = 16
 
 
 @dataclass(frozen=True)
@@ -150,122 +152,6 @@ def quick() -> Config:
     return Config(steps=15, pretrain_steps=5, n_test=10)
 
 
-def make_example(task: str, rng: random.Random, max_letters: int = 8) -> tuple[str, str]:
-    """One (input, answer) pair of ``task``, prefix included."""
-    if task == "date":
-        day = dt.date(1950, 1, 1) + dt.timedelta(days=rng.randrange(36525))
-        return f"date: {day.day} {MONTHS[day.month - 1]} {day.year}", day.isoformat()
-    letters = "".join(rng.choice("abcdefghijklmnopqrstuvwxyz")
-                      for _ in range(rng.randint(3, max_letters)))  # fmt: skip
-    return f"{task}: {letters}", letters[::-1] if task == "reverse" else "".join(sorted(letters))
-
-
-def is_test(text: str, inv: int) -> bool:
-    """The held-out examples: CRC-32 of the input in the last 1/inv of the range."""
-    return zlib.crc32(text.encode()) % inv == 0
-
-
-def sample_split(task: str, n: int, *, test: bool, rng: random.Random, cfg: Config):
-    """``n`` examples of ``task`` from the train or the test side of the split."""
-    out = []
-    while len(out) < n:
-        x, y = make_example(task, rng, cfg.max_letters)
-        if is_test(x, cfg.test_fraction_inv) == test:
-            out.append((x, y))
-    return out
-
-
-class Codec:
-    """Characters <-> ids with 0 = pad, 1 = eos, then the characters, then the sentinels."""
-
-    def __init__(self, text: str) -> None:
-        self.chars = CharTokenizer.train(text)
-        self.sentinels = [2 + self.chars.vocab_size + i for i in range(N_SENTINELS)]
-        self.vocab_size = 2 + self.chars.vocab_size + N_SENTINELS
-
-    def encode(self, s: str, eos: bool = True) -> list[int]:
-        return [2 + i for i in self.chars.encode(s)] + ([EOS] if eos else [])
-
-    def decode(self, ids: list[int]) -> str:
-        out = []
-        for i in ids:
-            if i == EOS:
-                break
-            if 2 <= i < 2 + self.chars.vocab_size:
-                out.append(self.chars.decode([i - 2]))
-        return "".join(out)
-
-
-def pad(rows: list[list[int]], value: int) -> Tensor:
-    """Right-pad int lists to one (B, T) int64 tensor."""
-    width = max(len(r) for r in rows)
-    return torch.tensor([r + [value] * (width - len(r)) for r in rows], dtype=torch.long)
-
-
-class TextToTextTask(Task):
-    """T5's cross-entropy on ``(inputs, labels)`` batches (pad masked, labels -100 ignored)."""
-
-    def __init__(self, model: T5) -> None:
-        super().__init__()
-        self.model = model
-
-    def training_step(self, batch: Any) -> tuple[Tensor, dict[str, Tensor]]:
-        x, labels = batch
-        return self.model.loss(x, labels, x != PAD), {}
-
-
-def _python_rng_state(rng: random.Random) -> list[Any]:
-    version, internal, gauss = rng.getstate()
-    return [version, list(internal), gauss]
-
-
-class TaskStream(Stream):
-    """Endless batches mixing the tasks evenly (train side of the split), from a seeded RNG."""
-
-    def __init__(self, cfg: Config, codec: Codec, seed: int) -> None:
-        self.cfg, self.codec, self.rng = cfg, codec, random.Random(seed)
-
-    def next_batch(self) -> tuple[Tensor, Tensor]:
-        per_task, cfg = self.cfg.batch_size // len(self.cfg.tasks), self.cfg
-        ex = [e for t in cfg.tasks
-              for e in sample_split(t, per_task, test=False, rng=self.rng, cfg=cfg)]  # fmt: skip
-        return (
-            pad([self.codec.encode(x) for x, _ in ex], PAD),
-            pad([self.codec.encode(y) for _, y in ex], -100),
-        )
-
-    def state_dict(self) -> dict[str, Any]:
-        return {"rng": _python_rng_state(self.rng)}
-
-    def load_state_dict(self, state: dict[str, Any]) -> None:
-        version, internal, gauss = state["rng"]
-        self.rng.setstate((version, tuple(internal), gauss))
-
-
-class SpanCorruptionStream(Stream):
-    """Endless span-corruption batches of random Tiny Shakespeare windows (then eos)."""
-
-    def __init__(self, cfg: Config, codec: Codec, text_ids: list[int], seed: int) -> None:
-        self.cfg, self.codec, self.text_ids = cfg, codec, text_ids
-        self.gen = torch.Generator().manual_seed(seed)
-
-    def next_batch(self) -> tuple[Tensor, Tensor]:
-        n = self.cfg.pretrain_chars
-        starts = torch.randint(len(self.text_ids) - n, (self.cfg.batch_size,), generator=self.gen)
-        pairs = [
-            span_corruption(self.text_ids[s : s + n], self.codec.sentinels, generator=self.gen)
-            for s in starts.tolist()
-        ]
-        inputs = pad([[*i.tolist(), EOS] for i, _ in pairs], PAD)
-        return inputs, pad([[*t.tolist(), EOS] for _, t in pairs], -100)
-
-    def state_dict(self) -> dict[str, Any]:
-        return {"generator": self.gen.get_state()}
-
-    def load_state_dict(self, state: dict[str, Any]) -> None:
-        self.gen.set_state(state["generator"])
-
-
 def train(
     model: T5, stream: Stream, steps: int, cfg: Config, ctx: RunContext, name: str
 ) -> list[float]:
@@ -310,16 +196,8 @@ def _tail(curve: list[float], n: int = 20) -> float:
     return sum(curve[-n:]) / len(curve[-n:])
 
 
-def shakespeare_ids(codec: Codec, split: str = "train") -> Tensor:
-    """Tiny Shakespeare's ``split`` in the codec's ids (a lookup table from its own ids)."""
-    ds = TinyShakespeare(split, block_size=8)
-    table = torch.tensor([codec.encode(c, eos=False)[0] for c in ds.vocab.itos])
-    return table[ds.data]
-
-
 def _not_measured(m: dict[str, Any]) -> str | None:
-    n = m.get("n_seeds", 1)
-    return None if n >= MIN_SEEDS else f"not measured: needs >= {MIN_SEEDS} seeds, ran {n}"
+    return too_few_seeds(m.get("n_seeds", 1))
 
 
 def _verdict_multitask(m: dict[str, Any]) -> tuple[bool, str]:
