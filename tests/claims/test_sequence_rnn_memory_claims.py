@@ -12,20 +12,21 @@ import pytest
 
 pytestmark = pytest.mark.slow
 
-# claim id -> measured verdict with the default config, seed 0 (2026-11-26, under load)
-# 2026-12-08 (issue 21): the statement now says "one training seed" (a property of one trained
-# model, class d; three seeds would cost ~1 CPU hour); the verdict code is unchanged, so the verdict
-# measured above stands (not re-run).
-MEASURED = {
-    # measured test MSE: T=50: RNN 0.1813, LSTM 0.0010, GRU 0.0003 (baseline 0.167)
-    "gated-rnns-solve-adding-where-rnn-fails": True,
-    # measured at T=100: LSTM 0.0107 (just above the 0.01 bar after 1500 steps), GRU 0.0004,
-    # RNN 0.1591
-    "gated-rnns-solve-long-adding": False,
+# claim id -> measured verdict with the default config, seed 0 (2026-11-26, under load; one seed):
+# T=50: RNN 0.1813, LSTM 0.0010, GRU 0.0003; T=100: LSTM 0.0107, GRU 0.0004, RNN 0.1591.
+# 2026-12-08 (issue 21): the default now trains seeds=(0, 1, 2) per network and length (test set
+# fixed per run), and both claims need their thresholds on every seed. RE-MEASUREMENT PENDING:
+# the 3-seed default (~11 CPU min, estimated from 5-step timings) is being run; until its numbers
+# are written here, the test is skipped rather than pinning a guess.
+MEASURED: dict[str, bool | None] = {
+    "gated-rnns-solve-adding-where-rnn-fails": None,
+    "gated-rnns-solve-long-adding": None,
 }
+PENDING = "not re-measured since the 3-seed change of 2026-12-08 (default ~11 CPU min)"
 
 
-@pytest.mark.timeout(3600)  # six networks: ~20 min on 2 loaded cores, over the default 600 s
+@pytest.mark.skip(reason=PENDING)
+@pytest.mark.timeout(3600)  # 18 networks, over the default 600 s
 def test_claims_verdicts(tmp_path, run_default):
     result, verdicts = run_default("rnn-memory", MEASURED)
     for claim_id, expected in MEASURED.items():

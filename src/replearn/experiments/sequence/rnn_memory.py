@@ -7,18 +7,19 @@ values, read from the output at the last step. Predicting the mean (1) gives a m
 squared error of 1/6 ≈ 0.167, so a network that has not learnt to carry the first
 marked value across ``T/2`` or more steps stays near 0.167.
 
-For every length in ``lengths`` a vanilla tanh RNN, an LSTM and a GRU with the same
-hidden size are trained with the same optimizer (Adam, gradient-norm clipping), the
-same number of steps and the same data order, one sub-run each (``rnn_T50/``,
-``lstm_T50/``, ...); the test MSE on held-out sequences is compared with the 0.167
-baseline. A model *solves* a length when its test MSE is below ``solved_mse`` and
-*fails* it when its MSE stays above half the baseline.
+For every length in ``lengths`` and every training seed in ``seeds`` (initial weights and
+training sequences) a vanilla tanh RNN, an LSTM and a GRU with the same hidden size are
+trained with the same optimizer (Adam, gradient-norm clipping), the same number of steps and
+the same data order, one sub-run each (``rnn_T50_s0/``, ``lstm_T50_s0/``, ...); the test MSE
+on one fixed set of held-out sequences is compared with the 0.167 baseline. A model *solves*
+a length when its test MSE is below ``solved_mse`` and *fails* it when its MSE stays above
+half the baseline; the claims need this on every seed.
 
 Writes ``adding_mse.png`` (test MSE per model and length) and ``adding_curves.png``
 (validation MSE during training).
 
-replearn run rnn-memory                     # lengths 50, 100: 20 min on 2 loaded cores
-replearn run rnn-memory --preset quick      # length 50 only
+replearn run rnn-memory                     # lengths 50, 100, 3 seeds: 18 networks
+replearn run rnn-memory --preset quick      # length 50 only, 3 seeds
 """
 
 from __future__ import annotations
@@ -37,6 +38,7 @@ from replearn.engine import EngineConfig, RunContext, Task, evaluate, fit
 from replearn.experiments.base import Claim, Result, experiment
 from replearn.experiments.common import engine_config
 from replearn.experiments.sequence.rnn_common import SequenceModel, single_thread
+from replearn.experiments.stats import too_few_seeds
 from replearn.report.plots import CURVE_FIGSIZE, DPI, save_figure
 
 BASELINE_MSE = 1.0 / 6.0
@@ -59,6 +61,7 @@ class Config:
         n_test: held-out sequences (validation during training and the final test MSE).
         lr: Adam learning rate.
         solved_mse: a model solves a length below this test MSE.
+        seeds: training seeds (initial weights and training data; the claims need >= 3).
         engine: training-loop settings (each model; gradient-norm clipping at 1).
     """
 
@@ -69,6 +72,7 @@ class Config:
     n_test: int = 1000
     lr: float = 3e-3
     solved_mse: float = 0.01
+    seeds: tuple[int, ...] = (0, 1, 2)
     engine: EngineConfig = field(default_factory=lambda: _engine(1500))
 
     def __post_init__(self) -> None:
@@ -77,15 +81,19 @@ class Config:
         unknown = set(self.kinds) - {"rnn", "lstm", "gru"}
         if unknown or not self.kinds:
             raise ValueError(f"kinds must be among rnn, lstm, gru, got {self.kinds}")
+        if not self.seeds:
+            raise ValueError("need at least one seed")
 
 
 def tiny() -> Config:
-    """Seconds: short sequences, a few steps."""
-    return Config(lengths=(10,), hidden_size=16, n_train=256, n_test=64, engine=_engine(10))
+    """Seconds: short sequences, a few steps, one seed."""
+    return Config(
+        lengths=(10,), hidden_size=16, n_train=256, n_test=64, seeds=(0,), engine=_engine(10)
+    )
 
 
 def quick() -> Config:
-    """Seconds: length 50 only, 40 steps, 1,000 training sequences (a smoke check)."""
+    """Seconds: length 50 only, 40 steps, 1,000 training sequences, 3 seeds (a smoke check)."""
     return Config(lengths=(50,), n_train=1000, n_test=200, engine=_engine(40))
 
 
@@ -102,93 +110,118 @@ class AddingTask(Task):
         return F.mse_loss(out[:, -1], y), {}
 
 
-def train_one(cfg: Config, kind: str, length: int, ctx: RunContext) -> dict[str, Any]:
-    """Train one network on one length in a sub-run; its test MSE and training time."""
-    train = AddingProblem(cfg.n_train, seq_len=length, seed=ctx.seed)
-    test = AddingProblem(cfg.n_test, seq_len=length, seed=ctx.seed + 1)
-    torch.manual_seed(ctx.seed)  # the same initial-weight stream for every model
+def train_one(cfg: Config, kind: str, length: int, seed: int, ctx: RunContext) -> dict[str, Any]:
+    """Train one network on one length from training seed ``seed`` in a sub-run; its test MSE
+    (on the run's fixed test set, drawn from ``10_000 + ctx.seed``) and training time."""
+    train = AddingProblem(cfg.n_train, seq_len=length, seed=seed)
+    test = AddingProblem(cfg.n_test, seq_len=length, seed=10_000 + ctx.seed)
+    torch.manual_seed(seed)  # the same initial-weight stream for every model of this seed
     model = SequenceModel(kind, input_size=2, hidden_size=cfg.hidden_size, output_size=1)  # type: ignore[arg-type]
     task = AddingTask(model)
     opt = torch.optim.Adam(model.parameters(), lr=cfg.lr)
     val = TensorDataset(test.x, test.y)
-    with ctx.child(f"{kind}_T{length}") as sub:
+    with ctx.child(f"{kind}_T{length}_s{seed}", seed=seed) as sub:
         loop = fit(task, opt, TensorDataset(train.x, train.y), cfg=cfg.engine, ctx=sub, val_set=val)
         curve = [(row["step"], row["val_loss"]) for row in loop.history if "val_loss" in row]
     mse = evaluate(task, val, batch_size=500)["val_loss"]
     return {"mse": mse, "time_s": loop.wall_time_s, "curve": curve}
 
 
-def _plot_mse(path: Any, cfg: Config, res: dict[tuple[str, int], dict[str, Any]]) -> Any:
+def _plot_mse(path: Any, cfg: Config, res: dict[tuple[str, int, int], dict[str, Any]]) -> Any:
     fig, ax = plt.subplots(figsize=CURVE_FIGSIZE, dpi=DPI)
     width = 0.8 / len(cfg.kinds)
     for k, kind in enumerate(cfg.kinds):
         xs = [i + (k - (len(cfg.kinds) - 1) / 2) * width for i in range(len(cfg.lengths))]
-        ax.bar(xs, [res[kind, n]["mse"] for n in cfg.lengths], width, label=kind.upper())
+        per = [[res[kind, n, s]["mse"] for s in cfg.seeds] for n in cfg.lengths]
+        ax.bar(xs, [sum(p) / len(p) for p in per], width, label=kind.upper())
+        for x, p in zip(xs, per, strict=True):
+            ax.scatter([x] * len(p), p, c="k", s=6, zorder=3)
     ax.axhline(BASELINE_MSE, color="k", linestyle="--", label="predict the mean (1/6)")
     ax.axhline(cfg.solved_mse, color="0.5", linestyle=":", label=f"solved (< {cfg.solved_mse})")
     ax.set_xticks(range(len(cfg.lengths)), [f"T = {n}" for n in cfg.lengths])
     ax.set_yscale("log")
     ax.set_ylabel("test MSE")
-    ax.set_title(f"adding problem, hidden size {cfg.hidden_size}, {cfg.engine.max_steps} steps")
+    ax.set_title(
+        f"adding problem, hidden {cfg.hidden_size}, {cfg.engine.max_steps} steps "
+        f"(bars: mean, dots: {len(cfg.seeds)} seeds)"
+    )
     ax.legend(fontsize="small", loc="upper center", bbox_to_anchor=(0.5, -0.1), ncol=3)
     fig.tight_layout()
     return save_figure(fig, path)
 
 
-def _plot_curves(path: Any, res: dict[tuple[str, int], dict[str, Any]]) -> Any:
+def _plot_curves(path: Any, res: dict[tuple[str, int, int], dict[str, Any]]) -> Any:
     fig, ax = plt.subplots(figsize=CURVE_FIGSIZE, dpi=DPI)
-    for (kind, n), r in res.items():
-        if r["curve"]:
+    first = min(s for _, _, s in res)
+    for (kind, n, s), r in res.items():
+        if r["curve"] and s == first:
             steps, vals = zip(*r["curve"], strict=True)
             ax.plot(steps, vals, label=f"{kind.upper()} T={n}")
     ax.axhline(BASELINE_MSE, color="k", linestyle="--", linewidth=1)
     ax.set_yscale("log")
     ax.set_xlabel("step")
     ax.set_ylabel("validation MSE")
-    ax.set_title("adding problem: validation MSE during training (dashed: 1/6)")
+    ax.set_title(f"adding problem: validation MSE, seed {first} (dashed: 1/6)")
     ax.legend(fontsize="small")
     fig.tight_layout()
     return save_figure(fig, path)
 
 
+def _seeds(values: list[float]) -> str:
+    return "/".join(f"{v:.4f}" for v in values)
+
+
 def _table(m: dict[str, Any]) -> str:
     return "; ".join(
-        f"T={n}: " + ", ".join(f"{k.upper()} {m[f'{k}_T{n}_test_mse']:.4f}" for k in m["kinds"])
+        f"T={n}: " + ", ".join(f"{k.upper()} {_seeds(m[f'{k}_T{n}_test_mse'])}" for k in m["kinds"])
         for n in m["lengths"]
     )
 
 
 def _missing(m: dict[str, Any]) -> str | None:
     need = {"rnn", "lstm", "gru"} - set(m["kinds"])
-    return f"not measured: kinds lack {sorted(need)}" if need else None
+    if need:
+        return f"not measured: kinds lack {sorted(need)}"
+    return too_few_seeds(len(m["seeds"]))
 
 
-def _gated_beat_vanilla(m: dict[str, Any]) -> tuple[bool, str]:
+def gated_beat_vanilla_verdict(m: dict[str, Any]) -> tuple[bool, str]:
+    """Claim ``gated-rnns-solve-adding-where-rnn-fails``: at some length, on every seed, LSTM
+    and GRU are below ``solved_mse`` while the RNN stays above half the baseline."""
+    head = f"test MSE per seed ({_table(m)}; predicting the mean gives {BASELINE_MSE:.3f})"
     if (why := _missing(m)) is not None:
-        return False, why
+        return False, f"{why}; {head}"
+    solved = m["solved_mse"]
     won = [
         n
         for n in m["lengths"]
-        if m[f"lstm_T{n}_test_mse"] < m["solved_mse"]
-        and m[f"gru_T{n}_test_mse"] < m["solved_mse"]
-        and m[f"rnn_T{n}_test_mse"] > BASELINE_MSE / 2
+        if max(m[f"lstm_T{n}_test_mse"]) < solved
+        and max(m[f"gru_T{n}_test_mse"]) < solved
+        and min(m[f"rnn_T{n}_test_mse"]) > BASELINE_MSE / 2
     ]
     return bool(won), (
-        f"test MSE ({_table(m)}; predicting the mean gives {BASELINE_MSE:.3f}); LSTM and GRU "
-        f"below {m['solved_mse']} while the RNN stays above {BASELINE_MSE / 2:.3f} at "
-        f"T in {won or 'no length'}; one training seed"
+        f"{head}; LSTM and GRU below {solved} while the RNN stays above "
+        f"{BASELINE_MSE / 2:.3f}, on every one of {len(m['seeds'])} seeds, at T in "
+        f"{won or 'no length'}"
     )
 
 
-def _gated_long(m: dict[str, Any]) -> tuple[bool, str]:
+def gated_long_verdict(m: dict[str, Any]) -> tuple[bool, str]:
+    """Claim ``gated-rnns-solve-long-adding``: LSTM and GRU below ``solved_mse`` at the longest
+    length on every seed."""
     if (why := _missing(m)) is not None:
-        return False, why
+        return False, f"{why}; test MSE per seed ({_table(m)})"
     n = max(m["lengths"])
-    ok = {k: m[f"{k}_T{n}_test_mse"] < m["solved_mse"] for k in ("lstm", "gru")}
-    return all(ok.values()), (
-        f"T={n}: LSTM {m[f'lstm_T{n}_test_mse']:.4f}, GRU {m[f'gru_T{n}_test_mse']:.4f}, "
-        f"RNN {m[f'rnn_T{n}_test_mse']:.4f} after {m['steps']} steps (solved below "
-        f"{m['solved_mse']}, baseline {BASELINE_MSE:.3f}); one training seed"
+    head = (
+        f"T={n}, per seed: LSTM {_seeds(m[f'lstm_T{n}_test_mse'])}, GRU "
+        f"{_seeds(m[f'gru_T{n}_test_mse'])}, RNN {_seeds(m[f'rnn_T{n}_test_mse'])} after "
+        f"{m['steps']} steps (solved below {m['solved_mse']}, baseline {BASELINE_MSE:.3f})"
+    )
+    ok = {k: sum(v < m["solved_mse"] for v in m[f"{k}_T{n}_test_mse"]) for k in ("lstm", "gru")}
+    s = len(m["seeds"])
+    return all(v == s for v in ok.values()), (
+        f"{head}; solved on LSTM {ok['lstm']}/{s}, GRU {ok['gru']}/{s} seeds (holds if on every "
+        "seed)"
     )
 
 
@@ -197,14 +230,16 @@ CLAIMS = (
         "gated-rnns-solve-adding-where-rnn-fails",
         "LSTM and GRU solve the adding problem (test MSE far below the 0.167 of predicting "
         "the mean) at a length where a vanilla RNN of the same size, trained the same way, "
-        "stays near the baseline (one training seed per network and length; issue 21).",
-        _gated_beat_vanilla,
+        "stays near the baseline: on every one of >= 3 training seeds, LSTM and GRU below "
+        "solved_mse and the RNN above half the baseline, at one length at least.",
+        gated_beat_vanilla_verdict,
         "adding_mse.png",
     ),
     Claim(
         "gated-rnns-solve-long-adding",
-        "LSTM and GRU also solve the longest length tried (one training seed each).",
-        _gated_long,
+        "LSTM and GRU also solve the longest length tried (test MSE below solved_mse on every "
+        "one of >= 3 training seeds).",
+        gated_long_verdict,
         "adding_mse.png",
     ),
 )
@@ -221,21 +256,25 @@ CLAIMS = (
 )
 def run(cfg: Config, ctx: RunContext) -> Result:
     """Adding problem: vanilla RNN vs LSTM vs GRU at several sequence lengths."""
-    res: dict[tuple[str, int], dict[str, Any]] = {}
+    res: dict[tuple[str, int, int], dict[str, Any]] = {}
     with single_thread():
         for n in cfg.lengths:
             for kind in cfg.kinds:
-                res[kind, n] = train_one(cfg, kind, n, ctx)
+                for s in cfg.seeds:
+                    res[kind, n, s] = train_one(cfg, kind, n, s, ctx)
     metrics: dict[str, Any] = {
         "lengths": list(cfg.lengths),
         "kinds": list(cfg.kinds),
+        "seeds": list(cfg.seeds),
         "solved_mse": cfg.solved_mse,
         "baseline_mse": BASELINE_MSE,
         "steps": cfg.engine.max_steps,
     }
-    for (kind, n), r in res.items():
-        metrics[f"{kind}_T{n}_test_mse"] = r["mse"]
-        metrics[f"{kind}_T{n}_train_time_s"] = round(r["time_s"], 3)
+    for kind in cfg.kinds:  # one entry per seed
+        for n in cfg.lengths:
+            metrics[f"{kind}_T{n}_test_mse"] = [res[kind, n, s]["mse"] for s in cfg.seeds]
+            times = [res[kind, n, s]["time_s"] for s in cfg.seeds]
+            metrics[f"{kind}_T{n}_train_time_s"] = [round(t, 3) for t in times]
     plots = [
         _plot_mse(ctx.path("adding_mse.png"), cfg, res),
         _plot_curves(ctx.path("adding_curves.png"), res),
