@@ -64,6 +64,13 @@ MEASURED = {
     # 30.2/0.0/95.6, without 13.5/12.4/13.0: smaller with the target by -28.95 (SE 28.1;
     # -16.65, +12.4, -82.6), lower bound -111.0 (fails), so the claim fails.
     "dqn-target-network": {"target-network-stabilizes-dqn": False},
+    # first measured 2026-12-08 (fifth session; run started at commit 7170f05):
+    # OMP_NUM_THREADS=1 replearn run dqn-cartpole --no-progress; wall 11 min 13 s, user CPU 475 s,
+    # load 5 -> 7 (other jobs alongside). RL-zoo's CartPole settings, 100,096 environment steps
+    # per seed; greedy evaluation over 100 episodes: 98.2, 168.1, 18.4 (mean 94.9): fails on
+    # every seed (stable-baselines3 with the same settings: 131.6, benchmarks/results/
+    # rl_dqn_cartpole.md). PPO solves it (ppo-cartpole above).
+    "dqn-cartpole": {"dqn-solves-cartpole": False},
 }
 
 
