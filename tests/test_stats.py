@@ -170,3 +170,11 @@ def test_too_few_seeds_reads_not_measured_below_three() -> None:
 
     assert too_few_seeds(1) == "not measured: needs >= 3 training seeds, got 1"
     assert too_few_seeds(3) is None and too_few_seeds(5) is None
+
+
+def test_time_rounds_reads_the_given_clock() -> None:
+    from replearn.experiments.stats import time_rounds
+
+    ticks = iter(range(100))
+    times = time_rounds({"a": lambda: None}, 3, 0, clock=lambda: float(next(ticks)))
+    assert times == {"a": [1.0, 1.0, 1.0]}

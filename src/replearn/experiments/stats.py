@@ -273,14 +273,20 @@ def median_interval(
 
 
 def time_rounds(
-    fns: Mapping[str, Callable[[], object]], rounds: int, warmup: int = 2
+    fns: Mapping[str, Callable[[], object]],
+    rounds: int,
+    warmup: int = 2,
+    *,
+    clock: Callable[[], float] = time.perf_counter,
 ) -> dict[str, list[float]]:
-    """Wall seconds of each ``fn()`` per round, after ``warmup`` untimed rounds.
+    """Seconds of each ``fn()`` per round, after ``warmup`` untimed rounds.
 
     Every round runs every contender once; the order reverses from one round to the next,
     so the machine's drift (another job starting, a frequency change) hits all alike and
     the per-round ratios stay paired. The callables must do their whole work (a backward
-    pass included) before returning.
+    pass included) before returning. ``clock`` is wall time by default; single-threaded
+    cost claims may pass ``time.thread_time`` (CPU time of the calling thread: a busy
+    machine's scheduler waits do not enter it, but work on other threads does not either).
     """
     if rounds < 1 or warmup < 0:
         raise ValueError(f"need rounds >= 1 and warmup >= 0, got {rounds} and {warmup}")
@@ -288,10 +294,10 @@ def time_rounds(
     order = list(fns)
     for r in range(warmup + rounds):
         for k in order if r % 2 else order[::-1]:
-            t0 = time.perf_counter()
+            t0 = clock()
             fns[k]()
             if r >= warmup:
-                times[k].append(time.perf_counter() - t0)
+                times[k].append(clock() - t0)
     return times
 
 
