@@ -1,17 +1,16 @@
 """Claims of ``backprop-cost``, default config, seed 0 (slow).
 
-Measured 2026-12-08 03:08-03:10 UTC after the timing moved to paired wall-clock rounds and
-95% intervals (issue 21): `OMP_NUM_THREADS=1 MKL_NUM_THREADS=1 OMP_WAIT_POLICY=PASSIVE replearn
-run backprop-cost --out /tmp/t1/backprop-cost --no-progress`, 2-core machine shared with other
-jobs, load average 4.4 at the start and 5.0 at the end (above 3); 78 s wall but only 11.5 s CPU:
-the process ran a small fraction of the time, so calls longer than a scheduler slice were
-stretched by waits. Backward/forward ratio, median of 30 paired rounds (95% interval): 1.61
-(1.50-2.20), 1.53 (1.34-25.5), 12.7 (0.07-16.1), 1.04 (0.89-1.56), 1.58 (1.15-1.99) at 25,216
-to 2,369,536 weights (94x); medians of the forward pass 0.36, 0.66, 1.49, 23.4, 65.8 ms (the
-jump from 1.5 to 23 ms for 3.3x the weights is the waits). Intervals leave the band [0.5, 4]
-at two sizes: FAILS. FLOP ratio 1.89; forward+backward slope over the largest sizes 0.93.
-The 2026-12-07 pin (holds: CPU-time minima 1.12-1.73) used CPU time, which such waits do not
-stretch; the shared wall-clock helper cannot tell them from work at this load.
+Measured 2026-12-08 03:27 UTC after the rounds were timed in CPU time of the thread
+(``time_rounds(..., clock=time.thread_time)``, as the experiment's first version measured CPU
+time): `OMP_NUM_THREADS=1 OMP_WAIT_POLICY=PASSIVE replearn run backprop-cost --out
+/tmp/lead/runs/backprop-cost --no-progress`, 11.2 s wall, 8.2 s user CPU, load 4.7 (other jobs
+alongside). Backward/forward ratio, median of 30 paired rounds (95% interval): 1.34 (1.22-1.39),
+1.23 (1.16-1.28), 1.34 (1.31-1.39), 1.46 (1.41-1.49), 1.63 (1.61-1.77) at 25,216 to 2,369,536
+weights (94x); every interval inside [0.5, 4], spread bound 1.52 <= 2.5: HOLDS. FLOP ratio
+1.89; forward+backward slope over the largest sizes 0.92.
+Before (03:08, the same rounds in wall-clock time at load 4.4-5.0): 78 s wall for 11.5 s CPU,
+intervals up to 0.07-16.1 (scheduler waits longer than the calls): fails. The wall-clock
+measurement could not tell waits from work at that load; the thread's CPU time can.
 The hand-written backprop matches autograd at every size.
 """
 
@@ -21,7 +20,7 @@ import pytest
 
 pytestmark = pytest.mark.slow
 
-MEASURED = {"backprop-constant-multiple": False}
+MEASURED = {"backprop-constant-multiple": True}
 
 
 def test_claims_verdicts(tmp_path, run_default):

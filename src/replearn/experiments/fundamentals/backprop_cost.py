@@ -7,9 +7,10 @@ weights (two matrix products per layer against one: a FLOP ratio of about 2).
 
 MLPs ``n_in -> width x depth -> n_out`` of growing ``width`` (weights growing about
 100x from the first to the last) are timed on one CPU thread: the forward pass alone
-and forward + backward (autograd: ``loss.backward()``), wall-clock, once each per round in
-``rounds`` paired rounds (the order reversed from round to round, so that machine load
-affects both alike: :func:`~replearn.experiments.stats.time_rounds`). The backward/forward
+and forward + backward (autograd: ``loss.backward()``), in CPU time of the thread
+(``time.thread_time``: a busy machine's scheduler waits stretch wall-clock calls longer than
+a time slice, not the work), once each per round in ``rounds`` paired rounds (the order
+reversed from round to round: :func:`~replearn.experiments.stats.time_rounds`). The backward/forward
 ratio of a round is ``t_fb / t_f - 1``; its median over the rounds and the 95% sign-test
 interval of that median (:func:`~replearn.experiments.stats.time_ratio`, shifted by 1)
 are judged: every size's interval must lie inside ``band``, and the spread, bounded
@@ -27,6 +28,7 @@ from __future__ import annotations
 
 import itertools
 import statistics
+import time
 from dataclasses import dataclass
 from typing import Any
 
@@ -111,6 +113,7 @@ def measure(cfg: Config, width: int, seed: int) -> dict[str, Any]:
         {"forward": forward, "forward_backward": forward_backward, "manual": manual},
         rounds=cfg.rounds,
         warmup=cfg.warmup,
+        clock=time.thread_time,
     )
     r = time_ratio(times, "forward_backward", "forward")  # backward / forward = r - 1
     shift = {"lo": None, "hi": None} if r.lo is None else {"lo": r.lo - 1, "hi": r.hi - 1}
