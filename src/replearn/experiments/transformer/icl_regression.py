@@ -24,7 +24,7 @@ Claims:
 Writes ``icl_curve.png`` (error vs examples in context, every model and the baselines) and
 ``icl_scale.png`` (query error vs parameters).
 
-replearn run icl-regression
+replearn run icl-regression                 # 110 s CPU, 15 min wall (one thread, load ~6)
 replearn run icl-regression --preset quick
 """
 
