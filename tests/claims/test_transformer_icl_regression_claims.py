@@ -14,7 +14,7 @@ pytestmark = pytest.mark.slow
 # Re-measured 2026-12-08 after issue 21's change of icl-improves-with-scale (every adjacent size
 # step judged by compare_seeds; was: the means falling) (`OMP_NUM_THREADS=1 MKL_NUM_THREADS=1
 # OMP_WAIT_POLICY=PASSIVE replearn run icl-regression`, default config, 15 min 5 s wall, 109.4 s
-# user + 1.0 s sys CPU, load 5.6 -> 5.7; the same numbers as on 2026-12-07).
+# user + 1.0 s sys CPU, load 5.6 -> 5.7; means and 2x32 per-seed errors as on 2026-12-07).
 MEASURED = {
     # d = 2, k = 6, 1500 updates: the 2x32 GPT's query error 0.397 (seeds 0.531, 0.148, 0.510;
     # required <= 0.1 on every seed), least squares 3.8e-14, 3-NN 0.586, averaging 0.507: one
