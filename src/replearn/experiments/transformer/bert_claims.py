@@ -24,7 +24,7 @@ order, dropout; data and held-out masks fixed), judged by
 ALBERT's loss vs 1.10 x BERT's, the student's accuracy vs 0.97 x the teacher's (issue 21; one
 seed before 2026-12-08). (a) and the parameter counts need no training: measured once.
 
-    replearn run bert-claims                    # 27 CPU min (3 seeds, one thread; measured 2026-12-08)
+    replearn run bert-claims                    # 27 CPU min (3 seeds, one thread)
     replearn run bert-claims --preset quick     # about a minute
 """
 
