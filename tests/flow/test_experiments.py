@@ -74,7 +74,7 @@ def test_mixing_verdict_uses_the_student_t_bound() -> None:
     m.update(bpd_reverse=[2.11, 2.12, 2.10])  # mean 0.11, SE 0.0058: bound 0.093 > 0
     assert flow_images._verdict_mixing(m)[0]
     holds, text = flow_images._verdict_mixing({"mixing_n_seeds": 0})
-    assert not holds and "needs >= 3 seeds" in text
+    assert not holds and "needs >= 3 training seeds" in text
 
 
 def test_ood_verdict_checks_every_seed_and_set() -> None:
@@ -87,4 +87,4 @@ def test_ood_verdict_checks_every_seed_and_set() -> None:
     assert not holds and "HIGHER likelihood" in text
     m["ood_auroc_seeds"] = {"noise": [1.0], "inverted": [1.0]}
     holds, text = flow_images._verdict_ood(m)
-    assert not holds and "needs >= 3 seeds, got 1" in text
+    assert not holds and "needs >= 3 training seeds, got 1" in text

@@ -27,7 +27,7 @@ def test_mixture_verdict_needs_every_stabilizer_above_the_t_bound():
     m = _mixture_metrics([1.0, 2.0, 1.0])
     m = {k: v[:2] if isinstance(v, list) else v for k, v in m.items()}
     holds, text = gan_mixture._verdict_stabilizers(m)
-    assert not holds and "needs >= 3 seeds" in text
+    assert not holds and "needs >= 3 training seeds" in text
 
 
 def test_mixture_verdict_uses_the_student_t_bound():
@@ -65,7 +65,7 @@ def test_truncation_cycle_and_metric_verdicts():
     bad = [sweep(0.7, 0.1, 0.8, 0.5)] * 3
     assert not gan_images._verdict_truncation({"biggan_truncation_seeds": bad})[0]
     holds, text = gan_images._verdict_truncation({"biggan_truncation_seeds": good[:1]})
-    assert not holds and "needs >= 3 seeds, got 1" in text
+    assert not holds and "needs >= 3 training seeds, got 1" in text
     assert not gan_images._verdict_truncation({})[0]
     base = {f"{k}_seeds": [0.1, 0.1, 0.1] for k in ("cycle_error_x", "cycle_error_y")}
     base.update(translation_error_seeds=[0.3, 0.3, 0.3], pair_distance=0.5)
@@ -74,7 +74,7 @@ def test_truncation_cycle_and_metric_verdicts():
     holds, text = gan_cycle._verdict({**base, "cycle_error_seeds": [0.1, 0.13, 0.1]})
     assert not holds and "worst 0.130" in text
     holds, text = gan_cycle._verdict({**base, "cycle_error_seeds": [0.1]})
-    assert not holds and "needs >= 3 seeds, got 1" in text
+    assert not holds and "needs >= 3 training seeds, got 1" in text
     m = {}
     for i, s in enumerate(gan_metrics.SETS):
         m[f"{s}_fid"], m[f"{s}_kid"] = float(i), float(i) / 10

@@ -28,7 +28,7 @@ def test_cliff_online_claim() -> None:
     assert not cliff_td._online_claim(_cliff(WEAK))[0]
     assert cliff_td._online_claim(_cliff((5.0, 5.0))) == (
         False,
-        "not measured: needs >= 3 seeds, ran 2",
+        "not measured: needs >= 3 training seeds, got 2",
     )
 
 

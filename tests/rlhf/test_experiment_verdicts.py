@@ -22,7 +22,7 @@ def test_grpo_verdict() -> None:
     assert not grpo_arithmetic._verdict(_grpo(WEAK))[0]
     assert grpo_arithmetic._verdict(_grpo((0.5,))) == (
         False,
-        "not measured: needs >= 3 seeds, ran 1",
+        "not measured: needs >= 3 training seeds, got 1",
     )
 
 

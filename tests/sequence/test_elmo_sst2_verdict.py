@@ -42,7 +42,7 @@ def test_contextual_beats_static_needs_a_gain_beyond_the_seed_spread() -> None:
 def test_one_seed_is_not_measured() -> None:
     (claim,) = elmo_sst2.CLAIMS
     holds, evidence = claim.verdict(_metrics([0.9], [0.5]))
-    assert not holds and evidence == "not measured: needs >= 3 seeds, ran 1"
+    assert not holds and evidence == "not measured: needs >= 3 training seeds, got 1"
     assert elmo_sst2.tiny().n_seeds == 1
     assert elmo_sst2.Config().n_seeds == elmo_sst2.quick().n_seeds == 3
     with pytest.raises(ValueError, match="n_seeds"):

@@ -37,7 +37,7 @@ def test_gpt_positions_is_an_equivalence_test_over_seeds() -> None:
     assert not verdict(_positions([2.41, 2.42, 2.40], [2.35, 2.36, 2.34]))[0]
     assert not verdict(_positions([2.29, 2.30, 2.28], [2.35, 2.36, 2.34]))[0]
     holds, evidence = verdict(_positions([2.34], [2.34]))
-    assert not holds and evidence.startswith("not measured: needs >= 3 seeds")
+    assert not holds and evidence.startswith("not measured: needs >= 3 training seeds")
 
 
 def _scaling(per_size: list[list[float]]) -> dict[str, Any]:

@@ -40,7 +40,13 @@ from replearn.diffusion.d3pm import D3PM, SequenceDenoiser
 from replearn.engine import EngineConfig, RunContext, Task, evaluate, fit, single_thread
 from replearn.experiments.base import Claim, Result, experiment
 from replearn.experiments.common import engine_config
-from replearn.experiments.stats import MIN_SEEDS, SeedComparison, compare_seeds, mean_se
+from replearn.experiments.stats import (
+    MIN_SEEDS,
+    SeedComparison,
+    compare_seeds,
+    mean_se,
+    too_few_seeds,
+)
 from replearn.report.plots import save_image_grid
 from replearn.transformer.gpt.model import GPT
 
@@ -155,7 +161,7 @@ def _verdict_runs(m: dict[str, Any]) -> tuple[bool, str]:
 
 def _verdict_ar(m: dict[str, Any]) -> tuple[bool, str]:
     c = ar_comparison(m)
-    rule = f"not measured: needs >= {MIN_SEEDS} seeds, got {m['n_seeds']}" if c is None else (
+    rule = too_few_seeds(m["n_seeds"]) if c is None else (
         f"bits/token saved {c.evidence()}"
     )  # fmt: skip
     return c is not None and c.holds, (

@@ -46,7 +46,13 @@ from replearn.engine import EngineConfig, RunContext, fit, single_thread
 from replearn.experiments.base import Claim, Result, experiment
 from replearn.experiments.common import accuracy, engine_config
 from replearn.experiments.diffusion.common import DiffusionTask, timed
-from replearn.experiments.stats import MIN_SEEDS, SeedComparison, compare_seeds, mean_se
+from replearn.experiments.stats import (
+    MIN_SEEDS,
+    SeedComparison,
+    compare_seeds,
+    mean_se,
+    too_few_seeds,
+)
 from replearn.metrics import extract, feature_classifier, fid_from_features, kid, precision_recall
 from replearn.report.plots import line_plot, save_image_grid
 
@@ -199,7 +205,7 @@ def comparisons(m: dict[str, Any]) -> dict[str, SeedComparison] | None:
 
 def _verdict_guidance(m: dict[str, Any]) -> tuple[bool, str]:
     w, cs = m["guidance_high"], comparisons(m)
-    rule = f"not measured: needs >= {MIN_SEEDS} seeds" if cs is None else (
+    rule = too_few_seeds(m["n_seeds"]) if cs is None else (
         f"accuracy gain {cs['accuracy'].evidence()}; recall loss {cs['recall'].evidence()}"
     )  # fmt: skip
     return cs is not None and cs["accuracy"].holds and cs["recall"].holds, (
@@ -214,7 +220,7 @@ def _verdict_guidance(m: dict[str, Any]) -> tuple[bool, str]:
 def _verdict_steps(m: dict[str, Any]) -> tuple[bool, str]:
     cs = comparisons(m)
     curve = ", ".join(f"{s}: {m[f'fid_ddim{s}']:.2f}" for s in m["ddim_steps"])
-    rule = f"not measured: needs >= {MIN_SEEDS} seeds" if cs is None else (
+    rule = too_few_seeds(m["n_seeds"]) if cs is None else (
         f"FID saved by {m['steps_many']} steps over {m['steps_one_shot']}: {cs['fid'].evidence()}"
     )  # fmt: skip
     return cs is not None and cs["fid"].holds, (

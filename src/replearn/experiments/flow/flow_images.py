@@ -46,7 +46,7 @@ from replearn.engine.context import single_thread
 from replearn.experiments.base import Claim, Result, experiment
 from replearn.experiments.common import engine_config
 from replearn.experiments.flow.common import FlowNLLTask, auroc, build_flow
-from replearn.experiments.stats import compare_seeds
+from replearn.experiments.stats import compare_seeds, too_few_seeds
 from replearn.flow import Flow, LogitTransform, bits_per_dim, uniform_dequantize
 from replearn.report.plots import DPI, save_figure, save_image_grid
 
@@ -200,8 +200,8 @@ def samples(flow: Flow, pre: Preprocess, n: int, temperature: float, seed: int) 
 
 def _verdict_mixing(m: dict[str, Any]) -> tuple[bool, str]:
     n = m.get("mixing_n_seeds", 0)
-    if n < 3:
-        return False, f"not measured: needs >= 3 seeds, got {n}"
+    if (why := too_few_seeds(n)) is not None:
+        return False, why
     c = compare_seeds(
         m["bpd_conv_lu"],
         m["bpd_reverse"],
@@ -219,8 +219,8 @@ def _verdict_mixing(m: dict[str, Any]) -> tuple[bool, str]:
 def _verdict_ood(m: dict[str, Any]) -> tuple[bool, str]:
     per_seed: dict[str, list[float]] = m.get("ood_auroc_seeds", {})
     n = min((len(v) for v in per_seed.values()), default=0)
-    if n < 3:
-        return False, f"not measured: needs >= 3 seeds, got {n}"
+    if (why := too_few_seeds(n)) is not None:
+        return False, why
     holds = min(min(v) for v in per_seed.values()) >= 0.9
     cells = "; ".join(
         f"{k} min {min(v):.3f} (per seed {', '.join(f'{a:.3f}' for a in v)})"

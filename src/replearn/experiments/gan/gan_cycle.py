@@ -32,6 +32,7 @@ from torch.utils.data import TensorDataset
 from replearn.data.images import load_classification
 from replearn.engine import EngineConfig, Loop, RunContext, Task, fit, single_thread
 from replearn.experiments.base import Claim, Result, experiment
+from replearn.experiments.stats import too_few_seeds
 from replearn.gan.cyclegan import CycleGAN
 from replearn.report.plots import save_image_grid
 
@@ -112,8 +113,8 @@ def quick() -> Config:
 
 def _verdict(m: dict[str, Any]) -> tuple[bool, str]:
     n = len(m.get("cycle_error_seeds", []))
-    if n < 3:
-        return False, f"not measured: needs >= 3 seeds, got {n}"
+    if (why := too_few_seeds(n)) is not None:
+        return False, why
     bound = 0.25 * m["pair_distance"]
     holds = max(m["cycle_error_seeds"]) < bound
 

@@ -44,7 +44,7 @@ from replearn.data.images import load_classification
 from replearn.engine import EngineConfig, RunContext, fit, single_thread
 from replearn.experiments.base import Claim, Result, experiment
 from replearn.experiments.gan.image_gans import MODELS, ImageGANTask, build, optimizers
-from replearn.experiments.stats import compare_seeds
+from replearn.experiments.stats import compare_seeds, too_few_seeds
 from replearn.gan.biggan import truncated_noise
 from replearn.metrics import extract, feature_classifier, fid_from_features, inception_score, kid
 from replearn.metrics.precision_recall import precision_recall
@@ -143,8 +143,8 @@ def _verdict_truncation(m: dict[str, Any]) -> tuple[bool, str]:
     if "biggan_truncation_seeds" not in m:
         return False, "not measured: needs biggan in models"
     n = len(m["biggan_truncation_seeds"])
-    if n < 3:
-        return False, f"not measured: needs >= 3 seeds, got {n}"
+    if (why := too_few_seeds(n)) is not None:
+        return False, why
     t_low = m["biggan_truncation_seeds"][0][0]["threshold"]
     p_low, p_none = _truncation_ends(m, "precision")
     r_low, r_none = _truncation_ends(m, "recall")

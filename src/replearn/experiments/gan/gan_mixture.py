@@ -37,7 +37,7 @@ from replearn.data import toy2d
 from replearn.engine import EngineConfig, RunContext, SampleStream, fit, single_thread
 from replearn.experiments.base import Claim, Result, experiment
 from replearn.experiments.gan.toy import METHODS, ToyGANTask, build_players, optimizers
-from replearn.experiments.stats import SeedComparison, compare_seeds
+from replearn.experiments.stats import SeedComparison, compare_seeds, too_few_seeds
 from replearn.metrics.modes import mode_coverage
 from replearn.report.plots import save_figure
 
@@ -143,8 +143,8 @@ def _verdict_stabilizers(m: dict[str, Any]) -> tuple[bool, str]:
     if any(f"{k}_modes_covered_seeds" not in m for k in ("minimax", *STABILIZERS)):
         return False, "not measured: run with method=all"
     n = len(m["minimax_modes_covered_seeds"])
-    if n < 3:
-        return False, f"not measured: needs >= 3 seeds, got {n}"
+    if (why := too_few_seeds(n)) is not None:
+        return False, why
     comparisons = _comparisons(m)
     holds = all(c.holds for c in comparisons.values())
     cover = ", ".join(f"{k} {m[f'{k}_modes_covered_mean']:.1f}" for k in ("minimax", *STABILIZERS))

@@ -31,7 +31,7 @@ import numpy as np
 from replearn.engine import RunContext
 from replearn.experiments.base import Claim, Result, experiment
 from replearn.experiments.rl.common import smooth
-from replearn.experiments.stats import MIN_SEEDS, compare_seeds
+from replearn.experiments.stats import MIN_SEEDS, compare_seeds, too_few_seeds
 from replearn.report.plots import DPI, line_plot, save_figure
 from replearn.rl.mdp import TabularMDP, from_gymnasium
 from replearn.rl.tabular import TabularTD, run_episode
@@ -119,8 +119,8 @@ def _paths_claim(m: dict[str, Any]) -> tuple[bool, str]:
 
 def _online_claim(m: dict[str, Any]) -> tuple[bool, str]:
     n, last = m["n_seeds"], m["last"]
-    if n < MIN_SEEDS:
-        return False, f"not measured: needs >= {MIN_SEEDS} seeds, ran {n}"
+    if (why := too_few_seeds(n)) is not None:
+        return False, why
     c = compare_seeds(
         [m[f"online_return_sarsa_seed{i}"] for i in range(n)],
         [m[f"online_return_q_learning_seed{i}"] for i in range(n)],

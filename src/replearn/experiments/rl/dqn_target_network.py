@@ -29,7 +29,7 @@ from replearn.engine.context import single_thread
 from replearn.experiments.base import Claim, Result, experiment
 from replearn.experiments.rl import dqn_cartpole
 from replearn.experiments.rl.common import episode_curve, plot_xy
-from replearn.experiments.stats import MIN_SEEDS, SeedComparison, compare_seeds
+from replearn.experiments.stats import MIN_SEEDS, SeedComparison, compare_seeds, too_few_seeds
 
 VARIANTS = (("target", True), ("no_target", False))
 
@@ -90,8 +90,8 @@ def _comparisons(m: dict[str, Any]) -> tuple[SeedComparison, SeedComparison]:
 
 def _claim(m: dict[str, Any]) -> tuple[bool, str]:
     n = m["n_seeds"]
-    if n < MIN_SEEDS:
-        return False, f"not measured: needs >= {MIN_SEEDS} seeds, ran {n}"
+    if (why := too_few_seeds(n)) is not None:
+        return False, why
     half, drop = _comparisons(m)
     return half.holds and drop.holds, (
         f"mean training return over the second half: with target {m['second_half_target']:.1f}, "

@@ -37,7 +37,7 @@ from replearn.engine import EngineConfig, RegressionTask, RunContext, fit
 from replearn.engine.context import single_thread
 from replearn.experiments.base import Claim, Result, experiment
 from replearn.experiments.common import engine_config
-from replearn.experiments.stats import MIN_SEEDS, compare_seeds
+from replearn.experiments.stats import MIN_SEEDS, compare_seeds, too_few_seeds
 from replearn.report.plots import DPI, save_figure
 from replearn.rl.agents import ActorCritic
 from replearn.rl.envs import VectorEnv
@@ -144,8 +144,8 @@ def _comparison(m: dict[str, Any], name: str) -> Any:
 def _claim(name: str) -> Any:
     def verdict(m: dict[str, Any]) -> tuple[bool, str]:
         n = m["n_seeds"]
-        if n < MIN_SEEDS:
-            return False, f"not measured: needs >= {MIN_SEEDS} seeds, ran {n}"
+        if (why := too_few_seeds(n)) is not None:
+            return False, why
         c = _comparison(m, name)
         per = ", ".join(f"{m[f'var_ratio_{name}_seed{i}']:.3f}" for i in range(n))
         return c.holds, (

@@ -35,7 +35,7 @@ from replearn.engine.context import single_thread
 from replearn.experiments.base import Claim, Result, experiment
 from replearn.experiments.common import engine_config
 from replearn.experiments.rl import ppo_cartpole
-from replearn.experiments.stats import MIN_SEEDS, compare_seeds
+from replearn.experiments.stats import MIN_SEEDS, compare_seeds, too_few_seeds
 from replearn.report.plots import DPI, save_figure
 
 _engine = partial(engine_config, 1, 1, log_every=5, checkpoint_every=50, grad_clip_norm=0.5)
@@ -103,8 +103,8 @@ def _comparison(m: dict[str, Any]) -> Any:
 
 def _smaller(m: dict[str, Any]) -> tuple[bool, str]:
     n = m["n_seeds"]
-    if n < MIN_SEEDS:
-        return False, f"not measured: needs >= {MIN_SEEDS} seeds, ran {n}"
+    if (why := too_few_seeds(n)) is not None:
+        return False, why
     c = _comparison(m)
     return c.holds, (
         f"mean KL per update: clipped {m['kl_clipped']:.4f}, unclipped {m['kl_unclipped']:.4f}; "

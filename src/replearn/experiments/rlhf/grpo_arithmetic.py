@@ -36,7 +36,7 @@ from replearn import runfolder
 from replearn.engine import EngineConfig, RunContext, fit, single_thread
 from replearn.experiments.base import Claim, Result, experiment
 from replearn.experiments.rlhf.common import engine, frozen_copy, pretrain, sft
-from replearn.experiments.stats import MIN_SEEDS, SeedComparison, compare_seeds
+from replearn.experiments.stats import MIN_SEEDS, SeedComparison, compare_seeds, too_few_seeds
 from replearn.report.plots import line_plot
 from replearn.rlhf.grpo_trainer import GRPOTask
 from replearn.rlhf.tasks import ArithmeticTask
@@ -161,8 +161,8 @@ def _comparison(m: dict[str, Any]) -> SeedComparison:
 
 def _verdict(m: dict[str, Any]) -> tuple[bool, str]:
     n = m["n_seeds"]
-    if n < MIN_SEEDS:
-        return False, f"not measured: needs >= {MIN_SEEDS} seeds, ran {n}"
+    if (why := too_few_seeds(n)) is not None:
+        return False, why
     c = _comparison(m)
     return c.holds, (
         f"greedy accuracy {m['accuracy_sft']:.3f} after SFT -> {m['accuracy_grpo']:.3f} after GRPO "

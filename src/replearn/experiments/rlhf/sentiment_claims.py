@@ -14,12 +14,11 @@ from typing import Any
 
 from replearn.experiments.base import Claim
 from replearn.experiments.rlhf.sentiment_stages import log_fit
-from replearn.experiments.stats import MIN_SEEDS, SeedComparison, compare_seeds
+from replearn.experiments.stats import SeedComparison, compare_seeds, too_few_seeds
 
 
 def _not_measured(m: dict[str, Any]) -> str | None:
-    n = m["n_seeds"]
-    return None if n >= MIN_SEEDS else f"not measured: needs >= {MIN_SEEDS} seeds, ran {n}"
+    return too_few_seeds(m["n_seeds"])
 
 
 def win_comparison(m: dict[str, Any]) -> SeedComparison:

@@ -58,7 +58,7 @@ from replearn.engine import EngineConfig, RunContext, Task, evaluate, fit
 from replearn.engine.context import single_thread
 from replearn.experiments.base import Claim, Result, experiment
 from replearn.experiments.common import count_params, engine_config
-from replearn.experiments.stats import MIN_SEEDS, SeedComparison, compare_seeds
+from replearn.experiments.stats import MIN_SEEDS, SeedComparison, compare_seeds, too_few_seeds
 from replearn.report.plots import DPI, line_plot, save_figure
 from replearn.sequence.rnn.elmo import BiLM, ScalarMix
 
@@ -235,8 +235,8 @@ def _comparison(m: dict[str, Any]) -> SeedComparison:
 
 
 def _verdict(m: dict[str, Any]) -> tuple[bool, str]:
-    if m["n_seeds"] < MIN_SEEDS:
-        return False, f"not measured: needs >= {MIN_SEEDS} seeds, ran {m['n_seeds']}"
+    if (why := too_few_seeds(m["n_seeds"])) is not None:
+        return False, why
     c = _comparison(m)
     return c.holds, (
         f"{m['data']} dev accuracy {m['elmo_dev_accuracy']:.3f} with frozen ELMo features vs "

@@ -47,7 +47,7 @@ from torch import Tensor
 from replearn.data.text import TinyShakespeare
 from replearn.engine import EngineConfig, RandomWindows, RunContext, fit
 from replearn.experiments.base import Claim, Result, experiment
-from replearn.experiments.stats import MIN_SEEDS, compare_seeds
+from replearn.experiments.stats import compare_seeds, too_few_seeds
 from replearn.experiments.transformer.char_gpt import CharLMTask, eval_windows
 from replearn.report.plots import line_plot
 from replearn.transformer.gpt.model import GPT, GPTConfig
@@ -160,8 +160,7 @@ def train_steps(
 
 
 def _seeds_short(m: dict[str, Any]) -> str | None:
-    n = len(m["seeds"])
-    return None if n >= MIN_SEEDS else f"not measured: needs >= {MIN_SEEDS} seeds, ran {n}"
+    return too_few_seeds(len(m["seeds"]))
 
 
 def _fmt(values: list[float]) -> str:
