@@ -14,6 +14,7 @@ from __future__ import annotations
 import dataclasses
 import math
 import statistics
+import time
 from collections.abc import Callable
 from typing import Any
 
@@ -137,13 +138,19 @@ def train_sgd_variant(
 
 
 def time_fwd_bwd(
-    fns: dict[str, Callable[[], Tensor]], rounds: int, warmup: int = 3
+    fns: dict[str, Callable[[], Tensor]],
+    rounds: int,
+    warmup: int = 3,
+    clock: Callable[[], float] = time.thread_time,
 ) -> dict[str, list[float]]:
     """Seconds of ``fn().sum().backward()`` per round (:func:`~replearn.experiments.stats.
-    time_rounds`: every round runs each fn once, in alternating order)."""
+    time_rounds`: every round runs each fn once, in alternating order), in CPU time of the
+    calling thread by default (the experiment runs on one thread: the work, not the
+    scheduler's waits on a busy machine)."""
     return stats.time_rounds(
-        {k: (lambda f=f: f().sum().backward()) for k, f in fns.items()}, rounds, warmup
-    )
+        {k: (lambda f=f: f().sum().backward()) for k, f in fns.items()}, rounds, warmup,
+        clock=clock,
+    )  # fmt: skip
 
 
 def paired_ratio(times: dict[str, list[float]], a: str, b: str) -> float:
@@ -159,6 +166,8 @@ def median_interval(values: list[float], confidence: float = 0.95) -> tuple[floa
 
 def time_rms_vs_layer(rows: int, dim: int, rounds: int) -> dict[str, float]:
     """Forward + backward of RMSNorm vs LayerNorm on (rows, dim): our references, torch's kernels.
+
+    Timed in CPU time of the thread (:func:`time_fwd_bwd`).
 
     The torch kernels (``F.layer_norm``, ``F.rms_norm``) are the layers' fast paths
     (:func:`replearn.norm.layernorm.layer_norm_fast`, ``rms_norm_fast``). Returns the median
