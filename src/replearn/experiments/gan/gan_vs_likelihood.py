@@ -232,7 +232,7 @@ def run(cfg: Config, ctx: RunContext) -> Result:
                       engine=cfg.engine, seed=seed)  # fmt: skip
         torch.manual_seed(seed)
         vae = VAE(64, cfg.vae_z_dim, hidden=cfg.vae_hidden)
-        with ctx.child("vae", seed=seed) as sub:
+        with ctx.child(f"vae-seed{seed}", seed=seed) as sub:
             vae_common.train(vae, images, cfg.engine, sub, lr=cfg.vae_lr)
         gen = torch.Generator().manual_seed(10_000 + seed)
         with torch.no_grad():
