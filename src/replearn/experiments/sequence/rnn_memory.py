@@ -18,7 +18,7 @@ half the baseline; the claims need this on every seed.
 Writes ``adding_mse.png`` (test MSE per model and length) and ``adding_curves.png``
 (validation MSE during training).
 
-replearn run rnn-memory                     # lengths 50, 100, 3 seeds: 18 networks
+replearn run rnn-memory                     # 18 networks: 526 s CPU, 12 min wall (load ~3)
 replearn run rnn-memory --preset quick      # length 50 only, 3 seeds
 """
 
