@@ -32,6 +32,7 @@ verdicts on fabricated metrics). Writes ``samples.png`` and ``sharpness.png``.
 
 from __future__ import annotations
 
+import copy
 import dataclasses
 import time
 from dataclasses import dataclass, field
@@ -67,7 +68,7 @@ def laplacian_variance(images: Tensor) -> Tensor:
     """
     if images.ndim != 4 or images.shape[1] != 1:
         raise ValueError(f"need grey images (N, 1, H, W), got {tuple(images.shape)}")
-    lap = F.conv2d(images.double(), LAPLACIAN.double()[None, None])
+    lap = F.conv2d(images.double(), LAPLACIAN.to(images.device).double()[None, None])
     return lap.flatten(1).var(dim=1, unbiased=False)
 
 
@@ -178,7 +179,7 @@ def _timing(cfg: Config, generator: torch.nn.Module) -> dict[str, Any]:
     torch.manual_seed(0)
     unet = UNet(in_channels=1, base=cfg.unet_base, mults=(1, 2), num_classes=None, heads=1)
     diff = GaussianDiffusion(unet, timesteps=cfg.timesteps).eval()
-    generator.eval()
+    generator = copy.deepcopy(generator).cpu().eval()  # timed on the CPU, as the U-Net
     z = torch.randn(cfg.time_batch, cfg.z_dim)
     shape = (cfg.time_batch, 1, 8, 8)
     with torch.no_grad():
@@ -237,11 +238,16 @@ def run(cfg: Config, ctx: RunContext) -> Result:
         gen = torch.Generator().manual_seed(10_000 + seed)
         with torch.no_grad():
             g.eval()
-            xg = (g(torch.randn(cfg.n_samples, cfg.z_dim, generator=gen)) + 1) / 2
+            z = torch.randn(cfg.n_samples, cfg.z_dim, generator=gen).to(next(g.parameters()).device)
+            xg = (g(z) + 1) / 2
             xv = vae.eval().sample(cfg.n_samples, generator=gen).view(-1, 1, 8, 8)
         gan_r.append(laplacian_variance(xg).mean().item() / real)
         vae_r.append(laplacian_variance(xv).mean().item() / real)
-        grids = grids or {"real": data.test.tensors[0][:16], "gan": xg[:16], "vae": xv[:16]}
+        grids = grids or {
+            "real": data.test.tensors[0][:16],
+            "gan": xg[:16].cpu(),
+            "vae": xv[:16].cpu(),
+        }
     metrics: dict[str, Any] = {
         "real_sharpness": real,
         "gan_sharpness_ratio_seeds": gan_r,
