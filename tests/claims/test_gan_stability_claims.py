@@ -24,6 +24,7 @@ pytestmark = pytest.mark.slow
 # sn-stable-across-rates: fails. Rates (of 3) with final W1 <= 0.35: WGAN 0/0/0, WGAN-GP 2/1/1,
 #   SN 0/0/0 (SN's final W1 1.28-3.70: its 1-Lipschitz BCE discriminator stays near log 4);
 #   SN - WGAN = 0 (SE 0), SN - WGAN-GP = -1.33 (SE 0.33).
+# This test itself (run_default, seed 0) passed on 2026-12-08: 549 s wall, ~212 s CPU, load ~4.
 MEASURED = {
     "critic-loss-tracks-quality": False,
     "gp-smoother-than-clipping": False,
