@@ -60,9 +60,10 @@ def test_verdict_needs_both_parts():
 def test_no_hold_out_trains_on_the_whole_pool(tmp_path):
     from replearn.cli import main
 
-    assert tiny().val_fraction == 0.1
+    assert tiny().val_fraction == Config().val_fraction == 0.0  # the default's final run
+    assert Config().engine.max_steps == 26 * (4000 // 64)
     out = tmp_path / "gru"
     args = ["run", "gru-mnist1d", "--preset", "tiny", "--no-progress", "--no-report"]
-    assert main([*args, "--out", str(out), "--set", "val_fraction=0"]) == 0
+    assert main([*args, "--out", str(out)]) == 0
     result = json.loads((out / "result.json").read_text())
     assert "val_accuracy" not in result and 0.0 <= result["test_accuracy"] <= 1.0

@@ -19,24 +19,43 @@ cost; uni-directional hidden 128 ``meanmax`` 94.5% after 10 epochs and 97.8% aft
 epochs: 93.9% test (validation 95.5%), 94.2% in 11.3 s wall on 2 quiet cores (issue 14).
 
 Record attempt (issue 14: >= 98% test accuracy in <= 30 s wall on 2 cores, data generation and
-evaluation included): the default config is that model trained for 26 epochs (12 epochs took
-about 10 s of training on 2 quiet cores, so 26 fit the 30 s with the data and evaluation), the
-rest of the recipe unchanged. Measured under load (2026-12-07, load ~28, seed 0, one thread):
-test accuracy 97.2% (validation 97.5%), 55.9 CPU s for the whole process: the accuracy part
-fails; the wall-time part was not measurable under that load (the lead times it). Attempts
-(seed 0, one thread, under load; picked on validation only), none kept:
+evaluation included). The recipe was chosen on the validation split only (seed 0, one thread,
+machine under load): the model above trained for 26 epochs of 3,600 signals (12 epochs took
+about 10 s of training on 2 quiet cores, so 26 fit the 30 s with the data and evaluation)
+reached validation 97.5% (test 97.2%, 55.9 CPU s, 2026-12-07). The default config then takes
+the standard final step: the same recipe retrained on all 4,000 training signals (train +
+validation, ``val_fraction=0``; 26 epochs of 4,000 = 1,612 updates, 11% more compute), so the
+run reports no validation accuracy. Measured (2026-12-08, seed 0, ``replearn run gru-mnist1d``):
+test accuracy 97.9% (979 of 1,000: one signal short of the record), 1,612 updates; one thread
+(load 1.6-2.4): 49.7 s wall, 49.7 CPU s (runner), 58.3 CPU s for the whole process; two
+threads (load 1-2): the same 97.9% in 96.6 s wall (142 CPU s: the two threads contend with the
+other processes). The accuracy part fails, so the claim fails; the 2-core wall time needs a
+quiet machine (12 epochs of 3,600 took about 10 s there: an estimate of ~25 s, not measured).
 
-- peak lr 5e-3 instead of 3e-3: validation 96.5% (-1.0 point), test 97.9%; same cost.
-- weight decay 0.1 instead of 0.01: validation 97.75% (+0.25, one signal of 400), test 97.3%.
-- batch 32 instead of 64 (same epochs): validation 97.75% (+0.25), test 98.1%, but 1.5x the
-  CPU time (83 vs 56 CPU s): over the 30 s budget by the 12-epoch scaling.
-- two threads under this load: no update finished in 4 CPU minutes (thread synchronisation).
+Attempts (seed 0, one thread, under load ~4 on 2 cores unless stated; validation of 400 signals,
+one signal = 0.25 points; kept only if >= +0.5 points at no more CPU): none kept.
+
+- peak lr 5e-3 instead of 3e-3: validation 96.5% (-1.0), test 97.9%; same cost (load ~28).
+- peak lr 2e-3: validation 97.25% (-0.25), test 96.9%; 46.5 CPU s.
+- weight decay 0.1 instead of 0.01: validation 97.75% (+0.25), test 97.3% (load ~28).
+- batch 32 (same epochs): validation 97.75% (+0.25), test 98.1%, 83 vs 56 CPU s (load ~28).
+- batch 128, peak lr 4e-3, 30 epochs (same CPU): validation 96.25% (-1.25), test 97.8%; 49.9 s.
+- hidden 96, 34 epochs (same CPU): validation 97.0% (-0.5), test 97.7%; 56.5 CPU s.
+- hidden 192, batch 128, 20 epochs: validation 96.5% (-1.0), test 97.0%; 50.9 CPU s.
+- two layers of hidden 96, 20 epochs: validation 97.5% (+0), test 98.0%; 58.2 CPU s.
+- warm-up 10% of the updates instead of 25%: validation 97.5% (+0), test 97.3%; 51.3 CPU s.
+- label smoothing 0.1: validation 97.5% (+0), test 97.3%; 49.9 CPU s.
+- no gradient clipping: validation 97.25% (-0.25), test 97.0%; 43.8 CPU s.
+- input standardisation: none to add (the generator already standardises the set).
+- two threads under load ~28: no update finished in 4 CPU minutes (thread synchronisation).
 
 ``wall_time_s`` (written by the runner) is the whole run, data generation included;
 ``train_time_s`` is the ``fit`` alone.
 
 replearn run gru-mnist1d                     # the record attempt, <= 30 s on 2 quiet cores
 replearn run gru-mnist1d --preset quick      # 1 epoch (a smoke check)
+replearn run gru-mnist1d --set val_fraction=0.1 engine.max_steps=1456 engine.warmup_steps=364
+                                             # the recipe with the hold-out (validation 97.5%)
 """
 
 from __future__ import annotations
@@ -92,8 +111,8 @@ class Config:
     lr: float = 3e-3
     weight_decay: float = 1e-2
     label_smoothing: float = 0.0
-    val_fraction: float = 0.1
-    engine: EngineConfig = field(default_factory=lambda: _engine(26))
+    val_fraction: float = 0.0
+    engine: EngineConfig = field(default_factory=lambda: _engine(26, 64, 4000))
 
     def __post_init__(self) -> None:
         if self.readout not in ("last", "mean", "meanmax"):
@@ -110,8 +129,8 @@ def tiny() -> Config:
 
 
 def quick() -> Config:
-    """Seconds: 1 epoch instead of 12 (a smoke check)."""
-    return Config(engine=_engine(1))
+    """Seconds: 1 epoch instead of 26, with the 10% validation hold-out (a smoke check)."""
+    return Config(val_fraction=0.1, engine=_engine(1))
 
 
 class GRUClassifier(nn.Module):
