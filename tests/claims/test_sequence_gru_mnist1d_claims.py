@@ -8,8 +8,10 @@ Measured (2026-12-08, after the final code change: the recipe chosen on validati
 on all 4,000 training signals, 1,612 updates; seed 0; ``OMP_NUM_THREADS=1 replearn run
 gru-mnist1d --out /tmp/h14/gru-mnist1d --no-progress``, load 1.6-2.4 on 2 cores): test accuracy
 0.9790 (979 of 1,000), 49.7 s wall, 49.7 CPU s (runner); with two threads (load 1-2) the same
-0.9790 in 96.6 s wall. The accuracy part fails, so the claim fails whatever the wall time (the
-2-core wall time needs a quiet machine; the lead times it). Pinned: the verdict is the
+0.9790 in 96.6 s wall. The accuracy part fails, so the claim fails whatever the wall time.
+Timed by the lead on the quiet machine (2026-12-08 04:20, load 0.9): one thread 48.3 s wall
+(46.7 s training), two threads 102.5 s wall (87 s user CPU: the two threads of this small
+GRU wait on each other), both 0.9790: the time part fails too. Pinned: the verdict is the
 conjunction of the two parts read from ``result.json``, and it fails on the accuracy part (one
 signal short; one and two threads gave the same 979). Earlier: 26 epochs of 3,600 signals,
 test 0.9720 (validation 0.9750), 2026-12-07 under load ~28; 12 epochs, claim ">= 91% in
