@@ -63,6 +63,7 @@ from replearn.engine.data import (
     to_device,
 )
 from replearn.engine.logging import ProgressBar
+from replearn.engine.precision import PRECISIONS, resolve_precision
 from replearn.engine.seed import rng_state, set_rng_state
 
 __all__ = [
@@ -111,7 +112,8 @@ class EngineConfig:
             budget (see :mod:`replearn.engine.schedules`; ``fit(lr_schedule=fn)`` overrides).
         warmup_steps: warm-up length for 'warmup-cosine' and 'linear'.
         min_lr_ratio: final learning rate as a fraction of the base rate (cosine, linear).
-        precision: 'fp32' or 'bf16' (autocast on the run's device type).
+        precision: 'fp32', 'bf16' (autocast on the run's device type) or 'auto' (bf16 where
+            the device has bf16 units, else fp32: :mod:`replearn.engine.precision`).
         progress: show the progress bar.
         fault_nan_at_step: fault injection for tests and demos of the NaN guard: the
             loss of this update is replaced by NaN once (-1: never).
@@ -138,7 +140,7 @@ class EngineConfig:
     lr_schedule: Literal["constant", "cosine", "warmup-cosine", "linear", "step"] = "constant"
     warmup_steps: int = 0
     min_lr_ratio: float = 0.0
-    precision: Literal["fp32", "bf16"] = "fp32"
+    precision: Literal["fp32", "bf16", "auto"] = "fp32"
     progress: bool = True
     fault_nan_at_step: int = -1
 
@@ -157,8 +159,8 @@ class EngineConfig:
             raise ValueError("engine.eval_every_s must be >= 0 and min_lr_ratio in [0, 1]")
         if self.lr_schedule not in schedules.NAMES:
             raise ValueError(f"engine.lr_schedule must be one of {schedules.NAMES}")
-        if self.precision not in ("fp32", "bf16"):
-            raise ValueError(f"engine.precision must be 'fp32' or 'bf16', got {self.precision!r}")
+        if self.precision not in PRECISIONS:
+            raise ValueError(f"engine.precision must be in {PRECISIONS}, got {self.precision!r}")
 
 
 class SkipUpdate(Exception):
@@ -317,8 +319,8 @@ class Loop:
         return self.budget.elapsed()
 
     def autocast(self) -> contextlib.AbstractContextManager[Any]:
-        """bf16 autocast on the run's device type when ``precision='bf16'``, else nothing."""
-        if self.cfg.precision == "bf16":
+        """bf16 autocast on the run's device type when the precision resolves to bf16."""
+        if resolve_precision(self.cfg.precision, self.device) == "bf16":
             return torch.autocast(self.device.type, dtype=torch.bfloat16)
         return contextlib.nullcontext()
 

@@ -18,8 +18,10 @@ split is scored once, at the end):
 - **SGD with Nesterov momentum** and decoupled-from-nothing (coupled) weight decay on
   the weights only (not on BN parameters or biases), learning rate schedule
   'warmup-cosine' of the engine (linear warm-up, then cosine to zero).
-- **Throughput**: channels-last tensors and bfloat16 autocast (oneDNN uses the AMX /
-  AVX-512-BF16 units of recent x86 CPUs; ``engine.precision=fp32`` where there are none).
+- **Throughput**: channels-last tensors and bfloat16 autocast where the hardware has bf16
+  units (``engine.precision=auto``: oneDNN uses the AMX / AVX-512-BF16 units of recent x86
+  CPUs; elsewhere fp32, since bf16 convolutions without them run ~50x slower:
+  :mod:`replearn.engine.precision`). ``precision`` in ``result.json`` says which ran.
 - **Test-time augmentation**: the logits of an image and of its mirror image are
   averaged (:func:`flip_tta_logits`); ``*_accuracy_no_tta`` reports the same forward
   passes without the mirror, so the gain is visible.
@@ -50,6 +52,7 @@ from torch.utils.data import TensorDataset
 
 from replearn.data import load_classification
 from replearn.engine import ClassificationTask, EngineConfig, RunContext, fit
+from replearn.engine.precision import resolve_precision
 from replearn.experiments.base import Claim, Result, experiment
 from replearn.experiments.common import count_params, make_optimizer
 
@@ -238,7 +241,7 @@ class SpeedrunConfig:
             checkpoint_every=0,
             lr_schedule="warmup-cosine",
             warmup_steps=200,
-            precision="bf16",
+            precision="auto",
         )
     )
 
@@ -459,7 +462,7 @@ def run(cfg: SpeedrunConfig, ctx: RunContext) -> Result:
             crop_padding=cfg.crop_padding,
             flip=cfg.flip,
             channels_last=cfg.channels_last,
-            precision=cfg.engine.precision,
+            precision=resolve_precision(cfg.engine.precision, ctx.device),
         )
         optimizer = speedrun_optimizer(cfg, model)
         cpu_fit0 = time.process_time()
@@ -484,6 +487,7 @@ def run(cfg: SpeedrunConfig, ctx: RunContext) -> Result:
         "train_cpu_time_s": round(train_cpu, 3),
         "cpu_time_s": round(time.process_time() - cpu0, 3),
         "threads": threads,
+        "precision": task.precision,
         "images_per_s": round(loop.step * cfg.engine.batch_size / max(loop.wall_time_s, 1e-9), 1),
     }
     return Result(metrics=metrics, model=model)
