@@ -55,6 +55,7 @@ __all__ = [
     "mean_se",
     "median_interval",
     "paired_difference",
+    "ratio_growth",
     "time_ratio",
     "time_rounds",
     "too_few_seeds",
@@ -354,3 +355,22 @@ def time_ratio(times: Mapping[str, Sequence[float]], a: str, b: str) -> TimeRati
         a, b, statistics.median(ratios), lo, hi, len(ratios),
         statistics.median(times[a]), statistics.median(times[b]),
     )  # fmt: skip
+
+
+def ratio_growth(
+    times: dict[str, list[float]], a_hi: str, b_hi: str, a_lo: str, b_lo: str
+) -> dict[str, Any]:
+    """Median over rounds of ``(t[a_hi] / t[b_hi]) / (t[a_lo] / t[b_lo])`` and its 95% interval.
+
+    Each round's four times are paired (one round of :func:`time_rounds`), so the ratio of the
+    two ratios is one number per round (e.g. how much faster B's cost grows than A's from one
+    length to another); ``lo``/``hi`` are the sign-test interval of its median (None with
+    fewer than 6 rounds).
+    """
+    q = [
+        (ah / bh) / (al / bl)
+        for ah, bh, al, bl in zip(times[a_hi], times[b_hi], times[a_lo], times[b_lo], strict=True)
+    ]
+    ci = median_interval(q)
+    lo, hi = ci if ci is not None else (None, None)
+    return {"ratio": statistics.median(q), "lo": lo, "hi": hi, "rounds": len(q)}

@@ -61,7 +61,7 @@ from replearn.experiments.sequence.rnn_common import SequenceModel
 from replearn.experiments.stats import (
     TimeRatio,
     compare_seeds,
-    median_interval,
+    ratio_growth,
     time_ratio,
     time_rounds,
 )
@@ -242,17 +242,9 @@ def time_updates(cfg: Config) -> dict[str, Any]:
         time_ratio(times, f"transformer_L{n}", f"lstm_L{n}").as_dict() for n in ns
     ]
     lo_n, hi_n = ns[0], ns[-1]
-    growth = [
-        (lh / ll) / (gh / gl)
-        for lh, ll, gh, gl in zip(times[f"lstm_L{hi_n}"], times[f"lstm_L{lo_n}"],
-                                  times[f"transformer_L{hi_n}"], times[f"transformer_L{lo_n}"],
-                                  strict=True)
-    ]  # fmt: skip
-    ci = median_interval(growth)
-    out["lstm_growth_ratio"] = {
-        "ratio": statistics.median(growth), "lo": ci and ci[0], "hi": ci and ci[1],
-        "rounds": len(growth),
-    }  # fmt: skip
+    out["lstm_growth_ratio"] = ratio_growth(  # (LSTM's growth L_min -> L_max) / transformer's
+        times, f"lstm_L{hi_n}", f"transformer_L{hi_n}", f"lstm_L{lo_n}", f"transformer_L{lo_n}"
+    )
     out["timing_rounds"] = cfg.timing_rounds
     return out
 

@@ -47,7 +47,12 @@ from replearn.engine import RunContext
 from replearn.engine.context import single_thread
 from replearn.experiments.base import Claim, Result, experiment
 from replearn.experiments.common import count_params
-from replearn.experiments.stats import TimeRatio, median_interval, time_ratio, time_rounds
+from replearn.experiments.stats import (
+    TimeRatio,
+    ratio_growth,
+    time_ratio,
+    time_rounds,
+)
 from replearn.report.plots import DPI, save_figure
 from replearn.sequence.rnn.elmo import BiLM
 from replearn.transformer.bert import BERT
@@ -109,24 +114,6 @@ def _elmo_step(model: BiLM, ids: torch.Tensor) -> None:
 
 def _bert_step(model: BERT, ids: torch.Tensor) -> None:
     model(ids).square().mean().backward()
-
-
-def ratio_growth(
-    times: dict[str, list[float]], a_hi: str, b_hi: str, a_lo: str, b_lo: str
-) -> dict[str, Any]:
-    """Median over rounds of ``(t[a_hi] / t[b_hi]) / (t[a_lo] / t[b_lo])`` and its 95% interval.
-
-    Each round's four times are paired (one round of :func:`~replearn.experiments.stats.
-    time_rounds`), so the ratio of the two ratios is one number per round; ``lo``/``hi`` are
-    the sign-test interval of its median (None with fewer than 6 rounds).
-    """
-    q = [
-        (ah / bh) / (al / bl)
-        for ah, bh, al, bl in zip(times[a_hi], times[b_hi], times[a_lo], times[b_lo], strict=True)
-    ]
-    ci = median_interval(q)
-    lo, hi = ci if ci is not None else (None, None)
-    return {"ratio": statistics.median(q), "lo": lo, "hi": hi, "rounds": len(q)}
 
 
 def timings(cfg: Config, seed: int) -> dict[str, Any]:
